@@ -1,0 +1,3 @@
+from aibench_plugins.cli import main
+
+main()

@@ -1,0 +1,210 @@
+"""The manifest, ``aibench.json``: reading it, and the checks that need more than its
+schema (component ids, their params, column keys, plugin requirements, phases)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._components import Kind
+from ._host import PluginRequest
+from ._problems import Problem, did_you_mean, pointer
+from ._schema import SECTIONS, manifest_problems, params_problems
+
+if TYPE_CHECKING:
+    from codalab_worker_compat import Bundle
+
+    from ._host import PluginHost
+
+MANIFEST_NAME = "aibench.json"
+OVERRIDABLE = ("metrics", "checks", "fairness", "robustness", "complexity", "executor", "limits")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest whose structure passed the schema.
+
+    :param document: the parsed JSON.
+    :param sha256: hash of the file's bytes, recorded with every result as provenance.
+    """
+
+    document: Mapping[str, Any]
+    file: str = MANIFEST_NAME
+    sha256: str = ""
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    @property
+    def plugin_requests(self) -> list[PluginRequest]:
+        """The third-party plugins the manifest names (its allowlist)."""
+        return [PluginRequest(p["id"], p.get("requirement"), bool(p.get("required", False)))
+                for p in self.document.get("plugins", [])]
+
+    def phase_key(self, phase: int | str | None) -> str | None:
+        """The key of ``phases`` that applies to ``phase`` (given by number or name), if any."""
+        if phase is None:
+            return None
+        overrides = self.document.get("phases", {})
+        return str(phase) if str(phase) in overrides else None
+
+    def section(self, name: str, phase: int | str | None = None) -> Any:
+        """The effective value of a section for a phase: the phase's override when it gives
+        the section, otherwise the top-level value (``[]`` or ``None`` when absent)."""
+        key = self.phase_key(phase)
+        if key is not None and name in self.document["phases"][key]:
+            return self.document["phases"][key][name]
+        return self.document.get(name, None if name in ("executor", "limits") else [])
+
+
+def parse_manifest(data: bytes, file: str = MANIFEST_NAME) -> tuple[Manifest | None, list[Problem]]:
+    """Parse and structurally validate manifest bytes.
+
+    Returns the manifest (``None`` when it is not JSON) and every schema problem.
+    """
+    from ._jsonpos import value_positions
+
+    try:
+        text = data.decode("utf-8-sig")
+        document = json.loads(text)
+    except UnicodeDecodeError as error:
+        return None, [Problem("", f"not UTF-8 text ({error.reason} at byte {error.start}).", file=file,
+                              fix="save the file as UTF-8")]
+    except json.JSONDecodeError as error:
+        return None, [Problem("", f"not valid JSON: {error.msg}.", file=file, line=error.lineno, column=error.colno,
+                              fix="check the punctuation just before this position (commas, quotes, brackets)")]
+    positions = value_positions(text)
+    manifest = Manifest(document, file, hashlib.sha256(data).hexdigest(), positions)
+    return manifest, manifest_problems(document, positions, file)
+
+
+def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | None,
+                      structural: Sequence[Problem] = ()) -> list[Problem]:
+    """Problems the schema cannot see: unknown component ids (with "did you mean"),
+    params against each plugin's schema, duplicate or clashing column keys, plugin
+    requirements, and phase keys that match no phase of the bundle.
+
+    Entries that already have a structural problem are skipped, so one mistake gives
+    one message.
+    """
+    doc, file, positions = manifest.document, manifest.file, manifest.positions
+    broken = {p.pointer for p in structural}
+    problems: list[Problem] = []
+
+    def add(at: str, message: str, **extra: Any) -> None:
+        line, column = positions.get(at, (None, None))
+        problems.append(Problem(at, message, file=file, line=line, column=column, **extra))
+
+    def is_broken(at: str) -> bool:
+        return any(b == at or b.startswith(at + "/") for b in broken)
+
+    failed_plugins = [r.id for r in host.failed()]
+    if isinstance(doc.get("plugins"), list):
+        _plugin_problems(doc["plugins"], add, is_broken)
+
+    scopes: list[tuple[str, Mapping[str, Any]]] = [("", doc)]
+    if isinstance(doc.get("phases"), Mapping):
+        scopes += [(pointer("phases", key), value) for key, value in doc["phases"].items()
+                   if isinstance(value, Mapping)]
+    original_columns = {c.key for c in bundle.columns} if bundle is not None else set()
+    for base, scope in scopes:
+        for section, (kind_value, _) in SECTIONS.items():
+            entries = scope.get(section)
+            if not isinstance(entries, list):
+                continue
+            for index, entry in enumerate(entries):
+                at = f"{base}/{section}/{index}"
+                if not isinstance(entry, Mapping) or is_broken(f"{at}/use") or is_broken(f"{at}/params"):
+                    continue
+                _component_problems(entry, at, Kind(kind_value), host, manifest, failed_plugins, add, problems)
+        metrics = scope.get("metrics")
+        if isinstance(metrics, list):
+            _column_problems(metrics, f"{base}/metrics", original_columns, host, add, is_broken)
+        executor = scope.get("executor")
+        if isinstance(executor, Mapping) and isinstance(executor.get("use"), str) and not is_broken(f"{base}/executor"):
+            _component_problems(executor, f"{base}/executor", Kind.EXECUTOR, host, manifest, failed_plugins, add,
+                                problems)
+    if bundle is not None and isinstance(doc.get("phases"), Mapping):
+        known = {str(p.number): p for p in bundle.phases} | {p.name: p for p in bundle.phases if p.name}
+        for key in doc["phases"]:
+            if key not in known:
+                suggestion = did_you_mean(key, known)
+                add(pointer("phases", key), f"no phase {key!r} in {bundle.spec_name}.",
+                    expected=f"a phase number or name: {', '.join(map(repr, known)) or 'the bundle has no phases'}",
+                    found=repr(key), fix=f"did you mean {suggestion!r}?" if suggestion else None)
+    return problems
+
+
+def _plugin_problems(plugins: Sequence[Any], add: Any, is_broken: Any) -> None:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    seen: dict[str, int] = {}
+    for index, plugin in enumerate(plugins):
+        at = f"/plugins/{index}"
+        if not isinstance(plugin, Mapping) or is_broken(at):
+            continue
+        plugin_id = plugin.get("id")
+        if plugin_id in seen:
+            add(f"{at}/id", f"plugin {plugin_id!r} is named twice (first at /plugins/{seen[plugin_id]}).",
+                fix="keep one entry")
+        seen.setdefault(plugin_id, index)
+        requirement = plugin.get("requirement")
+        if requirement is None:
+            continue
+        try:
+            parsed = Requirement(requirement)
+        except InvalidRequirement as error:
+            add(f"{at}/requirement", f"not a PEP 508 requirement: {error}.", expected="for example 'acme-metrics>=1.2,<2'",
+                found=repr(requirement))
+            continue
+        if parsed.name.lower().replace("_", "-").replace(".", "-") != plugin_id:
+            add(f"{at}/requirement", f"requirement names {parsed.name!r} but the plugin id is {plugin_id!r}.",
+                expected=f"a requirement on {plugin_id!r}", found=repr(requirement),
+                fix=f"write '{plugin_id}{parsed.specifier}'")
+
+
+def _component_problems(entry: Mapping[str, Any], at: str, kind: Kind, host: PluginHost, manifest: Manifest,
+                        failed_plugins: Sequence[str], add: Any, problems: list[Problem]) -> None:
+    registry = host.registry(kind)
+    use = entry["use"]
+    if use not in registry:
+        error = registry.unknown(use)
+        fix = f"did you mean {error.suggestions[0]!r}?" if error.suggestions else "run 'aibench plugins list' to see them"
+        if failed_plugins:
+            fix += f" It may come from plugin {', '.join(map(repr, failed_plugins))}, which did not load."
+        add(f"{at}/use", f"unknown {kind.value} {use!r}.", expected=f"a registered {kind.value} id",
+            found=repr(use), fix=fix)
+        return
+    registration = registry.get(use)
+    params = entry.get("params", {})
+    problems.extend(params_problems(registration.component.info.params_schema, params, base=f"{at}/params",
+                                    positions=manifest.positions, file=manifest.file,
+                                    plugin=registration.plugin, component=use))
+
+
+def _column_problems(metrics: Sequence[Any], at: str, original: set[str], host: PluginHost, add: Any,
+                     is_broken: Any) -> None:
+    seen: dict[str, int] = {}
+    registry = host.registry(Kind.METRIC)
+    for index, entry in enumerate(metrics):
+        here = f"{at}/{index}"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("key"), str) or is_broken(f"{here}/key"):
+            continue
+        key = entry["key"]
+        if key in seen:
+            add(f"{here}/key", f"column key {key!r} is used twice (first at {at}/{seen[key]}).",
+                fix="give each metric its own key")
+        elif key in original:
+            add(f"{here}/key", f"column key {key!r} is already a column of the bundle's leaderboard.",
+                expected="a key the original scoring program does not write", found=repr(key),
+                fix=f"choose another key, for example {('aibench_' + key)[:36]!r}; plugin scores never replace original ones")
+        seen.setdefault(key, index)
+        use, sort = entry.get("use"), entry.get("sort")
+        if sort and isinstance(use, str) and use in registry:
+            implied = registry.get(use).component.info.sort
+            if sort != implied:
+                add(f"{here}/sort", f"sort {sort!r} ranks the wrong end first: {use} is to "
+                                    f"{registry.get(use).component.info.direction}.",
+                    expected=repr(implied), found=repr(sort), fix=f"remove 'sort' or set it to {implied!r}",
+                    severity="warning")

@@ -1,0 +1,46 @@
+"""The ``aibench`` command line. One module per command group; each imports what it
+needs when it runs, so ``aibench --help`` stays fast."""
+
+from __future__ import annotations
+
+import click
+
+from .plugins import plugins
+from .schema import schema
+from .validate import validate
+
+__all__ = ["cli", "main"]
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("aibench-plugins")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="aibench-plugins", prog_name="aibench", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Add metrics, checks and measurements to CodaLab / Codabench competition bundles.
+
+    An organiser puts an aibench.json manifest next to competition.yaml; the original
+    scoring program is never edited.
+
+    \b
+    Examples:
+      aibench validate bundles/iris-v2        check a bundle and its manifest
+      aibench plugins list --json             what is installed, as JSON
+      aibench schema > aibench.schema.json    the manifest schema, for editors
+
+    Exit status: 0 on success, 1 when problems were found, 2 on a usage error.
+    """
+
+
+cli.add_command(validate)
+cli.add_command(plugins)
+cli.add_command(schema)
+
+
+def main() -> None:
+    """Entry point of the ``aibench`` console script."""
+    cli(prog_name="aibench")

@@ -1,0 +1,52 @@
+"""``aibench plugins ...``."""
+
+from __future__ import annotations
+
+import click
+
+from ._output import echo_json, table
+
+LIST_VERSION = 1
+
+
+@click.group()
+def plugins() -> None:
+    """Inspect plugins: built-in ones and those installed from PyPI."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (shape in docs/cli.md).")
+@click.option("--bundle", type=click.Path(exists=True),
+              help="Load plugins as this bundle's manifest would (its allowlist) instead of all installed ones.")
+@click.option("--strict", is_flag=True, default=None, help="Stop at the first plugin failure.")
+def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None:
+    """List plugins, sorted by id: kinds, distribution, version, status and reason.
+
+    Without --bundle every installed plugin is imported, each in isolation, so a
+    broken one shows as failed instead of breaking the command. With --bundle only
+    the plugins its manifest names are imported; the others show as skipped.
+
+    \b
+    Example:
+      aibench plugins list
+      aibench plugins list --json | jq '.plugins[] | select(.status != "loaded")'
+    """
+    from .._host import PluginHost
+
+    host = PluginHost(strict=strict or None, raise_failures=False)
+    host.load_builtins()
+    if bundle is None:
+        host.load_all_installed()
+    else:
+        from .._validate import validate_bundle
+
+        records = validate_bundle(bundle, strict=strict or None).plugins
+        host.records = {r.id: r for r in records}
+    records = host.sorted_records()
+    if as_json:
+        echo_json({"list_version": LIST_VERSION, "plugins": [r.to_json() for r in records]})
+    else:
+        rows = [(r.id, ",".join(r.kinds) or "-", r.distribution, r.version or "-", r.status, r.reason)
+                for r in records]
+        click.echo(table(("ID", "KINDS", "DISTRIBUTION", "VERSION", "STATUS", "REASON"), rows))
+    raise SystemExit(1 if any(r.status == "failed" for r in records) and strict else 0)

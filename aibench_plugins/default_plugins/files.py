@@ -1,0 +1,88 @@
+"""Built-in submission checks on the files of a submission (names and sizes only;
+no file is opened)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .._check import SubmissionProblem, check
+from .._markers import hookimpl
+
+_REQUIRED = {
+    "type": "object",
+    "properties": {
+        "files": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "minItems": 1,
+            "description": "Glob patterns relative to the submission root; each must match at least one file.",
+        },
+        "allow_others": {
+            "type": "boolean",
+            "default": True,
+            "description": "When false, a file matching none of the patterns is a problem.",
+        },
+    },
+    "required": ["files"],
+    "additionalProperties": False,
+}
+
+_SIZE = {
+    "type": "object",
+    "properties": {
+        "max_file_mb": {"type": "number", "exclusiveMinimum": 0, "description": "Largest size of one file, in MiB."},
+        "max_total_mb": {"type": "number", "exclusiveMinimum": 0, "description": "Largest total size, in MiB."},
+    },
+    "minProperties": 1,
+    "additionalProperties": False,
+}
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+@check(id="aibench.required_files", params_schema=_REQUIRED)
+def required_files(submission: Path, *, files: list[str], allow_others: bool = True) -> Iterator[SubmissionProblem]:
+    """Each pattern matches at least one file of the submission; optionally nothing else is present."""
+    present = _files(submission)
+    for pattern in files:
+        if not fnmatch.filter(present, pattern):
+            yield SubmissionProblem("aibench.required_files", f"no file matches {pattern!r}",
+                                    fix=f"add a file named like {pattern!r} at the root of the submission zip"
+                                        f" (found: {', '.join(present[:10]) or 'no files'})")
+    if not allow_others:
+        for name in present:
+            if not any(fnmatch.fnmatch(name, pattern) for pattern in files):
+                yield SubmissionProblem("aibench.required_files", "unexpected file", file=name,
+                                        fix=f"remove it; the submission may only hold {', '.join(files)}")
+
+
+@check(id="aibench.size_limit", params_schema=_SIZE)
+def size_limit(submission: Path, *, max_file_mb: float | None = None,
+               max_total_mb: float | None = None) -> Iterator[SubmissionProblem]:
+    """Files and the whole submission stay under size limits (read from file metadata only)."""
+    mib = 1024 * 1024
+    total = 0
+    for name in _files(submission):
+        size = (submission / name).stat().st_size
+        total += size
+        if max_file_mb is not None and size > max_file_mb * mib:
+            yield SubmissionProblem("aibench.size_limit",
+                                    f"file is {size / mib:.1f} MiB, over the {max_file_mb:g} MiB limit", file=name,
+                                    fix="reduce it (fewer digits, compression the scoring program accepts)")
+    if max_total_mb is not None and total > max_total_mb * mib:
+        yield SubmissionProblem("aibench.size_limit",
+                                f"submission is {total / mib:.1f} MiB, over the {max_total_mb:g} MiB limit",
+                                fix="remove files the scoring program does not read")
+
+
+@hookimpl
+def aibench_register_checks(register: Any) -> None:
+    register(required_files)
+    register(size_limit)
+
+

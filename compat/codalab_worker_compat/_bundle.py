@@ -1,0 +1,234 @@
+"""Competition bundles: a folder or a zip holding ``competition.yaml``.
+
+What is read here, and the rule each reading follows (sections of
+``docs/codalab-contract.md``):
+
+- the spec file: v2 requires ``competition.yaml`` at the root (§3.1); the v1 site
+  takes the first zip member whose name contains ``.yaml`` (§2.1);
+- the version: ``str(spec.get("version", "1"))``; ``1`` and ``1.5`` are v1, ``2`` is
+  v2, anything else is rejected (§3.1);
+- phases: a v1 mapping sorted by ``phasenumber`` (§2.4), a v2 list sorted by
+  ``index`` with programs taken from its tasks (§3.3, §3.5);
+- leaderboard columns: v1 ``leaderboard.columns`` keyed by score key (§2.5), v2
+  ``leaderboards[0].columns`` (§3.6: only the first leaderboard reaches phases).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import yaml
+
+Platform = Literal["v1", "v2"]
+SPEC_NAME = "competition.yaml"
+_PROGRAM_FIELDS = ("scoring_program", "ingestion_program", "reference_data", "input_data")
+
+
+class BundleError(Exception):
+    """A bundle cannot be read. ``file`` and ``line`` locate the cause when known."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 fix: str | None = None) -> None:
+        self.message, self.file, self.line, self.fix = message, file, line, fix
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        super().__init__(f"{where}: {message}" + (f" Fix: {fix}" if fix else "") if where else message)
+
+
+@dataclass(frozen=True)
+class BundleProblem:
+    """Something in a readable bundle that a platform would reject or mishandle."""
+
+    file: str
+    message: str
+    fix: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A phase as the platform orders it.
+
+    ``number`` is the v1 ``phasenumber`` or the v2 position after sorting by
+    ``index`` (0-based, as Codabench re-indexes phases).
+    """
+
+    number: int
+    name: str
+    execution_time_limit: int
+    programs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A leaderboard column: ``key`` is the score key the scoring program must emit."""
+
+    key: str
+    title: str
+    sorting: Literal["asc", "desc"] = "desc"
+    precision: int = 2
+
+
+@dataclass
+class Bundle:
+    """A competition bundle opened for reading (folder or zip)."""
+
+    path: Path
+    spec_name: str
+    spec: dict[str, Any]
+    platform: Platform
+    version: str
+    phases: list[Phase]
+    columns: list[Column]
+    _names: frozenset[str]
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` (a path relative to the spec file) is a file or folder of the bundle."""
+        name = _clean(self._relative(name))
+        return name in self._names or any(n.startswith(name + "/") for n in self._names)
+
+    def read_bytes(self, name: str) -> bytes:
+        """Content of a file of the bundle, by path relative to the bundle root."""
+        if self.path.is_dir():
+            return (self.path / name).read_bytes()
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.read(name)
+
+    def problems(self) -> list[BundleProblem]:
+        """Programs and data that phases point to but the bundle lacks."""
+        found = []
+        for phase in self.phases:
+            for field_name, target in phase.programs.items():
+                if self.platform == "v1" and not target.endswith(".zip"):
+                    found.append(BundleProblem(self.spec_name,
+                        f"phase {phase.number} {field_name} {target!r} is not a .zip path, so the v1 site "
+                        "looks it up as an existing dataset key on the server", severity="warning"))
+                elif not self.exists(target) and not _looks_like_key(target):
+                    found.append(BundleProblem(self.spec_name,
+                        f"phase {phase.number} ({phase.name}) {field_name} {target!r} is not in the bundle",
+                        fix=f"add {target!r} next to {self.spec_name} or correct the path"))
+            if "scoring_program" not in phase.programs:
+                found.append(BundleProblem(self.spec_name, f"phase {phase.number} ({phase.name}) has no scoring_program",
+                                           fix="declare the scoring program of the phase"))
+        return found
+
+    def _relative(self, name: str) -> str:
+        base = PurePosixPath(self.spec_name).parent
+        return str(base / name) if str(base) != "." else name
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Open the bundle at ``path`` (a folder or a ``.zip``) and read its spec.
+
+    Raises :class:`BundleError` when there is no spec, it is not valid YAML, or its
+    version is unknown.
+    """
+    path = Path(path)
+    if path.is_dir():
+        names = frozenset(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+        if SPEC_NAME not in names:
+            raise BundleError(f"no {SPEC_NAME} at the root of {path}", file=str(path),
+                              fix=f"point at the folder that holds {SPEC_NAME}")
+        spec_name = SPEC_NAME
+        text = (path / spec_name).read_bytes()
+    elif path.is_file():
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = archive.namelist()
+                # v1 site rule: the first member whose name contains ".yaml" (§2.1).
+                candidates = [SPEC_NAME] if SPEC_NAME in members else [m for m in members if ".yaml" in m]
+                if not candidates:
+                    raise BundleError(f"no {SPEC_NAME} in {path.name}", file=str(path),
+                                      fix=f"zip the bundle so that {SPEC_NAME} is at the root of the archive")
+                spec_name = candidates[0]
+                text = archive.read(spec_name)
+        except zipfile.BadZipFile as error:
+            raise BundleError(f"{path.name} is not a valid zip file ({error})", file=str(path)) from None
+        names = frozenset(m for m in members if not m.endswith("/"))
+    else:
+        raise BundleError(f"{path} does not exist", file=str(path))
+    spec = _parse_spec(text, spec_name)
+    version = str(spec.get("version", "1"))
+    if version in ("1", "1.5"):
+        platform: Platform = "v1"
+        phases, columns = _v1_phases(spec), _v1_columns(spec)
+    elif version == "2":
+        platform = "v2"
+        phases, columns = _v2_phases(spec), _v2_columns(spec)
+    else:
+        raise BundleError(f"unknown bundle version {version!r}", file=spec_name,
+                          fix="use version: 2 for Codabench bundles, or omit it for CodaLab (v1) bundles")
+    return Bundle(path, spec_name, spec, platform, version, phases, columns, names)
+
+
+def _parse_spec(text: bytes, name: str) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        spec = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.constructor.ConstructorError:
+        # Python tags from old CodaLab dumps: the v1 site's full_load accepts them (§3.1).
+        spec = yaml.full_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise BundleError(f"{name} is not valid YAML: {getattr(error, 'problem', error)}", file=name,
+                          line=mark.line + 1 if mark else None) from None
+    if not isinstance(spec, dict):
+        raise BundleError(f"{name} must hold a mapping at the top level, found {type(spec).__name__}", file=name)
+    return spec
+
+
+def _v1_phases(spec: Mapping[str, Any]) -> list[Phase]:
+    raw = spec.get("phases") or {}
+    items = raw.values() if isinstance(raw, Mapping) else raw
+    phases = []
+    for position, phase in enumerate(items, start=1):
+        if not isinstance(phase, Mapping):
+            continue
+        programs = {f: str(phase[f]) for f in _PROGRAM_FIELDS if phase.get(f)}
+        phases.append(Phase(int(phase.get("phasenumber", position)), str(phase.get("label", "")),
+                            int(phase.get("execution_time_limit") or 300), programs))
+    return sorted(phases, key=lambda p: p.number)
+
+
+def _v2_phases(spec: Mapping[str, Any]) -> list[Phase]:
+    tasks = {t.get("index"): t for t in spec.get("tasks") or [] if isinstance(t, Mapping)}
+    raw = [p for p in spec.get("phases") or [] if isinstance(p, Mapping)]
+    phases = []
+    for number, phase in enumerate(sorted(raw, key=lambda p: p.get("index", 0))):
+        programs: dict[str, str] = {}
+        for index in phase.get("tasks") or []:
+            task = tasks.get(index, {})
+            programs.update({f: str(task[f]) for f in _PROGRAM_FIELDS if task.get(f) and f not in programs})
+        phases.append(Phase(number, str(phase.get("name", "")), int(phase.get("execution_time_limit") or 600),
+                            programs))
+    return phases
+
+
+def _v1_columns(spec: Mapping[str, Any]) -> list[Column]:
+    columns = (spec.get("leaderboard") or {}).get("columns") or {}
+    return [Column(str(key), str(c.get("label") or key), "asc" if c.get("sort") == "asc" else "desc",
+                   int(c.get("numeric_format") or 2))
+            for key, c in columns.items() if isinstance(c, Mapping)]
+
+
+def _v2_columns(spec: Mapping[str, Any]) -> list[Column]:
+    boards = spec.get("leaderboards") or []
+    if not boards or not isinstance(boards[0], Mapping):
+        return []
+    return [Column(str(c.get("key")), str(c.get("title") or c.get("key")),
+                   "asc" if c.get("sorting") == "asc" else "desc", int(c.get("precision") or 2))
+            for c in boards[0].get("columns") or [] if isinstance(c, Mapping)]
+
+
+def _clean(name: str) -> str:
+    cleaned = str(PurePosixPath(name))
+    return "" if cleaned == "." else cleaned
+
+
+def _looks_like_key(value: str) -> bool:
+    """A dataset or task key (UUID) on the server rather than a path in the bundle."""
+    stripped = value.replace("-", "")
+    return len(stripped) == 32 and all(c in "0123456789abcdefABCDEF" for c in stripped)
