@@ -119,6 +119,7 @@ class PluginHost:
             self.pm.enable_tracing()
         self.records: dict[str, PluginRecord] = {}
         self._registries = {kind: Registry(kind) for kind in Kind}
+        self._frozen = False
 
     # -- public API -----------------------------------------------------------------
 
@@ -133,6 +134,15 @@ class PluginHost:
             record = PluginRecord(plugin_id, BUILTIN_DISTRIBUTION, version, "loaded", builtin=True,
                                   required=True, entry_point=module_name)
             self._register(importlib.import_module(module_name), record)
+
+    def register_plugin(self, plugin: object, plugin_id: str, *, distribution: str = "(in-process)",
+                        version: str | None = None, required: bool = False) -> PluginRecord:
+        """Register a plugin object directly (a module, class or instance with ``aibench_*``
+        hook implementations), isolated like an entry point. Used by tests and by hosts
+        embedding aibench; returns the plugin's record."""
+        record = PluginRecord(plugin_id, distribution, version, "loaded", required=required)
+        self._register(plugin, record)
+        return self.records[plugin_id]
 
     def load_requested(self, requests: Sequence[PluginRequest]) -> None:
         """Load exactly the named third-party plugins (the manifest's allowlist).
@@ -175,6 +185,7 @@ class PluginHost:
 
     def freeze(self) -> None:
         """Freeze every registry: no component may be added once loading is over."""
+        self._frozen = True
         for registry in self._registries.values():
             registry.freeze()
 
@@ -229,6 +240,9 @@ class PluginHost:
 
     def _register(self, plugin: object, record: PluginRecord) -> None:
         """Register ``plugin`` and its components, all or nothing."""
+        if self._frozen:
+            self._fail(record, "plugins cannot be added once loading is over (the registries are frozen)")
+            return
         try:
             self.pm.register(plugin, name=record.id)
         except Exception as error:  # noqa: BLE001 - pluggy validation errors, duplicates

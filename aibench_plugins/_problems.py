@@ -56,8 +56,13 @@ class Problem:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to ``word``, or ``None`` when none is close."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    """The closest candidate to ``word``, or ``None`` when none is close. A candidate that
+    ``word`` begins (a truncated id) wins over a merely similar one."""
+    candidates = list(candidates)
+    extensions = sorted((c for c in candidates if c.startswith(word) and c != word), key=len)
+    if word and extensions:
+        return extensions[0]
+    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 

@@ -31,18 +31,17 @@ def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None
       aibench plugins list
       aibench plugins list --json | jq '.plugins[] | select(.status != "loaded")'
     """
-    from .._host import PluginHost
-
-    host = PluginHost(strict=strict or None, raise_failures=False)
-    host.load_builtins()
     if bundle is None:
+        from .._host import PluginHost
+
+        host = PluginHost(strict=strict or None, raise_failures=False)
+        host.load_builtins()
         host.load_all_installed()
+        records = host.sorted_records()
     else:
         from .._validate import validate_bundle
 
         records = validate_bundle(bundle, strict=strict or None).plugins
-        host.records = {r.id: r for r in records}
-    records = host.sorted_records()
     if as_json:
         echo_json({"list_version": LIST_VERSION, "plugins": [r.to_json() for r in records]})
     else:

@@ -1,0 +1,181 @@
+"""Manifest validation: every problem at once, each with its JSON pointer, line,
+expected, found and fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import pytest
+
+from aibench_plugins import Manifest, parse_manifest, validate_bundle
+from aibench_plugins._schema import manifest_schema
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(bundle: Path, manifest: dict[str, Any] | str) -> Path:
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest, indent=2)
+    (bundle / "aibench.json").write_text(text)
+    return bundle
+
+
+def errors(bundle: Path) -> list[Any]:
+    return validate_bundle(bundle, strict=False).errors
+
+
+def test_schema_is_valid_2020_12_with_id_and_titles() -> None:
+    schema = manifest_schema()
+    assert jsonschema_rs.meta.is_valid(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema" and schema["$id"]
+    assert all("description" in schema["properties"][k] or "$ref" in schema["properties"][k]
+               for k in schema["properties"])
+    assert all("title" in d for d in schema["$defs"].values())
+
+
+def test_schemas_folder_holds_the_packaged_schema() -> None:
+    assert (REPO / "schemas" / "aibench-manifest.schema.json").read_text() == \
+        (REPO / "aibench_plugins" / "schemas" / "aibench-manifest.schema.json").read_text()
+
+
+def test_example_manifest_is_valid() -> None:
+    report = validate_bundle(REPO / "bundles" / "iris-v2")
+    assert report.ok, report.problems
+    assert report.problems == []
+
+
+def test_three_planted_mistakes_give_three_messages(iris_bundle: Path) -> None:
+    write(iris_bundle, """{
+  "schema_version": 1,
+  "colour": "blue",
+  "metrics": [
+    {"use": "aibench.balanced_acuracy", "key": "balanced_accuracy"},
+    {"use": "aibench.f1", "key": "macro_f1", "precision": "4"}
+  ]
+}""")
+    found = errors(iris_bundle)
+    assert [(p.pointer, p.line) for p in found] == [("/colour", 3), ("/metrics/0/use", 5), ("/metrics/1/precision", 6)]
+    unknown_key, unknown_metric, wrong_type = found
+    assert "unknown key 'colour'" in str(unknown_key) and "'schema_version'" in unknown_key.expected
+    assert unknown_metric.fix.startswith("did you mean 'aibench.balanced_accuracy'?")
+    assert (wrong_type.expected, wrong_type.found) == ("an integer", "'4' (a string)")
+    assert wrong_type.fix == "write the number without quotes: 4"
+
+
+def test_params_typo_names_the_plugin_and_pointer(iris_bundle: Path) -> None:
+    write(iris_bundle, {"schema_version": 1, "metrics": [
+        {"use": "aibench.f1", "key": "f1", "params": {"averge": "macro"}}]})
+    [problem] = errors(iris_bundle)
+    assert problem.pointer == "/metrics/0/params/averge"
+    assert problem.plugin == "aibench.classification"
+    assert "aibench.f1 (plugin aibench.classification)" in problem.message
+    assert problem.fix == "did you mean 'average'?"
+
+
+def test_params_bad_enum_value_suggests(iris_bundle: Path) -> None:
+    write(iris_bundle, {"schema_version": 1, "metrics": [
+        {"use": "aibench.f1", "key": "f1", "params": {"average": "marco"}}]})
+    [problem] = errors(iris_bundle)
+    assert (problem.pointer, problem.fix) == ("/metrics/0/params/average", "did you mean 'macro'?")
+
+
+def test_missing_required_params_key(iris_bundle: Path) -> None:
+    write(iris_bundle, {"schema_version": 1, "checks": [{"use": "aibench.required_files", "params": {}}]})
+    [problem] = errors(iris_bundle)
+    assert problem.pointer == "/checks/0/params" and "missing required key 'files'" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("manifest", "pointer", "text"),
+    [
+        ({"schema_version": 2}, "/schema_version", "value not allowed"),
+        ({}, "", "missing required key 'schema_version'"),
+        ({"schema_version": 1, "metrics": [{"use": "aibench.mae", "key": "x" * 37}]}, "/metrics/0/key", "at most 36"),
+        ({"schema_version": 1, "metrics": [{"use": "aibench.mae", "key": "mae score"}]}, "/metrics/0/key", "matching"),
+        ({"schema_version": 1, "limits": {"memory_mb": 8}}, "/limits/memory_mb", ">= 16"),
+        ({"schema_version": 1, "plugins": [{"id": "Acme_Metrics"}]}, "/plugins/0/id", "matching"),
+        ({"schema_version": 1, "plugins": [{"id": "acme", "requirement": "acme>>1"}]}, "/plugins/0/requirement",
+         "not a PEP 508 requirement"),
+        ({"schema_version": 1, "plugins": [{"id": "acme", "requirement": "other>=1"}]}, "/plugins/0/requirement",
+         "names 'other'"),
+        ({"schema_version": 1, "executor": {"use": "docker"}}, "/executor/use", "unknown executor 'docker'"),
+        ({"schema_version": 1, "phases": {"0": {}}}, "/phases/0", "at least 1 keys"),
+    ],
+    ids=["schema-version", "schema-version-missing", "key-too-long", "key-with-space", "memory-too-small",
+         "plugin-id-not-normalised", "bad-requirement", "requirement-other-name", "unknown-executor",
+         "empty-phase-override"],
+)
+def test_each_mistake_is_reported_at_its_pointer(iris_bundle: Path, manifest: dict[str, Any], pointer: str,
+                                                 text: str) -> None:
+    write(iris_bundle, manifest)
+    found = [p for p in validate_bundle(iris_bundle, strict=False).problems if p.pointer == pointer]
+    assert found and text in str(found[0]), validate_bundle(iris_bundle).problems
+
+
+def test_duplicate_and_original_column_keys(iris_bundle: Path) -> None:
+    write(iris_bundle, {"schema_version": 1, "metrics": [
+        {"use": "aibench.mae", "key": "accuracy"},
+        {"use": "aibench.mse", "key": "err"},
+        {"use": "aibench.rmse", "key": "err"}]})
+    first, second = errors(iris_bundle)
+    assert first.pointer == "/metrics/0/key" and "already a column of the bundle's leaderboard" in first.message
+    assert first.fix.startswith("choose another key, for example 'aibench_accuracy'")
+    assert second.pointer == "/metrics/2/key" and "used twice (first at /metrics/1)" in second.message
+
+
+def test_sort_against_the_metric_direction_is_a_warning(iris_bundle: Path) -> None:
+    write(iris_bundle, {"schema_version": 1, "metrics": [{"use": "aibench.mae", "key": "mae", "sort": "desc"}]})
+    report = validate_bundle(iris_bundle)
+    assert report.ok
+    [warning] = report.problems
+    assert warning.severity == "warning" and warning.pointer == "/metrics/0/sort" and warning.expected == "'asc'"
+
+
+def test_phase_overrides_are_checked_and_resolved(iris_bundle: Path) -> None:
+    write(iris_bundle, {"schema_version": 1, "metrics": [{"use": "aibench.mae", "key": "mae"}],
+                        "phases": {"Development": {"metrics": [{"use": "aibench.rmse", "key": "rmse"}]},
+                                   "Final": {"metrics": [{"use": "aibench.rsme", "key": "rmse"}]}}})
+    found = errors(iris_bundle)
+    assert [p.pointer for p in found] == ["/phases/Final", "/phases/Final/metrics/0/use"]
+    assert "no phase 'Final'" in found[0].message and found[1].fix.startswith("did you mean 'aibench.rmse'")
+    manifest = Manifest(json.loads((iris_bundle / "aibench.json").read_text()))
+    assert manifest.section("metrics", "Development") == [{"use": "aibench.rmse", "key": "rmse"}]
+    assert manifest.section("metrics", 0) == [{"use": "aibench.mae", "key": "mae"}]
+    assert manifest.section("checks") == [] and manifest.section("executor") is None
+
+
+def test_json_syntax_error_names_line_and_column(iris_bundle: Path) -> None:
+    write(iris_bundle, '{\n  "schema_version": 1,\n  "metrics": [}\n')
+    [problem] = errors(iris_bundle)
+    assert (problem.file, problem.line, problem.column) == ("aibench.json", 3, 15)
+    assert "not valid JSON" in problem.message
+
+
+def test_missing_manifest_is_one_clear_problem(iris_bundle: Path) -> None:
+    (iris_bundle / "aibench.json").unlink()
+    [problem] = errors(iris_bundle)
+    assert "no aibench.json next to competition.yaml" in problem.message and "aibench schema" in problem.fix
+
+
+def test_bundle_without_competition_yaml(tmp_path: Path) -> None:
+    [problem] = errors(tmp_path)
+    assert "no competition.yaml at the root" in problem.message
+
+
+def test_manifest_hash_is_recorded() -> None:
+    data = (REPO / "bundles" / "iris-v2" / "aibench.json").read_bytes()
+    manifest, problems = parse_manifest(data)
+    import hashlib
+
+    assert manifest is not None and not problems
+    assert manifest.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_every_problem_at_once_in_document_order(iris_bundle: Path) -> None:
+    write(iris_bundle, {"schema_version": 1, "a": 1, "metrics": [{"use": "aibench.ma", "key": "k", "x": 1}],
+                        "limits": {"cpus": -1, "gpus": "1"}})
+    found = errors(iris_bundle)
+    assert len(found) == 5
+    assert [p.line for p in found] == sorted(p.line for p in found)
