@@ -7,8 +7,6 @@ private and may change without notice.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._check import FunctionCheck, SubmissionProblem, check
 from ._components import CheckInfo, Component, ComponentInfo, Kind, MetricInfo
 from ._exceptions import (
@@ -29,6 +27,7 @@ from ._metric import FunctionMetric, metric
 from ._problems import Problem
 from ._registry import Registration, Registry
 from ._validate import ValidationReport, validate_bundle
+from ._version import __version__
 
 __all__ = [
     "AibenchError",
@@ -63,11 +62,3 @@ __all__ = [
     "parse_manifest",
     "validate_bundle",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version
-
-        return version("aibench-plugins")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,14 +18,13 @@ Loading rules, in order:
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import os
 import re
 import sys
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
@@ -34,6 +33,9 @@ from ._components import CheckInfo, ComponentInfo, Kind, MetricInfo
 from ._exceptions import AibenchError, MissingPluginsError, PluginLoadError
 from ._markers import PROJECT_NAME
 from ._registry import Registration, Registry
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 Status = Literal["loaded", "failed", "missing", "skipped"]
 
@@ -144,13 +146,22 @@ class PluginHost:
         self._register(plugin, record)
         return self.records[plugin_id]
 
-    def load_requested(self, requests: Sequence[PluginRequest]) -> None:
+    def load_requested(self, requests: Sequence[PluginRequest], *, record_skipped: bool = False) -> None:
         """Load exactly the named third-party plugins (the manifest's allowlist).
 
-        Installed plugins that are not named are recorded as ``skipped`` and never
-        imported. Raises :class:`MissingPluginsError` listing every required plugin
+        Installed plugins that are not named are never imported; with
+        ``record_skipped`` they are recorded as ``skipped`` (a scan of every installed
+        distribution, which a scoring run with no third-party plugin avoids). Raises :class:`MissingPluginsError` listing every required plugin
         that is absent or in the wrong version, before importing any of them.
         """
+        if not requests and not record_skipped:
+            return
+        merged: dict[str, PluginRequest] = {}
+        for request in requests:  # a plugin named twice loads once, required if either entry says so
+            first = merged.setdefault(request.id, request)
+            if request.required and not first.required:
+                merged[request.id] = PluginRequest(first.id, first.requirement or request.requirement, True)
+        requests = list(merged.values())
         installed = _installed_entry_points()
         present: list[tuple[PluginRequest, importlib.metadata.EntryPoint]] = []
         missing: list[PluginRecord] = []
@@ -171,7 +182,7 @@ class PluginHost:
             self._load_entry_point(entry_point, required=request.required)
         named = {r.id for r in requests}
         for name, entry_point in sorted(installed.items()):
-            if name not in named:
+            if record_skipped and name not in named:
                 self.records[name] = PluginRecord(
                     name, _dist_name(entry_point), _dist_version(entry_point), "skipped",
                     reason="installed, but not named in the manifest's plugins list",
@@ -201,6 +212,8 @@ class PluginHost:
     def _check_requirement(
         self, request: PluginRequest, installed: Mapping[str, importlib.metadata.EntryPoint]
     ) -> tuple[PluginRecord, importlib.metadata.EntryPoint | None]:
+        import importlib.metadata
+
         record = PluginRecord(request.id, request.id, None, "missing", required=request.required)
         try:
             version = importlib.metadata.version(request.id)
@@ -318,6 +331,8 @@ def _check_component(component: Any, kind: Kind, plugin: str) -> None:
 def _installed_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
     """Entry points of group ``aibench`` by name, each once (the same distribution can be
     seen twice through a symlinked site-packages)."""
+    import importlib.metadata
+
     found: dict[str, importlib.metadata.EntryPoint] = {}
     for entry_point in importlib.metadata.entry_points(group=PROJECT_NAME):
         found.setdefault(entry_point.name, entry_point)
@@ -335,6 +350,6 @@ def _dist_version(entry_point: importlib.metadata.EntryPoint) -> str | None:
 
 
 def _builtin_version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__

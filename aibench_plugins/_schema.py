@@ -8,7 +8,7 @@ import copy
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._problems import Problem, did_you_mean, pointer, short_repr
@@ -33,7 +33,7 @@ _JSON_TYPES = {"string": "a string", "integer": "an integer", "number": "a numbe
 
 @functools.cache
 def _schema_text() -> str:
-    return resources.files("aibench_plugins").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
+    return (Path(__file__).parent / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 def manifest_schema() -> dict[str, Any]:

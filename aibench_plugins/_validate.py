@@ -75,7 +75,7 @@ def validate_bundle(path: str | Path, *, strict: bool | None = None) -> Validati
     host = PluginHost(strict=strict, raise_failures=False)
     host.load_builtins()
     requests = [r for i, r in enumerate(_requests(manifest)) if not _broken(structural, f"/plugins/{i}")]
-    host.load_requested(requests)
+    host.load_requested(requests, record_skipped=True)
     host.freeze()
     report.plugins = host.sorted_records()
     found = structural + _plugin_problems(manifest, host) + semantic_problems(manifest, host, bundle, structural)

@@ -18,7 +18,8 @@ def plugins() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (shape in docs/cli.md).")
 @click.option("--bundle", type=click.Path(exists=True),
               help="Load plugins as this bundle's manifest would (its allowlist) instead of all installed ones.")
-@click.option("--strict", is_flag=True, default=None, help="Stop at the first plugin failure.")
+@click.option("--strict", is_flag=True, default=None,
+              help="Exit with status 1 when a plugin failed or is missing (same as AIBENCH_STRICT_PLUGINS=1).")
 def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None:
     """List plugins, sorted by id: kinds, distribution, version, status and reason.
 
@@ -31,6 +32,9 @@ def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None
       aibench plugins list
       aibench plugins list --json | jq '.plugins[] | select(.status != "loaded")'
     """
+    from .._host import strict_from_env
+
+    strict = bool(strict) or strict_from_env()
     if bundle is None:
         from .._host import PluginHost
 
@@ -41,11 +45,16 @@ def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None
     else:
         from .._validate import validate_bundle
 
-        records = validate_bundle(bundle, strict=strict or None).plugins
+        report = validate_bundle(bundle, strict=strict or None)
+        if not report.plugins:  # the bundle or its manifest could not be read
+            for problem in report.errors:
+                click.echo(f"  {problem}", err=True)
+            raise SystemExit(1)
+        records = report.plugins
     if as_json:
         echo_json({"list_version": LIST_VERSION, "plugins": [r.to_json() for r in records]})
     else:
         rows = [(r.id, ",".join(r.kinds) or "-", r.distribution, r.version or "-", r.status, r.reason)
                 for r in records]
         click.echo(table(("ID", "KINDS", "DISTRIBUTION", "VERSION", "STATUS", "REASON"), rows))
-    raise SystemExit(1 if any(r.status == "failed" for r in records) and strict else 0)
+    raise SystemExit(1 if strict and any(r.status in ("failed", "missing") for r in records) else 0)
