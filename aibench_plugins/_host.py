@@ -21,7 +21,6 @@ import importlib
 import os
 import re
 import sys
-import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -303,6 +302,8 @@ class PluginHost:
         record.status = "failed"
         record.reason = reason
         if error is not None:
+            import traceback
+
             record.traceback = "".join(traceback.format_exception(error))
         self.records[record.id] = record
         if record.builtin:

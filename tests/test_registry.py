@@ -57,3 +57,12 @@ def test_iteration_is_sorted_by_id() -> None:
     for id in ("b.x", "a.y", "c.z"):
         registry.add(Registration(make(id), "p", Kind.METRIC))
     assert [r.id for r in registry] == ["a.y", "b.x", "c.z"] == registry.ids()
+
+
+def test_public_api_is_exactly_all() -> None:
+    import aibench_plugins
+
+    for name in aibench_plugins.__all__:
+        assert getattr(aibench_plugins, name) is not None
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        aibench_plugins.nope  # noqa: B018
