@@ -4,7 +4,9 @@ name its line and column. The text must already be valid JSON."""
 from __future__ import annotations
 
 import re
-from json.decoder import scanstring
+from json import decoder
+
+scanstring = decoder.scanstring  # type: ignore[attr-defined]  # public since Python 2, not in typeshed
 
 _WS = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
@@ -66,7 +68,8 @@ def value_positions(text: str) -> dict[str, tuple[int, int]]:
                 i += 1
                 index += 1
         if char == '"':
-            return scanstring(text, i + 1)[1]
+            end: int = scanstring(text, i + 1)[1]
+            return end
         match = _SCALAR.match(text, i)
         return match.end() if match else i + 1
 

@@ -139,7 +139,7 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
 def _plugin_problems(plugins: Sequence[Any], add: Any, is_broken: Any) -> None:
     from packaging.requirements import InvalidRequirement, Requirement
 
-    seen: dict[str, int] = {}
+    seen: dict[Any, int] = {}
     for index, plugin in enumerate(plugins):
         at = f"/plugins/{index}"
         if not isinstance(plugin, Mapping) or is_broken(at):

@@ -38,7 +38,8 @@ def _schema_text() -> str:
 
 def manifest_schema() -> dict[str, Any]:
     """The manifest schema as shipped (a fresh copy; callers may change it)."""
-    return json.loads(_schema_text())
+    schema: dict[str, Any] = json.loads(_schema_text())
+    return schema
 
 
 @functools.cache

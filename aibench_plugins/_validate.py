@@ -9,7 +9,7 @@ from typing import Any
 
 from ._host import PluginHost, PluginRecord
 from ._manifest import MANIFEST_NAME, Manifest, parse_manifest, semantic_problems
-from ._problems import Problem
+from ._problems import Problem, Severity
 
 REPORT_VERSION = 1
 
@@ -107,7 +107,7 @@ def _plugin_problems(manifest: Manifest, host: PluginHost) -> list[Problem]:
     for record in host.failed():
         at = f"/plugins/{index[record.id]}" if record.id in index else ""
         line, column = manifest.positions.get(at, (None, None))
-        severity = "error" if record.required or host.strict else "warning"
+        severity: Severity = "error" if record.required or host.strict else "warning"
         what = "is not available" if record.status == "missing" else "failed to load"
         consequence = "" if severity == "error" else " Scoring goes on without it (it is not required)."
         problems.append(Problem(at, f"plugin {record.id!r} {what}: {record.reason}.{consequence}",
