@@ -3,7 +3,6 @@ what was found, and how to fix it."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -58,6 +57,8 @@ class Problem:
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``word``, or ``None`` when none is close. A candidate that
     ``word`` begins (a truncated id) wins over a merely similar one."""
+    import difflib
+
     candidates = list(candidates)
     extensions = sorted((c for c in candidates if c.startswith(word) and c != word), key=len)
     if word and extensions:

@@ -4,7 +4,6 @@ expected, what was found, and how to fix it."""
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -52,6 +51,8 @@ def _manifest_validator() -> Any:
 def composed_schema(host: PluginHost) -> dict[str, Any]:
     """The manifest schema plus, for each component the host knows, its params schema
     (``if use == id then params must match``), so editors complete params too."""
+    import copy
+
     from ._components import Kind
 
     schema = manifest_schema()
