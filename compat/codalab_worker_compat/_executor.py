@@ -1,0 +1,89 @@
+"""The executor interface: how one process of a run (an ingestion program, a
+participant's program, a scoring program) is started, waited for and stopped.
+
+The local executor implements it here; Docker, Ray and cloud executors implement the
+same interface elsewhere. A process is described by what it *sees*: its argv, its
+working directory and the mounts that place host folders at the paths it expects
+(``/app/program`` and so on for v2 workers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    """Limits on one process (``None``: no limit)."""
+
+    time_limit_s: float | None = None
+    memory_mb: int | None = None
+    cpus: float | None = None
+    pids: int | None = None
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process to run.
+
+    :param name: a short label for logs and records (``scoring``, ``ingestion``, ``program``).
+    :param argv: the command, already split and with ``$``-variables substituted.
+    :param cwd: the working directory *as the process sees it*.
+    :param mounts: container path -> host folder. Empty for v1 (host paths are the paths).
+    :param env: extra environment variables (added to a minimal base environment).
+    :param stdout: host file that receives standard output.
+    :param stderr: host file that receives standard error.
+    :param limits: resource limits; ``time_limit_s`` is enforced by the executor.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    cwd: str
+    stdout: Path
+    stderr: Path
+    mounts: Mapping[str, Path] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    limits: ResourceLimits = ResourceLimits()
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """How a process ended.
+
+    ``exit_code`` is the process's own exit status, ``None`` when it was killed by the
+    executor; ``signal`` the signal that ended it, if any; ``reason`` one of
+    ``exited``, ``timeout``, ``oom`` (memory limit), ``killed`` (stopped by the caller),
+    ``error`` (could not start: ``message`` says why).
+    """
+
+    name: str
+    exit_code: int | None
+    elapsed_s: float
+    reason: Literal["exited", "timeout", "oom", "killed", "error"] = "exited"
+    signal: int | None = None
+    message: str = ""
+    isolation: str = ""
+
+
+class RunningProcess(Protocol):
+    """A started process."""
+
+    def wait(self, timeout: float | None = None) -> ProcessResult | None:
+        """Wait up to ``timeout`` seconds (forever when ``None``); the result, or ``None``
+        if it is still running."""
+
+    def kill(self) -> ProcessResult:
+        """Stop the process and everything it started; returns its result."""
+
+
+class Executor(Protocol):
+    """Starts processes. ``name`` identifies it in records (``local``, ``docker``...)."""
+
+    name: str
+
+    def start(self, spec: ProcessSpec) -> RunningProcess:
+        """Start ``spec``; never raises for a program that fails to start, but returns a
+        process whose result has reason ``error``."""
