@@ -20,7 +20,7 @@ def resolve_worker(name: str) -> Worker:
     resolved = ALIASES.get(name, name)
     if resolved not in WORKERS:
         raise ValueError(f"unknown platform {name!r}: expected one of v1, v2, {', '.join(WORKERS[1:])}")
-    return resolved  # type: ignore[return-value]
+    return resolved
 
 
 @dataclass(frozen=True)
