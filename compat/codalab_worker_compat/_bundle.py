@@ -60,6 +60,10 @@ class Phase:
     name: str
     execution_time_limit: int
     programs: Mapping[str, str] = field(default_factory=dict)
+    #: v1 ``is_scoring_only`` (default True, §2.4): no prediction step. Always False on v2 (§5.2).
+    scoring_only: bool = False
+    #: v2 task ``ingestion_only_during_scoring`` (§3.3): ingestion runs beside the scorer.
+    ingestion_only_during_scoring: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,28 @@ class Bundle:
             return (self.path / name).read_bytes()
         with zipfile.ZipFile(self.path) as archive:
             return archive.read(name)
+
+    def materialize(self, name: str, scratch: Path) -> Path:
+        """A local path for ``name`` (relative to the spec file): the folder or file itself
+        for a folder bundle; for a zip bundle, the member file or folder extracted under
+        ``scratch``. Raises :class:`BundleError` when the bundle has no such entry."""
+        relative = _clean(self._relative(name))
+        if not self.exists(name):
+            raise BundleError(f"{name!r} is not in the bundle", file=self.spec_name,
+                              fix="a dataset key on the server cannot be run locally; put the files in the bundle")
+        if self.path.is_dir():
+            return self.path / relative
+        target = scratch / relative
+        with zipfile.ZipFile(self.path) as archive:
+            members = [m for m in archive.namelist()
+                       if (m == relative or m.startswith(relative + "/")) and not m.endswith("/")]
+            for member in members:
+                destination = (scratch / member).resolve()
+                if not destination.is_relative_to(scratch.resolve()):
+                    raise BundleError(f"zip member {member!r} points outside the bundle", file=str(self.path))
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(archive.read(member))
+        return target
 
     def problems(self) -> list[BundleProblem]:
         """Programs and data that phases point to but the bundle lacks."""
@@ -189,7 +215,8 @@ def _v1_phases(spec: Mapping[str, Any]) -> list[Phase]:
             continue
         programs = {f: str(phase[f]) for f in _PROGRAM_FIELDS if phase.get(f)}
         phases.append(Phase(int(phase.get("phasenumber", position)), str(phase.get("label", "")),
-                            int(phase.get("execution_time_limit") or 300), programs))
+                            int(phase.get("execution_time_limit") or 300), programs,
+                            scoring_only=bool(phase.get("is_scoring_only", True))))
     return sorted(phases, key=lambda p: p.number)
 
 
@@ -199,11 +226,13 @@ def _v2_phases(spec: Mapping[str, Any]) -> list[Phase]:
     phases = []
     for number, phase in enumerate(sorted(raw, key=lambda p: p.get("index", 0))):
         programs: dict[str, str] = {}
+        during_scoring = False
         for index in phase.get("tasks") or []:
             task = tasks.get(index, {})
             programs.update({f: str(task[f]) for f in _PROGRAM_FIELDS if task.get(f) and f not in programs})
+            during_scoring = during_scoring or bool(task.get("ingestion_only_during_scoring", False))
         phases.append(Phase(number, str(phase.get("name", "")), int(phase.get("execution_time_limit") or 600),
-                            programs))
+                            programs, ingestion_only_during_scoring=during_scoring))
     return phases
 
 
