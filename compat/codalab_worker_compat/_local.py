@@ -1,0 +1,363 @@
+"""The local executor: runs a process on this machine, at the paths it expects.
+
+v2 processes expect ``/app/program``, ``/app/input`` ... and cwd ``/app/program``; v1 processes
+get host paths and no mounts (``docs/codalab-contract.md`` §1 item 4, §4.5, §5.3). With mounts,
+``isolation`` picks how the paths are provided (``ProcessResult.isolation`` says which was used):
+
+* ``bwrap``: bubblewrap, own mount and pid namespaces. The sandbox root is a tmpfs holding the
+  host's top-level entries (the host's programs and libraries), a new ``/proc``, the host
+  ``/dev``, a tmpfs at the top-level folder of each container path (``/app``: nothing is created
+  on the host, and the host's own ``/app`` is hidden; a container path under ``/tmp`` would hide
+  the host's ``/tmp``), then each mount at its container path, read-only for ``/app/data``.
+  A mountpoint missing inside another mount (``/app/input/ref`` in ``/app/input``) is created in
+  that host folder, as docker does.
+* ``none`` (result ``path-rewrite``): container paths (longest first, whole path components) in
+  the argv, the cwd and ``spec.env`` values are replaced by their host folders. Paths hard-coded
+  in the program's own files are NOT rewritten; ``message`` carries that warning.
+* ``auto``: ``bwrap`` if ``bwrap`` is on PATH and a one-time probe (cached per process) works.
+
+Environment: ``PATH`` (the host's, else a default), ``HOME`` (a fresh empty folder, removed when
+the process ends, like a container's), ``LANG=C.UTF-8``, ``PYTHONUNBUFFERED=1`` (the workers set
+it), then ``spec.env``; nothing else of ``os.environ`` is inherited. stdin is ``/dev/null``; the
+process leads its own session and process group.
+
+Limits, as measured on Linux as root:
+
+* ``time_limit_s``: enforced while the caller is in ``wait()`` (or calls ``kill()``): SIGTERM to
+  the group, SIGKILL after ``KILL_GRACE_S``; reason ``timeout``, ``exit_code`` ``None``.
+* ``memory_mb``: ``RLIMIT_AS``, the *address space*, not resident memory. An allocation beyond it
+  fails (Python: ``MemoryError``) rather than the kernel killing the process, so reason ``oom``
+  means: a non-zero exit with an out-of-memory line at the end of stderr. A death by signal only
+  gets a hint in ``message``. Programs that reserve address space (threads, OpenBLAS, CUDA, JVM,
+  Go) fail far below their real use: numpy needs about 256 MB on 2 cores; never set it for GPUs.
+* ``pids``: ``RLIMIT_NPROC``: it counts *all* the user's processes, and the kernel never applies
+  it to root (``message`` then says it was not enforced). Under bwrap, bwrap's 2 count too.
+* ``cpus``: pinned (``sched_setaffinity``) to the first ``ceil(cpus)`` allowed cores; not throttled.
+
+Nothing is left behind: on exit, timeout or ``kill()`` the process group gets SIGKILL. Without
+bwrap a descendant that starts its own session escapes; under bwrap (``--unshare-pid
+--die-with-parent``) the whole pid namespace ends with the group, or with this Python process if
+it dies (without bwrap, a process outlives a killed caller). A process killed by a signal has
+``exit_code`` 128+N and ``signal`` N; under bwrap only the 128+N is known (bwrap reports it so).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Final, Literal
+
+from ._executor import ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
+
+Isolation = Literal["auto", "bwrap", "none"]
+Reason = Literal["exited", "timeout", "oom", "killed", "error"]
+
+KILL_GRACE_S: Final = 2.0
+DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+READ_ONLY: Final = frozenset({"/app/data"})
+OOM_MARKERS: Final = ("MemoryError", "Unable to allocate", "Cannot allocate memory", "bad_alloc",
+                      "can't allocate memory", "out of memory", "pthread_create failed")
+REWRITE_WARNING: Final = (
+    "WARNING: bubblewrap is not used ({why}), so container paths ({paths}) were rewritten to host paths "
+    "in the command, the working directory and the extra environment only. Paths hard-coded in "
+    "the program's own files (e.g. open('/app/input/ref/...')) are NOT rewritten and will fail; "
+    "install bubblewrap (apt-get install bubblewrap) for faithful /app paths.")
+
+
+def _base_env(home: str) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH") or DEFAULT_PATH, "HOME": home,
+            "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _bwrap_argv(spec: ProcessSpec) -> list[str]:
+    """The bwrap command line that runs ``spec`` with its mounts (see the module docstring)."""
+    tops = {"/" + c.split("/")[1] for c in spec.mounts}
+    argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--unshare-pid"]
+    for entry in sorted(os.listdir("/")):
+        path = "/" + entry
+        if path in tops or path in ("/proc", "/dev"):
+            continue
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path) or os.path.isfile(path):
+            argv += ["--bind", path, path]
+    argv += ["--dev-bind", "/dev", "/dev", "--proc", "/proc"]
+    for top in sorted(tops):
+        argv += ["--tmpfs", top]
+    for cpath in sorted(spec.mounts, key=lambda c: (c.count("/"), c)):
+        argv += ["--ro-bind" if cpath in READ_ONLY else "--bind", str(spec.mounts[cpath]), cpath]
+    return [*argv, "--chdir", spec.cwd, "--", *spec.argv]
+
+
+@functools.cache
+def bwrap_probe() -> tuple[bool, str]:
+    """Whether bwrap works here with the options the executor uses (run once per process)."""
+    if shutil.which("bwrap") is None:
+        return False, "bwrap is not on PATH (apt-get install bubblewrap)"
+    with tempfile.TemporaryDirectory(prefix="codalab-bwrap-probe-") as folder:
+        probe = ProcessSpec("probe", ("true",), "/codalab-probe/x", Path(os.devnull),
+                            Path(os.devnull), {"/codalab-probe/x": Path(folder)})
+        try:
+            done = subprocess.run(_bwrap_argv(probe), stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.SubprocessError) as error:
+            return False, f"bwrap probe failed: {error}"
+    return done.returncode == 0, (done.stderr.strip() or f"bwrap probe exited {done.returncode}")
+
+
+def _rewrite(spec: ProcessSpec) -> ProcessSpec:
+    """``spec`` with container paths replaced by host folders in argv, cwd and env values."""
+    order = sorted(spec.mounts, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w./-])(" + "|".join(map(re.escape, order)) + r")(?![\w.-])")
+
+    def sub(text: str) -> str:
+        return pattern.sub(lambda m: str(spec.mounts[m.group(1)]), text)
+
+    return ProcessSpec(spec.name, tuple(map(sub, spec.argv)), sub(spec.cwd), spec.stdout,
+                       spec.stderr, {}, {k: sub(v) for k, v in spec.env.items()}, spec.limits)
+
+
+def _host_path(path: str, mounts: Mapping[str, Path]) -> str | None:
+    """Where the process's ``path`` lies on the host under bwrap (``None``: hidden by a tmpfs)."""
+    for cpath in sorted(mounts, key=len, reverse=True):
+        if _under(path, cpath):
+            return str(mounts[cpath]) + path[len(cpath):]
+    return None if any(_under(path, "/" + c.split("/")[1]) for c in mounts) else path
+
+
+def _mount_problem(mounts: Mapping[str, Path]) -> str | None:
+    """Why ``mounts`` cannot be provided (a bad container path, a missing host folder)."""
+    for cpath, host in mounts.items():
+        if not cpath.startswith("/") or os.path.normpath(cpath) != cpath or cpath == "/":
+            return f"cannot start: mount point {cpath!r} is not a normalised absolute path"
+        if not host.exists():
+            return f"cannot start: the host folder {host} to mount at {cpath} does not exist"
+    return None
+
+
+def _start_problem(spec: ProcessSpec, path: str) -> str | None:
+    """Why ``spec`` cannot start (no program, no working directory), else ``None``; ``path`` is
+    the process's PATH. Paths are looked up as the process will see them (``_host_path``)."""
+    if not spec.argv:
+        return "cannot start: the command is empty"
+    program, cwd = spec.argv[0], _host_path(spec.cwd, spec.mounts)
+    if not cwd or not os.path.isdir(cwd):
+        return f"cannot start {program!r}: working directory {spec.cwd!r} does not exist"
+    if "/" in program:
+        found = _host_path(os.path.join(spec.cwd, program), spec.mounts)
+        if not found or not os.path.isfile(found):
+            return f"cannot start {program!r}: no such file (cwd {spec.cwd!r})"
+        return None if os.access(found, os.X_OK) else f"cannot start {program!r}: not executable"
+    for folder in path.split(":"):
+        found = _host_path(os.path.join(folder or ".", program), spec.mounts)
+        if found and os.path.isfile(found) and os.access(found, os.X_OK):
+            return None
+    return f"cannot start {program!r}: executable file not found in PATH ({path})"
+
+
+class LocalExecutor:
+    """Runs processes on this machine (see the module docstring for isolation and limits).
+
+    :param isolation: how mounts are provided: ``bwrap``, ``none`` (path rewriting) or ``auto``.
+    """
+
+    name: str = "local"
+
+    def __init__(self, isolation: Isolation = "auto") -> None:
+        if isolation not in ("auto", "bwrap", "none"):
+            raise ValueError(f"isolation must be auto, bwrap or none, not {isolation!r}")
+        self.isolation: Isolation = isolation
+
+    def isolation_for(self, spec: ProcessSpec) -> str:
+        """What ``spec`` gets: ``bwrap``, ``path-rewrite``, or ``none`` (it has no mounts)."""
+        if not spec.mounts:
+            return "none"
+        if self.isolation == "none" or (self.isolation == "auto" and not bwrap_probe()[0]):
+            return "path-rewrite"
+        return "bwrap"
+
+    def start(self, spec: ProcessSpec) -> RunningProcess:
+        """Start ``spec``; a process that cannot start comes back finished with reason ``error``
+        (its ``message`` is also appended to ``spec.stderr``)."""
+        mode, notes, home = self.isolation_for(spec), [], tempfile.mkdtemp(prefix="codalab-home-")
+        problem = _mount_problem(spec.mounts)
+        if mode == "path-rewrite":
+            why = "isolation='none'" if self.isolation == "none" else bwrap_probe()[1]
+            notes.append(REWRITE_WARNING.format(why=why, paths=", ".join(sorted(spec.mounts))))
+            spec = _rewrite(spec)
+        env = {**_base_env(home), **spec.env}
+        problem = problem or _start_problem(spec, env["PATH"])
+        if problem is None and mode == "bwrap" and not bwrap_probe()[0]:
+            problem = f"cannot start: isolation 'bwrap' does not work here: {bwrap_probe()[1]}"
+        limits, cores = spec.limits, None
+        if limits.pids is not None and os.geteuid() == 0:
+            notes.append(f"pids limit {limits.pids} not enforced: RLIMIT_NPROC does not apply to root.")
+        if limits.cpus is not None:
+            cores = set(sorted(os.sched_getaffinity(0))[:max(1, math.ceil(limits.cpus))])
+        if problem is not None:
+            return _failed(spec, problem, notes, mode, home)
+        try:
+            argv = _bwrap_argv(spec) if mode == "bwrap" else list(spec.argv)
+            for log in (spec.stdout, spec.stderr):
+                log.parent.mkdir(parents=True, exist_ok=True)
+            started = time.monotonic()
+            with open(spec.stdout, "wb") as out, open(spec.stderr, "wb") as err:
+                popen = subprocess.Popen(argv, cwd=None if mode == "bwrap" else spec.cwd, env=env,
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         start_new_session=True, preexec_fn=_limiter(limits, cores))
+        except (OSError, subprocess.SubprocessError) as error:
+            return _failed(spec, f"cannot start {spec.argv[0]!r}: {error}", notes, mode, home)
+        return _LocalProcess(spec, popen, mode, notes, home, started)
+
+
+def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: str) -> _Finished:
+    """The finished ``error`` process for ``spec``; ``message`` also goes to its stderr log."""
+    shutil.rmtree(home, ignore_errors=True)
+    try:
+        spec.stderr.parent.mkdir(parents=True, exist_ok=True)
+        with open(spec.stderr, "a", encoding="utf-8") as err:
+            err.write(message + "\n")
+    except OSError:
+        pass
+    return _Finished(ProcessResult(spec.name, None, 0.0, "error", None,
+                                   " ".join([message + ".", *notes]), mode))
+
+
+def _limiter(limits: ResourceLimits, cores: set[int] | None) -> Callable[[], None] | None:
+    """The preexec function that applies the rlimits and the affinity in the child, if any."""
+    memory = None if limits.memory_mb is None else limits.memory_mb << 20
+    rlimits = [(kind, value) for kind, value in ((resource.RLIMIT_AS, memory),
+                                                 (resource.RLIMIT_NPROC, limits.pids)) if value is not None]
+    if not rlimits and not cores:
+        return None
+
+    def apply() -> None:
+        for kind, value in rlimits:
+            hard = resource.getrlimit(kind)[1]
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(kind, (value, value))
+        if cores:
+            os.sched_setaffinity(0, cores)
+    return apply
+
+
+class _Finished:
+    """A process that never started: ``wait()`` and ``kill()`` return its ``error`` result."""
+
+    def __init__(self, result: ProcessResult) -> None:
+        self.result = result
+
+    def wait(self, timeout: float | None = None) -> ProcessResult | None:
+        return self.result
+
+    def kill(self) -> ProcessResult:
+        return self.result
+
+
+class _LocalProcess:
+    """A started process; see ``RunningProcess``. Not safe to share between threads."""
+
+    def __init__(self, spec: ProcessSpec, popen: subprocess.Popen[bytes], isolation: str,
+                 notes: list[str], home: str, started: float) -> None:
+        self.spec, self.popen, self.isolation = spec, popen, isolation
+        self.notes, self.home, self.started = notes, home, started
+        limit = spec.limits.time_limit_s
+        self.deadline = None if limit is None else started + limit
+        self.result: ProcessResult | None = None
+
+    @property
+    def pid(self) -> int:
+        """The process id, also its process group and session id (bwrap's, under bwrap)."""
+        return self.popen.pid
+
+    def wait(self, timeout: float | None = None) -> ProcessResult | None:
+        """The result once the process has ended; ``None`` if still running after ``timeout``
+        seconds. Past the time limit the process group is killed and the reason is ``timeout``."""
+        if self.result is not None:
+            return self.result
+        end = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        pause = 0.002
+        while not self._exited():
+            now = time.monotonic()
+            if self.deadline is not None and now >= self.deadline:
+                return self._stop("timeout")
+            if end is not None and now >= end:
+                return None
+            time.sleep(min([pause] + [t - now for t in (end, self.deadline) if t is not None]))
+            pause = min(pause * 2, 0.05)
+        return self._finish("exited", None)
+
+    def kill(self) -> ProcessResult:
+        """Stop the process group (SIGTERM, then SIGKILL); idempotent: later calls return the
+        same result, and a process that already ended keeps its own result."""
+        if self.result is None and (self.wait(0) is None):
+            return self._stop("killed")
+        assert self.result is not None
+        return self.result
+
+    def _exited(self) -> bool:
+        try:  # WNOWAIT: the zombie keeps the process group id from being reused until _finish
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except OSError:
+            pass
+
+    def _stop(self, reason: Reason) -> ProcessResult:
+        self._signal_group(signal.SIGTERM)
+        end = time.monotonic() + KILL_GRACE_S
+        while not self._exited() and time.monotonic() < end:
+            time.sleep(0.01)
+        return self._finish(reason, signal.SIGTERM if self._exited() else signal.SIGKILL)
+
+    def _finish(self, reason: Reason, sig: int | None) -> ProcessResult:
+        self._signal_group(signal.SIGKILL)  # whatever of the group is left
+        code: int | None = self.popen.wait()
+        elapsed = time.monotonic() - self.started
+        shutil.rmtree(self.home, ignore_errors=True)
+        limits, notes = self.spec.limits, list(self.notes)
+        if reason != "exited":  # the executor ended it: no exit code of its own
+            code = None
+            notes.insert(0, f"time limit of {limits.time_limit_s:g} s exceeded: process group killed."
+                         if reason == "timeout" else "stopped by the caller: process group killed.")
+        else:
+            assert code is not None
+            if code < 0:  # a signal, reported as a shell or docker would (137 = SIGKILL)
+                sig, code = -code, 128 - code
+            if limits.memory_mb is not None and code != 0:
+                if any(marker in self._stderr_tail() for marker in OOM_MARKERS):
+                    reason = "oom"
+                    notes.insert(0, f"out of memory: the program failed to allocate beyond "
+                                    f"memory_mb={limits.memory_mb} (an address-space limit, RLIMIT_AS).")
+                elif code in (134, 135, 137, 139):
+                    notes.insert(0, f"exit code {code} (a signal): possibly the memory_mb="
+                                    f"{limits.memory_mb} address-space limit; this cannot tell.")
+        self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig,
+                                    " ".join(notes), self.isolation)
+        return self.result
+
+    def _stderr_tail(self) -> str:
+        try:
+            with open(self.spec.stderr, "rb") as err:
+                err.seek(max(0, err.seek(0, os.SEEK_END) - 65536))
+                return err.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
