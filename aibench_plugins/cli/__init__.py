@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import click
 
+from .history import history
 from .plugins import plugins
+from .run import run
 from .schema import schema
 from .validate import validate
 
@@ -29,6 +31,9 @@ def cli() -> None:
     \b
     Examples:
       aibench validate bundles/iris-v2        check a bundle and its manifest
+      aibench run bundles/iris-v2 examples/submissions/iris-v2/good
+                                              run a submission as the worker would
+      aibench history                         every run, newest first
       aibench plugins list --json             what is installed, as JSON
       aibench schema > aibench.schema.json    the manifest schema, for editors
 
@@ -37,6 +42,8 @@ def cli() -> None:
 
 
 cli.add_command(validate)
+cli.add_command(run)
+cli.add_command(history)
 cli.add_command(plugins)
 cli.add_command(schema)
 

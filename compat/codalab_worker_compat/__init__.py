@@ -1,14 +1,24 @@
 """codalab-worker-compat: the CodaLab (v1) and Codabench (v2) compute-worker contract,
 modelled faithfully and with no dependency on aibench-plugins.
 
-It reads competition bundles (folders or zips): spec, version, phases and leaderboard
-columns; and it reads scores the way each platform does (v1, Codabench, AI4MediaBench),
-maps them to leaderboard columns, and lists the scores.txt lines v1 and v2 read apart.
+It reads competition bundles (folders or zips), unpacks program archives, parses program
+metadata, builds and splits commands, runs a submission's prediction and scoring steps
+through an executor with the directory layout each worker gives its processes, and reads
+scores the way each platform does. Three workers are modelled: ``v1`` (CodaLab),
+``codabench`` (current Codabench, also called ``v2``) and ``ai4mediabench``
+(Codabench as of 2023-10).
 """
 
 from __future__ import annotations
 
+from ._archive import ArchiveError, unpack
 from ._bundle import Bundle, BundleError, BundleProblem, Column, Phase, Platform, load_bundle
+from ._command import CommandError, shell_warnings, split_command, substitute, variables
+from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
+from ._local import LocalExecutor
+from ._metadata import MetadataError, ProgramMetadata, is_code_submission, read_metadata
+from ._platforms import RULES, WORKERS, Worker, WorkerRules, resolve_worker
+from ._runner import RunResult, StepResult, run_submission
 from ._scores import (
     LeaderboardRow,
     LineDifference,
@@ -20,19 +30,44 @@ from ._scores import (
 )
 
 __all__ = [
+    "RULES",
+    "WORKERS",
+    "ArchiveError",
     "Bundle",
     "BundleError",
     "BundleProblem",
     "Column",
+    "CommandError",
+    "Executor",
     "LeaderboardRow",
     "LineDifference",
+    "LocalExecutor",
+    "MetadataError",
     "Phase",
     "Platform",
+    "ProcessResult",
+    "ProcessSpec",
+    "ProgramMetadata",
+    "ResourceLimits",
+    "RunResult",
+    "RunningProcess",
     "ScorePlatform",
     "ScoresResult",
+    "StepResult",
+    "Worker",
+    "WorkerRules",
     "compare_lines",
+    "is_code_submission",
     "load_bundle",
     "map_to_columns",
+    "read_metadata",
     "read_scores",
+    "resolve_worker",
+    "run_submission",
+    "shell_warnings",
+    "split_command",
+    "substitute",
+    "unpack",
+    "variables",
 ]
 __version__ = "0.1.0"

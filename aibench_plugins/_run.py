@@ -1,0 +1,131 @@
+"""``aibench run``: one submission through a bundle, exactly as the platform's worker
+would run it, recorded in the ledger from start to end."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+REPORT_VERSION = 1
+
+
+@dataclass
+class RunReport:
+    """What ``aibench run`` prints: the run's record, its leaderboard row and where its
+    outputs and logs are."""
+
+    run_id: str
+    result: Any  # codalab_worker_compat.RunResult
+    columns: list[dict[str, Any]]
+    work_dir: Path
+    isolation: str
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.result.status == "finished")
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented ``aibench run --json`` shape (docs/cli.md)."""
+        result = self.result
+        return {
+            "report_version": REPORT_VERSION,
+            "run_id": self.run_id,
+            "status": result.status,
+            "message": result.message,
+            "platform": result.worker,
+            "phase": {"number": result.phase.number, "name": result.phase.name},
+            "time_limit_s": result.time_limit_s,
+            "columns": self.columns,
+            "scores_file": result.scores.file if result.scores is not None else None,
+            "steps": [{"step": s.step, "output_dir": str(s.output_dir),
+                       "processes": [{"name": p.name, "exit_code": p.exit_code, "reason": p.reason,
+                                      "elapsed_s": round(p.elapsed_s, 3), "message": p.message}
+                                     for p in s.processes],
+                       "logs": {k: str(v) for k, v in s.logs.items()}} for s in result.steps],
+            "work_dir": str(self.work_dir),
+            "isolation": self.isolation,
+            "rules_applied": result.rules_applied,
+            "warnings": result.warnings,
+        }
+
+
+def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | None = None,
+               platform: str | None = None, ledger_path: str | Path | None = None,
+               work_dir: str | Path | None = None,
+               isolation: Literal["auto", "bwrap", "none"] = "auto") -> RunReport:
+    """Run ``submission`` through ``bundle_path`` and record it in the ledger.
+
+    ``platform`` is ``v1``, ``v2`` (current Codabench), ``codabench`` or
+    ``ai4mediabench``; by default the bundle's own (v1 bundles on v1, v2 bundles on
+    Codabench). The run is recorded as ``running`` before anything executes; a run
+    whose process is killed shows as ``interrupted`` the next time the ledger opens.
+    Raises :class:`codalab_worker_compat.BundleError` when the bundle cannot be run.
+    """
+    from codalab_worker_compat import LocalExecutor, load_bundle, resolve_worker, run_submission
+
+    from ._hashing import sha256_of_path
+    from ._ledger import Ledger
+
+    bundle = load_bundle(bundle_path)
+    worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
+    executor = LocalExecutor(isolation=isolation)
+    with Ledger.open(ledger_path) as ledger:
+        manifest = Path(bundle_path) / "aibench.json"
+        run_id = ledger.start_run(
+            bundle_path=str(Path(bundle_path).resolve()), bundle_sha256=sha256_of_path(bundle_path),
+            submission_path=str(Path(submission).resolve()), submission_sha256=sha256_of_path(submission),
+            platform=worker, executor=executor.name,
+            manifest_sha256=sha256_of_path(manifest) if manifest.is_file() else None)
+        work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
+        ledger.update_run(run_id, outputs={"work_dir": str(work)})
+        try:
+            with _terminate_as_exit():
+                result = run_submission(bundle, Path(submission), executor, work, worker=worker, phase=phase)
+        except BaseException as error:
+            ledger.finish_run(run_id, "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit))
+                              else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")
+            raise
+        columns = _columns(bundle.columns, result.row)
+        ledger.finish_run(
+            run_id, result.status, message=result.message, phase_number=result.phase.number,
+            phase_name=result.phase.name,
+            exit_codes={s.step: {p.name: p.exit_code for p in s.processes} for s in result.steps},
+            scores={c["key"]: c["value"] for c in columns} if result.row is not None else None,
+            logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
+            outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
+    isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
+    return RunReport(run_id, result, columns, work, isolation_used)
+
+
+def _columns(columns: Any, row: Any) -> list[dict[str, Any]]:
+    values = row.values if row is not None else {}
+    out = []
+    for column in columns:
+        value = values.get(column.key)
+        out.append({"key": column.key, "title": column.title, "sorting": column.sorting,
+                    "precision": column.precision, "value": _number(value)})
+    return out
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while a run executes, so its processes are stopped and
+    its record is closed as interrupted."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,74 @@
+"""``aibench history``: the runs recorded in the run ledger."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import click
+
+from ._output import echo_json, table
+
+if TYPE_CHECKING:
+    from .._ledger import RunRecord, RunStatus
+
+HISTORY_VERSION = 1
+_STATUSES = ("running", "finished", "failed", "interrupted")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (shape in docs/cli.md).")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Show at most N runs, newest first; 0 shows all.", metavar="N")
+@click.option("--status", type=click.Choice(_STATUSES), help="Only runs with this status.")
+@click.option("--ledger", "ledger_path", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
+              help="Read this ledger file instead of $AIBENCH_HOME/ledger.sqlite3.")
+def history(as_json: bool, limit: int, status: str | None, ledger_path: str | None) -> None:
+    """List the runs recorded by `aibench run`, newest first.
+
+    A run whose process was killed or crashed shows as interrupted, with everything it
+    had recorded. Scores are the leaderboard row, compacted; --json has them in full.
+
+    \b
+    Example:
+      aibench history --limit 5
+      aibench history --status failed --json | jq -r '.runs[].message'
+    """
+    from .._ledger import Ledger
+
+    with Ledger.open(ledger_path) as ledger:
+        records = ledger.runs(limit=limit or None, status=cast("RunStatus | None", status))
+        location = ledger.path
+    if as_json:
+        echo_json({"history_version": HISTORY_VERSION, "runs": [r.to_json() for r in records]})
+    elif not records:
+        click.echo(f"No runs recorded{f' with status {status}' if status else ''} in {location}.", err=True)
+    else:
+        click.echo(table(("ID", "STARTED (UTC)", "PLATFORM", "PHASE", "STATUS", "SCORES", "BUNDLE"),
+                         [_row(r) for r in records]))
+
+
+def _row(record: RunRecord) -> tuple[str, ...]:
+    started = record.started_at[:19].replace("T", " ")
+    phase = " ".join(str(p) for p in (record.phase_number, record.phase_name) if p is not None)
+    return (record.id[:8], started, record.platform or "-", phase or "-", record.status,
+            compact_scores(record.scores), _short_path(record.bundle_path))
+
+
+def compact_scores(scores: Mapping[str, Any] | None, width: int = 40) -> str:
+    """``key=value`` pairs of a leaderboard row, numbers to 4 significant digits, cut to ``width``."""
+    if not scores:
+        return "-"
+    text = " ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                    for key, value in scores.items())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _short_path(path: str) -> str:
+    """``path`` relative to the current folder when inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith("..") else relative

@@ -1,0 +1,77 @@
+"""``aibench run BUNDLE SUBMISSION``."""
+
+from __future__ import annotations
+
+import click
+
+from ._output import echo_json, table
+
+
+@click.command()
+@click.argument("bundle", type=click.Path(exists=True))
+@click.argument("submission", type=click.Path(exists=True))
+@click.option("--phase", type=int, default=None,
+              help="Phase number (v1 phasenumber, v2 position from 0). Default: the first phase.")
+@click.option("--platform", type=click.Choice(["v1", "v2", "codabench", "ai4mediabench"]), default=None,
+              help="Whose worker rules to apply; v2 means current Codabench. Default: the bundle's own.")
+@click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
+              help="How processes get the paths they expect: bubblewrap mount namespaces, or rewriting "
+                   "$-variables and /app paths in commands (none).")
+@click.option("--work-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the run's folders go. Default: $AIBENCH_HOME/runs/<run id>.")
+@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False), default=None,
+              help="Ledger file. Default: $AIBENCH_HOME/ledger.sqlite3.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (shape in docs/cli.md).")
+def run(bundle: str, submission: str, phase: int | None, platform: str | None, isolation: str,
+        work_dir: str | None, ledger_path: str | None, as_json: bool) -> None:
+    """Run a submission through a bundle exactly as the platform's worker would.
+
+    BUNDLE is a competition bundle (folder or zip); SUBMISSION is what a participant
+    uploads (zip or folder). The prediction step (code submissions, ingestion programs;
+    always on Codabench) and the scoring step run; the scores are read as the platform
+    reads them and shown as the leaderboard row the bundle declares. Every run is
+    recorded in the ledger ('aibench history'). Exit status 1 when the run fails, with
+    the platform's own failure message.
+
+    \b
+    Examples:
+      aibench run bundles/iris-v2 examples/submissions/iris-v2/good
+      aibench run bundles/wine-v1 submission.zip --platform v2 --json
+    """
+    from codalab_worker_compat import BundleError
+
+    from .._run import run_bundle
+
+    try:
+        report = run_bundle(bundle, submission, phase=phase, platform=platform, ledger_path=ledger_path,
+                            work_dir=work_dir, isolation=isolation)  # type: ignore[arg-type]
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        echo_json(report.to_json())
+        raise SystemExit(0 if report.ok else 1)
+    result = report.result
+    click.echo(f"run {report.run_id[:8]}  platform {result.worker}  phase {result.phase.number}"
+               f" ({result.phase.name or 'unnamed'})  time limit {result.time_limit_s} s  isolation {report.isolation}")
+    for rule in result.rules_applied:
+        click.echo(f"  rule: {rule}")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    for step in result.steps:
+        for process in step.processes:
+            detail = f" ({process.reason})" if process.reason != "exited" else ""
+            click.echo(f"  {step.step}: {process.name} exit {process.exit_code}{detail} "
+                       f"in {process.elapsed_s:.2f} s")
+    if report.columns:
+        rows = [(c["title"], c["key"], "n/a" if c["value"] is None else f"{c['value']:.{c['precision']}f}")
+                for c in report.columns]
+        click.echo("\n" + table(("COLUMN", "KEY", "SCORE"), rows))
+    click.echo(f"\noutputs: {report.work_dir}")
+    for step in result.steps:
+        for name, path in step.logs.items():
+            click.echo(f"  {step.step} {name}: {path}")
+    if report.ok:
+        click.echo("status: finished")
+    else:
+        click.echo(f"status: failed: {result.message}", err=True)
+        raise SystemExit(1)

@@ -1,0 +1,446 @@
+"""One submission through a bundle's phase, step by step, as a worker would run it.
+
+v2 workers (§5.2) always run a prediction step, then a scoring step; each process
+sees the fixed ``/app/...`` layout of §5.3 with ``/app/program`` as working directory.
+The v1 worker (§4.1) runs the prediction step only for phases that are not
+scoring-only, and gives each process host paths with the run directory as working
+directory (§4.2, §4.5). What differs between the worker versions comes from
+:data:`RULES` and is listed in :attr:`RunResult.rules_applied`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from ._archive import ArchiveError, unpack
+from ._bundle import Bundle, BundleError, Phase
+from ._command import CommandError, split_command, substitute, variables
+from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
+from ._metadata import MetadataError, ProgramMetadata, read_metadata
+from ._platforms import RULES, Worker, WorkerRules
+from ._scores import LeaderboardRow, ScoresResult, map_to_columns, read_scores
+
+Step = Literal["prediction", "scoring"]
+Status = Literal["finished", "failed"]
+V2_MAX_TIME_LIMIT = 600  # MAX_EXECUTION_TIME_LIMIT on the default queue (§5.1)
+
+
+@dataclass
+class StepResult:
+    """The processes of one step and where their output went."""
+
+    step: Step
+    output_dir: Path
+    processes: list[ProcessResult] = field(default_factory=list)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """The outcome of a run, as the platform would show it.
+
+    ``status`` is ``finished`` or ``failed``; ``message`` is the platform's own failure
+    text when it failed. ``row`` is the leaderboard row (``None`` when no scores reached
+    the site).
+    """
+
+    worker: Worker
+    phase: Phase
+    status: Status = "finished"
+    message: str = ""
+    steps: list[StepResult] = field(default_factory=list)
+    scores: ScoresResult | None = None
+    row: LeaderboardRow | None = None
+    warnings: list[str] = field(default_factory=list)
+    rules_applied: list[str] = field(default_factory=list)
+    time_limit_s: int = 0
+
+    def fail(self, message: str) -> RunResult:
+        if self.status != "failed":
+            self.status, self.message = "failed", message
+        return self
+
+
+class TimeLimitExceeded(Exception):
+    """The step ran past the phase's execution time limit."""
+
+
+def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_dir: Path, *,
+                   worker: Worker, phase: int | None = None,
+                   limits: ResourceLimits = ResourceLimits()) -> RunResult:
+    """Run ``submission`` (a zip or a folder) through a phase of ``bundle`` in ``work_dir``.
+
+    Never raises for a failing submission or program: the failure is in the result,
+    worded as the platform words it. Raises :class:`BundleError` when the bundle itself
+    cannot be run here (no such phase, programs that are dataset keys on a server).
+    """
+    rules = RULES[worker]
+    chosen = _choose_phase(bundle, phase)
+    limit = chosen.execution_time_limit or rules.default_time_limit
+    if worker != "v1":
+        limit = min(limit, V2_MAX_TIME_LIMIT)
+    result = RunResult(worker, chosen, time_limit_s=limit)
+    result.rules_applied += _describe(rules, limit)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    parts = _unpack_parts(bundle, chosen, submission, work_dir, worker, result)
+    if parts is None:
+        return result
+    run = _Run(bundle, chosen, rules, executor, work_dir, parts, limits, limit, result)
+    try:
+        run.execute()
+    except TimeLimitExceeded:
+        result.fail(_time_limit_message(worker, limit))
+        if not rules.enforces_time_limit:
+            result.warnings.append(
+                f"Codabench c7dbc75 does not enforce the time limit while a container runs (§12): there the "
+                f"run would go on until Celery's soft limit ({limit} s + 20 min). aibench stopped it at {limit} s.")
+    return result
+
+
+@dataclass
+class _Parts:
+    submission: Path
+    scoring_program: Path
+    ingestion_program: Path | None
+    reference_data: Path | None
+    input_data: Path | None
+
+
+def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path, worker: Worker,
+                  result: RunResult) -> _Parts | None:
+    scratch = work_dir / "bundle"
+    unpacked: dict[str, Path | None] = {}
+    for name in ("scoring_program", "ingestion_program", "reference_data", "input_data"):
+        target = phase.programs.get(name)
+        if target is None:
+            unpacked[name] = None
+            continue
+        source = bundle.materialize(target, scratch / "raw")
+        unpacked[name] = destination = scratch / name
+        try:
+            result.warnings += [f"{name}: {w}" for w in unpack(source, destination, worker)]
+        except ArchiveError as error:
+            raise BundleError(f"{name} {target!r}: {error}", file=bundle.spec_name) from None
+    if unpacked["scoring_program"] is None:
+        raise BundleError(f"phase {phase.number} has no scoring program", file=bundle.spec_name)
+    try:
+        result.warnings += [f"submission: {w}" for w in unpack(submission, work_dir / "submission", worker)]
+    except ArchiveError as error:
+        result.fail(str(error))
+        return None
+    return _Parts(work_dir / "submission", unpacked["scoring_program"], unpacked["ingestion_program"],
+                  unpacked["reference_data"], unpacked["input_data"])
+
+
+class _Run:
+    """The state of one run: directories, deadline, and the steps."""
+
+    def __init__(self, bundle: Bundle, phase: Phase, rules: WorkerRules, executor: Executor, work: Path,
+                 parts: _Parts, limits: ResourceLimits, limit: int, result: RunResult) -> None:
+        self.bundle, self.phase, self.rules, self.executor = bundle, phase, rules, executor
+        self.work, self.parts, self.limits, self.result = work, parts, limits, result
+        self.limit = limit
+        self.v2 = rules.app_paths
+        self.env = {"PYTHONUNBUFFERED": "1"} | ({"http_proxy": "", "https_proxy": ""} if self.v2 else {})
+
+    def execute(self) -> None:
+        if self.rules.always_predicts or not self.phase.scoring_only:
+            predictions = self._prediction_step()
+            if predictions is None:
+                return
+        else:
+            predictions = self.parts.submission
+            self.result.rules_applied.append("v1 scoring-only phase: no prediction step; input/res is the "
+                                             "submission itself (§4.1)")
+        self._scoring_step(predictions)
+
+    # -- prediction ---------------------------------------------------------------------
+
+    def _prediction_step(self) -> Path | None:
+        step = StepResult("prediction", self._fresh("prediction/output"))
+        self.result.steps.append(step)
+        submission = self.parts.submission
+        metadata = self._metadata(submission, "submission")
+        ingestion = self.parts.ingestion_program if not self.phase.ingestion_only_during_scoring else None
+        started: list[tuple[str, ProgramMetadata | None, Sequence[str]]] = []
+        if metadata is None:
+            if self.v2:  # result submission: its files are the predictions (§5.3)
+                shutil.copytree(submission, step.output_dir, dirs_exist_ok=True)
+            elif ingestion is None:  # v1 renames program/ to output/ (§4.4)
+                shutil.rmtree(step.output_dir)
+                shutil.copytree(submission, step.output_dir)
+        elif not metadata.commands:
+            self.result.warnings.append(
+                "the submission holds a metadata file without a command: the worker treats it as code, runs "
+                "nothing and the predictions are empty (§4.4, §5.3, §8 item 14); remove 'metadata' from "
+                "result submissions")
+        else:
+            started.append(("program", metadata, metadata.commands))
+        if ingestion is not None:
+            ingestion_metadata = self._metadata(ingestion, "ingestion program")
+            if ingestion_metadata is None or not ingestion_metadata.commands:
+                self.result.fail("Program directory missing 'metadata.yaml/metadata'" if self.v2 and
+                                 ingestion_metadata is None else "ingestion program metadata has no command")
+                return None
+            started.append(("ingestion", ingestion_metadata, ingestion_metadata.commands))
+        self._run_processes(step, started, concurrent=self.rules.concurrent_ingestion)
+        if not self._write_output_metadata(step):
+            return None
+        if self.rules.prediction_exit_fails and any(p.exit_code not in (0, None) for p in step.processes):
+            failed = next(p for p in step.processes if p.exit_code not in (0, None))
+            self.result.fail(f"{failed.name} exited with code {failed.exit_code} (v1 fails a run on any non-zero "
+                             f"exit code, §4.10)")
+            return None
+        return step.output_dir
+
+    # -- scoring ------------------------------------------------------------------------
+
+    def _scoring_step(self, predictions: Path) -> None:
+        step = StepResult("scoring", self._fresh("scoring/output"))
+        self.result.steps.append(step)
+        inputs = self._fresh("scoring/input")
+        self._copy_modes_lost(predictions, inputs / "res")
+        if self.parts.reference_data is not None:
+            shutil.copytree(self.parts.reference_data, inputs / "ref")
+        else:
+            (inputs / "ref").mkdir()
+        if not self.v2:
+            for extra in ("history", "scores"):  # §4.2: extra v1 scoring inputs
+                (inputs / extra).mkdir()
+                (inputs / extra / "metadata").write_text("")
+            (inputs / "coopetition").mkdir()
+        metadata = self._metadata(self.parts.scoring_program, "scoring program")
+        started: list[tuple[str, ProgramMetadata | None, Sequence[str]]] = []
+        if metadata is None or not metadata.commands:
+            self.result.warnings.append("the scoring program has no metadata command: the worker skips it (§5.4)")
+        else:
+            started.append(("program", metadata, metadata.commands))
+        if self.phase.ingestion_only_during_scoring and self.parts.ingestion_program is not None:
+            ingestion = self._metadata(self.parts.ingestion_program, "ingestion program")
+            if ingestion is not None and ingestion.commands:
+                started.insert(0, ("ingestion", ingestion, ingestion.commands))
+        self._scoring_inputs = inputs
+        self._run_processes(step, started, concurrent=self.rules.concurrent_ingestion)
+        if not self._write_output_metadata(step):
+            return
+        program = next((p for p in step.processes if p.name.startswith("scoring program")), None)
+        exit_code = program.exit_code if program is not None else None
+        if self.rules.scorer_exit_fails and exit_code not in (0, None):
+            self.result.fail(f"program_rc={exit_code}" if self.v2 else
+                             f"scoring program exited with code {exit_code} (§4.10)")
+        scores = read_scores(step.output_dir, self.rules.worker, scorer_exit_code=exit_code)
+        self.result.scores = scores
+        if scores.outcome == "failed":
+            self.result.fail(scores.error or "no scores")
+        if self.result.status == "failed":
+            return
+        self.result.row = map_to_columns(scores, self.bundle.columns, self.rules.worker)
+        if self.result.row.outcome == "failed":
+            self.result.fail(self.result.row.error or "scores could not be stored")
+
+    # -- processes ----------------------------------------------------------------------
+
+    def _run_processes(self, step: StepResult, started: Sequence[tuple[str, ProgramMetadata | None, Sequence[str]]],
+                       *, concurrent: bool) -> None:
+        deadline = time.monotonic() + self.limit
+        specs: list[list[ProcessSpec]] = [self._specs(step, role, commands) for role, _, commands in started]
+        if concurrent:
+            running = [(self.executor.start(chain[0]), chain[1:]) for chain in specs if chain]
+            self._wait_all(step, running, deadline)
+        else:
+            for chain in specs:
+                if chain:
+                    self._wait_all(step, [(self.executor.start(chain[0]), chain[1:])], deadline)
+
+    def _wait_all(self, step: StepResult, running: Sequence[tuple[RunningProcess, Sequence[ProcessSpec]]],
+                  deadline: float) -> None:
+        """Wait for each process chain (v1 list commands run in sequence) until the deadline."""
+        pending = list(running)
+        try:
+            while pending:
+                process, rest = pending[0]
+                remaining = deadline - time.monotonic()
+                outcome = process.wait(timeout=max(remaining, 0.0))
+                if outcome is None:
+                    raise TimeLimitExceeded
+                pending.pop(0)
+                step.processes.append(outcome)
+                if rest:
+                    pending.append((self.executor.start(rest[0]), rest[1:]))
+        except BaseException:  # time limit, or the host process is being stopped: leave nothing running
+            step.processes += [process.kill() for process, _ in pending]
+            raise
+
+    def _specs(self, step: StepResult, role: str, commands: Sequence[str]) -> list[ProcessSpec]:
+        kind: Literal["program", "ingestion"] = "ingestion" if role == "ingestion" else "program"
+        label = {"prediction": {"program": "submission", "ingestion": "ingestion program"},
+                 "scoring": {"program": "scoring program", "ingestion": "ingestion program"}}[step.step][kind]
+        specs = []
+        for index, command in enumerate(commands):
+            name = label if len(commands) == 1 else f"{label} #{index + 1}"
+            logs = self.work / "logs"
+            logs.mkdir(exist_ok=True)
+            stem = f"{step.step}_{label.replace(' ', '_')}" + (f"_{index + 1}" if len(commands) > 1 else "")
+            stdout, stderr = logs / f"{stem}_stdout.txt", logs / f"{stem}_stderr.txt"
+            step.logs[f"{name} stdout"], step.logs[f"{name} stderr"] = stdout, stderr
+            table = self._variables(kind, step.step)
+            if not self.v2 and kind == "program":
+                command = command.strip()  # the v1 worker strips program commands, not ingestion ones
+            try:
+                argv = split_command(substitute(command, table), self.rules.worker)
+            except CommandError as error:
+                argv = ["/bin/false"]
+                self.result.warnings.append(f"{name}: {error}")
+            mounts, cwd, env = self._layout(kind, step)
+            specs.append(ProcessSpec(name, tuple(argv), cwd, stdout, stderr, mounts, env, self._limits()))
+        return specs
+
+    def _variables(self, role: Literal["program", "ingestion"], step: Step) -> list[tuple[str, str]]:
+        if self.v2:
+            return variables(self.rules.worker, role=role, step=step,
+                             ingestion_only_during_scoring=self.phase.ingestion_only_during_scoring)
+        return variables(self.rules.worker, role=role, step=step, run_dir=self._v1_run_dir(role, step),
+                         hidden_dir=self.parts.reference_data, shared_dir=self._fresh_keep("shared"))
+
+    def _layout(self, role: str, step: StepResult) -> tuple[dict[str, Path], str, dict[str, str]]:
+        """Mounts, working directory and environment of a process (§4.5, §5.3, §5.5)."""
+        if not self.v2:
+            run_dir = self._v1_run_dir(role, step.step)
+            env = dict(self.env)
+            if role == "ingestion":
+                env["PYTHONPATH"] = f"$PYTHONPATH:{run_dir / 'program'}"  # literal: no shell (§4.5)
+            return {}, str(run_dir), env
+        mounts: dict[str, Path] = {"/app/output": step.output_dir, "/app/data": self._fresh_keep("data")}
+        if self.parts.input_data is not None and (step.step == "prediction" or
+                                                  self.phase.ingestion_only_during_scoring):
+            mounts["/app/input_data"] = self.parts.input_data
+        if step.step == "prediction":
+            if role == "ingestion":
+                mounts["/app/program"] = self.parts.ingestion_program or self.parts.submission
+                mounts["/app/ingested_program"] = self.parts.submission
+            else:
+                mounts["/app/program"] = self.parts.submission
+        else:
+            mounts["/app/input"] = self._scoring_inputs
+            mounts["/app/shared"] = self._fresh_keep("shared")
+            if role == "ingestion":
+                mounts["/app/program"] = self.parts.ingestion_program or self.parts.scoring_program
+                mounts["/app/ingested_program"] = self._scoring_inputs / "res"
+            else:
+                mounts["/app/program"] = self.parts.scoring_program
+        return mounts, "/app/program", dict(self.env)
+
+    def _v1_run_dir(self, role: str, step: Step) -> Path:
+        """The v1 run directory: program/, input/, output/, temp/ side by side (§4.2)."""
+        run = self.work / f"v1-{step}" / "run"
+        if not run.exists():
+            run.mkdir(parents=True)
+            stepdir = self.work / step
+            if step == "prediction":
+                _link(self.parts.submission, run / "program")
+                _link(self.parts.input_data or self._fresh_keep("empty-input"), run / "input")
+                if self.parts.ingestion_program is not None:
+                    _link(self.parts.ingestion_program, run / "ingestion_program")
+            else:
+                _link(self.parts.scoring_program, run / "program")
+                _link(self._scoring_inputs, run / "input")
+            _link(stepdir / "output", run / "output")
+            (run / "temp").mkdir()
+        return run
+
+    def _limits(self) -> ResourceLimits:
+        return ResourceLimits(None, self.limits.memory_mb, self.limits.cpus, self.limits.pids)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _metadata(self, folder: Path, what: str) -> ProgramMetadata | None:
+        try:
+            metadata = read_metadata(folder, self.rules.worker)
+        except MetadataError as error:
+            self.result.warnings.append(f"{what}: {error}")
+            return None
+        if metadata is not None:
+            self.result.warnings += [f"{what}: {w}" for w in metadata.warnings]
+        return metadata
+
+    def _write_output_metadata(self, step: StepResult) -> bool:
+        """The worker's own ``output/metadata`` (§4.8 appended on v1; §5.8 written on v2, and
+        a run fails when the program already wrote one)."""
+        path = step.output_dir / "metadata"
+        program = [p for p in step.processes if "ingestion" not in p.name]
+        ingestion = [p for p in step.processes if "ingestion" in p.name]
+        record: dict[str, object] = {
+            "exitCode": program[-1].exit_code if program else None,
+            "elapsedTime": sum(p.elapsed_s for p in (program or ingestion)),
+            "ingestionExitCode": ingestion[-1].exit_code if ingestion else None,
+        }
+        if self.v2:
+            record["ingestionElapsedTime"] = sum(p.elapsed_s for p in ingestion) if ingestion else None
+            if path.exists():
+                self.result.fail("Error: 'metadata' file already exists in the output directory. "
+                                 "Please do not write to this file manually (§5.8)")
+                return False
+            path.write_text(yaml.safe_dump(record))
+        else:
+            with path.open("a") as handle:
+                handle.write(yaml.safe_dump(record))
+        return True
+
+    def _fresh(self, name: str) -> Path:
+        path = self.work / name
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+
+    def _fresh_keep(self, name: str) -> Path:
+        path = self.work / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @staticmethod
+    def _copy_modes_lost(source: Path, target: Path) -> None:
+        """Copy predictions as the platform moves them: through a zip, so file modes are lost."""
+        shutil.copytree(source, target, copy_function=shutil.copyfile)
+
+
+def _link(source: Path, target: Path) -> None:
+    source.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(source.resolve(), target_is_directory=True)
+
+
+def _choose_phase(bundle: Bundle, phase: int | None) -> Phase:
+    if not bundle.phases:
+        raise BundleError("the bundle declares no phase", file=bundle.spec_name)
+    if phase is None:
+        return bundle.phases[0]
+    for candidate in bundle.phases:
+        if candidate.number == phase:
+            return candidate
+    numbers = ", ".join(str(p.number) for p in bundle.phases)
+    raise BundleError(f"no phase {phase} in the bundle (phases: {numbers})", file=bundle.spec_name)
+
+
+def _time_limit_message(worker: Worker, limit: int) -> str:
+    if worker == "v1":
+        return "Execution time limit exceeded!"
+    return f"Execution Time Limit exceeded. Limit was {limit} seconds"
+
+
+def _describe(rules: WorkerRules, limit: int) -> list[str]:
+    split = "command.split(' ')" if rules.command_split == "space" else "shlex.split"
+    return [
+        f"worker {rules.worker}: commands split with {split}; "
+        + ("processes see /app/... with cwd /app/program (§5.3)" if rules.app_paths
+           else "processes see host paths with the run directory as cwd (§4.5)"),
+        f"time limit {limit} s" + ("" if rules.enforces_time_limit else " (not enforced by this worker, §12)"),
+        "ingestion and program run " + ("concurrently" if rules.concurrent_ingestion else "one after the other"),
+        "a non-zero scoring exit code " + ("fails the run" if rules.scorer_exit_fails else "is ignored (§12)"),
+    ]
