@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -269,6 +269,9 @@ class _Run:
                 remaining = deadline - time.monotonic()
                 outcome = process.wait(timeout=max(remaining, 0.0))
                 if outcome is None:
+                    timed_out = [replace(p.kill(), reason="timeout") for p, _ in pending]
+                    pending.clear()
+                    step.processes += timed_out
                     raise TimeLimitExceeded
                 pending.pop(0)
                 step.processes.append(outcome)

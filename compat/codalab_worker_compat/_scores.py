@@ -190,7 +190,7 @@ def compare_lines(text: str) -> list[LineDifference]:
 def _read_v1(out: Path) -> ScoresResult:
     path = out / "scores.txt"
     if not path.is_file():
-        return ScoresResult("v1", None, "failed", error="no scores.txt at the root of the output: Failed (§4.9)")
+        return ScoresResult("v1", None, "failed", error="no scores.txt at the root of the scoring output, so the site marks the submission failed (§4.9)")
     result = ScoresResult("v1", "scores.txt", "ok")
     for number, line in enumerate(_text(path).split("\n"), 1):
         reading = _v1_line(line)
@@ -239,7 +239,7 @@ def _read_v2(out: Path, platform: ScorePlatform) -> ScoresResult:
         result.warnings[:0] = notes
         return result
     if not txt_path.exists():
-        return ScoresResult(platform, None, "failed", error="Could not find scores file (§5.9): Failed")
+        return ScoresResult(platform, None, "failed", error="Could not find scores file, did the scoring program output it? (§5.9)")
     try:  # the worker uses the unsafe yaml.Loader (§8.23); Python tags are refused here instead
         parsed, spans = _yaml_document(_text(txt_path))
     except yaml.YAMLError as problem:
