@@ -1,0 +1,155 @@
+"""``aibench run`` on the example bundles: expected scores or the platform's failure,
+runs recorded in the ledger, hangs killed at the time limit, killed runs shown as
+interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLES, SUBMISSIONS = REPO / "bundles", REPO / "examples" / "submissions"
+
+
+def aibench(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"AIBENCH_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "aibench_plugins", *args], capture_output=True, text=True, env=env)
+
+
+def run_json(home: Path, bundle: Path, submission: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = aibench(home, "run", str(bundle), str(submission), "--json", *args)
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+# bundle, submission, platform -> expected row (status finished) or failure message (status failed)
+CASES = [
+    ("iris-v2", "good", "codabench", {"accuracy": 0.955556}),
+    ("iris-v2", "good", "ai4mediabench", {"accuracy": 0.955556}),
+    ("iris-v2", "wrong-format", "codabench", "program_rc=1"),
+    ("iris-v2", "wrong-format", "ai4mediabench", "Could not find scores file"),
+    ("wine-v1", "good", "v1", {"accuracy": 0.851852}),
+    ("wine-v1", "good", "codabench", {"accuracy": 0.851852}),
+    ("wine-v1", "wrong-format", "v1", "scoring program exited with code 1"),
+    ("wine-v1", "stray-metadata", "v1", {"accuracy": 0.851852}),
+    ("digits-ingestion-v2", "good", "codabench", {"accuracy": 0.86}),
+    ("digits-ingestion-v2", "good", "ai4mediabench", {"accuracy": 0.86}),
+    ("digits-ingestion-v2", "crash", "codabench", "program_rc=1"),
+    ("digits-ingestion-v2", "wrong-format", "ai4mediabench", "Could not find scores file"),
+    ("hardcoded-paths-v2", "good", "codabench", {"rmse": 55.968033, "mae": 44.6461}),
+    ("hardcoded-paths-v2", "wrong-format", "codabench", "program_rc=1"),
+]
+
+
+@pytest.mark.parametrize(("bundle", "submission", "platform", "expected"), CASES,
+                         ids=[f"{b}-{s}-{p}" for b, s, p, _ in CASES])
+def test_example_submission_gives_the_expected_outcome(tmp_path: Path, bundle: str, submission: str, platform: str,
+                                                       expected: dict[str, float] | str) -> None:
+    code, report = run_json(tmp_path, BUNDLES / bundle, SUBMISSIONS / bundle / submission, "--platform", platform)
+    row = {c["key"]: c["value"] for c in report["columns"]}
+    if isinstance(expected, dict):
+        assert (code, report["status"]) == (0, "finished"), report
+        assert {k: row[k] for k in expected} == pytest.approx(expected)
+    else:
+        assert (code, report["status"]) == (1, "failed")
+        assert expected in report["message"]
+        assert all(v is None for v in row.values())
+    [record] = json.loads(aibench(tmp_path, "history", "--json").stdout)["runs"]
+    assert record["id"] == report["run_id"] and record["status"] == report["status"]
+    assert record["platform"] == platform and record["phase_name"] == report["phase"]["name"]
+    assert len(record["bundle_sha256"]) == 64 and len(record["submission_sha256"]) == 64
+
+
+def test_text_output_shows_the_leaderboard_row_and_where_outputs_are(tmp_path: Path) -> None:
+    result = aibench(tmp_path, "run", str(BUNDLES / "iris-v2"), str(SUBMISSIONS / "iris-v2" / "good"))
+    assert result.returncode == 0, result.stderr
+    assert "Accuracy  accuracy  0.9556" in result.stdout
+    assert "outputs: " in result.stdout and "scoring program stdout: " in result.stdout
+    assert result.stdout.rstrip().endswith("status: finished")
+
+
+def test_run_of_a_zip_submission(tmp_path: Path) -> None:
+    archive = shutil.make_archive(str(tmp_path / "sub"), "zip", SUBMISSIONS / "iris-v2" / "good")
+    code, report = run_json(tmp_path, BUNDLES / "iris-v2", Path(archive))
+    assert code == 0 and report["columns"][0]["value"] == pytest.approx(0.955556)
+
+
+def _short_limit(tmp_path: Path, seconds: int) -> Path:
+    bundle = tmp_path / "digits"
+    shutil.copytree(BUNDLES / "digits-ingestion-v2", bundle)
+    spec = bundle / "competition.yaml"
+    spec.write_text(spec.read_text().replace("execution_time_limit: 30", f"execution_time_limit: {seconds}"))
+    return bundle
+
+
+def _marker_processes(marker: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in text:
+            found.append(text)
+    return found
+
+
+@pytest.mark.parametrize("platform", ["codabench", "ai4mediabench"])
+def test_hanging_submission_is_killed_at_the_time_limit_and_recorded(tmp_path: Path, platform: str) -> None:
+    bundle = _short_limit(tmp_path, 2)
+    started = time.monotonic()
+    code, report = run_json(tmp_path, bundle, SUBMISSIONS / "digits-ingestion-v2" / "hang", "--platform", platform)
+    assert time.monotonic() - started < 15
+    assert code == 1 and report["message"] == "Execution Time Limit exceeded. Limit was 2 seconds"
+    [process] = report["steps"][0]["processes"]
+    assert process["reason"] == "timeout" and process["exit_code"] is None
+    assert any("does not enforce the time limit" in w for w in report["warnings"]) == (platform == "codabench")
+    assert not _marker_processes(str(bundle))
+    [record] = json.loads(aibench(tmp_path, "history", "--json").stdout)["runs"]
+    assert record["status"] == "failed" and record["message"] == report["message"]
+    assert record["exit_codes"] == {"prediction": {"ingestion program": None}}
+
+
+def test_ledger_survives_a_run_killed_half_way(tmp_path: Path) -> None:
+    bundle = _short_limit(tmp_path, 60)
+    env = os.environ | {"AIBENCH_HOME": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "aibench_plugins", "run", str(bundle),
+                                str(SUBMISSIONS / "digits-ingestion-v2" / "hang")], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not _marker_processes("ingestion.py") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _marker_processes("ingestion.py"), "the hanging ingestion never started"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    [record] = json.loads(aibench(tmp_path, "history", "--json").stdout)["runs"]
+    assert record["status"] == "interrupted"
+    assert "ended without recording a result" in record["message"]
+    assert record["bundle_path"] == str(bundle) and record["platform"] == "codabench"
+    assert record["outputs"]["work_dir"].startswith(str(tmp_path / "runs"))
+    deadline = time.monotonic() + 5  # bubblewrap's --die-with-parent ends the sandboxed process
+    while _marker_processes(str(bundle)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _marker_processes(str(bundle))
+
+
+def test_unknown_phase_is_a_clear_error(tmp_path: Path) -> None:
+    result = aibench(tmp_path, "run", str(BUNDLES / "iris-v2"), str(SUBMISSIONS / "iris-v2" / "good"), "--phase", "7")
+    assert result.returncode == 1 and "no phase 7 in the bundle (phases: 0)" in result.stderr
+
+
+def test_hard_coded_paths_without_isolation_fail_with_a_warning(tmp_path: Path) -> None:
+    code, report = run_json(tmp_path, BUNDLES / "hardcoded-paths-v2", SUBMISSIONS / "hardcoded-paths-v2" / "good",
+                            "--isolation", "none")
+    assert code == 1 and report["isolation"] == "path-rewrite"
+    messages = [p["message"] for s in report["steps"] for p in s["processes"]]
+    assert any("not rewritten" in m.lower() or "NOT rewritten" in m for m in messages), messages
