@@ -172,7 +172,7 @@ class Ledger:
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA journal_mode = WAL")
+            _use_wal(db)
             _migrate(db, target)
             ledger = cls(db, target)
             ledger.mark_interrupted()

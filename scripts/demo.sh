@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# make demo: what aibench-plugins does today, on the embedded iris example bundle.
+# make demo: what aibench-plugins does today, on the embedded example bundles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 aibench=.venv/bin/aibench
-bundle=bundles/iris-v2
+export AIBENCH_HOME="${AIBENCH_HOME:-$PWD/out/demo-home}"
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-step aibench --version
-$aibench --version
 step aibench plugins list
 $aibench plugins list
-step cat $bundle/aibench.json
-cat $bundle/aibench.json
-step aibench validate $bundle
-$aibench validate $bundle
+step aibench validate bundles/iris-v2
+$aibench validate bundles/iris-v2
+
+step aibench run bundles/iris-v2 examples/submissions/iris-v2/good
+$aibench run bundles/iris-v2 examples/submissions/iris-v2/good
+step aibench run bundles/wine-v1 examples/submissions/wine-v1/good          "# a CodaLab v1 bundle"
+$aibench run bundles/wine-v1 examples/submissions/wine-v1/good
+step aibench run bundles/digits-ingestion-v2 examples/submissions/digits-ingestion-v2/good --platform ai4mediabench
+$aibench run bundles/digits-ingestion-v2 examples/submissions/digits-ingestion-v2/good --platform ai4mediabench
+step aibench run bundles/digits-ingestion-v2 examples/submissions/digits-ingestion-v2/crash
+$aibench run bundles/digits-ingestion-v2 examples/submissions/digits-ingestion-v2/crash \
+  || echo "(exit status $? as expected: the submission crashes; the message is the platform's)"
 
 broken=$(mktemp -d)
 trap 'rm -rf "$broken"' EXIT
-cp -r $bundle "$broken/iris-v2"
+cp -r bundles/iris-v2 "$broken/iris-v2"
 cat > "$broken/iris-v2/aibench.json" <<'JSON'
 {
   "schema_version": 1,
@@ -29,5 +35,8 @@ cat > "$broken/iris-v2/aibench.json" <<'JSON'
   ]
 }
 JSON
-step "aibench validate <copy with three planted mistakes>"
+step "aibench validate <copy of iris-v2 with three planted mistakes>"
 $aibench validate "$broken/iris-v2" || echo "(exit status $? as expected: the manifest has problems)"
+
+step aibench history
+$aibench history

@@ -69,9 +69,17 @@ def run(bundle: str, submission: str, phase: int | None, platform: str | None, i
     click.echo(f"\noutputs: {report.work_dir}")
     for step in result.steps:
         for name, path in step.logs.items():
-            click.echo(f"  {step.step} {name}: {path}")
+            click.echo(f"  {name}: {path}")
     if report.ok:
         click.echo("status: finished")
-    else:
-        click.echo(f"status: failed: {result.message}", err=True)
-        raise SystemExit(1)
+        return
+    for step in result.steps:  # the end of each failing process's stderr says why
+        for process in step.processes:
+            path = step.logs.get(f"{process.name} stderr")
+            if process.exit_code not in (0, None) and path is not None and path.is_file():
+                tail = path.read_text(errors="replace").strip().splitlines()[-5:]
+                if tail:
+                    click.echo(f"\nlast lines of the {process.name}'s stderr ({step.step} step):", err=True)
+                    click.echo("\n".join(f"  | {line}" for line in tail), err=True)
+    click.echo(f"status: failed: {result.message}", err=True)
+    raise SystemExit(1)
