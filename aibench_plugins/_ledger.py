@@ -15,6 +15,7 @@ local file system (SQLite's WAL does not work over NFS).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -42,29 +43,14 @@ BUSY_TIMEOUT_MS: Final = 30_000
 #: Forward migrations: entry ``i`` takes the schema from version ``i`` to ``i + 1``. Append only.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ("""CREATE TABLE runs (
-        id                TEXT PRIMARY KEY,
-        status            TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
-        bundle_path       TEXT NOT NULL,
-        bundle_sha256     TEXT,
-        submission_path   TEXT,
-        submission_sha256 TEXT,
-        platform          TEXT,
-        phase_number      INTEGER,
-        phase_name        TEXT,
-        executor          TEXT,
-        image             TEXT,
-        manifest_sha256   TEXT,
-        started_at        TEXT NOT NULL,
-        ended_at          TEXT,
-        message           TEXT,
-        exit_codes        TEXT NOT NULL DEFAULT '{}',
-        scores            TEXT,
-        logs              TEXT NOT NULL DEFAULT '{}',
-        outputs           TEXT NOT NULL DEFAULT '{}',
-        host              TEXT NOT NULL,
-        pid               INTEGER NOT NULL,
-        process_start     TEXT,
-        aibench_version   TEXT NOT NULL)""",
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+        bundle_path TEXT NOT NULL, bundle_sha256 TEXT, submission_path TEXT, submission_sha256 TEXT,
+        platform TEXT, phase_number INTEGER, phase_name TEXT, executor TEXT, image TEXT, manifest_sha256 TEXT,
+        started_at TEXT NOT NULL, ended_at TEXT, message TEXT,
+        exit_codes TEXT NOT NULL DEFAULT '{}', scores TEXT, logs TEXT NOT NULL DEFAULT '{}',
+        outputs TEXT NOT NULL DEFAULT '{}',  -- JSON
+        host TEXT NOT NULL, pid INTEGER NOT NULL, process_start TEXT, aibench_version TEXT NOT NULL)""",
      "CREATE INDEX runs_by_start ON runs (started_at)",
      "CREATE INDEX runs_by_status ON runs (status, started_at)"),
 )
@@ -208,9 +194,9 @@ class Ledger:
             raise TypeError("start_run() needs bundle_path")
         row = {"exit_codes": {}, "logs": {}, "outputs": {}, **_encode(values)}
         run_id = uuid.uuid4().hex
-        pid = os.getpid()
+        pid, stat = os.getpid(), _proc_stat(os.getpid())
         row.update(id=run_id, status="running", started_at=_now(), host=socket.gethostname(), pid=pid,
-                   process_start=_process_start(pid), aibench_version=__version__)
+                   process_start=stat[1] if stat else None, aibench_version=__version__)
         names = ", ".join(row)
         self._db.execute(f"INSERT INTO runs ({names}) VALUES ({', '.join('?' * len(row))})",
                          [_to_column(name, value) for name, value in row.items()])
@@ -307,7 +293,8 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
             db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, _now()))
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
 
 
@@ -352,22 +339,22 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+@functools.cache
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
+
+
 def _proc_stat(pid: int) -> tuple[str, str] | None:
     """(state, boot id + start time) of a process from ``/proc`` (Linux), or ``None``."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stream:
-            stat = stream.read()
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as stream:
-            boot = stream.read().strip()
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return None
     after_name = stat.rpartition(b")")[2].split()  # the name (field 2) may hold spaces and ')'
-    return after_name[0].decode(), f"{boot}:{int(after_name[19])}"  # fields 3 (state) and 22 (starttime)
-
-
-def _process_start(pid: int) -> str | None:
-    stat = _proc_stat(pid)
-    return stat[1] if stat else None
+    return after_name[0].decode(), f"{_boot_id()}:{int(after_name[19])}"  # fields 3 (state), 22 (starttime)
 
 
 def _process_alive(pid: int, recorded_start: str | None) -> bool:

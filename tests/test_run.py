@@ -91,14 +91,15 @@ def _short_limit(tmp_path: Path, seconds: int) -> Path:
     return bundle
 
 
-def _marker_processes(marker: str) -> list[str]:
+def _marker_processes(*markers: str) -> list[str]:
+    """Command lines of live processes that contain every marker."""
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if marker in text:
+        if all(marker in text for marker in markers):
             found.append(text)
     return found
 
@@ -113,7 +114,7 @@ def test_hanging_submission_is_killed_at_the_time_limit_and_recorded(tmp_path: P
     [process] = report["steps"][0]["processes"]
     assert process["reason"] == "timeout" and process["exit_code"] is None
     assert any("does not enforce the time limit" in w for w in report["warnings"]) == (platform == "codabench")
-    assert not _marker_processes(str(bundle))
+    assert not _marker_processes(str(tmp_path))
     [record] = json.loads(aibench(tmp_path, "history", "--json").stdout)["runs"]
     assert record["status"] == "failed" and record["message"] == report["message"]
     assert record["exit_codes"] == {"prediction": {"ingestion program": None}}
@@ -126,9 +127,9 @@ def test_ledger_survives_a_run_killed_half_way(tmp_path: Path) -> None:
                                 str(SUBMISSIONS / "digits-ingestion-v2" / "hang")], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while not _marker_processes("ingestion.py") and time.monotonic() < deadline:
+    while not _marker_processes("ingestion.py", str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _marker_processes("ingestion.py"), "the hanging ingestion never started"
+    assert _marker_processes("ingestion.py", str(tmp_path)), "the hanging ingestion never started"
     process.send_signal(signal.SIGKILL)
     process.wait()
     [record] = json.loads(aibench(tmp_path, "history", "--json").stdout)["runs"]
@@ -137,9 +138,9 @@ def test_ledger_survives_a_run_killed_half_way(tmp_path: Path) -> None:
     assert record["bundle_path"] == str(bundle) and record["platform"] == "codabench"
     assert record["outputs"]["work_dir"].startswith(str(tmp_path / "runs"))
     deadline = time.monotonic() + 5  # bubblewrap's --die-with-parent ends the sandboxed process
-    while _marker_processes(str(bundle)) and time.monotonic() < deadline:
+    while _marker_processes(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _marker_processes(str(bundle))
+    assert not _marker_processes(str(tmp_path))
 
 
 def test_unknown_phase_is_a_clear_error(tmp_path: Path) -> None:
