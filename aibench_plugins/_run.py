@@ -90,6 +90,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             ledger.finish_run(run_id, "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit))
                               else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")
             raise
+        result.warnings += _portability_warnings(result)
         columns = _columns(bundle.columns, result.row)
         ledger.finish_run(
             run_id, result.status, message=result.message, phase_number=result.phase.number,
@@ -100,6 +101,19 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
     return RunReport(run_id, result, columns, work, isolation_used)
+
+
+def _portability_warnings(result: Any) -> list[str]:
+    """Each scores.txt line that v1 and v2 workers would read differently (§8.1-3): the same
+    bundle would score differently on CodaLab and on Codabench."""
+    from codalab_worker_compat import compare_lines
+
+    scoring = next((s for s in result.steps if s.step == "scoring"), None)
+    scores_txt = scoring.output_dir / "scores.txt" if scoring is not None else None
+    if scores_txt is None or not scores_txt.is_file():
+        return []
+    return [f"scores.txt line {d.line} {d.text!r}: v1 reads {d.v1}, v2 reads {d.v2}"
+            for d in compare_lines(scores_txt.read_text(errors="replace"))]
 
 
 def _columns(columns: Any, row: Any) -> list[dict[str, Any]]:

@@ -154,3 +154,21 @@ def test_hard_coded_paths_without_isolation_fail_with_a_warning(tmp_path: Path) 
     assert code == 1 and report["isolation"] == "path-rewrite"
     messages = [p["message"] for s in report["steps"] for p in s["processes"]]
     assert any("not rewritten" in m.lower() or "NOT rewritten" in m for m in messages), messages
+
+
+def test_scores_line_read_differently_by_v1_and_v2_is_reported(tmp_path: Path) -> None:
+    """§8.1: `accuracy:0.85` (no space) scores on v1 and gives n/a on v2; the run says so."""
+    import zipfile
+
+    bundle = tmp_path / "wine"
+    shutil.copytree(BUNDLES / "wine-v1", bundle)
+    score = bundle / "scoring_program" / "score.py"
+    score.write_text(score.read_text().replace('f"accuracy: {accuracy:.6f}\\n"', 'f"accuracy:{accuracy:.6f}\\n"'))
+    with zipfile.ZipFile(bundle / "scoring_program.zip", "w") as archive:
+        for path in sorted((bundle / "scoring_program").iterdir()):
+            archive.write(path, path.name)
+    code, v1 = run_json(tmp_path, bundle, SUBMISSIONS / "wine-v1" / "good", "--platform", "v1")
+    assert code == 0 and v1["columns"][0]["value"] == pytest.approx(0.851852)
+    assert any("scores.txt line 1 'accuracy:0.851852': v1 reads" in w for w in v1["warnings"]), v1["warnings"]
+    code, v2 = run_json(tmp_path, bundle, SUBMISSIONS / "wine-v1" / "good", "--platform", "codabench")
+    assert v2["status"] == "finished" and v2["columns"][0]["value"] is None
