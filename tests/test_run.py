@@ -41,6 +41,7 @@ CASES = [
     ("wine-v1", "good", "codabench", {"accuracy": 0.851852}),
     ("wine-v1", "wrong-format", "v1", "scoring program exited with code 1"),
     ("wine-v1", "stray-metadata", "v1", {"accuracy": 0.851852}),
+    ("wine-v1", "stray-metadata", "codabench", "Bad or empty zip file"),
     ("digits-ingestion-v2", "good", "codabench", {"accuracy": 0.86}),
     ("digits-ingestion-v2", "good", "ai4mediabench", {"accuracy": 0.86}),
     ("digits-ingestion-v2", "crash", "codabench", "program_rc=1"),

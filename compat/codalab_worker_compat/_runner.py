@@ -173,9 +173,10 @@ class _Run:
         if metadata is None:
             if self.v2:  # result submission: its files are the predictions (§5.3)
                 shutil.copytree(submission, step.output_dir, dirs_exist_ok=True)
-            elif ingestion is None:  # v1 renames program/ to output/ (§4.4)
+            else:  # v1 renames program/ to output/; its ingestion program runs only for code (§4.4)
                 shutil.rmtree(step.output_dir)
                 shutil.copytree(submission, step.output_dir)
+                ingestion = None
         elif not metadata.commands:
             self.result.warnings.append(
                 "the submission holds a metadata file without a command: the worker treats it as code, runs "
@@ -190,12 +191,21 @@ class _Run:
                                  ingestion_metadata is None else "ingestion program metadata has no command")
                 return None
             started.append(("ingestion", ingestion_metadata, ingestion_metadata.commands))
+        if self.v2 and not started and metadata is not None:
+            # Nothing ran, so nothing created output/: the worker cannot write output/metadata.
+            # Read in compute_worker.py (c7dbc75 and 2023-10), not yet run on the real workers.
+            self.result.fail(
+                "Bad or empty zip file (the prediction step ran nothing, so it uploaded no predictions; "
+                "its log says 'Metadata file not found')" if self.rules.worker == "codabench" else
+                "the worker raises FileNotFoundError writing output/metadata: the submission stays in "
+                "'Scoring' and never finishes")
+            return None
         self._run_processes(step, started, concurrent=self.rules.concurrent_ingestion)
         if not self._write_output_metadata(step):
             return None
-        if self.rules.prediction_exit_fails and any(p.exit_code not in (0, None) for p in step.processes):
-            failed = next(p for p in step.processes if p.exit_code not in (0, None))
-            self.result.fail(f"{failed.name} exited with code {failed.exit_code} (v1 fails a run on any non-zero "
+        if self.rules.prediction_exit_fails and any(_exit_code(p) not in (0, None) for p in step.processes):
+            failed = next(p for p in step.processes if _exit_code(p) not in (0, None))
+            self.result.fail(f"{failed.name} exited with code {_exit_code(failed)} (v1 fails a run on any non-zero "
                              f"exit code, §4.10)")
             return None
         return step.output_dir
@@ -225,13 +235,13 @@ class _Run:
         if self.phase.ingestion_only_during_scoring and self.parts.ingestion_program is not None:
             ingestion = self._metadata(self.parts.ingestion_program, "ingestion program")
             if ingestion is not None and ingestion.commands:
-                started.insert(0, ("ingestion", ingestion, ingestion.commands))
+                started.append(("ingestion", ingestion, ingestion.commands))  # gather order: program first
         self._scoring_inputs = inputs
         self._run_processes(step, started, concurrent=self.rules.concurrent_ingestion)
         if not self._write_output_metadata(step):
             return
-        program = next((p for p in step.processes if p.name.startswith("scoring program")), None)
-        exit_code = program.exit_code if program is not None else None
+        codes = [_exit_code(p) for p in step.processes if p.name.startswith("scoring program")]
+        exit_code = next((c for c in codes if c not in (0, None)), codes[-1] if codes else None)
         if self.rules.scorer_exit_fails and exit_code not in (0, None):
             self.result.fail(f"program_rc={exit_code}" if self.v2 else
                              f"scoring program exited with code {exit_code} (§4.10)")
@@ -277,6 +287,8 @@ class _Run:
                 step.processes.append(outcome)
                 if rest:
                     pending.append((self.executor.start(rest[0]), rest[1:]))
+                    if not self.v2:  # the v1 alarm is set per command (§4.6, §7)
+                        deadline = time.monotonic() + self.limit
         except BaseException:  # time limit, or the host process is being stopped: leave nothing running
             step.processes += [process.kill() for process, _ in pending]
             raise
@@ -380,15 +392,16 @@ class _Run:
         program = [p for p in step.processes if "ingestion" not in p.name]
         ingestion = [p for p in step.processes if "ingestion" in p.name]
         record: dict[str, object] = {
-            "exitCode": program[-1].exit_code if program else None,
-            "elapsedTime": sum(p.elapsed_s for p in (program or ingestion)),
-            "ingestionExitCode": ingestion[-1].exit_code if ingestion else None,
+            "exitCode": _exit_code(program[-1]) if program else None,
+            "elapsedTime": sum(p.elapsed_s for p in (program or ingestion)) if program or ingestion or not self.v2
+            else None,
+            "ingestionExitCode": _exit_code(ingestion[-1]) if ingestion else None,
         }
         if self.v2:
             record["ingestionElapsedTime"] = sum(p.elapsed_s for p in ingestion) if ingestion else None
             if path.exists():
-                self.result.fail("Error: 'metadata' file already exists in the output directory. "
-                                 "Please do not write to this file manually (§5.8)")
+                self.result.fail("Error, the output directory already contains a metadata file. This file is used "
+                                 "to store exitCode and other data, do not write to this file manually.")
                 return False
             path.write_text(yaml.safe_dump(record))
         else:
@@ -412,6 +425,14 @@ class _Run:
     def _copy_modes_lost(source: Path, target: Path) -> None:
         """Copy predictions as the platform moves them: through a zip, so file modes are lost."""
         shutil.copytree(source, target, copy_function=shutil.copyfile)
+
+
+def _exit_code(process: ProcessResult) -> int | None:
+    """The exit code the worker records: a command that cannot start exits 126 (not executable)
+    or 127 (not found) under ``docker run``, as the executor's ``error`` result does not say."""
+    if process.reason != "error":
+        return process.exit_code
+    return 126 if "not executable" in process.message else 127
 
 
 def _link(source: Path, target: Path) -> None:
