@@ -22,6 +22,7 @@ __all__ = [
     "CheckInfo",
     "Component",
     "ComponentInfo",
+    "InputSpec",
     "Kind",
     "MetricInfo",
 ]
@@ -99,8 +100,39 @@ class ComponentInfo:
                 "a JSON Schema mapping with \"type\": \"object\"")
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of every field."""
+        """A JSON-serialisable dict of every field; :meth:`from_json` reads it back."""
         return {name: _jsonable(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Any:
+        """The info that :meth:`to_json` wrote (lists become tuples where fields are tuples)."""
+        values = dict(data)
+        if "inputs" in values:
+            values["inputs"] = {k: InputSpec(**v) for k, v in values["inputs"].items()}
+        for name in ("bounds", "outputs"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+
+InputKind = Literal["label", "labels", "score", "probability", "value", "ranking", "mask"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a metric input holds.
+
+    ``kind``: ``label`` (one class per sample), ``labels`` (a set per sample,
+    multi-label), ``score`` (one real score per sample or per class), ``probability``
+    (per-class probabilities summing to one), ``value`` (a real number, regression),
+    ``ranking`` (an ordered list of item ids per query), ``mask`` (a label map per
+    sample, segmentation). ``shape`` is informal (``"n"``, ``"n,k"``, ``"n,h,w"``).
+    """
+
+    kind: InputKind
+    dtype: str | None = None
+    shape: str | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,12 +144,19 @@ class MetricInfo(ComponentInfo):
     :param version: version of the *numbers*: bump it whenever scores can change.
     :param bounds: ``(low, high)`` the score can reach, or ``None`` if unbounded.
     :param citation: BibTeX or a reference, shown on the competition page.
+    :param inputs: input name -> :class:`InputSpec`; ``predictions`` and ``references``
+        at least.
+    :param outputs: names of the scores ``compute`` returns, primary first; empty means
+        one score named after the metric id.
     """
 
     direction: Literal["maximize", "minimize"] | None = None
     version: str = "1"
     bounds: tuple[float | None, float | None] | None = None
     citation: str = ""
+    inputs: Mapping[str, InputSpec] = field(default_factory=lambda: {
+        "predictions": InputSpec("label"), "references": InputSpec("label")})
+    outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -126,6 +165,21 @@ class MetricInfo(ComponentInfo):
         _expect(self, "version", isinstance(self.version, str) and bool(self.version), "a non-empty string")
         _expect(self, "bounds", self.bounds is None or (isinstance(self.bounds, tuple) and len(self.bounds) == 2),
                 "None or a (low, high) tuple")
+        _expect(self, "inputs", isinstance(self.inputs, Mapping) and {"predictions", "references"} <= set(self.inputs)
+                and all(isinstance(v, InputSpec) for v in self.inputs.values()),
+                "a mapping of input names to InputSpec with at least 'predictions' and 'references'")
+        _expect(self, "outputs", isinstance(self.outputs, tuple) and all(isinstance(o, str) for o in self.outputs),
+                "a tuple of score names")
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The names of the scores ``compute`` returns, primary first."""
+        return self.outputs or (self.id,)
+
+    @property
+    def primary(self) -> str:
+        """The primary output."""
+        return self.output_names[0]
 
     @property
     def sort(self) -> Literal["asc", "desc"]:
@@ -156,6 +210,8 @@ def _expect(info: ComponentInfo, name: str, ok: bool, expected: str) -> None:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, InputSpec):
+        return {name: getattr(value, name) for name in value.__dataclass_fields__}
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
