@@ -125,6 +125,7 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
         if isinstance(executor, Mapping) and isinstance(executor.get("use"), str) and not is_broken(f"{base}/executor"):
             _component_problems(executor, f"{base}/executor", Kind.EXECUTOR, host, manifest, failed_plugins, add,
                                 problems)
+    problems += _data_problems(doc, positions, file, host, broken)
     if bundle is not None and isinstance(doc.get("phases"), Mapping):
         known = {str(p.number): p for p in bundle.phases} | {p.name: p for p in bundle.phases if p.name}
         for key in doc["phases"]:
@@ -133,6 +134,69 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
                 add(pointer("phases", key), f"no phase {key!r} in {bundle.spec_name}.",
                     expected=f"a phase number or name: {', '.join(map(repr, known)) or 'the bundle has no phases'}",
                     found=repr(key), fix=f"did you mean {suggestion!r}?" if suggestion else None)
+    return problems
+
+
+def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, int]], file: str, host: PluginHost,
+                   broken: set[str]) -> list[Problem]:
+    """Tables, splits and concepts that metrics refer to must exist; split column keys must fit."""
+    problems: list[Problem] = []
+
+    def add(at: str, message: str, **extra: Any) -> None:
+        line, column = positions.get(at, (None, None))
+        problems.append(Problem(at, message, file=file, line=line, column=column, **extra))
+
+    data = doc.get("data") if isinstance(doc.get("data"), Mapping) else {}
+    splits = doc.get("splits") if isinstance(doc.get("splits"), Mapping) else {}
+    registry = host.registry(Kind.METRIC)
+    scopes: list[tuple[str, Any]] = [("", doc.get("metrics"))]
+    if isinstance(doc.get("phases"), Mapping):
+        scopes += [(pointer("phases", k), v.get("metrics")) for k, v in doc["phases"].items() if isinstance(v, Mapping)]
+    for base, metrics in scopes:
+        if not isinstance(metrics, list):
+            continue
+        for index, entry in enumerate(metrics):
+            at = f"{base}/metrics/{index}"
+            if not isinstance(entry, Mapping) or any(b.startswith(at) for b in broken):
+                continue
+            for name in ("predictions", "references"):
+                table = (entry.get("inputs") or {}).get(name, name)
+                if table not in data:
+                    where = f"{at}/inputs/{name}" if name in (entry.get("inputs") or {}) else at
+                    add(where, f"metric {entry.get('use')!r} reads table {table!r}, which 'data' does not declare.",
+                        expected=f"a table named {table!r} under /data", found=repr(sorted(data)) if data else "no /data",
+                        fix=f"add \"data\": {{\"{table}\": {{\"file\": \"...\", \"id\": \"id\", \"columns\": [\"...\"]}}}}")
+            chosen = entry.get("splits", list(splits) or ["all"])
+            for position, split in enumerate(chosen):
+                if split != "all" and split not in splits:
+                    suggestion = did_you_mean(split, [*splits, "all"])
+                    add(f"{at}/splits/{position}", f"no split {split!r}.", expected=f"'all' or one of {sorted(splits)}",
+                        found=repr(split), fix=f"did you mean {suggestion!r}?" if suggestion else "declare it under /splits")
+                elif split != "all" and len(f"{entry.get('key', '')}_{split}") > 36:
+                    add(f"{at}/key", f"column key '{entry.get('key')}_{split}' is longer than 36 characters.",
+                        fix="shorten the key or the split name (Codabench refuses longer keys)")
+            output, use = entry.get("output"), entry.get("use")
+            if output is not None and isinstance(use, str) and use in registry:
+                names = registry.get(use).component.info.output_names
+                if output not in names:
+                    suggestion = did_you_mean(output, names)
+                    add(f"{at}/output", f"metric {use!r} has no output {output!r}.",
+                        expected=f"one of {', '.join(map(repr, names))}", found=repr(output),
+                        fix=f"did you mean {suggestion!r}?" if suggestion else None)
+    concepts = doc.get("concepts")
+    if isinstance(concepts, list):
+        labels = [c.get("label") for c in concepts if isinstance(c, Mapping)]
+        seen: set[Any] = set()
+        for index, concept in enumerate(concepts):
+            if not isinstance(concept, Mapping):
+                continue
+            if concept.get("label") in seen:
+                add(f"/concepts/{index}/label", f"concept {concept.get('label')!r} is declared twice.")
+            seen.add(concept.get("label"))
+            parent = concept.get("parent")
+            if parent is not None and parent not in labels:
+                add(f"/concepts/{index}/parent", f"parent {parent!r} is not a declared concept.",
+                    expected="the label of another concept", found=repr(parent))
     return problems
 
 

@@ -32,7 +32,9 @@ cat > "$broken/iris-v2/aibench.json" <<'JSON'
   "metrics": [
     {"use": "aibench.balanced_acuracy", "key": "balanced_accuracy"},
     {"use": "aibench.f1", "key": "macro_f1", "precision": "4"}
-  ]
+  ],
+  "data": {"predictions": {"file": "predictions.csv", "id": "id", "columns": ["label"]},
+           "references": {"file": "labels.csv", "id": "id", "columns": ["label"]}}
 }
 JSON
 step "aibench validate <copy of iris-v2 with three planted mistakes>"

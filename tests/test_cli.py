@@ -66,7 +66,8 @@ def test_validate_json_and_exit_status_on_problems(tmp_path: Path) -> None:
 
     bundle = tmp_path / "b"
     shutil.copytree(IRIS, bundle)
-    (bundle / "aibench.json").write_text('{"schema_version": 1, "metrics": [{"use": "aibench.acc", "key": "a"}]}')
+    (bundle / "aibench.json").write_text('{"schema_version": 1, "metrics": [{"use": "aibench.acc", "key": "a"}], '
+                                        '"data": {"predictions": {"file": "p.csv"}, "references": {"file": "r.csv"}}}')
     text = aibench("validate", str(bundle), check=False)
     assert text.returncode == 1
     assert "aibench.json:1:36: /metrics/0/use: unknown metric 'aibench.acc'" in text.stderr

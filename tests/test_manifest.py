@@ -16,7 +16,14 @@ from aibench_plugins._schema import manifest_schema
 REPO = Path(__file__).resolve().parents[1]
 
 
+IRIS_DATA = {"predictions": {"file": "predictions.csv", "id": "id", "columns": ["label"]},
+             "references": {"file": "labels.csv", "id": "id", "columns": ["label"]}}
+
+
 def write(bundle: Path, manifest: dict[str, Any] | str) -> Path:
+    """Write the manifest; a dict manifest with metrics gets the iris tables unless it has 'data'."""
+    if isinstance(manifest, dict) and "metrics" in json.dumps(manifest) and "data" not in manifest:
+        manifest = {**manifest, "data": IRIS_DATA}
     text = manifest if isinstance(manifest, str) else json.dumps(manifest, indent=2)
     (bundle / "aibench.json").write_text(text)
     return bundle
@@ -53,7 +60,9 @@ def test_three_planted_mistakes_give_three_messages(iris_bundle: Path) -> None:
   "metrics": [
     {"use": "aibench.balanced_acuracy", "key": "balanced_accuracy"},
     {"use": "aibench.f1", "key": "macro_f1", "precision": "4"}
-  ]
+  ],
+  "data": {"predictions": {"file": "predictions.csv", "id": "id", "columns": ["label"]},
+           "references": {"file": "labels.csv", "id": "id", "columns": ["label"]}}
 }""")
     found = errors(iris_bundle)
     assert [(p.pointer, p.line) for p in found] == [("/colour", 3), ("/metrics/0/use", 5), ("/metrics/1/precision", 6)]
