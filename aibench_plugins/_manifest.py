@@ -146,8 +146,8 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
         line, column = positions.get(at, (None, None))
         problems.append(Problem(at, message, file=file, line=line, column=column, **extra))
 
-    data = doc.get("data") if isinstance(doc.get("data"), Mapping) else {}
-    splits = doc.get("splits") if isinstance(doc.get("splits"), Mapping) else {}
+    data: Mapping[str, Any] = doc["data"] if isinstance(doc.get("data"), Mapping) else {}
+    splits: Mapping[str, Any] = doc["splits"] if isinstance(doc.get("splits"), Mapping) else {}
     registry = host.registry(Kind.METRIC)
     scopes: list[tuple[str, Any]] = [("", doc.get("metrics"))]
     if isinstance(doc.get("phases"), Mapping):
