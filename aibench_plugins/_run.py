@@ -55,7 +55,7 @@ class RunReport:
 
 
 def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | None = None,
-               platform: str | None = None, ledger_path: str | Path | None = None,
+               task: int | None = None, platform: str | None = None, ledger_path: str | Path | None = None,
                work_dir: str | Path | None = None,
                isolation: Literal["auto", "bwrap", "none"] = "auto") -> RunReport:
     """Run ``submission`` through ``bundle_path`` and record it in the ledger.
@@ -85,7 +85,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
         try:
             with _terminate_as_exit():
-                result = run_submission(bundle, Path(submission), executor, work, worker=worker, phase=phase)
+                result = run_submission(bundle, Path(submission), executor, work, worker=worker, phase=phase,
+                                        task=task)
         except BaseException as error:
             ledger.finish_run(run_id, "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit))
                               else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")

@@ -173,3 +173,30 @@ def test_scores_line_read_differently_by_v1_and_v2_is_reported(tmp_path: Path) -
     assert any("scores.txt line 1 'accuracy:0.851852': v1 reads" in w for w in v1["warnings"]), v1["warnings"]
     code, v2 = run_json(tmp_path, bundle, SUBMISSIONS / "wine-v1" / "good", "--platform", "codabench")
     assert v2["status"] == "finished" and v2["columns"][0]["value"] is None
+
+
+def test_multi_task_phase_runs_the_chosen_task(tmp_path: Path) -> None:
+    """§5.2: Codabench runs each task of a phase as its own child submission; aibench runs one."""
+    bundle = tmp_path / "iris"
+    shutil.copytree(BUNDLES / "iris-v2", bundle)
+    spec = bundle / "competition.yaml"
+    spec.write_text(spec.read_text().replace("tasks: [0]", "tasks: [0, 1]").replace(
+        "solutions: []", "  - index: 1\n    name: copy\n    scoring_program: scoring_program\n"
+                         "    reference_data: reference_data\nsolutions: []"))
+    code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good")
+    assert code == 1 and report["status"] == "error"
+    assert "has 2 tasks; Codabench runs each as its own child submission" in report["message"]
+    code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good", "--task", "1")
+    assert code == 0 and report["columns"][0]["value"] == pytest.approx(0.955556)
+
+
+def test_finished_run_without_scores_says_why(tmp_path: Path) -> None:
+    """§5.9, §12: NaN in scores.json: the run finishes, no score reaches the leaderboard, and the
+    report says so."""
+    bundle = tmp_path / "iris"
+    shutil.copytree(BUNDLES / "iris-v2", bundle)
+    score = bundle / "scoring_program" / "score.py"
+    score.write_text(score.read_text().replace('{"accuracy": correct / len(truth)}', '{"accuracy": float("nan")}'))
+    code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good")
+    assert code == 0 and report["status"] == "finished" and report["columns"][0]["value"] is None
+    assert any("no score reaches the leaderboard" in w and "NaN" in w for w in report["warnings"]), report["warnings"]

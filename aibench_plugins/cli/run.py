@@ -12,6 +12,9 @@ from ._output import echo_json, table
 @click.argument("submission", type=click.Path(exists=True))
 @click.option("--phase", type=int, default=None,
               help="Phase number (v1 phasenumber, v2 position from 0). Default: the first phase.")
+@click.option("--task", type=int, default=None,
+              help="For a Codabench phase with several tasks: which one to run (Codabench runs each as a child "
+                   "submission).")
 @click.option("--platform", type=click.Choice(["v1", "v2", "codabench", "ai4mediabench"]), default=None,
               help="Whose worker rules to apply; v2 means current Codabench. Default: the bundle's own.")
 @click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
@@ -22,7 +25,7 @@ from ._output import echo_json, table
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False), default=None,
               help="Ledger file. Default: $AIBENCH_HOME/ledger.sqlite3.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (shape in docs/cli.md).")
-def run(bundle: str, submission: str, phase: int | None, platform: str | None, isolation: str,
+def run(bundle: str, submission: str, phase: int | None, task: int | None, platform: str | None, isolation: str,
         work_dir: str | None, ledger_path: str | None, as_json: bool) -> None:
     """Run a submission through a bundle exactly as the platform's worker would.
 
@@ -43,9 +46,13 @@ def run(bundle: str, submission: str, phase: int | None, platform: str | None, i
     from .._run import run_bundle
 
     try:
-        report = run_bundle(bundle, submission, phase=phase, platform=platform, ledger_path=ledger_path,
+        report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform, ledger_path=ledger_path,
                             work_dir=work_dir, isolation=isolation)  # type: ignore[arg-type]
     except BundleError as error:
+        if as_json:
+            echo_json({"report_version": 1, "status": "error", "message": str(error), "file": error.file,
+                       "line": error.line, "fix": error.fix})
+            raise SystemExit(1) from None
         raise click.ClickException(str(error)) from None
     if as_json:
         echo_json(report.to_json())

@@ -64,16 +64,28 @@ class Phase:
     scoring_only: bool = False
     #: v2 task ``ingestion_only_during_scoring`` (§3.3): ingestion runs beside the scorer.
     ingestion_only_during_scoring: bool = False
+    #: v2: the programs and data of each task of the phase, in order. Codabench runs each task
+    #: as its own child submission (§5.2); ``programs`` holds the first task's.
+    tasks: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class Column:
-    """A leaderboard column: ``key`` is the score key the scoring program must emit."""
+    """A leaderboard column: ``key`` is the score key the scoring program must emit.
+
+    v2 computed columns (§3.6) have ``computation`` (``avg``, ``sum``, ``min``, ``max``)
+    over the columns whose ``index`` is in ``computation_indexes``; v1 computed columns
+    (§2.5) work on ranks across submissions, ``computation`` holds their operation.
+    """
 
     key: str
     title: str
     sorting: Literal["asc", "desc"] = "desc"
     precision: int = 2
+    index: int | None = None
+    computation: str | None = None
+    computation_indexes: tuple[int, ...] = ()
+    hidden: bool = False
 
 
 @dataclass
@@ -90,8 +102,11 @@ class Bundle:
     _names: frozenset[str]
 
     def exists(self, name: str) -> bool:
-        """Whether ``name`` (a path relative to the spec file) is a file or folder of the bundle."""
+        """Whether ``name`` (a path relative to the spec file) is a file or folder of the bundle
+        (an empty folder counts: Codabench zips it as an empty archive)."""
         name = _clean(self._relative(name))
+        if self.path.is_dir() and (self.path / name).exists():
+            return True
         return name in self._names or any(n.startswith(name + "/") for n in self._names)
 
     def read_bytes(self, name: str) -> bytes:
@@ -225,22 +240,23 @@ def _v2_phases(spec: Mapping[str, Any]) -> list[Phase]:
     raw = [p for p in spec.get("phases") or [] if isinstance(p, Mapping)]
     phases = []
     for number, phase in enumerate(sorted(raw, key=lambda p: p.get("index", 0))):
-        programs: dict[str, str] = {}
-        during_scoring = False
-        for index in phase.get("tasks") or []:
-            task = tasks.get(index, {})
-            programs.update({f: str(task[f]) for f in _PROGRAM_FIELDS if task.get(f) and f not in programs})
-            during_scoring = during_scoring or bool(task.get("ingestion_only_during_scoring", False))
+        per_task = tuple({f: str(task[f]) for f in _PROGRAM_FIELDS if task.get(f)}
+                         for task in (tasks.get(index, {}) for index in phase.get("tasks") or []))
+        first = next((tasks.get(index, {}) for index in phase.get("tasks") or []), {})
         phases.append(Phase(number, str(phase.get("name", "")), int(phase.get("execution_time_limit") or 600),
-                            programs, ingestion_only_during_scoring=during_scoring))
+                            per_task[0] if per_task else {},
+                            ingestion_only_during_scoring=bool(first.get("ingestion_only_during_scoring", False)),
+                            tasks=per_task))
     return phases
 
 
 def _v1_columns(spec: Mapping[str, Any]) -> list[Column]:
     columns = (spec.get("leaderboard") or {}).get("columns") or {}
     return [Column(str(key), str(c.get("label") or key), "asc" if c.get("sort") == "asc" else "desc",
-                   int(c.get("numeric_format") or 2))
-            for key, c in columns.items() if isinstance(c, Mapping)]
+                   int(c.get("numeric_format") or 2), position,
+                   str((c.get("computed") or {}).get("operation")) if isinstance(c.get("computed"), Mapping) else None,
+                   hidden=bool(c.get("hidden", False)))
+            for position, (key, c) in enumerate(columns.items(), start=1) if isinstance(c, Mapping)]
 
 
 def _v2_columns(spec: Mapping[str, Any]) -> list[Column]:
@@ -248,8 +264,11 @@ def _v2_columns(spec: Mapping[str, Any]) -> list[Column]:
     if not boards or not isinstance(boards[0], Mapping):
         return []
     return [Column(str(c.get("key")), str(c.get("title") or c.get("key")),
-                   "asc" if c.get("sorting") == "asc" else "desc", int(c.get("precision") or 2))
-            for c in boards[0].get("columns") or [] if isinstance(c, Mapping)]
+                   "asc" if c.get("sorting") == "asc" else "desc", int(c.get("precision") or 2),
+                   int(c["index"]) if isinstance(c.get("index"), int) else position,
+                   str(c["computation"]) if c.get("computation") else None,
+                   tuple(int(i) for i in c.get("computation_indexes") or ()), bool(c.get("hidden", False)))
+            for position, c in enumerate(boards[0].get("columns") or []) if isinstance(c, Mapping)]
 
 
 def _clean(name: str) -> str:

@@ -73,16 +73,19 @@ class TimeLimitExceeded(Exception):
 
 
 def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_dir: Path, *,
-                   worker: Worker, phase: int | None = None,
+                   worker: Worker, phase: int | None = None, task: int | None = None,
                    limits: ResourceLimits = ResourceLimits()) -> RunResult:
     """Run ``submission`` (a zip or a folder) through a phase of ``bundle`` in ``work_dir``.
+
+    A v2 phase with several tasks runs each task as its own child submission on
+    Codabench (§5.2); here one task runs, chosen by ``task`` (required then).
 
     Never raises for a failing submission or program: the failure is in the result,
     worded as the platform words it. Raises :class:`BundleError` when the bundle itself
     cannot be run here (no such phase, programs that are dataset keys on a server).
     """
     rules = RULES[worker]
-    chosen = _choose_phase(bundle, phase)
+    chosen = _choose_task(_choose_phase(bundle, phase), task, bundle)
     limit = chosen.execution_time_limit or rules.default_time_limit
     if worker != "v1":
         limit = min(limit, V2_MAX_TIME_LIMIT)
@@ -177,7 +180,7 @@ class _Run:
                 shutil.rmtree(step.output_dir)
                 shutil.copytree(submission, step.output_dir)
                 ingestion = None
-        elif not metadata.commands:
+        elif not metadata.commands and ingestion is None:
             self.result.warnings.append(
                 "the submission holds a metadata file without a command: the worker treats it as code, runs "
                 "nothing and the predictions are empty (§4.4, §5.3, §8 item 14); remove 'metadata' from "
@@ -251,9 +254,12 @@ class _Run:
             self.result.fail(scores.error or "no scores")
         if self.result.status == "failed":
             return
-        self.result.row = map_to_columns(scores, self.bundle.columns, self.rules.worker)
-        if self.result.row.outcome == "failed":
-            self.result.fail(self.result.row.error or "scores could not be stored")
+        row = self.result.row = map_to_columns(scores, self.bundle.columns, self.rules.worker)
+        self.result.warnings += row.warnings
+        if row.outcome == "failed":
+            self.result.fail(row.error or "scores could not be stored")
+        elif row.outcome != "ok":
+            self.result.warnings.append(f"the run finishes but no score reaches the leaderboard: {row.error}")
 
     # -- processes ----------------------------------------------------------------------
 
@@ -450,6 +456,20 @@ def _choose_phase(bundle: Bundle, phase: int | None) -> Phase:
             return candidate
     numbers = ", ".join(str(p.number) for p in bundle.phases)
     raise BundleError(f"no phase {phase} in the bundle (phases: {numbers})", file=bundle.spec_name)
+
+
+def _choose_task(phase: Phase, task: int | None, bundle: Bundle) -> Phase:
+    if len(phase.tasks) <= 1 and task in (None, 0):
+        return phase
+    if task is None:
+        raise BundleError(
+            f"phase {phase.number} has {len(phase.tasks)} tasks; Codabench runs each as its own child "
+            f"submission (§5.2): choose one with task 0..{len(phase.tasks) - 1} (aibench run --task)",
+            file=bundle.spec_name)
+    if not 0 <= task < len(phase.tasks):
+        raise BundleError(f"phase {phase.number} has no task {task} (tasks 0..{len(phase.tasks) - 1})",
+                          file=bundle.spec_name)
+    return replace(phase, programs=phase.tasks[task])
 
 
 def _time_limit_message(worker: Worker, limit: int) -> str:

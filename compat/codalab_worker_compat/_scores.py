@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
@@ -158,8 +159,35 @@ def map_to_columns(scores: ScoresResult | Mapping[str, object], columns: Iterabl
             return row
         if isinstance(value, bool):
             row.warnings.append(f"{key!r}: boolean {value} stored as {int(value)} [unverified]")
+    _computed_columns(row, list(columns), platform)
     row.warnings += [f"column {k!r} has no score: n/a" for k, v in row.values.items() if v is None]
     return row
+
+
+_COMPUTATIONS = {"avg": statistics.mean, "sum": sum, "min": min, "max": max}
+
+
+def _computed_columns(row: LeaderboardRow, columns: list[AnyColumn], platform: ScorePlatform) -> None:
+    """Fill v2 computed columns as ``Submission.calculate_scores`` does after an upload (§3.6):
+    the operation over the stored scores of the listed column indexes, when any is stored,
+    replacing whatever the scorer wrote under that key. v1 computed columns rank submissions
+    against each other (§2.5), which one run cannot do: they stay n/a, with a warning."""
+    by_index = {getattr(c, "index", None): c.key for c in columns}
+    for column in columns:
+        computation = getattr(column, "computation", None)
+        if computation is None:
+            continue
+        if platform == "v1":
+            row.warnings.append(f"column {column.key!r} is computed on ranks across submissions (§2.5): "
+                                "not computed for a single run")
+            continue
+        operation = _COMPUTATIONS.get(computation)
+        stored = [row.values[by_index[i]] for i in getattr(column, "computation_indexes", ())
+                  if by_index.get(i) in row.values and row.values[by_index[i]] is not None]
+        if operation is None or not stored:
+            continue
+        value = Decimal(operation(stored))  # type: ignore[operator]
+        row.values[column.key] = value.quantize(_QUANTUM, context=_CONTEXT)
 
 
 def compare_lines(text: str) -> list[LineDifference]:

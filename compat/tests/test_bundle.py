@@ -123,3 +123,21 @@ def test_v2_missing_scoring_program_is_a_problem(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "b" / "scoring_program")
     [problem] = load_bundle(tmp_path / "b").problems()
     assert "scoring_program 'scoring_program' is not in the bundle" in problem.message
+
+
+def test_v2_computed_columns_and_tasks_are_read(tmp_path: Path) -> None:
+    """§3.6 computation columns; §5.2 each task of a phase is its own child submission."""
+    shutil.copytree(IRIS, tmp_path / "b")
+    spec = tmp_path / "b" / "competition.yaml"
+    text = spec.read_text().replace("tasks: [0]", "tasks: [0, 1]")
+    text = text.replace("solutions: []", "  - index: 1\n    name: second\n    scoring_program: scoring_program\n"
+                                         "    reference_data: other_ref\nsolutions: []")
+    text += ("      - title: Mean\n        key: mean\n        index: 1\n        computation: avg\n"
+             "        computation_indexes: [0]\n")
+    spec.write_text(text)
+    (tmp_path / "b" / "other_ref").mkdir()
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.columns[1].computation == "avg" and bundle.columns[1].computation_indexes == (0,)
+    [phase] = bundle.phases
+    assert [t["reference_data"] for t in phase.tasks] == ["reference_data", "other_ref"]
+    assert bundle.exists("other_ref")  # an empty folder is part of the bundle

@@ -276,3 +276,26 @@ def test_read_scores_strict_adds_line_warnings(tmp_path: Path) -> None:
     """§8.3: strict mode attaches the line differences to the result's warnings."""
     result = read_scores(out(tmp_path, scores_txt="a: 1\nDER:0.0\n"), "v1", strict=True)
     assert result.outcome == "ok" and any(w.startswith("line 1: v1 reads a = 1.0; v2 reads no score") for w in result.warnings)
+
+
+def test_v2_computed_column_is_the_operation_over_stored_scores() -> None:
+    """§3.6: Submission.calculate_scores fills a computation column (avg/sum/min/max over the
+    listed column indexes) after the upload, replacing what the scorer wrote under its key."""
+    from codalab_worker_compat import Column
+
+    columns = [Column("a", "A", index=0), Column("b", "B", index=1), Column("c", "C", index=2),
+               Column("mean", "Mean", index=3, computation="avg", computation_indexes=(0, 1, 2)),
+               Column("best", "Best", index=4, computation="max", computation_indexes=(0, 1))]
+    row = map_to_columns({"a": 0.5, "b": 0.25, "mean": 99.0}, columns, "codabench")
+    assert row.values["mean"] == Decimal("0.3750000000")  # c has no score: the mean of a and b
+    assert row.values["best"] == Decimal("0.5000000000")
+
+
+def test_v1_computed_column_is_not_computed_for_one_run() -> None:
+    """§2.5: v1 computed columns rank submissions against each other."""
+    from codalab_worker_compat import Column
+
+    columns = [Column("a", "A", index=1), Column("avg_rank", "Rank", index=2, computation="Avg")]
+    row = map_to_columns({"a": 0.5}, columns, "v1")
+    assert row.values["avg_rank"] is None
+    assert any("ranks across submissions" in w for w in row.warnings)
