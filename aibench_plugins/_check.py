@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ._components import EMPTY_PARAMS, CheckInfo
 
@@ -26,9 +26,14 @@ class SubmissionProblem:
     line: int | None = None
     item: str | None = None
     fix: str | None = None
+    #: ``error`` refuses the submission; ``warning`` is reported and scoring goes on
+    #: (the manifest's ``severity`` of the check sets it).
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         where = self.file or "submission"
+        if self.severity == "warning":
+            where = f"warning: {where}"
         if self.line is not None:
             where += f":{self.line}"
         text = f"{where}: {self.message}"

@@ -11,6 +11,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from ._evaluate import Evaluation, evaluate_metrics, failure_summary, run_checks
+from ._exceptions import ManifestError
+from ._host import PluginHost
+from ._manifest import Manifest
+
 REPORT_VERSION = 1
 
 
@@ -24,6 +29,8 @@ class RunReport:
     columns: list[dict[str, Any]]
     work_dir: Path
     isolation: str
+    evaluation: Evaluation | None = None
+    manifest_sha256: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -41,6 +48,10 @@ class RunReport:
             "phase": {"number": result.phase.number, "name": result.phase.name},
             "time_limit_s": result.time_limit_s,
             "columns": self.columns,
+            "plugin_columns": [c.to_json() for c in self.evaluation.columns] if self.evaluation else [],
+            "plugin_failures": [f.to_json() for f in self.evaluation.failures] if self.evaluation else [],
+            "check_problems": [p.to_json() for p in self.evaluation.problems] if self.evaluation else [],
+            "manifest_sha256": self.manifest_sha256,
             "scores_file": result.scores.file if result.scores is not None else None,
             "steps": [{"step": s.step, "output_dir": str(s.output_dir),
                        "processes": [{"name": p.name, "exit_code": p.exit_code, "reason": p.reason,
@@ -57,14 +68,17 @@ class RunReport:
 def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | None = None,
                task: int | None = None, platform: str | None = None, ledger_path: str | Path | None = None,
                work_dir: str | Path | None = None,
-               isolation: Literal["auto", "bwrap", "none"] = "auto") -> RunReport:
+               isolation: Literal["auto", "bwrap", "none"] = "auto", use_plugins: bool = True) -> RunReport:
     """Run ``submission`` through ``bundle_path`` and record it in the ledger.
 
     ``platform`` is ``v1``, ``v2`` (current Codabench), ``codabench`` or
     ``ai4mediabench``; by default the bundle's own (v1 bundles on v1, v2 bundles on
     Codabench). The run is recorded as ``running`` before anything executes; a run
     whose process is killed shows as ``interrupted`` the next time the ledger opens.
-    Raises :class:`codalab_worker_compat.BundleError` when the bundle cannot be run.
+    With ``use_plugins`` and an ``aibench.json`` in the bundle, its checks run before
+    and its metrics after the platform's steps. Raises
+    :class:`codalab_worker_compat.BundleError` when the bundle cannot be run and
+    :class:`ManifestError` when its manifest has problems.
     """
     from codalab_worker_compat import LocalExecutor, load_bundle, resolve_worker, run_submission
 
@@ -74,34 +88,84 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     bundle = load_bundle(bundle_path)
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
     executor = LocalExecutor(isolation=isolation)
+    plugins = _load_plugins(bundle, bundle_path) if use_plugins else None
+    phase_key = _phase_key(bundle, phase, plugins[0]) if plugins else None
+    evaluation = Evaluation() if plugins else None
+    before_run = None
+    if plugins:
+        manifest, host = plugins
+
+        def before_run(submission_dir: Path, reference_dir: Path | None) -> str | None:
+            assert evaluation is not None
+            run_checks(manifest, host, submission_dir, reference_dir, phase=phase_key, evaluation=evaluation)
+            errors = [p for p in evaluation.problems if p.severity == "error"]
+            if errors:
+                listed = "\n".join(f"  {p}" for p in errors)
+                return f"the submission was refused before scoring by the bundle's checks:\n{listed}"
+            if evaluation.failed_required:
+                return f"a required check failed: {failure_summary(evaluation.failed_required)}"
+            return None
+
     with Ledger.open(ledger_path) as ledger:
-        manifest = Path(bundle_path) / "aibench.json"
         run_id = ledger.start_run(
             bundle_path=str(Path(bundle_path).resolve()), bundle_sha256=sha256_of_path(bundle_path),
             submission_path=str(Path(submission).resolve()), submission_sha256=sha256_of_path(submission),
             platform=worker, executor=executor.name,
-            manifest_sha256=sha256_of_path(manifest) if manifest.is_file() else None)
+            manifest_sha256=plugins[0].sha256 if plugins else None)
         work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
         try:
             with _terminate_as_exit():
                 result = run_submission(bundle, Path(submission), executor, work, worker=worker, phase=phase,
-                                        task=task)
+                                        task=task, before_run=before_run)
+                if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
+                    evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res",
+                                     result.scoring_input / "ref", phase=phase_key, evaluation=evaluation)
+                    if evaluation.failed_required:
+                        result.fail(f"a required plugin failed: {failure_summary(evaluation.failed_required)}")
         except BaseException as error:
             ledger.finish_run(run_id, "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit))
                               else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")
             raise
         result.warnings += _portability_warnings(result)
         columns = _columns(bundle.columns, result.row)
+        scores = {c["key"]: c["value"] for c in columns} if result.row is not None else None
+        if scores is not None and evaluation is not None:
+            scores |= {c.key: c.value for c in evaluation.columns}
         ledger.finish_run(
             run_id, result.status, message=result.message, phase_number=result.phase.number,
             phase_name=result.phase.name,
             exit_codes={s.step: {p.name: p.exit_code for p in s.processes} for s in result.steps},
-            scores={c["key"]: c["value"] for c in columns} if result.row is not None else None,
+            scores=scores,
             logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
             outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
-    return RunReport(run_id, result, columns, work, isolation_used)
+    return RunReport(run_id, result, columns, work, isolation_used, evaluation,
+                     plugins[0].sha256 if plugins else None)
+
+
+def _load_plugins(bundle: Any, bundle_path: str | Path) -> tuple[Manifest, PluginHost] | None:
+    """The bundle's manifest and its plugins, or ``None`` when it has no aibench.json.
+    A manifest with problems refuses the run (:class:`ManifestError`, every problem listed)."""
+    if not bundle.exists("aibench.json"):
+        return None
+    from ._validate import validate_bundle
+
+    report = validate_bundle(bundle_path)
+    if not report.ok or report.manifest is None or report.host is None:
+        raise ManifestError(report.errors)
+    return report.manifest, report.host
+
+
+def _phase_key(bundle: Any, phase: int | None, manifest: Manifest) -> int | str | None:
+    """The manifest's ``phases`` key for the phase that runs (its number, else its name)."""
+    chosen = next((p for p in bundle.phases if phase is None or p.number == phase), None)
+    if chosen is None:
+        return phase
+    overrides = manifest.document.get("phases", {})
+    if str(chosen.number) not in overrides and chosen.name in overrides:
+        return str(chosen.name)
+    return int(chosen.number)
 
 
 def _portability_warnings(result: Any) -> list[str]:

@@ -24,6 +24,9 @@ class ValidationReport:
     manifest_sha256: str | None = None
     problems: list[Problem] = field(default_factory=list)
     plugins: list[PluginRecord] = field(default_factory=list)
+    #: the validated manifest and the plugin host that loaded its plugins (not in the JSON)
+    manifest: Manifest | None = field(default=None, repr=False)
+    host: PluginHost | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -77,6 +80,7 @@ def validate_bundle(path: str | Path, *, strict: bool | None = None) -> Validati
     requests = [r for i, r in enumerate(_requests(manifest)) if not _broken(structural, f"/plugins/{i}")]
     host.load_requested(requests, record_skipped=True)
     host.freeze()
+    report.manifest, report.host = manifest, host
     report.plugins = host.sorted_records()
     found = structural + _plugin_problems(manifest, host) + semantic_problems(manifest, host, bundle, structural)
     report.problems += sorted(found, key=lambda p: (p.line or 0, p.column or 0, p.pointer))

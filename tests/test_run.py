@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -55,7 +56,8 @@ CASES = [
                          ids=[f"{b}-{s}-{p}" for b, s, p, _ in CASES])
 def test_example_submission_gives_the_expected_outcome(tmp_path: Path, bundle: str, submission: str, platform: str,
                                                        expected: dict[str, float] | str) -> None:
-    code, report = run_json(tmp_path, BUNDLES / bundle, SUBMISSIONS / bundle / submission, "--platform", platform)
+    code, report = run_json(tmp_path, BUNDLES / bundle, SUBMISSIONS / bundle / submission, "--platform", platform,
+                            "--no-plugins")
     row = {c["key"]: c["value"] for c in report["columns"]}
     if isinstance(expected, dict):
         assert (code, report["status"]) == (0, "finished"), report
@@ -73,7 +75,8 @@ def test_example_submission_gives_the_expected_outcome(tmp_path: Path, bundle: s
 def test_text_output_shows_the_leaderboard_row_and_where_outputs_are(tmp_path: Path) -> None:
     result = aibench(tmp_path, "run", str(BUNDLES / "iris-v2"), str(SUBMISSIONS / "iris-v2" / "good"))
     assert result.returncode == 0, result.stderr
-    assert "Accuracy  accuracy  0.9556" in result.stdout
+    assert re.search(r"^Accuracy +accuracy +0\.9556 +scoring program$", result.stdout, re.MULTILINE)
+    assert re.search(r"^Macro F1 \(public\) +macro_f1_public +0\.8857 +aibench\.f1$", result.stdout, re.MULTILINE)
     assert "outputs: " in result.stdout and "scoring program stdout: " in result.stdout
     assert result.stdout.rstrip().endswith("status: finished")
 
@@ -200,3 +203,73 @@ def test_finished_run_without_scores_says_why(tmp_path: Path) -> None:
     code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good")
     assert code == 0 and report["status"] == "finished" and report["columns"][0]["value"] is None
     assert any("no score reaches the leaderboard" in w and "NaN" in w for w in report["warnings"]), report["warnings"]
+
+
+def test_manifest_metrics_are_new_columns_beside_the_original_scores(tmp_path: Path) -> None:
+    """Three built-in metrics from aibench.json, one of them on a public/private split: each value
+    equals the metric computed on that subset alone (scikit-learn)."""
+    import csv
+
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    code, report = run_json(tmp_path, BUNDLES / "iris-v2", SUBMISSIONS / "iris-v2" / "good")
+    assert code == 0, report
+    assert [c["key"] for c in report["columns"]] == ["accuracy"]
+    plugin = {c["key"]: c for c in report["plugin_columns"]}
+    assert list(plugin) == ["balanced_accuracy", "balanced_accuracy_public", "balanced_accuracy_private",
+                            "macro_f1_public", "macro_f1_private"]
+    def labels(path: Path) -> dict[str, str]:
+        with path.open() as handle:
+            return {row["id"]: row["label"] for row in csv.DictReader(handle)}
+
+    truth = labels(BUNDLES / "iris-v2" / "reference_data" / "labels.csv")
+    predicted = labels(SUBMISSIONS / "iris-v2" / "good" / "predictions.csv")
+    for split in ("public", "private"):
+        ids = (BUNDLES / "iris-v2" / "reference_data" / f"{split}_ids.txt").read_text().split()
+        y_true, y_pred = [truth[i] for i in ids], [predicted[i] for i in ids]
+        assert plugin[f"balanced_accuracy_{split}"]["value"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+        assert plugin[f"macro_f1_{split}"]["value"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+        assert plugin[f"macro_f1_{split}"]["title"] == f"Macro F1 ({split})"
+    provenance = plugin["balanced_accuracy"]["provenance"]
+    assert provenance["metric_id"] == "aibench.balanced_accuracy" and provenance["distribution"] == "aibench-plugins"
+    [record] = json.loads(aibench(tmp_path, "history", "--json").stdout)["runs"]
+    assert record["scores"]["macro_f1_private"] == plugin["macro_f1_private"]["value"]
+    assert record["manifest_sha256"] == report["manifest_sha256"]
+
+
+def test_failing_check_refuses_the_submission_before_scoring(tmp_path: Path) -> None:
+    submission = tmp_path / "sub"
+    shutil.copytree(SUBMISSIONS / "iris-v2" / "good", submission)
+    (submission / "notes.txt").write_text("my notes")
+    code, report = run_json(tmp_path, BUNDLES / "iris-v2", submission)
+    assert code == 1 and report["status"] == "failed"
+    assert "refused before scoring" in report["message"] and "notes.txt: unexpected file" in report["message"]
+    assert report["steps"] == []
+    assert report["check_problems"][0]["check"] == "aibench.required_files"
+
+
+@pytest.mark.parametrize("required", [False, True], ids=["optional", "required"])
+def test_failing_metric_never_touches_the_original_scores(tmp_path: Path, required: bool) -> None:
+    bundle = tmp_path / "iris"
+    shutil.copytree(BUNDLES / "iris-v2", bundle)
+    manifest = json.loads((bundle / "aibench.json").read_text())
+    manifest["metrics"].append({"use": "aibench.mae", "key": "mae", "required": required, "splits": ["all"]})
+    (bundle / "aibench.json").write_text(json.dumps(manifest))
+    code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good")
+    assert report["columns"][0]["value"] == pytest.approx(0.955556)
+    [failure] = report["plugin_failures"]
+    assert failure["component"] == "aibench.mae" and failure["key"] == "mae" and "ValueError" in failure["message"]
+    assert {c["key"]: c["value"] for c in report["plugin_columns"]}["mae"] is None
+    if required:
+        assert code == 1 and report["status"] == "failed" and "a required plugin failed" in report["message"]
+    else:
+        assert code == 0 and report["status"] == "finished"
+
+
+def test_manifest_with_problems_refuses_the_run(tmp_path: Path) -> None:
+    bundle = tmp_path / "iris"
+    shutil.copytree(BUNDLES / "iris-v2", bundle)
+    (bundle / "aibench.json").write_text('{"schema_version": 1, "colour": "blue"}')
+    code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good")
+    assert code == 1 and report["status"] == "error"
+    assert report["problems"][0]["pointer"] == "/colour"

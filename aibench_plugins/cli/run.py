@@ -24,13 +24,17 @@ from ._output import echo_json, table
               help="Where the run's folders go. Default: $AIBENCH_HOME/runs/<run id>.")
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False), default=None,
               help="Ledger file. Default: $AIBENCH_HOME/ledger.sqlite3.")
+@click.option("--no-plugins", is_flag=True,
+              help="Ignore the bundle's aibench.json: run it exactly as the platform alone would.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (shape in docs/cli.md).")
 def run(bundle: str, submission: str, phase: int | None, task: int | None, platform: str | None, isolation: str,
-        work_dir: str | None, ledger_path: str | None, as_json: bool) -> None:
+        work_dir: str | None, ledger_path: str | None, no_plugins: bool, as_json: bool) -> None:
     """Run a submission through a bundle exactly as the platform's worker would.
 
     BUNDLE is a competition bundle (folder or zip); SUBMISSION is what a participant
-    uploads (zip or folder). The prediction step (code submissions, ingestion programs;
+    uploads (zip or folder). With an aibench.json in the bundle, its checks run first
+    (a submission they refuse is not scored) and its metrics after scoring, as new
+    columns beside the original scores. The prediction step (code submissions, ingestion programs;
     always on Codabench) and the scoring step run; the scores are read as the platform
     reads them and shown as the leaderboard row the bundle declares. Every run is
     recorded in the ledger ('aibench history'). Exit status 1 when the run fails, with
@@ -43,11 +47,20 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     """
     from codalab_worker_compat import BundleError
 
+    from .._exceptions import ManifestError
     from .._run import run_bundle
 
     try:
         report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform, ledger_path=ledger_path,
-                            work_dir=work_dir, isolation=isolation)  # type: ignore[arg-type]
+                            work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
+                            use_plugins=not no_plugins)
+    except ManifestError as error:
+        if as_json:
+            echo_json({"report_version": 1, "status": "error", "message": "the bundle's aibench.json has problems",
+                       "problems": [p.to_json() for p in error.problems]})
+            raise SystemExit(1) from None
+        click.echo(f"the bundle's aibench.json has problems ('aibench validate' lists them):\n{error}", err=True)
+        raise SystemExit(1) from None
     except BundleError as error:
         if as_json:
             echo_json({"report_version": 1, "status": "error", "message": str(error), "file": error.file,
@@ -69,10 +82,20 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
             detail = f" ({process.reason})" if process.reason != "exited" else ""
             click.echo(f"  {step.step}: {process.name} exit {process.exit_code}{detail} "
                        f"in {process.elapsed_s:.2f} s")
-    if report.columns:
-        rows = [(c["title"], c["key"], "n/a" if c["value"] is None else f"{c['value']:.{c['precision']}f}")
-                for c in report.columns]
-        click.echo("\n" + table(("COLUMN", "KEY", "SCORE"), rows))
+    evaluation = report.evaluation
+    for problem in evaluation.problems if evaluation else []:
+        if problem.severity == "warning":
+            click.echo(f"  check: {problem}", err=True)
+    rows = [(c["title"], c["key"], "n/a" if c["value"] is None else f"{c['value']:.{c['precision']}f}",
+             "scoring program") for c in report.columns]
+    rows += [(c.title, c.key, "n/a" if c.value is None else f"{c.value:.{c.precision}f}", c.metric)
+             for c in (evaluation.columns if evaluation else [])]
+    if rows:
+        click.echo("\n" + table(("COLUMN", "KEY", "SCORE", "FROM"), rows))
+    for failure in evaluation.failures if evaluation else []:
+        required = "required, fails the run" if failure.required else "not required: original scores stand"
+        click.echo(f"  plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
+                   + f" ({failure.plugin}): {failure.message} ({required})", err=True)
     click.echo(f"\noutputs: {report.work_dir}")
     for step in result.steps:
         for name, path in step.logs.items():

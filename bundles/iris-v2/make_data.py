@@ -18,6 +18,11 @@ predicted = model.predict(X_test)
 
 (here / "reference_data" / "labels.csv").write_text(
     "id,label\n" + "".join(f"{i},{names[t]}\n" for i, t in zip(id_test, y_test)))
+# A public/private split of the test ids, declared in aibench.json: public ids are scored during the
+# competition, private ones at the end.
+order = np.random.default_rng(0).permutation(len(id_test))
+(here / "reference_data" / "public_ids.txt").write_text("".join(f"{i}\n" for i in sorted(id_test[order[:20]])))
+(here / "reference_data" / "private_ids.txt").write_text("".join(f"{i}\n" for i in sorted(id_test[order[20:]])))
 submission = here.parent.parent / "examples" / "submissions" / "iris-v2" / "good"
 submission.mkdir(parents=True, exist_ok=True)
 (submission / "predictions.csv").write_text(

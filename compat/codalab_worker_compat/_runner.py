@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -61,6 +61,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     rules_applied: list[str] = field(default_factory=list)
     time_limit_s: int = 0
+    #: the scoring step's input folder (``ref/``, ``res/``), kept for what runs after scoring
+    scoring_input: Path | None = None
 
     def fail(self, message: str) -> RunResult:
         if self.status != "failed":
@@ -74,11 +76,16 @@ class TimeLimitExceeded(Exception):
 
 def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_dir: Path, *,
                    worker: Worker, phase: int | None = None, task: int | None = None,
-                   limits: ResourceLimits = ResourceLimits()) -> RunResult:
+                   limits: ResourceLimits = ResourceLimits(),
+                   before_run: Callable[[Path, Path | None], str | None] | None = None) -> RunResult:
     """Run ``submission`` (a zip or a folder) through a phase of ``bundle`` in ``work_dir``.
 
     A v2 phase with several tasks runs each task as its own child submission on
     Codabench (§5.2); here one task runs, chosen by ``task`` (required then).
+
+    ``before_run(submission_dir, reference_dir)`` is called once the submission and the
+    bundle's parts are unpacked; a message it returns refuses the submission before anything
+    runs (aibench's submission checks use it; no platform does this).
 
     Never raises for a failing submission or program: the failure is in the result,
     worded as the platform words it. Raises :class:`BundleError` when the bundle itself
@@ -95,6 +102,10 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
     parts = _unpack_parts(bundle, chosen, submission, work_dir, worker, result)
     if parts is None:
         return result
+    if before_run is not None:
+        refusal = before_run(parts.submission, parts.reference_data)
+        if refusal:
+            return result.fail(refusal)
     run = _Run(bundle, chosen, rules, executor, work_dir, parts, limits, limit, result)
     try:
         run.execute()
@@ -239,7 +250,7 @@ class _Run:
             ingestion = self._metadata(self.parts.ingestion_program, "ingestion program")
             if ingestion is not None and ingestion.commands:
                 started.append(("ingestion", ingestion, ingestion.commands))  # gather order: program first
-        self._scoring_inputs = inputs
+        self._scoring_inputs = self.result.scoring_input = inputs
         self._run_processes(step, started, concurrent=self.rules.concurrent_ingestion)
         if not self._write_output_metadata(step):
             return
