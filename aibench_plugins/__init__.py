@@ -3,7 +3,8 @@ bundles through plugins, without editing the scoring program.
 
 The public API is what ``__all__`` lists; modules whose names start with ``_`` are
 private and may change without notice. Names are imported on first use, so that
-``import aibench_plugins`` on a scoring worker costs only what the run needs.
+``import aibench_plugins`` on a scoring worker costs only what the run needs. The test
+kit for plugin authors is :mod:`aibench_plugins.testing`, imported explicitly.
 """
 
 from __future__ import annotations
@@ -14,43 +15,69 @@ from ._version import __version__
 
 _EXPORTS = {
     "_check": ("FunctionCheck", "SubmissionProblem", "check"),
-    "_components": ("CheckInfo", "Component", "ComponentInfo", "Kind", "MetricInfo"),
+    "_components": ("CheckInfo", "Component", "ComponentInfo", "InputSpec", "Kind", "MetricInfo"),
     "_exceptions": ("AibenchError", "ComponentInfoError", "DuplicateIdError", "ManifestError", "MissingPluginsError",
                     "PluginError", "PluginLoadError", "RegistryError", "UnknownIdError"),
     "_host": ("PluginHost", "PluginRecord", "PluginRequest"),
     "_manifest": ("Manifest", "parse_manifest"),
     "_markers": ("hookimpl",),
-    "_metric": ("FunctionMetric", "metric"),
+    "_metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "metric"),
     "_problems": ("Problem",),
     "_registry": ("Registration", "Registry"),
     "_validate": ("ValidationReport", "validate_bundle"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = sorted([*_MODULE_OF, "__version__"])
+__all__ = [
+    "AibenchError",
+    "CheckInfo",
+    "Component",
+    "ComponentInfo",
+    "ComponentInfoError",
+    "DuplicateIdError",
+    "FunctionCheck",
+    "FunctionMetric",
+    "InputSpec",
+    "Kind",
+    "Manifest",
+    "ManifestError",
+    "Metric",
+    "MetricInfo",
+    "MetricResult",
+    "MetricState",
+    "MissingPluginsError",
+    "PluginError",
+    "PluginHost",
+    "PluginLoadError",
+    "PluginRecord",
+    "PluginRequest",
+    "Problem",
+    "Provenance",
+    "Registration",
+    "Registry",
+    "RegistryError",
+    "SubmissionProblem",
+    "UnknownIdError",
+    "ValidationReport",
+    "__version__",
+    "check",
+    "hookimpl",
+    "metric",
+    "parse_manifest",
+    "validate_bundle",
+]
 
 if TYPE_CHECKING:
-    from ._check import FunctionCheck, SubmissionProblem, check
-    from ._components import CheckInfo, Component, ComponentInfo, Kind, MetricInfo
-    from ._exceptions import (
-        AibenchError,
-        ComponentInfoError,
-        DuplicateIdError,
-        ManifestError,
-        MissingPluginsError,
-        PluginError,
-        PluginLoadError,
-        RegistryError,
-        UnknownIdError,
-    )
-    from ._host import PluginHost, PluginRecord, PluginRequest
-    from ._manifest import Manifest, parse_manifest
-    from ._markers import hookimpl
-    from ._metric import FunctionMetric, metric
-    from ._problems import Problem
-    from ._registry import Registration, Registry
-    from ._validate import ValidationReport, validate_bundle
-
+    from ._check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
+    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, InputSpec as InputSpec, Kind as Kind, MetricInfo as MetricInfo  # noqa: F401
+    from ._exceptions import AibenchError as AibenchError, ComponentInfoError as ComponentInfoError, DuplicateIdError as DuplicateIdError, ManifestError as ManifestError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, RegistryError as RegistryError, UnknownIdError as UnknownIdError  # noqa: F401
+    from ._host import PluginHost as PluginHost, PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
+    from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
+    from ._markers import hookimpl as hookimpl  # noqa: F401
+    from ._metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, metric as metric  # noqa: F401
+    from ._problems import Problem as Problem  # noqa: F401
+    from ._registry import Registration as Registration, Registry as Registry  # noqa: F401
+    from ._validate import ValidationReport as ValidationReport, validate_bundle as validate_bundle  # noqa: F401
 
 def __getattr__(name: str) -> Any:
     module = _MODULE_OF.get(name)

@@ -138,11 +138,28 @@ class FunctionMetric:
     def __call__(self, **params: Any) -> _ConcatState:
         return _ConcatState(self, params)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ``@metric`` replaces the function by this object under the function's name, so
+        # pickle it by that name when it resolves to this very object.
+        module, name = self.function.__module__, self.function.__qualname__
+        if _lookup(module, name) is self:
+            return _lookup, (module, name)
+        return FunctionMetric, (self.info, self.function)
+
     def compute(self, *, predictions: Any, references: Any, **params: Any) -> float:
         """The primary score of one call (a convenience for tests and notebooks)."""
         state = self(**params)
         state.update(predictions=predictions, references=references)
         return state.compute()[self.info.output_names[0]]
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    import importlib
+
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    return target
 
 
 def metric(

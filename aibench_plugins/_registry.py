@@ -73,6 +73,12 @@ class Registry:
             message += f"; no {self.kind.plural} are installed"
         return UnknownIdError(message, id=id, suggestions=[suggestion] if suggestion else [])
 
+    def discard(self, id: str) -> None:
+        """Remove ``id`` if registered (test fixtures unregister what they added)."""
+        if self._frozen:
+            raise RegistryError(f"the {self.kind.value} registry is frozen")
+        self._entries.pop(id, None)
+
     def freeze(self) -> None:
         self._frozen = True
 

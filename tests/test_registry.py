@@ -64,5 +64,6 @@ def test_public_api_is_exactly_all() -> None:
 
     for name in aibench_plugins.__all__:
         assert getattr(aibench_plugins, name) is not None
+    assert set(aibench_plugins.__all__) == {*aibench_plugins._MODULE_OF, "__version__"}
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         aibench_plugins.nope  # noqa: B018
