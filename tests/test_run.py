@@ -36,7 +36,7 @@ def run_json(home: Path, bundle: Path, submission: Path, *args: str) -> tuple[in
 CASES = [
     ("iris-v2", "good", "codabench", {"accuracy": 0.955556}),
     ("iris-v2", "good", "ai4mediabench", {"accuracy": 0.955556}),
-    ("iris-v2", "wrong-format", "codabench", "program_rc=1"),
+    ("iris-v2", "wrong-format", "codabench", "Child task failed or non-zero return code (program_rc=1)"),
     ("iris-v2", "wrong-format", "ai4mediabench", "Could not find scores file"),
     ("wine-v1", "good", "v1", {"accuracy": 0.851852}),
     ("wine-v1", "good", "codabench", {"accuracy": 0.851852}),

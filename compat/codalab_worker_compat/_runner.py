@@ -252,18 +252,21 @@ class _Run:
                 started.append(("ingestion", ingestion, ingestion.commands))  # gather order: program first
         self._scoring_inputs = self.result.scoring_input = inputs
         self._run_processes(step, started, concurrent=self.rules.concurrent_ingestion)
-        if not self._write_output_metadata(step):
+        if not self.v2 and not self._write_output_metadata(step):
             return
         codes = [_exit_code(p) for p in step.processes if p.name.startswith("scoring program")]
         exit_code = next((c for c in codes if c not in (0, None)), codes[-1] if codes else None)
         if self.rules.scorer_exit_fails and exit_code not in (0, None):
-            self.result.fail(f"program_rc={exit_code}" if self.v2 else
+            # c7dbc75 first PATCHes "program_rc=N, async=[...]", then the message the site keeps.
+            self.result.fail(f"Child task failed or non-zero return code (program_rc={exit_code})" if self.v2 else
                              f"scoring program exited with code {exit_code} (§4.10)")
         scores = read_scores(step.output_dir, self.rules.worker, scorer_exit_code=exit_code)
         self.result.scores = scores
         if scores.outcome == "failed":
             self.result.fail(scores.error or "no scores")
         if self.result.status == "failed":
+            return  # v2 workers raise before push_output: no output/metadata, no scoring result
+        if self.v2 and not self._write_output_metadata(step):
             return
         row = self.result.row = map_to_columns(scores, self.bundle.columns, self.rules.worker)
         self.result.warnings += row.warnings
