@@ -126,21 +126,21 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
     splits: Mapping[str, Any] = manifest.document.get("splits", {})
     limit = _time_limit(manifest, phase)
     split_columns = sorted({s["column"] for s in splits.values() if "column" in s})
-    tables: dict[str, Any] = {}
+    tables: dict[tuple[str, bool], Any] = {}
 
-    def table(name: str) -> Any:
-        if name not in tables:
+    def table(name: str, *, split_source: bool = False) -> Any:
+        """The table ``name`` (read once), or its split columns (``split_source``)."""
+        if (name, split_source) not in tables:
             spec = data[name]
             source = spec.get("from", "submission" if name == "predictions" else "reference")
-            extra = split_columns if source == "reference" else []
-            columns = list(spec.get("columns", [])) + [c for c in extra if c not in spec.get("columns", [])]
+            columns = split_columns if split_source else list(spec.get("columns", []))
             try:
-                tables[name] = read_table(predictions if source == "submission" else reference,
-                                          TableSpec(spec["file"], id=spec.get("id"), columns=columns,
-                                                    format=spec.get("format")))
+                tables[name, split_source] = read_table(
+                    predictions if source == "submission" else reference,
+                    TableSpec(spec["file"], id=spec["id"], columns=columns, format=spec.get("format")))
             except ReadError as error:
-                tables[name] = error
-        return tables[name]
+                tables[name, split_source] = error
+        return tables[name, split_source]
 
     for entry in entries:
         registration = host.registry(Kind.METRIC).get(entry["use"])
@@ -163,10 +163,15 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
                                                          bool(entry.get("required", False)), _key(entry, split)))
                 evaluation.columns.append(_column(entry, info, split, None, provenance))
             continue
-        reference_table = loaded["references"]
         kept_rows = report.reference_rows
+        split_table = table(names["references"], split_source=True) if split_columns else loaded["references"]
         for split in chosen:
-            mask = _split_mask(splits.get(split), reference_table, kept_rows, reference)
+            if isinstance(split_table, ReadError):
+                evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, str(split_table),
+                                                         bool(entry.get("required", False)), _key(entry, split)))
+                evaluation.columns.append(_column(entry, info, split, None, provenance))
+                continue
+            mask = _split_mask(splits.get(split), split_table, kept_rows, reference)
 
             def compute(mask: Any = mask) -> dict[str, float]:
                 state = registration.component(**entry.get("params", {}))

@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.classification": "aibench_plugins.default_plugins.classification",
     "aibench.regression": "aibench_plugins.default_plugins.regression",
     "aibench.files": "aibench_plugins.default_plugins.files",
+    "aibench.submission_checks": "aibench_plugins.default_plugins.submission_checks",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""
 
