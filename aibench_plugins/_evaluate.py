@@ -11,6 +11,7 @@ ids), with provenance.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from ._check import SubmissionProblem
 from ._components import Kind
 from ._host import PluginHost
-from ._isolate import call_isolated
+from ._isolate import Outcome, call_isolated
 from ._manifest import Manifest
 from ._metric import MetricResult, Provenance, params_sha256
 from ._version import __version__
@@ -183,6 +184,9 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
 
             outcome = call_isolated(compute, timeout_s=limit)
             output = entry.get("output", info.primary)
+            if outcome.ok and output in outcome.value and not math.isfinite(outcome.value[output]):
+                outcome = Outcome(False, error=f"{output} is {outcome.value[output]} (undefined on this data); "
+                                               "a leaderboard stores only finite scores (§12)")
             if outcome.ok and output in outcome.value:
                 result = MetricResult(outcome.value, output, provenance)
                 evaluation.columns.append(_column(entry, info, split, result.value, provenance))

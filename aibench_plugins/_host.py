@@ -44,6 +44,9 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.regression": "aibench_plugins.default_plugins.regression",
     "aibench.files": "aibench_plugins.default_plugins.files",
     "aibench.submission_checks": "aibench_plugins.default_plugins.submission_checks",
+    "aibench.multilabel": "aibench_plugins.default_plugins.multilabel",
+    "aibench.ranking": "aibench_plugins.default_plugins.ranking",
+    "aibench.segmentation": "aibench_plugins.default_plugins.segmentation",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""
 

@@ -29,8 +29,10 @@ from typing import Any
 
 import pytest
 
+from aibench_plugins._host import BUILTIN_PLUGINS
+
 IRIS_BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "iris-v2"
-BUILTIN_IDS = ["aibench.classification", "aibench.files", "aibench.regression"]
+BUILTIN_IDS = sorted(BUILTIN_PLUGINS)
 
 PYPROJECT = """\
 [build-system]

@@ -1,62 +1,560 @@
-"""Built-in regression metrics."""
+"""Built-in regression metrics, as mergeable states of sufficient statistics.
+
+Every metric takes ``predictions`` and ``references`` of kind ``value``: one real
+number per sample, as anything ``numpy.asarray(x, dtype=float)`` accepts (a list, an
+array of shape ``(n,)`` or ``(n, 1)``, a pandas Series). NaN and infinite inputs are
+rejected, naming the input and the first offending index.
+
+A state reads each batch once, in cache-sized chunks, and keeps only sums, counts and
+co-moments (combined with the parallel formula of Chan, Golub and LeVeque), so that
+``update`` costs about one pass over the data, a state holds a few numbers whatever
+the data size, and ``merge`` of shards gives the result of one pass up to rounding.
+Spearman's correlation needs the ranks of all the data: its state keeps the values.
+
+Conventions are scikit-learn's and scipy's, which the tests check on random inputs:
+
+* ``aibench.r2`` is ``1 - SS_res / SS_tot``; with constant references it is 1.0 for
+  exact predictions and 0.0 otherwise (scikit-learn's ``force_finite``), and NaN for
+  fewer than two samples. Constant means exactly equal values: where scikit-learn's
+  rounding makes ``SS_tot`` tiny but not zero (``[0.1, 0.1, 0.1]``), it returns a huge
+  negative number and this metric returns the convention.
+* ``aibench.mape`` divides by ``max(|reference|, eps)``, ``eps`` the float64 machine
+  epsilon, and is a fraction (not a percentage), as in scikit-learn.
+* ``aibench.pearson`` and ``aibench.spearman`` are NaN, as scipy's, when either input is
+  constant or there are fewer than two samples; ties get average ranks.
+
+This module also holds :class:`StatefulMetric` and :class:`MetricStateBase`, the
+plumbing the other built-in metric modules share. numpy is imported when a metric is
+used, not when the plugin loads.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from .._components import InputSpec, MetricInfo
 from .._markers import hookimpl
-from .._metric import metric
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+
+__all__ = [
+    "MetricStateBase",
+    "StatefulMetric",
+    "mae",
+    "mape",
+    "mse",
+    "pearson",
+    "r2",
+    "rmse",
+    "spearman",
+]
+
+CHUNK = 1 << 15
+"""Samples per chunk: two inputs and two work buffers of this many floats stay in the
+CPU cache, so a batch is read from memory once whatever the statistics. Sums of
+products use ``einsum``, not BLAS ``dot``, whose threads cost more than they save on
+chunks this small."""
 
 
-def _errors(predictions: Any, references: Any) -> Any:
+# -- shared plumbing ------------------------------------------------------------------------
+
+
+class MetricStateBase:
+    """Plumbing shared by the built-in states: input names, params, merge checks.
+
+    A subclass sets :attr:`info` and implements ``reset``, ``update``, ``compute`` and
+    ``_merge``; :attr:`params` are the keyword arguments the factory was called with,
+    defaults included (two states merge only when their params are equal).
+    """
+
+    info: ClassVar[MetricInfo]
+
+    def __init__(self, **params: Any) -> None:
+        """Keep ``params`` with the defaults of ``info.params_schema`` filled in."""
+        declared = self.info.params_schema.get("properties", {})
+        unknown = sorted(set(params) - set(declared))
+        if unknown:
+            raise TypeError(f"{self.info.id}: unknown param{'s' if len(unknown) > 1 else ''} "
+                            f"{', '.join(map(repr, unknown))}; it takes {', '.join(declared) or 'no params'}")
+        self.params: dict[str, Any] = {name: spec["default"] for name, spec in declared.items()
+                                       if "default" in spec}
+        self.params.update(params)
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def update(self, **inputs: Any) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def merge(self, other: MetricStateBase) -> None:
+        """Add ``other``'s accumulation (a state of the same metric and params) to this one."""
+        if type(other) is not type(self):
+            raise TypeError(f"{self.info.id}: cannot merge a {type(other).__name__} into a {type(self).__name__}")
+        if other.params != self.params:
+            raise ValueError(f"{self.info.id}: cannot merge states with different params "
+                             f"({other.params} into {self.params})")
+        self._merge(other)
+
+    def _merge(self, other: Any) -> None:
+        raise NotImplementedError
+
+    def _inputs(self, inputs: Mapping[str, Any]) -> tuple[Any, Any]:
+        """``predictions`` and ``references`` from ``update``'s keyword arguments."""
+        expected = set(self.info.inputs)
+        unknown, missing = sorted(set(inputs) - expected), sorted(expected - set(inputs))
+        if unknown or missing:
+            problem = (f"unexpected input{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+                       if unknown else f"missing input{'s' if len(missing) > 1 else ''} "
+                                       f"{', '.join(map(repr, missing))}")
+            raise TypeError(f"{self.info.id}: update() {problem}; it takes {', '.join(sorted(expected))}")
+        return inputs["predictions"], inputs["references"]
+
+    def _scores(self, value: float) -> dict[str, float]:
+        return {self.info.primary: float(value)}
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"<{self.info.id}({shown}) state>"
+
+
+StateT = TypeVar("StateT", bound=MetricStateBase)
+
+
+class StatefulMetric(Generic[StateT]):
+    """A registered metric built from a state class: ``metric(**params)`` checks the
+    params against ``info.params_schema`` and returns a fresh state.
+
+    >>> from aibench_plugins.default_plugins.regression import mae
+    >>> state = mae()
+    >>> state.update(predictions=[1.0, 2.0], references=[1.0, 4.0])
+    >>> state.compute()
+    {'aibench.mae': 1.0}
+    >>> mae.compute(predictions=[1.0, 2.0], references=[1.0, 4.0])
+    1.0
+    """
+
+    def __init__(self, state: type[StateT]) -> None:
+        self.state = state
+        self.info: MetricInfo = state.info
+
+    def __call__(self, **params: Any) -> StateT:
+        _check_params(self.info, params)
+        return self.state(**params)
+
+    def compute(self, *, predictions: Any, references: Any, **params: Any) -> float:
+        """The primary score of one call (a convenience for tests and notebooks)."""
+        state = self(**params)
+        state.update(predictions=predictions, references=references)
+        return state.compute()[self.info.primary]
+
+    def __repr__(self) -> str:
+        return f"<metric {self.info.id}>"
+
+
+def _check_params(info: MetricInfo, params: Mapping[str, Any]) -> None:
+    """Raise :class:`ValueError` listing every way ``params`` breaks ``info.params_schema``."""
+    import jsonschema_rs
+
+    validator = jsonschema_rs.validator_for(dict(info.params_schema))
+    errors = [f"{'/'.join(map(str, e.instance_path)) or 'params'}: {e.message}" for e in validator.iter_errors(params)]
+    if errors:
+        raise ValueError(f"{info.id}: invalid params {dict(params)}: {'; '.join(errors)}")
+
+
+def describe(text: str) -> str:
+    """A description written as an indented block, on one line."""
+    return " ".join(text.split())
+
+
+# -- regression states ------------------------------------------------------------------------
+
+_VALUES = {
+    "predictions": InputSpec("value", "float64", "n", "Predicted value of each sample."),
+    "references": InputSpec("value", "float64", "n", "True value of each sample."),
+}
+
+
+def _pair(metric_id: str, predictions: Any, references: Any) -> tuple[FloatArray, FloatArray]:
+    """Both inputs as 1-D float64 arrays of equal length."""
     import numpy as np
 
-    predictions = np.asarray(predictions, dtype=float)
-    references = np.asarray(references, dtype=float)
-    if references.shape != predictions.shape:
-        raise ValueError(f"predictions have shape {predictions.shape} but references have shape {references.shape}")
-    return predictions - references
+    arrays = []
+    for name, value in (("predictions", predictions), ("references", references)):
+        try:
+            arrays.append(np.asarray(value, dtype=np.float64))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{metric_id}: {name} must be numbers ({error})") from None
+    p, r = arrays
+    if p.shape != r.shape:
+        raise ValueError(f"{metric_id}: predictions have shape {p.shape} but references have shape {r.shape}")
+    if p.ndim == 2 and p.shape[1] == 1:
+        p, r = p[:, 0], r[:, 0]
+    if p.ndim != 1:
+        raise ValueError(f"{metric_id}: expected one value per sample, shape (n,); got shape {p.shape}")
+    return p, r
 
 
-@metric(id="aibench.mae", direction="minimize", bounds=(0.0, None))
-def mae(*, predictions: Any, references: Any) -> float:
-    """Mean absolute error."""
+def _reject_non_finite(metric_id: str, p: FloatArray, r: FloatArray) -> None:
+    """Raise naming the first NaN or infinite input (called only when a sum is not finite)."""
     import numpy as np
 
-    return float(np.mean(np.abs(_errors(predictions, references))))
+    for name, values in (("predictions", p), ("references", r)):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise ValueError(f"{metric_id}: {name} hold {bad.size} NaN or infinite value(s), the first at index "
+                             f"{bad[0]} ({values[bad[0]]}); every value must be a finite number")
 
 
-@metric(id="aibench.mse", direction="minimize", bounds=(0.0, None))
-def mse(*, predictions: Any, references: Any) -> float:
-    """Mean squared error."""
+def _chunks(n: int) -> Iterator[slice]:
+    for start in range(0, n, CHUNK):
+        yield slice(start, min(start + CHUNK, n))
+
+
+class _RegressionState(MetricStateBase):
+    """Update = validate, then accumulate chunk by chunk into a batch state that is merged
+    into this one only when it is finite, so a rejected batch leaves the state unchanged."""
+
+    info: ClassVar[MetricInfo]
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.reset()
+
+    def update(self, **inputs: Any) -> None:
+        import numpy as np
+
+        p, r = _pair(self.info.id, *self._inputs(inputs))
+        if p.size == 0:
+            return
+        batch = type(self)(**self.params)
+        work = np.empty(min(p.size, CHUNK)), np.empty(min(p.size, CHUNK))
+        with np.errstate(all="ignore"):  # NaN and infinity are detected below, from the sums
+            for part in _chunks(p.size):
+                size = part.stop - part.start
+                batch._accumulate(p[part], r[part], work[0][:size], work[1][:size])
+        if not batch._finite():
+            _reject_non_finite(self.info.id, p, r)
+        self._merge(batch)
+
+    def compute(self) -> dict[str, float]:
+        if self._count() == 0:
+            raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
+        return self._scores(self._value())
+
+    def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
+        """Add one chunk; ``work`` and ``work2`` are scratch buffers of the chunk's size."""
+        raise NotImplementedError
+
+    def _count(self) -> int:
+        raise NotImplementedError
+
+    def _finite(self) -> bool:
+        raise NotImplementedError
+
+    def _value(self) -> float:
+        raise NotImplementedError
+
+
+class _SumState(_RegressionState):
+    """A mean of one per-sample quantity: a count and a sum."""
+
+    def reset(self) -> None:
+        self.n = 0
+        self.total = 0.0
+
+    def _merge(self, other: _SumState) -> None:
+        self.n += other.n
+        self.total += other.total
+
+    def _count(self) -> int:
+        return self.n
+
+    def _finite(self) -> bool:
+        return math.isfinite(self.total)
+
+    def _value(self) -> float:
+        return self.total / self.n
+
+
+class MAEState(_SumState):
+    info = MetricInfo(
+        id="aibench.mae", direction="minimize", bounds=(0.0, None), version="2", inputs=_VALUES,
+        description="Mean absolute error, mean of |prediction - reference|.",
+    )
+
+    def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
+        import numpy as np
+
+        np.subtract(p, r, out=work)
+        np.abs(work, out=work)
+        self.n += p.size
+        self.total += float(np.add.reduce(work))
+
+
+class MSEState(_SumState):
+    info = MetricInfo(
+        id="aibench.mse", direction="minimize", bounds=(0.0, None), version="2", inputs=_VALUES,
+        description="Mean squared error, mean of (prediction - reference)².",
+    )
+
+    def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
+        import numpy as np
+
+        np.subtract(p, r, out=work)
+        self.n += p.size
+        self.total += float(np.einsum("i,i->", work, work))
+
+
+class RMSEState(MSEState):
+    info = MetricInfo(
+        id="aibench.rmse", direction="minimize", bounds=(0.0, None), version="2", inputs=_VALUES,
+        description="Root mean squared error, the square root of the mean squared error over all samples.",
+    )
+
+    def _value(self) -> float:
+        return math.sqrt(self.total / self.n)
+
+
+class MAPEState(_SumState):
+    info = MetricInfo(
+        id="aibench.mape", direction="minimize", bounds=(0.0, None), inputs=_VALUES,
+        description=describe("""Mean absolute percentage error, as a fraction: mean of
+            |prediction - reference| / max(|reference|, eps), eps the float64 machine epsilon
+            (scikit-learn's convention: a zero reference gives a very large error, not infinity)."""),
+    )
+
+    def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
+        import numpy as np
+
+        np.subtract(p, r, out=work)
+        np.abs(work, out=work)
+        np.abs(r, out=work2)
+        np.maximum(work2, np.finfo(np.float64).eps, out=work2)
+        np.divide(work, work2, out=work)
+        self.n += p.size
+        self.total += float(np.add.reduce(work))
+
+
+def _chan(n_a: int, mean_a: float, n_b: int, mean_b: float) -> tuple[float, float, float]:
+    """Merged mean, the difference of means, and ``n_a n_b / n`` (Chan et al. 1979)."""
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    return mean_a + delta * (n_b / n), delta, n_a * (n_b / n)
+
+
+class _Constant:
+    """Whether every value seen so far is equal (exactly), and to what."""
+
+    def __init__(self) -> None:
+        self.first = math.nan
+        self.same = True
+
+    def add(self, values: FloatArray, seen: int) -> None:
+        if not self.same:
+            return
+        if seen == 0:
+            self.first = float(values[0])
+        self.same = bool((values == self.first).all())
+
+    def merge(self, other: _Constant, seen: int, other_seen: int) -> None:
+        if other_seen == 0:
+            return
+        if seen == 0:
+            self.first, self.same = other.first, other.same
+        else:
+            self.same = self.same and other.same and self.first == other.first
+
+
+class R2State(_RegressionState):
+    info = MetricInfo(
+        id="aibench.r2", direction="maximize", bounds=(None, 1.0), version="2", inputs=_VALUES,
+        description=describe("""Coefficient of determination, 1 - SS_res / SS_tot. With constant
+            references it is 1.0 for exact predictions and 0.0 otherwise, and it is NaN for fewer than
+            two samples, as in scikit-learn."""),
+    )
+
+    def reset(self) -> None:
+        self.n = 0
+        self.sse = 0.0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.constant = _Constant()
+
+    def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
+        import numpy as np
+
+        np.subtract(p, r, out=work)
+        sse = float(np.einsum("i,i->", work, work))
+        mean = float(np.add.reduce(r)) / r.size
+        np.subtract(r, mean, out=work2)
+        m2 = float(np.einsum("i,i->", work2, work2))
+        self.constant.add(r, self.n)
+        self._combine(r.size, sse, mean, m2)
+
+    def _combine(self, n: int, sse: float, mean: float, m2: float) -> None:
+        if self.n == 0:
+            self.n, self.sse, self.mean, self.m2 = n, sse, mean, m2
+            return
+        self.mean, delta, weight = _chan(self.n, self.mean, n, mean)
+        self.m2 += m2 + delta * delta * weight
+        self.sse += sse
+        self.n += n
+
+    def _merge(self, other: R2State) -> None:
+        if other.n:
+            self.constant.merge(other.constant, self.n, other.n)
+            self._combine(other.n, other.sse, other.mean, other.m2)
+
+    def _count(self) -> int:
+        return self.n
+
+    def _finite(self) -> bool:
+        return math.isfinite(self.sse) and math.isfinite(self.m2)
+
+    def _value(self) -> float:
+        if self.n < 2:
+            return math.nan
+        if self.constant.same or self.m2 == 0.0:
+            return 1.0 if self.sse == 0.0 else 0.0
+        return 1.0 - self.sse / self.m2
+
+
+class PearsonState(_RegressionState):
+    info = MetricInfo(
+        id="aibench.pearson", direction="maximize", bounds=(-1.0, 1.0), inputs=_VALUES,
+        description=describe("""Pearson correlation coefficient between predictions and references;
+            NaN when either is constant or there are fewer than two samples, as in scipy."""),
+        citation="Pearson, K. (1895). Notes on regression and inheritance in the case of two parents. "
+                 "Proceedings of the Royal Society of London, 58, 240-242.",
+    )
+
+    def reset(self) -> None:
+        self.n = 0
+        self.mean_p = self.mean_r = 0.0
+        self.c_pr = self.m2_p = self.m2_r = 0.0
+        self.constant_p, self.constant_r = _Constant(), _Constant()
+
+    def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
+        import numpy as np
+
+        mean_p = float(np.add.reduce(p)) / p.size
+        mean_r = float(np.add.reduce(r)) / r.size
+        np.subtract(p, mean_p, out=work)
+        np.subtract(r, mean_r, out=work2)
+        moments = (float(np.einsum("i,i->", work, work2)), float(np.einsum("i,i->", work, work)),
+                   float(np.einsum("i,i->", work2, work2)))
+        self.constant_p.add(p, self.n)
+        self.constant_r.add(r, self.n)
+        self._combine(p.size, mean_p, mean_r, *moments)
+
+    def _combine(self, n: int, mean_p: float, mean_r: float, c_pr: float, m2_p: float, m2_r: float) -> None:
+        if self.n == 0:
+            self.n, self.mean_p, self.mean_r, self.c_pr, self.m2_p, self.m2_r = n, mean_p, mean_r, c_pr, m2_p, m2_r
+            return
+        self.mean_p, delta_p, weight = _chan(self.n, self.mean_p, n, mean_p)
+        self.mean_r, delta_r, _ = _chan(self.n, self.mean_r, n, mean_r)
+        self.c_pr += c_pr + delta_p * delta_r * weight
+        self.m2_p += m2_p + delta_p * delta_p * weight
+        self.m2_r += m2_r + delta_r * delta_r * weight
+        self.n += n
+
+    def _merge(self, other: PearsonState) -> None:
+        if other.n:
+            self.constant_p.merge(other.constant_p, self.n, other.n)
+            self.constant_r.merge(other.constant_r, self.n, other.n)
+            self._combine(other.n, other.mean_p, other.mean_r, other.c_pr, other.m2_p, other.m2_r)
+
+    def _count(self) -> int:
+        return self.n
+
+    def _finite(self) -> bool:
+        return all(map(math.isfinite, (self.c_pr, self.m2_p, self.m2_r)))
+
+    def _value(self) -> float:
+        if self.n < 2 or self.constant_p.same or self.constant_r.same or self.m2_p == 0.0 or self.m2_r == 0.0:
+            return math.nan
+        norm = self.m2_p * self.m2_r
+        # sqrt(x * x) == x exactly, so identical inputs give exactly 1; scale apart on over/underflow
+        norm = math.sqrt(norm) if 0.0 < norm < math.inf else math.sqrt(self.m2_p) * math.sqrt(self.m2_r)
+        return max(-1.0, min(1.0, self.c_pr / norm))
+
+
+def average_ranks(values: Any) -> FloatArray:
+    """Ranks from 1, tied values sharing the mean of their ranks (scipy's ``rankdata``)."""
     import numpy as np
 
-    return float(np.mean(np.square(_errors(predictions, references))))
+    values = np.asarray(values)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    bounds = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1], [True])))
+    starts, stops = bounds[:-1], bounds[1:]
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.repeat((starts + stops + 1) / 2.0, stops - starts)
+    return ranks
 
 
-@metric(id="aibench.rmse", direction="minimize", bounds=(0.0, None))
-def rmse(*, predictions: Any, references: Any) -> float:
-    """Root mean squared error."""
-    import numpy as np
+class SpearmanState(MetricStateBase):
+    info = MetricInfo(
+        id="aibench.spearman", direction="maximize", bounds=(-1.0, 1.0), inputs=_VALUES,
+        description=describe("""Spearman rank correlation: the Pearson correlation of the ranks, ties
+            sharing their average rank; NaN when either input is constant or there are fewer than two
+            samples, as in scipy. The state keeps every value (ranks need all the data)."""),
+        citation="Spearman, C. (1904). The proof and measurement of association between two things. "
+                 "The American Journal of Psychology, 15(1), 72-101.",
+    )
 
-    return float(np.sqrt(np.mean(np.square(_errors(predictions, references)))))
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.reset()
+
+    def reset(self) -> None:
+        self.predictions: list[FloatArray] = []
+        self.references: list[FloatArray] = []
+
+    def update(self, **inputs: Any) -> None:
+        import numpy as np
+
+        p, r = _pair(self.info.id, *self._inputs(inputs))
+        if not (np.isfinite(p).all() and np.isfinite(r).all()):
+            _reject_non_finite(self.info.id, p, r)
+        self.predictions.append(p.copy())
+        self.references.append(r.copy())
+
+    def _merge(self, other: SpearmanState) -> None:
+        self.predictions.extend(other.predictions)
+        self.references.extend(other.references)
+
+    def compute(self) -> dict[str, float]:
+        import numpy as np
+
+        if not any(p.size for p in self.predictions):
+            raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
+        pearson = PearsonState()
+        pearson.update(predictions=average_ranks(np.concatenate(self.predictions)),
+                       references=average_ranks(np.concatenate(self.references)))
+        return self._scores(pearson._value())
 
 
-@metric(id="aibench.r2", direction="maximize", bounds=(None, 1.0))
-def r2(*, predictions: Any, references: Any) -> float:
-    """Coefficient of determination; 1 - SS_res / SS_tot, and 0 when the references are constant
-    and the predictions are not exact, as in scikit-learn."""
-    import numpy as np
-
-    references = np.asarray(references, dtype=float)
-    residual = float(np.sum(np.square(_errors(predictions, references))))
-    total = float(np.sum(np.square(references - references.mean())))
-    if total == 0.0:
-        return 1.0 if residual == 0.0 else 0.0
-    return 1.0 - residual / total
+mae = StatefulMetric(MAEState)
+mse = StatefulMetric(MSEState)
+rmse = StatefulMetric(RMSEState)
+r2 = StatefulMetric(R2State)
+mape = StatefulMetric(MAPEState)
+pearson = StatefulMetric(PearsonState)
+spearman = StatefulMetric(SpearmanState)
 
 
 @hookimpl
 def aibench_register_metrics(register: Any) -> None:
-    for each in (mae, mse, rmse, r2):
+    for each in (mae, mse, rmse, r2, mape, pearson, spearman):
         register(each)
+
