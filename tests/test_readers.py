@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aibench_plugins import _readers
+from aibench_plugins import _readers, _tables
 from aibench_plugins._readers import ReadError, TableSpec, align, read_table
 
 
@@ -25,7 +25,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if request.param == "pyarrow":
         pytest.importorskip("pyarrow")
     else:
-        monkeypatch.setattr(_readers, "has_pyarrow", lambda: False)
+        monkeypatch.setattr(_tables, "has_pyarrow", lambda: False)
     return str(request.param)
 
 

@@ -210,14 +210,14 @@ def test_manifest_metrics_are_new_columns_beside_the_original_scores(tmp_path: P
     equals the metric computed on that subset alone (scikit-learn)."""
     import csv
 
-    from sklearn.metrics import balanced_accuracy_score, f1_score
+    from sklearn.metrics import balanced_accuracy_score, f1_score, matthews_corrcoef
 
     code, report = run_json(tmp_path, BUNDLES / "iris-v2", SUBMISSIONS / "iris-v2" / "good")
     assert code == 0, report
     assert [c["key"] for c in report["columns"]] == ["accuracy"]
     plugin = {c["key"]: c for c in report["plugin_columns"]}
     assert list(plugin) == ["balanced_accuracy", "balanced_accuracy_public", "balanced_accuracy_private",
-                            "macro_f1_public", "macro_f1_private"]
+                            "macro_f1_public", "macro_f1_private", "mcc_public", "mcc_private"]
     def labels(path: Path) -> dict[str, str]:
         with path.open() as handle:
             return {row["id"]: row["label"] for row in csv.DictReader(handle)}
@@ -229,6 +229,7 @@ def test_manifest_metrics_are_new_columns_beside_the_original_scores(tmp_path: P
         y_true, y_pred = [truth[i] for i in ids], [predicted[i] for i in ids]
         assert plugin[f"balanced_accuracy_{split}"]["value"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
         assert plugin[f"macro_f1_{split}"]["value"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+        assert plugin[f"mcc_{split}"]["value"] == pytest.approx(matthews_corrcoef(y_true, y_pred))
         assert plugin[f"macro_f1_{split}"]["title"] == f"Macro F1 ({split})"
     provenance = plugin["balanced_accuracy"]["provenance"]
     assert provenance["metric_id"] == "aibench.balanced_accuracy" and provenance["distribution"] == "aibench-plugins"

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._components import InputSpec, MetricInfo
 from .._markers import hookimpl
-from .regression import MetricStateBase, StatefulMetric, describe
+from .._stateful import MetricStateBase, StatefulMetric, describe, object_schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -71,7 +71,7 @@ def _schema(average: list[str] | None = None, default: str | None = None) -> dic
                                                 "pooled (micro) or per-sample (samples) scores are combined, "
                                                 "as in scikit-learn."}
         properties["zero_division"] = _ZERO_DIVISION
-    return {"type": "object", "properties": properties, "additionalProperties": False}
+    return object_schema(**properties)
 
 
 class _MultilabelState(MetricStateBase):

@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._components import InputSpec, MetricInfo
 from .._markers import hookimpl
-from .regression import MetricStateBase, StatefulMetric, describe
+from .._stateful import MetricStateBase, StatefulMetric, describe, object_schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,8 +95,7 @@ _GAIN = {"enum": ["linear", "exponential"], "default": "linear",
 
 
 def _schema(**properties: Any) -> dict[str, Any]:
-    return {"type": "object", "properties": {**properties, "missing_queries": _MISSING},
-            "additionalProperties": False}
+    return object_schema(**properties, missing_queries=_MISSING)
 
 
 _TREC = ("Voorhees, E. M., & Harman, D. K. (Eds.). (2005). TREC: Experiment and Evaluation in Information "

@@ -23,19 +23,20 @@ Conventions are scikit-learn's and scipy's, which the tests check on random inpu
 * ``aibench.pearson`` and ``aibench.spearman`` are NaN, as scipy's, when either input is
   constant or there are fewer than two samples; ties get average ranks.
 
-This module also holds :class:`StatefulMetric` and :class:`MetricStateBase`, the
-plumbing the other built-in metric modules share. numpy is imported when a metric is
-used, not when the plugin loads.
+The states derive from :class:`~aibench_plugins._stateful.MetricStateBase` and the
+metrics are :class:`~aibench_plugins._stateful.StatefulMetric` factories (re-exported
+here). numpy is imported when a metric is used, not when the plugin loads.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._components import InputSpec, MetricInfo
 from .._markers import hookimpl
+from .._stateful import MetricStateBase, StatefulMetric, describe
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,119 +61,6 @@ CHUNK = 1 << 15
 CPU cache, so a batch is read from memory once whatever the statistics. Sums of
 products use ``einsum``, not BLAS ``dot``, whose threads cost more than they save on
 chunks this small."""
-
-
-# -- shared plumbing ------------------------------------------------------------------------
-
-
-class MetricStateBase:
-    """Plumbing shared by the built-in states: input names, params, merge checks.
-
-    A subclass sets :attr:`info` and implements ``reset``, ``update``, ``compute`` and
-    ``_merge``; :attr:`params` are the keyword arguments the factory was called with,
-    defaults included (two states merge only when their params are equal).
-    """
-
-    info: ClassVar[MetricInfo]
-
-    def __init__(self, **params: Any) -> None:
-        """Keep ``params`` with the defaults of ``info.params_schema`` filled in."""
-        declared = self.info.params_schema.get("properties", {})
-        unknown = sorted(set(params) - set(declared))
-        if unknown:
-            raise TypeError(f"{self.info.id}: unknown param{'s' if len(unknown) > 1 else ''} "
-                            f"{', '.join(map(repr, unknown))}; it takes {', '.join(declared) or 'no params'}")
-        self.params: dict[str, Any] = {name: spec["default"] for name, spec in declared.items()
-                                       if "default" in spec}
-        self.params.update(params)
-
-    def reset(self) -> None:
-        raise NotImplementedError
-
-    def update(self, **inputs: Any) -> None:
-        raise NotImplementedError
-
-    def compute(self) -> dict[str, float]:
-        raise NotImplementedError
-
-    def merge(self, other: MetricStateBase) -> None:
-        """Add ``other``'s accumulation (a state of the same metric and params) to this one."""
-        if type(other) is not type(self):
-            raise TypeError(f"{self.info.id}: cannot merge a {type(other).__name__} into a {type(self).__name__}")
-        if other.params != self.params:
-            raise ValueError(f"{self.info.id}: cannot merge states with different params "
-                             f"({other.params} into {self.params})")
-        self._merge(other)
-
-    def _merge(self, other: Any) -> None:
-        raise NotImplementedError
-
-    def _inputs(self, inputs: Mapping[str, Any]) -> tuple[Any, Any]:
-        """``predictions`` and ``references`` from ``update``'s keyword arguments."""
-        expected = set(self.info.inputs)
-        unknown, missing = sorted(set(inputs) - expected), sorted(expected - set(inputs))
-        if unknown or missing:
-            problem = (f"unexpected input{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
-                       if unknown else f"missing input{'s' if len(missing) > 1 else ''} "
-                                       f"{', '.join(map(repr, missing))}")
-            raise TypeError(f"{self.info.id}: update() {problem}; it takes {', '.join(sorted(expected))}")
-        return inputs["predictions"], inputs["references"]
-
-    def _scores(self, value: float) -> dict[str, float]:
-        return {self.info.primary: float(value)}
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
-        return f"<{self.info.id}({shown}) state>"
-
-
-StateT = TypeVar("StateT", bound=MetricStateBase)
-
-
-class StatefulMetric(Generic[StateT]):
-    """A registered metric built from a state class: ``metric(**params)`` checks the
-    params against ``info.params_schema`` and returns a fresh state.
-
-    >>> from aibench_plugins.default_plugins.regression import mae
-    >>> state = mae()
-    >>> state.update(predictions=[1.0, 2.0], references=[1.0, 4.0])
-    >>> state.compute()
-    {'aibench.mae': 1.0}
-    >>> mae.compute(predictions=[1.0, 2.0], references=[1.0, 4.0])
-    1.0
-    """
-
-    def __init__(self, state: type[StateT]) -> None:
-        self.state = state
-        self.info: MetricInfo = state.info
-
-    def __call__(self, **params: Any) -> StateT:
-        _check_params(self.info, params)
-        return self.state(**params)
-
-    def compute(self, *, predictions: Any, references: Any, **params: Any) -> float:
-        """The primary score of one call (a convenience for tests and notebooks)."""
-        state = self(**params)
-        state.update(predictions=predictions, references=references)
-        return state.compute()[self.info.primary]
-
-    def __repr__(self) -> str:
-        return f"<metric {self.info.id}>"
-
-
-def _check_params(info: MetricInfo, params: Mapping[str, Any]) -> None:
-    """Raise :class:`ValueError` listing every way ``params`` breaks ``info.params_schema``."""
-    import jsonschema_rs
-
-    validator = jsonschema_rs.validator_for(dict(info.params_schema))
-    errors = [f"{'/'.join(map(str, e.instance_path)) or 'params'}: {e.message}" for e in validator.iter_errors(params)]
-    if errors:
-        raise ValueError(f"{info.id}: invalid params {dict(params)}: {'; '.join(errors)}")
-
-
-def describe(text: str) -> str:
-    """A description written as an indented block, on one line."""
-    return " ".join(text.split())
 
 
 # -- regression states ------------------------------------------------------------------------

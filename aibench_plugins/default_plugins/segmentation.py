@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._components import InputSpec, MetricInfo
 from .._markers import hookimpl
+from .._stateful import MetricStateBase, StatefulMetric, describe
 from .multilabel import combine, per_class_ratios
-from .regression import MetricStateBase, StatefulMetric, describe
 
 if TYPE_CHECKING:
     import numpy as np
