@@ -19,6 +19,7 @@ import pytest
 
 from codalab_worker_compat._executor import ProcessSpec, ResourceLimits
 from codalab_worker_compat._local import LocalExecutor, bwrap_probe
+from processes import processes_with
 
 PY = sys.executable
 
@@ -42,17 +43,6 @@ def err(spec: ProcessSpec) -> str:
 def marker() -> str:
     return f"codalab-test-marker-{uuid.uuid4().hex}"
 
-
-def processes_with(mark: str) -> list[int]:
-    """Live processes (not zombies: their cmdline is empty) with ``mark`` in their argv."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and mark.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                found.append(int(entry))
-        except OSError:
-            pass
-    return found
 
 
 def gone(mark: str, within: float = 2.0) -> bool:

@@ -25,6 +25,7 @@ import yaml
 
 from codalab_worker_compat import Bundle, LocalExecutor, RunResult, StepResult, Worker, load_bundle, run_submission
 from codalab_worker_compat._local import bwrap_probe
+from processes import processes_with
 
 Files = Mapping[str, str | bytes]
 V2: tuple[Worker, ...] = ("codabench", "ai4mediabench")
@@ -155,17 +156,6 @@ def worker_metadata(result: RunResult, name: str) -> Any:
 def log(result: RunResult, name: str, key: str) -> str:
     return step(result, name).logs[key].read_text()
 
-
-def processes_with(mark: str) -> list[int]:
-    """Live processes with ``mark`` in their argv (zombies have an empty cmdline)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and mark.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                found.append(int(entry))
-        except OSError:
-            pass
-    return found
 
 
 def result_submission(tmp_path: Path, files: Files | None = None) -> Path:
