@@ -154,17 +154,19 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
         loaded = {name: table(table_name) for name, table_name in names.items()}
         problem: ReadError | str | None = next((t for t in loaded.values() if isinstance(t, ReadError)), None)
         chosen = entry.get("splits", list(splits) or ["all"])
-        if problem is None:
+        ranking = info.inputs["predictions"].kind == "ranking"
+        if problem is None and not ranking:
             predicted, expected, report = align(loaded["predictions"], loaded["references"])
             if not report.ok:
                 problem = "; ".join(report.messages())
+            predicted = _label_sets(predicted, data[names["predictions"]])
+            expected = _label_sets(expected, data[names["references"]])
         if problem is not None:
             for split in chosen:
                 evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, str(problem),
                                                          bool(entry.get("required", False)), _key(entry, split)))
                 evaluation.columns.append(_column(entry, info, split, None, provenance))
             continue
-        kept_rows = report.reference_rows
         split_table = table(names["references"], split_source=True) if split_columns else loaded["references"]
         for split in chosen:
             if isinstance(split_table, ReadError):
@@ -172,14 +174,16 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
                                                          bool(entry.get("required", False)), _key(entry, split)))
                 evaluation.columns.append(_column(entry, info, split, None, provenance))
                 continue
-            mask = _split_mask(splits.get(split), split_table, kept_rows, reference)
+            if ranking:  # rows (query, item, score) and (query, item, relevance), selected by query id
+                chosen_ids = _split_ids(splits.get(split), split_table, reference)
+                inputs = {name: _rows(loaded[name], chosen_ids) for name in ("predictions", "references")}
+            else:
+                mask = _split_mask(splits.get(split), split_table, report.reference_rows, reference)
+                inputs = {"predictions": _select(predicted, mask), "references": _select(expected, mask)}
 
-            def compute(mask: Any = mask) -> dict[str, float]:
+            def compute(inputs: dict[str, Any] = inputs) -> dict[str, float]:
                 state = registration.component(**entry.get("params", {}))
-                if mask is None:
-                    state.update(predictions=predicted, references=expected)
-                else:
-                    state.update(predictions=predicted[mask], references=expected[mask])
+                state.update(**inputs)
                 return dict(state.compute())
 
             outcome = call_isolated(compute, timeout_s=limit)
@@ -197,6 +201,48 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
                                                          outcome.traceback))
                 evaluation.columns.append(_column(entry, info, split, None, provenance))
     return evaluation
+
+
+def _split_ids(split: Mapping[str, Any] | None, references: Any, reference_dir: Path) -> set[str] | None:
+    """The ids a split selects (``None``: every id)."""
+    import numpy as np
+
+    if split is None:
+        return None
+    if "ids" in split:
+        return {str(i) for i in split["ids"]}
+    if "ids_file" in split:
+        return set((reference_dir / split["ids_file"]).read_text().split())
+    ids = np.asarray(references.ids).astype(str)
+    return set(ids[np.asarray(references.column(split["column"])).astype(str) == str(split["value"])])
+
+
+def _rows(table: Any, ids: set[str] | None) -> Any:
+    """A table's rows as a DataFrame (id column first), keeping only ``ids``."""
+    frame = table.frame
+    if ids is None:
+        return frame
+    return frame[frame.iloc[:, 0].astype(str).isin(ids)]
+
+
+def _select(values: Any, mask: Any) -> Any:
+    if mask is None:
+        return values
+    if isinstance(values, list):
+        return [value for value, keep in zip(values, mask) if keep]
+    return values[mask]
+
+
+def _label_sets(values: Any, spec: Mapping[str, Any]) -> Any:
+    """Values of a table whose ``separator`` is set, as one list of labels per row (multi-label)."""
+    separator = spec.get("separator")
+    if separator is None:
+        return values
+    def labels(value: Any) -> list[str]:
+        empty = value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+        return [] if empty else str(value).split(separator)
+
+    return [labels(value) for value in values]
 
 
 def _split_mask(split: Mapping[str, Any] | None, references: Any, rows: Any, reference_dir: Path) -> Any:

@@ -274,3 +274,62 @@ def test_manifest_with_problems_refuses_the_run(tmp_path: Path) -> None:
     code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good")
     assert code == 1 and report["status"] == "error"
     assert report["problems"][0]["pointer"] == "/colour"
+
+
+def _bundle_with(tmp_path: Path, manifest: dict[str, Any], reference_files: dict[str, str]) -> Path:
+    """A copy of iris-v2 with another manifest and extra reference files."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLES / "iris-v2", bundle)
+    (bundle / "aibench.json").write_text(json.dumps({"schema_version": 1, **manifest}))
+    for name, text in reference_files.items():
+        (bundle / "reference_data" / name).write_text(text)
+    return bundle
+
+
+def test_ranking_metric_reads_runs_and_qrels_from_tables(tmp_path: Path) -> None:
+    """TREC-style rows (query, item, score) against (query, item, relevance), per query split."""
+    qrels = "query,item,relevance\nq1,a,1\nq1,b,0\nq1,c,1\nq2,d,1\n"
+    run = "query,item,score\nq1,a,0.9\nq1,b,0.8\nq1,c,0.1\nq2,e,0.7\nq2,d,0.5\n"
+    bundle = _bundle_with(tmp_path, {
+        "data": {"run": {"from": "submission", "file": "run.csv", "id": "query", "columns": ["item", "score"]},
+                 "qrels": {"file": "qrels.csv", "id": "query", "columns": ["item", "relevance"]},
+                 "predictions": {"file": "predictions.csv", "id": "id", "columns": ["label"]},
+                 "references": {"file": "labels.csv", "id": "id", "columns": ["label"]}},
+        "splits": {"q1": {"ids": ["q1"]}},
+        "metrics": [{"use": "aibench.map", "key": "map", "inputs": {"predictions": "run", "references": "qrels"},
+                     "splits": ["all", "q1"]}]}, {"qrels.csv": qrels})
+    submission = tmp_path / "sub"
+    shutil.copytree(SUBMISSIONS / "iris-v2" / "good", submission)
+    (submission / "run.csv").write_text(run)
+    code, report = run_json(tmp_path, bundle, submission)
+    assert code == 0, report
+    values = {c["key"]: c["value"] for c in report["plugin_columns"]}
+    ap_q1 = (1 / 1 + 2 / 3) / 2  # relevant a at rank 1, c at rank 3
+    ap_q2 = (1 / 2) / 1  # relevant d at rank 2
+    assert values == pytest.approx({"map": (ap_q1 + ap_q2) / 2, "map_q1": ap_q1})
+
+
+def test_multilabel_metric_reads_label_sets_from_a_column(tmp_path: Path) -> None:
+    from sklearn.metrics import f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    truth = {"x1": "cat|dog", "x2": "dog", "x3": "", "x4": "bird|cat"}
+    guess = {"x1": "cat", "x2": "dog|bird", "x3": "cat", "x4": "bird|cat"}
+    bundle = _bundle_with(tmp_path, {
+        "data": {"tags": {"from": "submission", "file": "tags.csv", "id": "id", "columns": ["tags"],
+                          "separator": "|"},
+                 "truth": {"file": "tags.csv", "id": "id", "columns": ["tags"], "separator": "|"},
+                 "predictions": {"file": "predictions.csv", "id": "id", "columns": ["label"]},
+                 "references": {"file": "labels.csv", "id": "id", "columns": ["label"]}},
+        "metrics": [{"use": "aibench.multilabel_f1", "key": "tags_f1", "params": {"average": "micro"},
+                     "inputs": {"predictions": "tags", "references": "truth"}}]},
+        {"tags.csv": "id,tags\n" + "".join(f"{k},{v}\n" for k, v in truth.items())})
+    submission = tmp_path / "sub"
+    shutil.copytree(SUBMISSIONS / "iris-v2" / "good", submission)
+    (submission / "tags.csv").write_text("id,tags\n" + "".join(f"{k},{v}\n" for k, v in reversed(guess.items())))
+    code, report = run_json(tmp_path, bundle, submission)
+    assert code == 0, report
+    binarizer = MultiLabelBinarizer().fit([["bird", "cat", "dog"]])
+    expected = f1_score(binarizer.transform([v.split("|") if v else [] for v in truth.values()]),
+                        binarizer.transform([v.split("|") if v else [] for v in guess.values()]), average="micro")
+    assert report["plugin_columns"][0]["value"] == pytest.approx(expected)
