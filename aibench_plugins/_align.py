@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _tables  # has_pyarrow() is looked up there at call time: tests switch pyarrow off
-from ._tables import Table, id_text, import_pandas, import_pyarrow
+from ._tables import ReadError, Table, id_text, import_pandas, import_pyarrow
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -197,6 +197,22 @@ def _repeats(codes: NDArray[Any], size: int) -> NDArray[Any]:
     return np.asarray(import_pandas().Series(codes).duplicated(keep="first").to_numpy(), dtype=bool) & valid
 
 
+def _same_item_shape(predictions: Table, references: Table) -> None:
+    """Label maps (values of 3 or more dimensions) must have the references' size."""
+    pred, ref = predictions.values, references.values
+    if max(pred.ndim, ref.ndim) < 3 or pred.shape[1:] == ref.shape[1:]:
+        return
+
+    def size(shape: tuple[int, ...]) -> str:
+        return "one value" if not shape else "x".join(str(d) for d in shape)
+
+    raise ReadError(f"values have shape {pred.shape} (each row {size(pred.shape[1:])}) but the values of "
+                    f"{references.file} have shape {ref.shape} (each row {size(ref.shape[1:])})",
+                    file=predictions.file, kind="invalid",
+                    fix=f"save values of shape (n{''.join(f', {d}' for d in ref.shape[1:])}), the shape of the "
+                        "references' rows")
+
+
 def align(predictions: Table, references: Table) -> tuple[NDArray[Any], NDArray[Any], AlignReport]:
     """Join predictions to references on their ids (vectorised, never on row order).
 
@@ -206,9 +222,16 @@ def align(predictions: Table, references: Table) -> tuple[NDArray[Any], NDArray[
     prediction and predictions of unknown ids are left out and reported. Tables read in
     row order (no id column) are joined by row number. Ids that are numbers on one side
     and text on the other are compared as text.
+
+    NumPy tables of 3 or more dimensions (label maps, ``(n, h, w)``) are joined the same
+    way: the values returned are ``(n_matched, h, w)`` arrays in reference order.
+
+    :raises ReadError: one table has values of 3 or more dimensions and the other's
+        rows have another shape (masks of another size, or one value per row).
     """
     import numpy as np
 
+    _same_item_shape(predictions, references)
     pred_index, ref_index = _comparable(predictions.id_index(), references.id_index())
     n, m = len(pred_index), len(ref_index)
     empty = np.empty(0, dtype=np.int64)

@@ -16,11 +16,15 @@ Formats (``format=None`` takes it from the extension: ``.csv``, ``.tsv``/``.tab`
     One JSON object (a record) per line; blank lines are skipped.
 ``npy``
     One array in row order (the spec's ``id`` must be ``None``): shape ``(n,)`` for
-    one column, ``(n, k)`` for ``k`` columns.
+    one column, ``(n, k)`` for ``k`` columns, or ``(n, h, w, ...)`` (3 or more
+    dimensions, such as segmentation label maps) for exactly one column.
 ``npz``
-    Arrays ``values`` (shape ``(n,)`` or ``(n, k)``) and ``ids`` (shape ``(n,)``;
-    needed unless ``id`` is ``None``), as ``numpy.savez(path, ids=ids, values=values)``
-    writes them. Object arrays are never read (they would need pickle).
+    Arrays ``values`` (shape ``(n,)``, ``(n, k)``, or ``(n, h, w, ...)`` for exactly
+    one declared column, as for ``npy``) and ``ids`` (shape ``(n,)``; needed unless
+    ``id`` is ``None``), as ``numpy.savez(path, ids=ids, values=values)`` writes them.
+    Object arrays are never read (they would need pickle). A table of arrays of 3 or
+    more dimensions keeps them whole: :attr:`Table.values` is the ``(n, h, w, ...)``
+    array and its ``frame`` holds only the ids (no value column).
 
 Errors are :class:`~aibench_plugins._tables.ReadError`: they name the file, the line
 when there is one, what is wrong and the fix (a missing file lists the files present;
@@ -483,6 +487,18 @@ def _read_numpy(path: Path, name: str, fmt: str, spec: TableSpec) -> Table:
             raise ReadError(f"array 'ids' has shape {ids.shape}, 'values' has shape {values.shape}", file=name,
                             kind="invalid", fix="save one id per row of values: ids of shape (n,)")
     width = len(spec.columns)
+    if values.ndim >= 3:
+        if width != 1:
+            raise ReadError(f"values have shape {values.shape}: an array of {values.ndim} dimensions (one "
+                            f"{'x'.join(str(d) for d in values.shape[1:])} array per row) is read as one column, "
+                            f"but {width or 'no'} columns are declared ({', '.join(spec.columns) or 'none'})",
+                            file=name, kind="invalid",
+                            fix='declare exactly one column, such as columns: ["mask"], or save an array of shape '
+                                + ("(n,)" if width <= 1 else f"(n, {width})"))
+        frame = pd.DataFrame({spec.id: ids} if ids is not None and spec.id is not None else {},
+                             index=pd.RangeIndex(len(values)), copy=False)
+        return Table(file=name, path=path, format=fmt, frame=frame, columns=spec.columns, id_column=spec.id,
+                     header=header, lines=Lines(), array=values)
     if values.ndim == 2 and values.shape[1] == 1 and width <= 1:
         values = values[:, 0]
     if values.ndim not in (1, 2) or (values.ndim == 1 and width > 1) or (values.ndim == 2 and values.shape[1] != width):

@@ -176,14 +176,22 @@ class Table:
     ``frame`` the pandas DataFrame they come from (id column first). ``header`` lists
     every column the file has (``None`` for ``npy``). :meth:`line` gives the 1-based
     line of a row when the format has lines.
+
+    An ``npy`` or ``npz`` table whose values have 3 or more dimensions (one declared
+    column of label maps, say) is held as ``array``: ``values`` is that ``(n, h, w, ...)``
+    array and ``frame`` holds only the id column (no column at all in row order), one
+    row per item, so ``frame[column]`` does not exist for the value column; use
+    ``values`` or :meth:`column`.
     """
 
     def __init__(self, *, file: str, path: Path, format: str, frame: Any, columns: Sequence[str],
-                 id_column: str | None, header: Sequence[str] | None, lines: Lines) -> None:
+                 id_column: str | None, header: Sequence[str] | None, lines: Lines,
+                 array: NDArray[Any] | None = None) -> None:
         self.file = file
         self.path = path
         self.format = format
         self.frame = frame
+        self.array = array
         self.columns = tuple(columns)
         self.id_column = id_column
         self.header = tuple(header) if header is not None else None
@@ -207,9 +215,12 @@ class Table:
 
     @cached_property
     def values(self) -> NDArray[Any]:
-        """The values: shape ``(n,)`` for one column, ``(n, k)`` for ``k`` columns."""
+        """The values: shape ``(n,)`` for one column, ``(n, k)`` for ``k`` columns, or the
+        ``(n, h, w, ...)`` array of a NumPy table of 3 or more dimensions."""
         import numpy as np
 
+        if self.array is not None:
+            return self.array
         if len(self.columns) == 1:
             return np.asarray(self.frame[self.columns[0]].to_numpy())
         if not self.columns:
@@ -220,6 +231,8 @@ class Table:
         """One column (the id column or a value column) as a NumPy array."""
         import numpy as np
 
+        if self.array is not None and name in self.columns:
+            return self.array
         return np.asarray(self.frame[name].to_numpy())
 
     def id_index(self) -> Any:
@@ -421,6 +434,9 @@ def apply_dtypes(table: Table, spec: TableSpec) -> None:
     pd = import_pandas()
     textual = table.format in SEPARATORS
     for column, kind in spec.dtypes.items():
+        if table.array is not None and column in table.columns:
+            _array_dtype(table, column, kind)
+            continue
         series = table.frame[column]
         wrong, empty = type_errors(series, kind, textual=textual)
         bad = wrong | empty if kind != "float" else wrong
@@ -440,6 +456,41 @@ def apply_dtypes(table: Table, spec: TableSpec) -> None:
             numbers = series if pd.api.types.is_numeric_dtype(series.dtype) else pd.to_numeric(series)
             converted = numbers.astype("float64" if kind == "float" else "int64")
         table.frame = table.frame.assign(**{column: converted})
+
+
+def _array_dtype(table: Table, column: str, kind: str) -> None:
+    """``apply_dtypes`` for a NumPy table of 3 or more dimensions (label maps): the array as
+    a whole is converted, or the first row holding a value of another type is named."""
+    import numpy as np
+
+    array = table.array
+    assert array is not None
+    code = array.dtype.kind
+    if kind == "str":
+        table.array = array.astype(str)
+    elif kind == "bool" and code == "b":
+        pass
+    elif kind == "float" and code in "biuf":
+        table.array = array.astype(np.float64, copy=False)
+    elif kind == "int" and code in "biu":
+        table.array = array.astype(np.int64, copy=False)
+    else:
+        if kind == "int" and code == "f":
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isfinite(array) & (array == np.floor(array)))
+            if not bad.any():
+                table.array = array.astype(np.int64)
+                table.__dict__.pop("values", None)
+                return
+            row = int(np.flatnonzero(bad.reshape(len(array), -1).any(axis=1))[0])
+            what = f"holds {short(array[row][bad[row]].flat[0])} in row {row}, not an int"
+        else:
+            row = None
+            what = f"holds {array.dtype} values, not {'an' if kind == 'int' else 'a'} {kind}"
+        raise ReadError(f"array 'values' (column {column!r}) {what}", file=table.file,
+                        item=table.item(row) if row is not None else None, kind="invalid",
+                        fix=f"save {_EXAMPLES[kind]} in every cell, or declare the type the array holds")
+    table.__dict__.pop("values", None)
 
 
 _EXAMPLES = {"int": "a whole number such as 3", "float": "a number such as 0.25", "str": "a non-empty value",

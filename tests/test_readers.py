@@ -389,3 +389,66 @@ def test_align_is_vectorised(tmp_path: Path) -> None:
     predicted, expected, report = align(predictions, references)
     assert time.perf_counter() - start < 5
     assert report.ok and (predicted == expected).all()
+
+
+# -- label maps (NumPy arrays of 3 or more dimensions) ------------------------------------------
+
+
+def masks(seed: int, n: int = 6) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 3, size=(n, 4, 5))
+
+
+def test_npz_label_maps(tmp_path: Path) -> None:
+    values = masks(0)
+    np.savez(tmp_path / "p.npz", ids=np.array([f"img{k}" for k in range(6)]), values=values)
+    table = read_table(tmp_path, TableSpec("p.npz", id="id", columns=["mask"], dtypes={"mask": "int"}))
+    assert table.values.shape == (6, 4, 5) and (table.values == values).all()
+    assert table.ids.tolist() == [f"img{k}" for k in range(6)] and len(table) == 6
+    assert list(table.frame.columns) == ["id"] and (table.column("mask") == values).all()
+    with pytest.raises(ReadError, match=r"p\.npz: values have shape \(6, 4, 5\): an array of 3 dimensions .* but 2 "
+                                        r"columns are declared .* Fix: declare exactly one column"):
+        read_table(tmp_path, TableSpec("p.npz", id="id", columns=["a", "b"]))
+    np.savez(tmp_path / "p.npz", ids=np.arange(6), values=values + 0.5)
+    with pytest.raises(ReadError, match=r"array 'values' \(column 'mask'\) holds \d\.5 in row 0, not an int "
+                                        r"\(id '0'\)"):
+        read_table(tmp_path, TableSpec("p.npz", id="id", columns=["mask"], dtypes={"mask": "int"}))
+
+
+def test_npy_label_maps_in_row_order(tmp_path: Path) -> None:
+    np.save(tmp_path / "p.npy", masks(1, n=3))
+    table = read_table(tmp_path, TableSpec("p.npy", id=None, columns=["mask"]))
+    assert table.values.shape == (3, 4, 5) and table.ids.tolist() == [0, 1, 2] and len(table) == 3
+
+
+def test_align_label_maps_in_reference_order(tmp_path: Path, engine: str) -> None:
+    import warnings
+
+    from sklearn.metrics import jaccard_score
+
+    from aibench_plugins.default_plugins.segmentation import iou
+
+    ids = np.array([f"img{k}" for k in range(6)])
+    truth, guess = masks(2), masks(3)
+    order = np.random.default_rng(4).permutation(6)
+    np.savez(tmp_path / "truth.npz", ids=ids, values=truth)
+    np.savez(tmp_path / "p.npz", ids=ids[order], values=guess[order])
+    references = read_table(tmp_path, TableSpec("truth.npz", id="id", columns=["mask"]))
+    predictions = read_table(tmp_path, TableSpec("p.npz", id="id", columns=["mask"]))
+    p, r, report = align(predictions, references)
+    assert report.ok and p.shape == r.shape == (6, 4, 5)
+    assert (p == guess).all() and (r == truth).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = jaccard_score(r.ravel(), p.ravel(), average="macro")
+    assert iou.compute(predictions=p, references=r, num_classes=3) == pytest.approx(expected)
+
+
+def test_align_label_maps_of_another_size(tmp_path: Path) -> None:
+    np.savez(tmp_path / "truth.npz", ids=np.arange(2), values=np.zeros((2, 4, 5), dtype=int))
+    np.savez(tmp_path / "p.npz", ids=np.arange(2), values=np.zeros((2, 4, 6), dtype=int))
+    references = read_table(tmp_path, TableSpec("truth.npz", id="id", columns=["mask"]))
+    predictions = read_table(tmp_path, TableSpec("p.npz", id="id", columns=["mask"]))
+    with pytest.raises(ReadError, match=r"p\.npz: values have shape \(2, 4, 6\) \(each row 4x6\) but the values of "
+                                        r"truth\.npz have shape \(2, 4, 5\) \(each row 4x5\) Fix: save values of "
+                                        r"shape \(n, 4, 5\)"):
+        align(predictions, references)

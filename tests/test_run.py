@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -332,4 +333,32 @@ def test_multilabel_metric_reads_label_sets_from_a_column(tmp_path: Path) -> Non
     binarizer = MultiLabelBinarizer().fit([["bird", "cat", "dog"]])
     expected = f1_score(binarizer.transform([v.split("|") if v else [] for v in truth.values()]),
                         binarizer.transform([v.split("|") if v else [] for v in guess.values()]), average="micro")
+    assert report["plugin_columns"][0]["value"] == pytest.approx(expected)
+
+
+def test_segmentation_metric_reads_label_maps_from_numpy(tmp_path: Path) -> None:
+    import numpy as np
+    from sklearn.metrics import jaccard_score
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, (5, 4, 6))
+    guess = np.where(rng.random(truth.shape) < 0.8, truth, rng.integers(0, 3, truth.shape))
+    ids = np.array([f"img{i}" for i in range(5)])
+    bundle = _bundle_with(tmp_path, {
+        "data": {"masks": {"from": "submission", "file": "masks.npz", "id": "id", "columns": ["mask"]},
+                 "truth": {"file": "masks.npz", "id": "id", "columns": ["mask"]},
+                 "predictions": {"file": "predictions.csv", "id": "id", "columns": ["label"]},
+                 "references": {"file": "labels.csv", "id": "id", "columns": ["label"]}},
+        "metrics": [{"use": "aibench.iou", "key": "miou", "params": {"num_classes": 3},
+                     "inputs": {"predictions": "masks", "references": "truth"}}]}, {})
+    np.savez(bundle / "reference_data" / "masks.npz", ids=ids, values=truth)
+    submission = tmp_path / "sub"
+    shutil.copytree(SUBMISSIONS / "iris-v2" / "good", submission)
+    order = np.array([3, 0, 4, 1, 2])  # joined on ids, not on row order
+    np.savez(submission / "masks.npz", ids=ids[order], values=guess[order])
+    code, report = run_json(tmp_path, bundle, submission)
+    assert code == 0, report
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = jaccard_score(truth.ravel(), guess.ravel(), average="macro")
     assert report["plugin_columns"][0]["value"] == pytest.approx(expected)
