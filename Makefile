@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench install system-deps clean
 
-# bubblewrap gives each v2 process its own /app/... mounts; installed when missing and we are root.
+# bubblewrap gives each v2 process its own /app/... mounts; chromium renders detailed_results.html in
+# the tests. Installed when missing and we are root.
 system-deps:
-	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq bubblewrap; } || \
-	  { echo "install bubblewrap (apt-get install bubblewrap) for per-process /app mounts"; exit 1; }
+	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "install:$$missing (apt-get install$$missing)"; exit 1; fi; fi
 
 $(STAMP): pyproject.toml compat/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -47,6 +47,7 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.multilabel": "aibench_plugins.default_plugins.multilabel",
     "aibench.ranking": "aibench_plugins.default_plugins.ranking",
     "aibench.segmentation": "aibench_plugins.default_plugins.segmentation",
+    "aibench.report_sections": "aibench_plugins.default_plugins.report_sections",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""
 

@@ -31,6 +31,7 @@ class RunReport:
     isolation: str
     evaluation: Evaluation | None = None
     manifest_sha256: str | None = None
+    detailed_results: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,6 +60,7 @@ class RunReport:
                                      for p in s.processes],
                        "logs": {k: str(v) for k, v in s.logs.items()}} for s in result.steps],
             "work_dir": str(self.work_dir),
+            "detailed_results": str(self.detailed_results) if self.detailed_results else None,
             "isolation": self.isolation,
             "rules_applied": result.rules_applied,
             "warnings": result.warnings,
@@ -140,8 +142,22 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
             outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
-    return RunReport(run_id, result, columns, work, isolation_used, evaluation,
-                     plugins[0].sha256 if plugins else None)
+    report = RunReport(run_id, result, columns, work, isolation_used, evaluation,
+                       plugins[0].sha256 if plugins else None)
+    if plugins:
+        report.detailed_results = _write_detailed_results(report, plugins[0], plugins[1], work)
+    return report
+
+
+def _write_detailed_results(report: RunReport, manifest: Manifest, host: PluginHost, work: Path) -> Path:
+    """``detailed_results.html`` of the run, with the sections of every registered reporter."""
+    from ._report import collect_sections, render_detailed_results
+
+    data = report.to_json()
+    sections = collect_sections(host, data, manifest.document)
+    path = work / "detailed_results.html"
+    path.write_text(render_detailed_results(data, sections=sections, manifest=manifest.document), encoding="utf-8")
+    return path
 
 
 def _load_plugins(bundle: Any, bundle_path: str | Path) -> tuple[Manifest, PluginHost] | None:

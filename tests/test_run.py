@@ -236,6 +236,8 @@ def test_manifest_metrics_are_new_columns_beside_the_original_scores(tmp_path: P
     assert provenance["metric_id"] == "aibench.balanced_accuracy" and provenance["distribution"] == "aibench-plugins"
     [record] = json.loads(aibench(tmp_path, "history", "--json").stdout)["runs"]
     assert record["scores"]["macro_f1_private"] == plugin["macro_f1_private"]["value"]
+    page = Path(report["detailed_results"]).read_text()
+    assert "Macro F1 (private)" in page and "Metrics across splits" in page and "<script" not in page
     assert record["manifest_sha256"] == report["manifest_sha256"]
 
 

@@ -97,6 +97,8 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
         click.echo(f"  plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
                    + f" ({failure.plugin}): {failure.message} ({required})", err=True)
     click.echo(f"\noutputs: {report.work_dir}")
+    if report.detailed_results is not None:
+        click.echo(f"  detailed results: {report.detailed_results}")
     for step in result.steps:
         for name, path in step.logs.items():
             click.echo(f"  {name}: {path}")
