@@ -21,6 +21,8 @@ jsonschema_rs is imported when params are first checked, not when a plugin loads
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -49,7 +51,7 @@ def param_defaults(info: MetricInfo) -> dict[str, Any]:
     return {name: spec["default"] for name, spec in properties.items() if "default" in spec}
 
 
-class MetricFactory:
+class MetricFactory(ABC):
     """What the built-in metrics share: ``info``, params checked against its schema when
     a state is made, the one-call ``compute``, and pickling. Subclasses set ``info`` and
     implement ``__call__``, calling :meth:`check_params`."""
@@ -72,8 +74,9 @@ class MetricFactory:
             raise ValueError(f"{self.info.id}: invalid params {dict(params)!r}: {'; '.join(problems)}")
         return {**param_defaults(self.info), **given}
 
+    @abstractmethod
     def __call__(self, **params: Any) -> MetricState:
-        raise NotImplementedError
+        ...
 
     def compute(self, *, predictions: Any, references: Any, **params: Any) -> float:
         """The primary score of one call (a convenience for tests and notebooks)."""
@@ -88,7 +91,7 @@ class MetricFactory:
         return f"<{type(self).__name__} {self.info.id}>"
 
 
-class MetricStateBase:
+class MetricStateBase(ABC):
     """Plumbing shared by the built-in states: input names, params, merge checks.
 
     A subclass sets :attr:`info` and implements ``reset``, ``update``, ``compute`` and
@@ -108,14 +111,17 @@ class MetricStateBase:
         self.params: dict[str, Any] = param_defaults(self.info)
         self.params.update(params)
 
+    @abstractmethod
     def reset(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def update(self, **inputs: Any) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def compute(self) -> dict[str, float]:
-        raise NotImplementedError
+        ...
 
     def merge(self, other: MetricStateBase) -> None:
         """Add ``other``'s accumulation (a state of the same metric and params) to this one."""
@@ -126,8 +132,9 @@ class MetricStateBase:
                              f"({other.params} into {self.params})")
         self._merge(other)
 
+    @abstractmethod
     def _merge(self, other: Any) -> None:
-        raise NotImplementedError
+        ...
 
     def _inputs(self, inputs: Mapping[str, Any]) -> tuple[Any, Any]:
         """``predictions`` and ``references`` from ``update``'s keyword arguments."""

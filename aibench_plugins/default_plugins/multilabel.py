@@ -28,6 +28,8 @@ everything is left out (no label anywhere) the score is NaN.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -229,8 +231,9 @@ class _MultilabelState(MetricStateBase):
             raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
         return self._scores(self._value())
 
+    @abstractmethod
     def _value(self) -> float:
-        raise NotImplementedError
+        ...
 
     def _averaged(self, numerator: IntArray, denominator: IntArray, sample_sum: float) -> float:
         """``numerator / denominator`` per label, combined as ``self.average`` says."""

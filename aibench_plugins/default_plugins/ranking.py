@@ -56,6 +56,8 @@ them, so the result does not depend on how the data was split.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -237,9 +239,10 @@ class _RankingState(MetricStateBase):
                          np.array(ideal_rank, dtype=np.int64))
         return ranked, evaluated
 
+    @abstractmethod
     def _per_query(self, ranked: _Ranked) -> FloatArray:
         """The score of each query of ``ranked``."""
-        raise NotImplementedError
+        ...
 
 
 def _order(metric_id: str, query: Hashable, scores: Mapping[Hashable, float]) -> list[Hashable]:

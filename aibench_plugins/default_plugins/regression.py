@@ -30,6 +30,8 @@ here). numpy is imported when a metric is used, not when the plugin loads.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -138,18 +140,22 @@ class _RegressionState(MetricStateBase):
             raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
         return self._scores(self._value())
 
+    @abstractmethod
     def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
         """Add one chunk; ``work`` and ``work2`` are scratch buffers of the chunk's size."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _count(self) -> int:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _finite(self) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _value(self) -> float:
-        raise NotImplementedError
+        ...
 
 
 class _SumState(_RegressionState):

@@ -29,6 +29,8 @@ metrics' per-class outputs; NaN for a class left out.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -180,8 +182,9 @@ class _SegmentationState(MetricStateBase):
         scores = per_class_ratios(*self._ratio(tp, fp, fn), self.params["zero_division"])
         return {int(c): float(s) for c, s in zip(classes, scores)}
 
+    @abstractmethod
     def _ratio(self, tp: IntArray, fp: IntArray, fn: IntArray) -> tuple[IntArray, IntArray]:
-        raise NotImplementedError
+        ...
 
 
 def _pairs(metric_id: str, predictions: Any, references: Any) -> Iterator[tuple[IntArray, IntArray]]:

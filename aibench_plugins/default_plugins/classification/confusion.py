@@ -19,6 +19,8 @@ matrix serves metrics whose ``labels`` params differ.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -88,8 +90,9 @@ class ConfusionMetric(MetricFactory):
             raise ValueError(f"{self.info.id}: no samples to score")
         return self._scores(counts, names, **self.check_params(params))
 
+    @abstractmethod
     def _scores(self, matrix: Array, matrix_labels: Array, /, **params: Any) -> dict[str, float]:
-        raise NotImplementedError
+        ...
 
 
 class ConfusionState:
@@ -175,8 +178,9 @@ class _PerClassMetric(ConfusionMetric):
     """Precision, recall and F1: a ratio of per-class counts, averaged (scikit-learn's
     precision_recall_fscore_support with zero_division=0)."""
 
+    @abstractmethod
     def _ratio(self, tp: Array, predicted: Array, actual: Array) -> Array:
-        raise NotImplementedError
+        ...
 
     def _scores(self, matrix: Array, matrix_labels: Array, /, **params: Any) -> dict[str, float]:
         import numpy as np

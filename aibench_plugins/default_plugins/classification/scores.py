@@ -12,6 +12,8 @@ score of the second class.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -78,8 +80,9 @@ class ScoreMetric(MetricFactory):
             raise ValueError(f"{self.info.id}: predictions hold NaN or infinite scores")
         return self._scores(scores, codes, **params)
 
+    @abstractmethod
     def _scores(self, scores: Array, codes: Array, **params: Any) -> dict[str, float]:
-        raise NotImplementedError
+        ...
 
 
 class ScoreState:
@@ -217,11 +220,13 @@ class _OneVsRestMetric(ScoreMetric):
     """A binary ranking metric, one class against the rest, averaged over classes; with
     two classes, the binary metric of the second class (as scikit-learn)."""
 
+    @abstractmethod
     def _binary(self, score: Array, positive: Array) -> float:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _defined(self, positives: int, negatives: int) -> bool:
-        raise NotImplementedError
+        ...
 
     def _scores(self, scores: Array, codes: Array, **params: Any) -> dict[str, float]:
         import numpy as np
