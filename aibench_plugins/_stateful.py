@@ -22,7 +22,6 @@ jsonschema_rs is imported when params are first checked, not when a plugin loads
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar

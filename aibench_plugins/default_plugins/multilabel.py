@@ -28,9 +28,8 @@ everything is left out (no label anywhere) the score is NaN.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
+from abc import abstractmethod
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, ClassVar
 

@@ -56,9 +56,8 @@ them, so the result does not depend on how the data was split.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
+from abc import abstractmethod
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar

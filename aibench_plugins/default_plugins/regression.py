@@ -30,9 +30,8 @@ here). numpy is imported when a metric is used, not when the plugin loads.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 

@@ -29,8 +29,7 @@ metrics' per-class outputs; NaN for a class left out.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 

@@ -19,8 +19,7 @@ matrix serves metrics whose ``labels`` params differ.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
+from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any
 

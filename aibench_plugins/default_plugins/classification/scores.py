@@ -12,8 +12,7 @@ score of the second class.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
