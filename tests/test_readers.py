@@ -23,7 +23,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every CSV and align test runs with pyarrow and with the fallbacks (C engine, pandas factorize)."""
     if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
+        assert _tables.has_pyarrow(), "pyarrow is a dependency of aibench-plugins: reinstall the package"
     else:
         monkeypatch.setattr(_tables, "has_pyarrow", lambda: False)
     return str(request.param)
