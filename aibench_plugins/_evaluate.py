@@ -91,16 +91,15 @@ def run_checks(manifest: Manifest, host: PluginHost, submission: Path, reference
     for entry in manifest.section("checks", phase):
         registration = host.registry(Kind.CHECK).get(entry["use"])
         params = dict(entry.get("params", {}))
-        if registration.id == "aibench.label_set" and "labels" not in params and concepts:
-            params["labels"] = concepts
         check = registration.component
 
         def call(check: Any = check, params: dict[str, Any] = params) -> list[SubmissionProblem]:
             import inspect
 
-            accepts_reference = "reference" in inspect.signature(check.function).parameters
-            extra = {"reference": reference} if accepts_reference else {}
-            return list(check.run(submission, **params, **extra))
+            # Opt-in context, by keyword: only checks that declare these parameters get them.
+            declared = inspect.signature(check.function).parameters
+            context = {"reference": reference, "concepts": concepts or None}
+            return list(check.run(submission, **params, **{k: v for k, v in context.items() if k in declared}))
 
         outcome = call_isolated(call, timeout_s=limit)
         if not outcome.ok:

@@ -364,3 +364,21 @@ def test_segmentation_metric_reads_label_maps_from_numpy(tmp_path: Path) -> None
         warnings.simplefilter("ignore")
         expected = jaccard_score(truth.ravel(), guess.ravel(), average="macro")
     assert report["plugin_columns"][0]["value"] == pytest.approx(expected)
+
+
+def test_label_set_check_takes_the_manifest_concepts(tmp_path: Path) -> None:
+    """A label-set check given no labels uses the concepts the manifest declares."""
+    concepts = [{"label": "setosa", "definition": "Iris setosa"}, {"label": "versicolor"}, {"label": "virginica"}]
+    bundle = _bundle_with(tmp_path, {
+        "concepts": concepts,
+        "checks": [{"use": "aibench.label_set",
+                    "params": {"file": "predictions.csv", "id": "id", "column": "label"}}]}, {})
+    submission = tmp_path / "sub"
+    shutil.copytree(SUBMISSIONS / "iris-v2" / "good", submission)
+    code, report = run_json(tmp_path, bundle, submission)
+    assert code == 0, report
+    predictions = submission / "predictions.csv"
+    predictions.write_text(predictions.read_text().replace("virginica", "virginca", 1))
+    code, report = run_json(tmp_path, bundle, submission)
+    assert code == 1 and "refused before scoring" in report["message"]
+    assert "virginca" in report["message"] and report["steps"] == []

@@ -27,7 +27,9 @@ checks written before it): a check function is called as
 ``function(submission: Path, **params)``. A check that needs the reference data declares
 a keyword parameter ``reference: Path | None = None``; the runner passes the reference
 data folder (``input/ref``) as ``reference=`` to the checks whose function declares that
-parameter, and only to them, so existing checks are called as before. ``reference`` is
+parameter, and only to them, so existing checks are called as before. In the same way a
+check declaring ``concepts: Sequence | None = None`` receives the labels of the manifest's
+``concepts``. ``reference`` is
 not a manifest param (the params schemas do not list it). ``aibench.ids`` is such a check:
 called without a reference folder it raises, since it cannot check anything.
 """
@@ -428,14 +430,15 @@ def value_range(submission: Path, *, file: str, id: str | None, columns: Mapping
 
 @check(id="aibench.label_set", params_schema=_LABELS)
 def label_set(submission: Path, *, file: str, id: str | None, column: str, labels: Sequence[Any] | None = None,
-              format: str | None = None, max_problems: int = 20,
-              max_read_mb: float = 500) -> list[SubmissionProblem]:
+              format: str | None = None, max_problems: int = 20, max_read_mb: float = 500,
+              concepts: Sequence[Any] | None = None) -> list[SubmissionProblem]:
     """Every label of the label column is one of the allowed labels (params.labels, or the
     manifest's concepts)."""
     import numpy as np
 
     from .. import _readers
 
+    labels = labels or concepts
     if not labels:
         raise ValueError("aibench.label_set needs the allowed labels: give params.labels, or concepts in the "
                          "manifest")
