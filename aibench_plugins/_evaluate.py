@@ -265,12 +265,19 @@ def _key(entry: Mapping[str, Any], split: str) -> str:
 
 
 def _column(entry: Mapping[str, Any], info: Any, split: str, value: float | None,
-            provenance: Provenance) -> PluginColumn:
+            provenance: Provenance | None) -> PluginColumn:
     label = str(entry.get("label", entry["key"]))
     title = label if split == "all" else f"{label} ({split})"
     sort = entry.get("sort", info.sort)
     return PluginColumn(_key(entry, split), title[:36], sort, int(entry.get("precision", 2)),
                         bool(entry.get("hidden", False)), value, info.id, split, provenance)
+
+
+def planned_columns(manifest: Manifest, host: PluginHost, phase: int | str | None = None) -> list[PluginColumn]:
+    """The columns the phase's metrics give, without values: what a leaderboard must declare."""
+    splits = list(manifest.document.get("splits", {})) or ["all"]
+    return [_column(entry, host.registry(Kind.METRIC).get(entry["use"]).component.info, split, None, None)
+            for entry in manifest.section("metrics", phase) for split in entry.get("splits", splits)]
 
 
 def _time_limit(manifest: Manifest, phase: int | str | None) -> float:

@@ -111,11 +111,16 @@ class PluginHost:
     'aibench.classification'
     """
 
-    def __init__(self, *, strict: bool | None = None, raise_failures: bool = True) -> None:
+    def __init__(self, *, strict: bool | None = None, raise_failures: bool = True,
+                 check_schemas: bool = True) -> None:
         """:param strict: every plugin failure is fatal; defaults to ``AIBENCH_STRICT_PLUGINS``.
         :param raise_failures: when false, fatal failures are recorded instead of raised
             (``aibench validate`` reports them all as problems).
+        :param check_schemas: compile each component's params schema when it registers. The
+            runtime of a wrapped bundle turns it off: it has no jsonschema_rs (compiled code),
+            and ``aibench wrap`` checked the same components before vendoring them.
         """
+        self.check_schemas = check_schemas
         self.strict = strict_from_env() if strict is None else strict
         self.raise_failures = raise_failures
         self.pm = pluggy.PluginManager(PROJECT_NAME)
@@ -290,7 +295,7 @@ class PluginHost:
                     continue
 
                 def register(component: Any, _kind: Kind = kind) -> None:
-                    _check_component(component, _kind, record.id)
+                    _check_component(component, _kind, record.id, schema=self.check_schemas)
                     staged.append(Registration(component, record.id, _kind))
 
                 impl.function(**{name: register for name in impl.argnames})
@@ -320,12 +325,14 @@ class PluginHost:
                 records=[record]) from error
 
 
-def _check_component(component: Any, kind: Kind, plugin: str) -> None:
+def _check_component(component: Any, kind: Kind, plugin: str, *, schema: bool = True) -> None:
     info = getattr(component, "info", None)
     expected = _INFO_TYPES.get(kind, ComponentInfo)
     if not isinstance(info, expected):
         raise TypeError(f"plugin {plugin!r} registered {component!r} as a {kind.value}, but its 'info' is "
                         f"{type(info).__name__}, expected {expected.__name__}")
+    if not schema:
+        return
     import jsonschema_rs
 
     try:

@@ -107,7 +107,7 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
     if isinstance(doc.get("phases"), Mapping):
         scopes += [(pointer("phases", key), value) for key, value in doc["phases"].items()
                    if isinstance(value, Mapping)]
-    original_columns = {c.key for c in bundle.columns} if bundle is not None else set()
+    original_columns = _original_column_keys(bundle)
     for base, scope in scopes:
         for section, (kind_value, _) in SECTIONS.items():
             entries = scope.get(section)
@@ -245,6 +245,19 @@ def _component_problems(entry: Mapping[str, Any], at: str, kind: Kind, host: Plu
     problems.extend(params_problems(registration.component.info.params_schema, params, base=f"{at}/params",
                                     positions=manifest.positions, file=manifest.file,
                                     plugin=registration.plugin, component=use))
+
+
+def _original_column_keys(bundle: Bundle | None) -> set[str]:
+    """The keys the original scoring program writes: the bundle's columns, less those that
+    ``aibench wrap`` added for plugin scores."""
+    if bundle is None:
+        return set()
+    from ._runtime.record import find_in_bundle
+
+    wrapped = find_in_bundle(bundle)
+    if wrapped is not None:
+        return {str(c["key"]) for c in wrapped.columns}
+    return {c.key for c in bundle.columns}
 
 
 def _column_problems(metrics: Sequence[Any], at: str, original: set[str], host: PluginHost, add: Any,

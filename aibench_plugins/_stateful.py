@@ -59,16 +59,21 @@ class MetricFactory(ABC):
 
     @cached_property
     def _validator(self) -> Any:
-        import jsonschema_rs
-
+        """The compiled params schema; ``None`` where jsonschema_rs is not installed: in the
+        runtime of a wrapped bundle, whose params ``aibench wrap`` validated."""
+        try:
+            import jsonschema_rs
+        except ImportError:
+            return None
         return jsonschema_rs.validator_for(dict(self.info.params_schema))
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` (tuples as lists) with the schema's defaults filled in; raise
         :class:`ValueError` listing every way they break ``info.params_schema``."""
         given = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+        validator = self._validator
         problems = [f"{'/'.join(map(str, e.instance_path)) or 'params'}: {e.message}"
-                    for e in self._validator.iter_errors(given)]
+                    for e in (validator.iter_errors(given) if validator is not None else ())]
         if problems:
             raise ValueError(f"{self.info.id}: invalid params {dict(params)!r}: {'; '.join(problems)}")
         return {**param_defaults(self.info), **given}

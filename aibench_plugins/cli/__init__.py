@@ -10,6 +10,7 @@ from .plugins import plugins
 from .run import run
 from .schema import schema
 from .validate import validate
+from .wrap import wrap
 
 __all__ = ["cli", "main"]
 
@@ -36,6 +37,7 @@ def cli() -> None:
       aibench history                         every run, newest first
       aibench plugins list --json             what is installed, as JSON
       aibench schema > aibench.schema.json    the manifest schema, for editors
+      aibench wrap bundles/iris-v2 -o out.zip a bundle the platform's worker runs with the plugins
 
     Exit status: 0 on success, 1 when problems were found, 2 on a usage error.
     """
@@ -46,6 +48,7 @@ cli.add_command(run)
 cli.add_command(history)
 cli.add_command(plugins)
 cli.add_command(schema)
+cli.add_command(wrap)
 
 
 def main() -> None:

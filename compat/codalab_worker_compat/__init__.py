@@ -16,7 +16,7 @@ from ._bundle import Bundle, BundleError, BundleProblem, Column, Phase, Platform
 from ._command import CommandError, shell_warnings, split_command, substitute, variables
 from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 from ._local import LocalExecutor
-from ._metadata import MetadataError, ProgramMetadata, is_code_submission, read_metadata
+from ._metadata import MetadataError, ProgramMetadata, is_code_submission, metadata_path, read_metadata
 from ._platforms import RULES, WORKERS, Worker, WorkerRules, resolve_worker
 from ._runner import RunResult, StepResult, run_submission
 from ._scores import (
@@ -60,6 +60,7 @@ __all__ = [
     "is_code_submission",
     "load_bundle",
     "map_to_columns",
+    "metadata_path",
     "read_metadata",
     "read_scores",
     "resolve_worker",

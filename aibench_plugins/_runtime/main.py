@@ -1,0 +1,326 @@
+"""The wrapped program's main: ``run.py score INPUT OUTPUT -- COMMAND`` and
+``run.py ingest OUTPUT -- COMMAND``.
+
+Scoring, in order:
+
+1. the manifest's submission checks run on the predictions (``input/res``, without the
+   worker's ``metadata``); an ``error`` problem refuses the submission: the original
+   command does not run, no scores are written, the exit status is 1;
+2. the original command runs unchanged (:mod:`.child`); when it fails, or writes no
+   scores the platform can read, its exit status and output are left exactly as they are;
+3. the metrics run on ``input/res`` and ``input/ref``, each isolated with a time limit;
+4. their finite values are merged into the scores file (:mod:`.merge`);
+5. ``detailed_results.html`` and ``aibench/report.json`` are written to the output.
+
+A plugin that fails is recorded and shown; unless the manifest marks it required the
+submission keeps its original scores. When something required fails, the scores files are
+moved to ``output/aibench/`` (kept, but found by no worker) and the exit status is 1, so
+the submission fails the same way on every worker (§12). An error of the runtime itself
+after the original command succeeded never costs the original scores.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .child import ChildResult, run_original, say
+from .measurements import MEASUREMENTS_FILE, Measurement, read_prediction_measurements, write_ingestion_measurements
+from .record import WrapRecord
+
+if TYPE_CHECKING:
+    from codalab_worker_compat import Worker
+
+REPORT_DIR = "aibench"
+
+
+def run(argv: Sequence[str], home: str) -> int:
+    """Dispatch ``argv`` (after ``run.py``); ``home`` is the ``_aibench`` folder."""
+    split = list(argv).index("--")
+    head, command = list(argv[:split]), list(argv[split + 1:])
+    if head[:1] == ["ingest"] and len(head) == 2:
+        return _ingest(Path(head[1]), command)
+    if head[:1] == ["score"] and len(head) == 3:
+        return _score(Path(home), Path(head[1]), Path(head[2]), command)
+    say(f"usage: run.py score INPUT OUTPUT -- COMMAND... | ingest OUTPUT -- COMMAND... (got {head})")
+    return 2
+
+
+def _ingest(output: Path, command: list[str]) -> int:
+    child = run_original(command)
+    if child.message:
+        say(child.message)
+    try:
+        write_ingestion_measurements(output, elapsed_s=child.elapsed_s, peak_rss_mb=child.peak_rss_mb,
+                                     exit_code=child.exit_code)
+    except OSError as error:
+        say(f"could not record the run's measurements: {error}")
+    return child.exit_code
+
+
+class _Scoring:
+    """The state of one scoring run of a wrapped program."""
+
+    def __init__(self, home: Path, inputs: Path, output: Path, command: list[str]) -> None:
+        self.home, self.inputs, self.output, self.command = home, inputs, output, command
+        self.record = WrapRecord.load(home)
+        self.report: dict[str, Any] = {
+            "report_version": 1, "status": "running", "message": "", "wrapped": True,
+            "platform": f"{self.record.bundle_platform} bundle (wrapped)",
+            "phase": {"name": ", ".join(str(p.get("name") or p.get("number")) for p in self.record.phases)},
+            "columns": [], "plugin_columns": [], "plugin_failures": [], "check_problems": [], "measurements": [],
+            "manifest_sha256": self.record.manifest_sha256, "original_command": self.record.original_commands[-1],
+            "runtime": {"aibench_version": self.record.aibench_version, "python": platform.python_version(),
+                        "vendored": list(self.record.vendored)},
+        }
+
+    def run(self) -> int:
+        from .._evaluate import Evaluation
+
+        evaluation = Evaluation()
+        plugins = self._load_plugins(evaluation)
+        if plugins is not None:
+            refusal = self._checks(plugins, evaluation)
+            if refusal:
+                return self._finish("failed", refusal, evaluation, exit_code=1)
+        child = run_original(self.command)
+        if child.message:
+            say(child.message)
+        self._measure(child)
+        if child.exit_code != 0:
+            say(f"the scoring program exited with code {child.exit_code}: its output is left as it is and the "
+                "plugins did not run")
+            self._write_report("failed", f"the scoring program exited with code {child.exit_code}", evaluation,
+                               html=False)
+            return child.exit_code
+        try:
+            return self._after_original(plugins, evaluation)
+        except Exception as error:  # noqa: BLE001 - the original scores are never lost to a runtime bug
+            say(f"internal error after the scoring program succeeded; the original scores stand:\n"
+                f"{traceback.format_exc()}")
+            return self._finish("finished", f"aibench runtime error: {type(error).__name__}: {error}", evaluation,
+                                exit_code=0)
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _load_plugins(self, evaluation: Any) -> tuple[Any, Any] | None:
+        """The manifest and its plugin host; ``None`` (recorded) when they cannot load."""
+        import hashlib
+
+        from .._evaluate import PluginFailure
+        from .._host import PluginHost
+        from .._manifest import Manifest
+
+        try:
+            data = (self.home / "aibench.json").read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != self.record.manifest_sha256:
+                raise ValueError("_aibench/aibench.json changed after 'aibench wrap' checked it; wrap the bundle "
+                                 "again")
+            import json
+
+            manifest = Manifest(json.loads(data), "aibench.json", digest)
+            host = PluginHost(raise_failures=False, strict=False, check_schemas=False)
+            host.load_builtins()
+            host.load_requested(manifest.plugin_requests)
+            host.freeze()
+        except Exception as error:  # noqa: BLE001 - recorded; the original still runs
+            required = bool(self.record.required)
+            evaluation.failures.append(PluginFailure("aibench runtime", "runtime", None,
+                                                     f"{type(error).__name__}: {error}", required))
+            say(f"the plugins cannot run: {type(error).__name__}: {error}")
+            return None
+        for failed in host.failed():
+            evaluation.failures.append(PluginFailure(failed.id, "plugin", failed.id, failed.reason or failed.status,
+                                                     failed.required))
+        return _available(manifest, host, self.record.manifest_phase, evaluation), host
+
+    def _checks(self, plugins: tuple[Any, Any], evaluation: Any) -> str | None:
+        from .._evaluate import failure_summary, run_checks
+
+        manifest, host = plugins
+        with _predictions_view(self.inputs / "res") as view:
+            run_checks(manifest, host, view, self.inputs / "ref", phase=self.record.manifest_phase,
+                       evaluation=evaluation)
+        errors = [p for p in evaluation.problems if p.severity == "error"]
+        for problem in evaluation.problems:
+            say(f"check: {problem}")
+        if errors:
+            return "the submission was refused by the bundle's checks:\n" + "\n".join(f"  {p}" for p in errors)
+        if evaluation.failed_required:
+            return f"a required check failed: {failure_summary(evaluation.failed_required)}"
+        return None
+
+    def _after_original(self, plugins: tuple[Any, Any] | None, evaluation: Any) -> int:
+        from codalab_worker_compat import read_scores
+
+        from .._evaluate import PluginFailure, failure_summary, evaluate_metrics
+        from .merge import merge_scores, scores_file, withhold_scores
+
+        platform_name: Worker = "v1" if self.record.bundle_platform == "v1" else "codabench"
+        path = scores_file(self.output, self.record.bundle_platform)
+        original = read_scores(self.output, platform_name) if path is not None else None
+        if original is None or original.outcome != "ok":
+            why = "wrote no scores file" if original is None else f"wrote scores the platform cannot read " \
+                                                                  f"({original.error})"
+            say(f"the scoring program {why}: its output is left as it is and the plugins did not run")
+            self._write_report("failed", f"the scoring program {why}", evaluation, html=False)
+            return 0
+        self.report["columns"] = [{**c, "value": _float(original.scores.get(str(c["key"])))}
+                                  for c in self.record.columns]
+        missing = _missing_modules(("numpy", "pandas"))
+        if plugins is not None and missing:
+            evaluation.failures.append(PluginFailure(
+                "aibench runtime", "runtime", None, f"this image has no {' and no '.join(missing)}: the metrics need "
+                "numpy and pandas (codalab/codalab-legacy:py312 has both); use such an image in competition.yaml",
+                bool(self.record.required)))
+        elif plugins is not None:
+            manifest, host = plugins
+            evaluate_metrics(manifest, host, self.inputs / "res", self.inputs / "ref",
+                             phase=self.record.manifest_phase, evaluation=evaluation)
+        for failure in evaluation.failures:
+            say(f"plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
+                + f": {failure.message}" + (" (required)" if failure.required else " (not required)"))
+        if evaluation.failed_required:
+            moved = withhold_scores(self.output, self.output / REPORT_DIR)
+            message = (f"a required plugin failed: {failure_summary(evaluation.failed_required)}; the scores "
+                       f"({', '.join(moved)}) are kept in {REPORT_DIR}/ where no worker reads them")
+            return self._finish("failed", message, evaluation, exit_code=1)
+        additions = {c.key: c.value for c in evaluation.columns if c.value is not None}
+        merge = merge_scores(self.output, additions, self.record.bundle_platform)
+        for key, why in merge.refused.items():
+            say(f"score {key!r} not added: {why}")
+        if merge.error:
+            say(f"plugin scores not added: {merge.error}")
+        self.report["merge"] = {"file": merge.file, "written": sorted(merge.written), "refused": merge.refused,
+                                "error": merge.error}
+        say(f"added {len(merge.written)} plugin score(s) to {merge.file}")
+        return self._finish("finished", "", evaluation, exit_code=0)
+
+    # -- report -------------------------------------------------------------------------
+
+    def _measure(self, child: ChildResult) -> None:
+        found = read_prediction_measurements(self.inputs / "res", trust_worker_metadata=self.record.predicts)
+        found += [Measurement("scoring program wall time", round(child.elapsed_s, 3), "s", "scoring", "scoring"),
+                  Measurement("scoring program peak memory", round(child.peak_rss_mb, 1), "MiB", "scoring",
+                              "scoring")]
+        self.report["measurements"] = [m.to_json() for m in found]
+
+    def _finish(self, status: str, message: str, evaluation: Any, *, exit_code: int) -> int:
+        if message:
+            say(message)
+        self._write_report(status, message, evaluation, html=True)
+        return exit_code
+
+    def _write_report(self, status: str, message: str, evaluation: Any, *, html: bool) -> None:
+        """``aibench/report.json`` always; the page too unless the original output is left untouched."""
+        import json
+
+        self.report.update(status=status, message=message,
+                           plugin_columns=[c.to_json() for c in evaluation.columns],
+                           plugin_failures=[f.to_json() for f in evaluation.failures],
+                           check_problems=[p.to_json() for p in evaluation.problems])
+        try:
+            folder = self.output / REPORT_DIR
+            folder.mkdir(exist_ok=True)
+            (folder / "report.json").write_text(json.dumps(self.report, indent=2, default=str) + "\n",
+                                                encoding="utf-8")
+            if html:
+                self._write_page(folder)
+        except Exception as error:  # noqa: BLE001 - a report failure must not change the outcome
+            say(f"could not write the detailed results: {type(error).__name__}: {error}")
+
+    def _write_page(self, folder: Path) -> None:
+        """``detailed_results.html``, unless the scoring program wrote a page of its own: the
+        worker shows ``detailed_results.html`` or else the first ``*.html`` (§5.7), so then ours
+        goes to ``aibench/`` and theirs stays the one shown."""
+        from .._report import render_detailed_results
+
+        page = render_detailed_results(self.report, manifest=self._manifest_document())
+        own = [p.name for p in self.output.glob("*.html")]
+        target = folder / "detailed_results.html" if own else self.output / "detailed_results.html"
+        if own:
+            say(f"the scoring program wrote {own[0]}: the aibench page is {REPORT_DIR}/detailed_results.html")
+        target.write_text(page, encoding="utf-8")
+
+    def _manifest_document(self) -> Any:
+        import json
+
+        try:
+            return json.loads((self.home / "aibench.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+
+def _score(home: Path, inputs: Path, output: Path, command: list[str]) -> int:
+    return _Scoring(home, inputs, output, command).run()
+
+
+def _available(manifest: Any, host: Any, phase: str | None, evaluation: Any) -> Any:
+    """``manifest`` without the entries whose component is missing (its plugin failed to
+    load), each recorded as a failure."""
+    from .._components import Kind
+    from .._evaluate import PluginFailure
+    from .._manifest import Manifest
+
+    document = dict(manifest.document)
+    scopes: list[dict[str, Any]] = [document]
+    if phase is not None and phase in document.get("phases", {}):
+        document["phases"] = dict(document["phases"])
+        document["phases"][phase] = dict(document["phases"][phase])
+        scopes.append(document["phases"][phase])
+    for scope in scopes:
+        for section, kind in (("metrics", Kind.METRIC), ("checks", Kind.CHECK)):
+            kept = []
+            for entry in scope.get(section, []):
+                if entry["use"] in host.registry(kind):
+                    kept.append(entry)
+                else:
+                    evaluation.failures.append(PluginFailure(entry["use"], kind.value, None,
+                                                             "its plugin did not load", bool(entry.get("required")),
+                                                             entry.get("key")))
+            if section in scope:
+                scope[section] = kept
+    return Manifest(document, manifest.file, manifest.sha256, manifest.positions)
+
+
+class _predictions_view:  # noqa: N801 - used as a context manager like a function
+    """``input/res`` as the participant's files: a temporary folder of links to its entries,
+    without the worker's ``metadata`` and the ingestion measurements."""
+
+    def __init__(self, predictions: Path) -> None:
+        self.predictions = predictions
+        self.folder: str | None = None
+
+    def __enter__(self) -> Path:
+        self.folder = tempfile.mkdtemp(prefix="aibench-checks-")
+        view = Path(self.folder)
+        for top, folders, files in os.walk(self.predictions):
+            here = view / Path(top).relative_to(self.predictions)
+            if Path(top) == self.predictions:
+                files = [f for f in files if f not in ("metadata", MEASUREMENTS_FILE)]
+            for name in folders:
+                (here / name).mkdir()
+            for name in files:
+                os.symlink(Path(top, name).resolve(), here / name)
+        return view
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _missing_modules(names: Sequence[str]) -> list[str]:
+    import importlib.util
+
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
