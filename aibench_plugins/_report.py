@@ -86,6 +86,8 @@ def render_detailed_results(report: Mapping[str, Any], *, sections: Sequence[Sec
         ("failures", "Plugin failures", _failures(report.get("plugin_failures") or []), False),
         ("problems", "Submission check problems", _problems(report.get("check_problems") or []), False),
     ]
+    if report.get("measurements"):
+        parts.append(("measurements", "Measurements", _measurements(report["measurements"]), False))
     parts += [(f"section-{s.id}", s.title, s.body, s.failed) for s in sections]
     concepts = (manifest or {}).get("concepts") or []
     if concepts:
@@ -184,6 +186,13 @@ def _problems(problems: Iterable[Mapping[str, Any]]) -> str:
 def _concepts(concepts: Iterable[Mapping[str, Any]]) -> str:
     rows = [(c.get("label"), c.get("definition") or "", c.get("parent") or "") for c in concepts]
     return _table(("Label", "Definition", "Parent"), rows)
+
+
+def _measurements(measurements: Iterable[Mapping[str, Any]]) -> str:
+    """Each number with who measured it: host-side ones can be trusted, in-container ones not."""
+    rows = [(m.get("name"), m.get("step"), f"{_fmt(m.get('value'), 3)} {m.get('unit') or ''}".strip(),
+             m.get("measured_by"), m.get("trust")) for m in measurements]
+    return _table(("Measurement", "Step", "Value", "Measured by", "Trust"), rows, numeric=(2,))
 
 
 def _provenance(report: Mapping[str, Any], columns: Sequence[Mapping[str, Any]]) -> str:

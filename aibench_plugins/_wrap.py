@@ -30,7 +30,7 @@ from ._competition_yaml import ColumnEditError, NewColumn, add_columns
 from ._exceptions import AibenchError
 from ._manifest import MANIFEST_NAME, Manifest
 from ._runtime import BOOTSTRAP, MINIMUM_PYTHON
-from ._runtime.record import WrapRecord
+from ._runtime.record import WrapRecord, find_in_bundle
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -101,6 +101,9 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
         raise WrapRefused([f"aibench validate: {p}" for p in validation.errors] or ["the bundle has no aibench.json"])
     manifest, host = validation.manifest, validation.host
     bundle = load_bundle(source)
+    if find_in_bundle(bundle) is not None:
+        raise WrapRefused([f"{source} was made by 'aibench wrap' (its scoring program already holds {RUNTIME_DIR}/): "
+                           "wrap the original bundle instead"])
     reasons = [f"plugin {r.id!r} is {r.status} here ({r.reason}): it cannot be copied into the bundle; install it, "
                "then wrap again" for r in host.failed()]
     if reasons:

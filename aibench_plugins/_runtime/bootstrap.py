@@ -19,23 +19,28 @@ def main():
         sys.stderr.write("[aibench] usage: run.py score INPUT OUTPUT -- COMMAND... | ingest OUTPUT -- COMMAND...\n")
         return 2
     command = argv[argv.index("--") + 1:]
+    needs = "%d.%d" % MINIMUM
     if sys.version_info[:2] < MINIMUM:
-        return too_old(argv[0], command)
+        found = "%d.%d.%d" % tuple(sys.version_info[:3])
+        return cannot_run(argv[0], command, "the aibench runtime needs Python >= %s; this image's python3 is %s (%s)"
+                          % (needs, found, sys.executable))
     sys.path.insert(0, os.path.join(HERE, "lib"))
-    from aibench_plugins._runtime.main import run
+    try:
+        from aibench_plugins._runtime.main import run
+    except ImportError as error:
+        return cannot_run(argv[0], command, "the aibench runtime cannot start: %s (it needs PyYAML, which the "
+                          "codalab-legacy images have)" % error)
     return int(run(argv, HERE))
 
 
-def too_old(mode, command):
-    # type: (str, list[str]) -> int
-    found = "%d.%d.%d" % tuple(sys.version_info[:3])
+def cannot_run(mode, command, why):
+    # type: (str, list[str], str) -> int
     with open(os.path.join(HERE, "wrap.json")) as handle:
         wrap = json.load(handle)
-    needs = "%d.%d" % MINIMUM
     sys.stderr.write(
-        "[aibench] the aibench runtime needs Python >= %s; this image's python3 is %s (%s).\n"
-        "[aibench] The plugins of aibench.json cannot run here. Fix: use an image with Python >= %s "
-        "(codalab/codalab-legacy:py312 has 3.12) in competition.yaml's docker_image.\n" % (needs, found, sys.executable, needs))
+        "[aibench] %s.\n[aibench] The plugins of aibench.json cannot run here. Fix: use an image with Python >= %s, "
+        "numpy, pandas and PyYAML (codalab/codalab-legacy:py312) in competition.yaml's docker_image.\n"
+        % (why, "%d.%d" % MINIMUM))
     if mode == "score" and wrap.get("required_plugins"):
         sys.stderr.write("[aibench] The manifest marks plugins as required (%s): the submission fails.\n"
                          % ", ".join(wrap["required_plugins"]))
