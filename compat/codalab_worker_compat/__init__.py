@@ -3,7 +3,8 @@ modelled faithfully and with no dependency on aibench-plugins.
 
 It reads competition bundles (folders or zips), unpacks program archives, parses program
 metadata, builds and splits commands, runs a submission's prediction and scoring steps
-through an executor with the directory layout each worker gives its processes, and reads
+through an executor (local processes, or hardened Docker containers with the ``docker``
+extra) with the directory layout each worker gives its processes, and reads
 scores the way each platform does. Three workers are modelled: ``v1`` (CodaLab),
 ``codabench`` (current Codabench, also called ``v2``) and ``ai4mediabench``
 (Codabench as of 2023-10).
@@ -14,6 +15,7 @@ from __future__ import annotations
 from ._archive import ArchiveError, unpack
 from ._bundle import Bundle, BundleError, BundleProblem, Column, Phase, Platform, load_bundle
 from ._command import CommandError, shell_warnings, split_command, substitute, variables
+from ._docker import DockerExecutor, DockerExecutorError, reap_orphans
 from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 from ._local import LocalExecutor
 from ._metadata import MetadataError, ProgramMetadata, is_code_submission, metadata_path, read_metadata
@@ -38,6 +40,8 @@ __all__ = [
     "BundleProblem",
     "Column",
     "CommandError",
+    "DockerExecutor",
+    "DockerExecutorError",
     "Executor",
     "LeaderboardRow",
     "LineDifference",
@@ -63,6 +67,7 @@ __all__ = [
     "metadata_path",
     "read_metadata",
     "read_scores",
+    "reap_orphans",
     "resolve_worker",
     "run_submission",
     "shell_warnings",

@@ -17,12 +17,19 @@ from typing import Literal, Protocol
 
 @dataclass(frozen=True)
 class ResourceLimits:
-    """Limits on one process (``None``: no limit)."""
+    """Limits on one process (``None``: no limit, or the executor's default).
+
+    ``gpus`` is a number of GPUs (``-1``: all of them) or a tuple of device ids (``("0", "2")``,
+    or CDI names such as ``nvidia.com/gpu=all``); ``shm_mb`` the size of ``/dev/shm``. Executors
+    that cannot apply a limit say so in the result's ``message``.
+    """
 
     time_limit_s: float | None = None
     memory_mb: int | None = None
     cpus: float | None = None
     pids: int | None = None
+    gpus: int | tuple[str, ...] | None = None
+    shm_mb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,10 @@ class ProcessSpec:
     :param stdout: host file that receives standard output.
     :param stderr: host file that receives standard error.
     :param limits: resource limits; ``time_limit_s`` is enforced by the executor.
+    :param read_only: the inputs the process must not change: container paths of ``mounts``
+        (host paths for v1 specs, which have no mounts). Executors that harden (``docker``) mount
+        them read-only; the local executor, which models the platforms, keeps only ``/app/data``
+        read-only, as they do.
     """
 
     name: str
@@ -47,6 +58,7 @@ class ProcessSpec:
     mounts: Mapping[str, Path] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     limits: ResourceLimits = ResourceLimits()
+    read_only: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

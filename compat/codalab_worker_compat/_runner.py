@@ -334,7 +334,8 @@ class _Run:
                 argv = ["/bin/false"]
                 self.result.warnings.append(f"{name}: {error}")
             mounts, cwd, env = self._layout(kind, step)
-            specs.append(ProcessSpec(name, tuple(argv), cwd, stdout, stderr, mounts, env, self._limits()))
+            specs.append(ProcessSpec(name, tuple(argv), cwd, stdout, stderr, mounts, env, self._limits(),
+                                     self._read_only(mounts)))
         return specs
 
     def _variables(self, role: Literal["program", "ingestion"], step: Step) -> list[tuple[str, str]]:
@@ -391,7 +392,17 @@ class _Run:
         return run
 
     def _limits(self) -> ResourceLimits:
-        return ResourceLimits(None, self.limits.memory_mb, self.limits.cpus, self.limits.pids)
+        return replace(self.limits, time_limit_s=None)  # the runner enforces the step's limit itself
+
+    def _read_only(self, mounts: dict[str, Path]) -> frozenset[str]:
+        """What a process only reads (hardened executors mount it read-only): every v2 mount but
+        ``/app/output`` and ``/app/shared``; for v1, the host folders of programs and inputs."""
+        if self.v2:
+            return frozenset(mounts) - {"/app/output", "/app/shared"}
+        parts = self.parts
+        inputs = [parts.submission, parts.scoring_program, parts.ingestion_program, parts.reference_data,
+                  parts.input_data, getattr(self, "_scoring_inputs", None)]
+        return frozenset(str(p.resolve()) for p in inputs if p is not None)
 
     # -- helpers ------------------------------------------------------------------------
 

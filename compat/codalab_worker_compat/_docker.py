@@ -1,0 +1,646 @@
+"""The Docker executor: each process in its own container, hardened beyond what the platforms do.
+
+Install with ``pip install codalab-worker-compat[docker]`` (the ``docker`` SDK >= 7, imported only
+when a :class:`DockerExecutor` is made). It talks to the engine at ``base_url`` (default: the
+``DOCKER_HOST`` environment, else ``/var/run/docker.sock``); Podman works through its
+Docker-compatible socket, as Codabench uses it.
+
+The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -> ``ProcessResult``):
+
+* **Image**: resolved once, when the executor is made, to its ID (``sha256:...``) and its
+  ``RepoDigests`` (empty for a locally built or imported image); every container runs *by ID*,
+  so a tag moved mid-run changes nothing. :attr:`DockerExecutor.image_id` and
+  :meth:`DockerExecutor.describe` give them for the run record. The image's ENTRYPOINT is kept
+  and ``argv`` is its command, as the platforms do (``docs/codalab-contract.md`` §5.4).
+* **Paths**: v2 specs place each host folder of ``mounts`` at its container path (``/app/...``)
+  with cwd ``/app/program``. v1 specs have no mounts: host paths are the paths, as the v1 worker
+  mounts them at identical paths (§4.5). The executor then mounts, each at its own path, the
+  working directory (the v1 run folder), the folders its symlinks point to, and every existing
+  absolute path named in ``argv`` or in ``env`` values.
+* **Read-only**: the root filesystem; ``/tmp`` is a tmpfs (``tmp_mb``, exec allowed, also ``HOME``;
+  Docker gives it the mode of the image's own ``/tmp``, 1777 in Debian images);
+  every mount in ``spec.read_only`` and ``/app/data``. Only the rest (``/app/output``,
+  ``/app/shared``; for v1 the run folder, its output and shared folders) is writable.
+* **User**: 65534:65534 (nobody) when this host process runs as root, else the host's uid:gid.
+  As root, the executor opens the mounted host folders to that user: writable ones get
+  ``a+rwX``, read-only ones ``a+rX`` (files the container writes belong to 65534 on the host).
+* **Privileges**: ``cap_drop=["ALL"]``, ``security_opt=["no-new-privileges"]``.
+* **Network**: ``network_mode="none"`` (only ``lo``) unless ``network=True`` (the default bridge).
+* **Limits**: ``spec.limits`` fields, else the executor's defaults: ``memory_mb`` (4096) as
+  ``mem_limit`` with ``memswap_limit`` equal (no swap), ``cpus`` (2, at most the host's cores) as
+  ``nano_cpus`` (CFS quota, a throttle, not pinning), ``pids`` (512) as ``pids_limit``,
+  ``shm_mb`` (256) as ``shm_size``, ``gpus`` as a device request: a count (``-1``: all) or
+  device ids with ``capabilities=[["gpu"]]`` for the NVIDIA toolkit, or with
+  ``gpu_driver="cdi"`` a CDI request (``nvidia.com/gpu=all`` for a count, as Codabench sends).
+  An engine with no GPU runtime fails at start ("could not select device driver"): reason
+  ``error``, "no GPU runtime on this host ...".
+* **Environment**: ``HOME=/tmp``, ``LANG=C.UTF-8``, ``PYTHONUNBUFFERED=1``, then ``spec.env``,
+  over the image's own ``ENV`` (its ``PATH``); nothing of this process's environment.
+* **Logs**: attached before start with stdout and stderr kept apart, written as they come to
+  ``spec.stdout`` and ``spec.stderr``; the engine keeps no copy (log driver ``none``).
+* **Time**: ``limits.time_limit_s`` is enforced while the caller is in ``wait()``: the container
+  is killed (SIGKILL) and removed; reason ``timeout``, ``exit_code`` ``None``, ``signal`` 9.
+  ``kill()`` does the same with reason ``killed``.
+* **Outcome**: ``exit_code`` is the container's exit status (137 after a SIGKILL). Reason
+  ``oom`` comes from ``State.OOMKilled`` in inspect, never from the exit code: a shell whose child
+  was OOM-killed exits 0, and that run is still ``oom``. ``elapsed_s`` is the engine's
+  ``FinishedAt - StartedAt``. ``isolation`` is ``docker``.
+* **Nothing left behind**: each container is named ``aibench-<step>-<12 hex>``, labelled
+  (``aibench.owner-pid``, ``aibench.owner-start``, ``aibench.owner-host``, ``aibench.run``,
+  ``aibench.step``) and force-removed (with its anonymous volumes) once it ends, is killed, or
+  fails to start (a failed start leaves a "Created" container in Docker). A host process killed
+  with SIGKILL cannot clean up; :func:`reap_orphans`, run whenever an executor is made, removes
+  the containers whose owner process on this host is gone.
+
+What the platforms do differently (§5.5, §12): Codabench c7dbc75 runs containers as the image's
+user (root), with the network on unless the worker disables it, no memory, CPU, PIDs or shm
+limit, a writable root filesystem and writable ``/app/program``, ``/app/input`` mounts (only
+``/app/data`` read-only), 14 capabilities dropped rather than all, ``userns_mode=host``, and
+the image by name (pulled). AI4Media-Bench (= Codabench 2023-10) only adds
+``no-new-privileges``. A program that writes beside its own code or downloads at run time works
+there and fails here: write to ``/app/output`` or ``/tmp``, and pass ``network=True`` when the
+competition allows downloads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from ._executor import ProcessResult, ProcessSpec, RunningProcess
+
+if TYPE_CHECKING:
+    import docker
+
+Reason = Literal["exited", "timeout", "oom", "killed", "error"]
+GpuDriver = Literal["nvidia", "cdi"]
+
+DEFAULT_MEMORY_MB: Final = 4096
+DEFAULT_CPUS: Final = 2.0
+DEFAULT_PIDS: Final = 512
+DEFAULT_SHM_MB: Final = 256
+DEFAULT_TMP_MB: Final = 1024
+NOBODY: Final = "65534:65534"
+ALWAYS_READ_ONLY: Final = frozenset({"/app/data"})
+LABEL: Final = "aibench"
+STOP_WAIT_S: Final = 30
+NO_GPU_MESSAGE: Final = ("no GPU runtime on this host: the Docker engine could not select a device driver for the "
+                         "GPU request ({detail}). Install the NVIDIA Container Toolkit (or use gpu_driver='cdi' on "
+                         "an engine with CDI, Docker 25+), or run without GPUs")
+
+
+class DockerExecutorError(Exception):
+    """The executor cannot be used: no ``docker`` SDK, no engine answering, or no such image."""
+
+
+@dataclass(frozen=True)
+class _Bind:
+    target: str  # the path inside the container
+    source: str  # the host folder
+    read_only: bool
+
+
+def _client(base_url: str | None) -> docker.DockerClient:
+    try:
+        import docker
+    except ImportError as error:
+        raise DockerExecutorError("the docker executor needs the docker SDK: "
+                                  "pip install 'codalab-worker-compat[docker]'") from error
+    try:
+        client = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
+        client.ping()
+    except Exception as error:  # docker.errors.DockerException, requests' connection errors
+        raise DockerExecutorError(f"no Docker engine answers at {base_url or os.environ.get('DOCKER_HOST') or 'unix:///var/run/docker.sock'}: {error}. "
+                                  "Start dockerd (see compat/images/README.md)") from error
+    return client
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of ``pid`` (clock ticks since boot, from ``/proc``), to tell a reused pid."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    return fields[19].decode()
+
+
+def _owner_alive(pid_text: str, start: str) -> bool:
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    now = _process_start(pid)
+    return now is None or not start or now == start
+
+
+def reap_orphans(client: docker.DockerClient | None = None, *, base_url: str | None = None) -> list[str]:
+    """Remove (force, with volumes) every container labelled by aibench on this host whose owner
+    process is gone (dead, or its pid reused); return their names. Containers of other hosts
+    sharing the engine, and of live owners, are left alone."""
+    own = client is None
+    client = client or _client(base_url)
+    removed = []
+    try:
+        host = socket.gethostname()
+        for summary in client.api.containers(all=True, filters={"label": [f"{LABEL}.owner-host={host}"]}):
+            labels = summary.get("Labels") or {}
+            if _owner_alive(labels.get(f"{LABEL}.owner-pid", ""), labels.get(f"{LABEL}.owner-start", "")):
+                continue
+            try:
+                client.api.remove_container(summary["Id"], force=True, v=True)
+            except Exception:  # already gone (removed by someone else meanwhile)
+                continue
+            removed.append(str((summary.get("Names") or [summary["Id"]])[0]).lstrip("/"))
+    finally:
+        if own:
+            client.close()
+    return removed
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", name).strip("-.").lower() or "process"
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _common(paths: list[str]) -> str:
+    return os.path.commonpath(paths) if paths else "/"
+
+
+def _binds(spec: ProcessSpec) -> list[_Bind]:
+    """The mounts of ``spec`` (see the module docstring): ``mounts`` for v2, identical host paths
+    for v1. Raises ``ValueError`` when a v1 spec would need a system folder mounted."""
+    read_only = set(spec.read_only) | ALWAYS_READ_ONLY
+    if spec.mounts:
+        return [_Bind(target, os.path.realpath(host), target in read_only)
+                for target, host in sorted(spec.mounts.items())]
+    cwd = os.path.realpath(spec.cwd)
+    linked = []
+    if os.path.isdir(cwd):
+        linked = [os.path.realpath(e.path) for e in sorted(os.scandir(cwd), key=lambda e: e.name)
+                  if e.is_symlink() and os.path.isdir(e.path)]
+    root = _common([cwd, *linked])
+    if _protected(root):
+        raise ValueError(f"cannot start: the working directory {spec.cwd!r} and the folders its symlinks point to "
+                         f"have no common folder but {root!r}, which is not mounted into containers")
+    inputs = {os.path.realpath(p) for p in read_only if p.startswith("/") and os.path.isdir(p)}
+    named = [os.path.realpath(piece) for text in (*spec.argv, *spec.env.values()) for piece in re.split(r"[:=]", text)
+             if piece.startswith("/") and os.path.isdir(piece)]
+    binds = [_Bind(root, root, True)]  # the work dir, read-only; what the process writes, writable inside it
+    for path in sorted({cwd, *linked, *named}):
+        if _under(path, root) and path != root and not any(_under(path, i) for i in inputs):
+            binds.append(_Bind(path, path, False))
+    if cwd == root:
+        binds[0] = _Bind(root, root, False)
+    return binds
+
+
+#: host folders never mounted writable nor opened to the container user
+_SYSTEM: Final = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin",
+                  "/sys", "/usr", "/var/lib", "/var/run", "/snap")
+
+
+def _protected(path: str) -> bool:
+    """``/``, a top-level folder, a system folder or the home folder itself."""
+    real = os.path.realpath(path)
+    return (real.count("/") < 2 or any(_under(real, s) for s in _SYSTEM)
+            or real == os.path.realpath(os.path.expanduser("~")))
+
+
+def _open_to(path: str) -> None:
+    """Make the writable folder ``path`` and what it holds writable for any user (a+rwX), so
+    that uid 65534 can write there; symlinks are not followed, system folders never touched."""
+    def fix(target: str, is_dir: bool) -> None:
+        mode = stat.S_IMODE(os.lstat(target).st_mode)
+        wanted = mode | 0o666 | (0o111 if is_dir or mode & 0o111 else 0)
+        if wanted != mode:
+            os.chmod(target, wanted)
+
+    if _protected(path) or not os.path.isdir(path) or os.path.islink(path):
+        raise ValueError(f"cannot start: refusing to open {path!r} to the container user")
+    fix(path, True)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            full = os.path.join(root, name)
+            if not os.path.islink(full):
+                fix(full, name in dirs)
+
+
+def _elapsed(state: Mapping[str, Any], fallback: float) -> float:
+    def parse(text: str) -> datetime:
+        head, _, fraction = text.rstrip("Z").partition(".")
+        return datetime.fromisoformat(f"{head}.{(fraction + '000000')[:6]}+00:00")
+
+    try:
+        seconds = (parse(state["FinishedAt"]) - parse(state["StartedAt"])).total_seconds()
+    except (KeyError, ValueError, TypeError):
+        return fallback
+    return seconds if 0 <= seconds < 10 * 365 * 86400 else fallback
+
+
+class DockerExecutor:
+    """Runs each process in its own hardened container (see the module docstring).
+
+    :param image: an image name or ID present on the engine; resolved once to its ID.
+    :param network: give containers the default bridge network (off: only ``lo``).
+    :param memory_mb, cpus, pids, shm_mb: defaults for limits a spec leaves ``None``.
+    :param tmp_mb: size of the ``/tmp`` tmpfs.
+    :param gpu_driver: how ``limits.gpus`` is requested: ``nvidia`` (``capabilities=[["gpu"]]``) or ``cdi``.
+    :param user: the container user; default 65534:65534 as root, else this process's uid:gid.
+    :param run_label: stored in each container's ``aibench.run`` label (a run id).
+    :param base_url: the engine's socket (default: ``DOCKER_HOST`` or the standard socket).
+    :param reap: remove orphaned aibench containers of this host now (:func:`reap_orphans`).
+    :raises DockerExecutorError: when the SDK is missing, no engine answers or the image is unknown.
+    """
+
+    name: str = "docker"
+
+    def __init__(self, image: str, *, network: bool = False, memory_mb: int | None = DEFAULT_MEMORY_MB,
+                 cpus: float | None = DEFAULT_CPUS, pids: int | None = DEFAULT_PIDS, shm_mb: int = DEFAULT_SHM_MB,
+                 tmp_mb: int = DEFAULT_TMP_MB, gpu_driver: GpuDriver = "nvidia", user: str | None = None,
+                 run_label: str = "", base_url: str | None = None, reap: bool = True) -> None:
+        if gpu_driver not in ("nvidia", "cdi"):
+            raise ValueError(f"gpu_driver must be nvidia or cdi, not {gpu_driver!r}")
+        self.client = _client(base_url)
+        try:
+            import docker.errors
+
+            try:
+                found = self.client.images.get(image)
+            except docker.errors.ImageNotFound:
+                raise DockerExecutorError(
+                    f"no image {image!r} on this Docker engine: build it (make images, compat/images/README.md) "
+                    f"or pull it (docker pull {image})") from None
+            self.reaped = reap_orphans(self.client) if reap else []
+        except BaseException:
+            self.client.close()
+            raise
+        self.image = image
+        self.image_id: str = str(found.id)
+        self.repo_digests: list[str] = list(found.attrs.get("RepoDigests") or [])
+        self.network, self.memory_mb, self.cpus, self.pids = network, memory_mb, cpus, pids
+        self.shm_mb, self.tmp_mb, self.gpu_driver = shm_mb, tmp_mb, gpu_driver
+        self.user = user or (NOBODY if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}")
+        self.run_label = run_label
+        self._owner = (str(os.getpid()), _process_start(os.getpid()) or "", socket.gethostname())
+
+    def describe(self) -> dict[str, Any]:
+        """What the run record stores: the image as given, its ID and digests, and the settings."""
+        return {"executor": self.name, "image": self.image, "image_id": self.image_id,
+                "repo_digests": list(self.repo_digests), "network": self.network, "user": self.user,
+                "memory_mb": self.memory_mb, "cpus": self.cpus, "pids": self.pids, "shm_mb": self.shm_mb,
+                "tmp_mb": self.tmp_mb, "gpu_driver": self.gpu_driver}
+
+    def close(self) -> None:
+        """Close the connection to the engine (running containers are not affected)."""
+        self.client.close()
+
+    def __enter__(self) -> DockerExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, spec: ProcessSpec) -> RunningProcess:
+        """Start ``spec`` in a new container; a process that cannot start (no such command,
+        no GPU runtime, a missing mount folder) comes back finished with reason ``error``, its
+        container removed, and its ``message`` appended to ``spec.stderr``."""
+        import docker.errors
+
+        problem = None if spec.argv else "cannot start: the command is empty"
+        problem = problem or (None if spec.cwd.startswith("/") else
+                              f"cannot start: the working directory {spec.cwd!r} is not an absolute path")
+        for target, host in spec.mounts.items():
+            if not target.startswith("/") or os.path.normpath(target) != target or target == "/":
+                problem = problem or f"cannot start: mount point {target!r} is not a normalised absolute path"
+            elif not Path(host).is_dir():
+                problem = problem or f"cannot start: the host folder {host} to mount at {target} does not exist"
+        if problem is not None:
+            return _Finished(_failed(spec, problem, []))
+        notes: list[str] = []
+        try:
+            binds = _binds(spec)
+            for bind in binds:
+                if not bind.read_only and _protected(bind.source):
+                    raise ValueError(f"cannot start: refusing to mount the system folder {bind.source} writable "
+                                     f"(at {bind.target})")
+            if self.user == NOBODY and os.geteuid() == 0:
+                for bind in binds:
+                    if not bind.read_only:
+                        _open_to(bind.source)
+        except (ValueError, OSError) as error:
+            return _Finished(_failed(spec, str(error), []))
+        config, applied = self._host_config(spec, binds, notes)
+        name = f"{LABEL}-{_slug(spec.name)}-{uuid.uuid4().hex[:12]}"
+        labels = {f"{LABEL}.owner-pid": self._owner[0], f"{LABEL}.owner-start": self._owner[1],
+                  f"{LABEL}.owner-host": self._owner[2], f"{LABEL}.run": self.run_label,
+                  f"{LABEL}.step": spec.name}
+        env = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", **spec.env}
+        api, container, attached = self.client.api, None, None
+        try:
+            created = api.create_container(self.image_id, command=list(spec.argv), working_dir=spec.cwd,
+                                           environment=env, user=self.user, labels=labels, name=name,
+                                           host_config=config, stdin_open=False, tty=False)
+            container = str(created["Id"])
+            attached = api.attach_socket(container, params={"stdout": 1, "stderr": 1, "stream": 1})
+            for log in (spec.stdout, spec.stderr):
+                log.parent.mkdir(parents=True, exist_ok=True)
+            out, err = open(spec.stdout, "wb"), open(spec.stderr, "wb")
+            try:
+                started = time.monotonic()
+                api.start(container)
+            except BaseException:
+                out.close()
+                err.close()
+                raise
+        except docker.errors.APIError as error:
+            _close_socket(attached)
+            if container is not None:
+                _remove(api, container)
+            return _Finished(_failed(spec, _start_message(spec, error), notes))
+        except BaseException:
+            _close_socket(attached)
+            if container is not None:
+                _remove(api, container)
+            raise
+        return _DockerProcess(self, spec, container, name, attached, out, err, started, notes, applied)
+
+    def _host_config(self, spec: ProcessSpec, binds: list[_Bind],
+                     notes: list[str]) -> tuple[Any, tuple[int | None, float | None, int | None]]:
+        """The container's host config, and the (memory, cpus, pids) limits applied."""
+        import docker.types
+
+        limits = spec.limits
+        memory = limits.memory_mb if limits.memory_mb is not None else self.memory_mb
+        cpus = limits.cpus if limits.cpus is not None else self.cpus
+        pids = limits.pids if limits.pids is not None else self.pids
+        shm = limits.shm_mb if limits.shm_mb is not None else self.shm_mb
+        host_cpus = os.cpu_count() or 1
+        if cpus is not None and cpus > host_cpus:
+            notes.append(f"cpus {cpus:g} capped to the host's {host_cpus} cores.")
+            cpus = float(host_cpus)
+        options: dict[str, Any] = {
+            "binds": [f"{b.source}:{b.target}:{'ro' if b.read_only else 'rw'}" for b in binds],
+            "network_mode": "bridge" if self.network else "none",
+            "read_only": True,
+            "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={self.tmp_mb}m,mode=1777"},
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "shm_size": f"{shm}m",
+            "log_config": {"Type": "none", "Config": {}},
+        }
+        if memory is not None:
+            options["mem_limit"] = options["memswap_limit"] = f"{memory}m"
+        if cpus is not None:
+            options["nano_cpus"] = int(cpus * 1e9)
+        if pids is not None:
+            options["pids_limit"] = pids
+        if limits.gpus is not None:
+            options["device_requests"] = [self._gpu_request(limits.gpus, docker.types.DeviceRequest)]
+        return self.client.api.create_host_config(**options), (memory, cpus, pids)
+
+    def _gpu_request(self, gpus: int | tuple[str, ...], request: Any) -> Any:
+        if self.gpu_driver == "cdi":
+            if isinstance(gpus, int):
+                ids = ["nvidia.com/gpu=all"] if gpus < 0 else [f"nvidia.com/gpu={i}" for i in range(gpus)]
+            else:
+                ids = [g if "=" in g else f"nvidia.com/gpu={g}" for g in gpus]
+            return request(driver="cdi", device_ids=ids)
+        if isinstance(gpus, int):
+            return request(count=gpus, capabilities=[["gpu"]])
+        return request(device_ids=list(gpus), capabilities=[["gpu"]])
+
+
+def _start_message(spec: ProcessSpec, error: Exception) -> str:
+    detail = str(getattr(error, "explanation", None) or error)
+    if "could not select device driver" in detail or "Unknown runtime" in detail:
+        return NO_GPU_MESSAGE.format(detail=detail)
+    program = spec.argv[0] if spec.argv else ""
+    if "executable file not found" in detail or "no such file or directory" in detail:
+        return f"cannot start {program!r}: executable file not found in the image ({detail})"
+    if "permission denied" in detail:
+        return f"cannot start {program!r}: not executable ({detail})"
+    return f"cannot start {program!r}: the Docker engine refused the container: {detail}"
+
+
+def _failed(spec: ProcessSpec, message: str, notes: list[str]) -> ProcessResult:
+    try:
+        spec.stderr.parent.mkdir(parents=True, exist_ok=True)
+        with open(spec.stderr, "a", encoding="utf-8") as err:
+            err.write(message + "\n")
+    except OSError:
+        pass
+    return ProcessResult(spec.name, None, 0.0, "error", None, " ".join([message + ".", *notes]), "docker")
+
+
+def _close_socket(attached: Any) -> None:
+    if attached is None:
+        return
+    response = getattr(attached, "_response", None)
+    raw = getattr(attached, "_sock", attached)
+    for item in (response, raw):
+        try:
+            if item is not None:
+                item.close()
+        except (OSError, ValueError):
+            pass
+
+
+def _remove(api: Any, container: str) -> None:
+    """Force-remove ``container`` and its anonymous volumes; already gone is fine."""
+    import docker.errors
+
+    for attempt in range(3):
+        try:
+            api.remove_container(container, force=True, v=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as error:
+            if "already in progress" in str(error):
+                return
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
+
+
+class _Finished:
+    """A process that never started: ``wait()`` and ``kill()`` return its ``error`` result."""
+
+    def __init__(self, result: ProcessResult) -> None:
+        self.result = result
+
+    def wait(self, timeout: float | None = None) -> ProcessResult | None:
+        return self.result
+
+    def kill(self) -> ProcessResult:
+        return self.result
+
+
+def _frames(attached: Any) -> Iterator[tuple[int, bytes]]:
+    from docker.utils.socket import frames_iter
+
+    for stream, data in frames_iter(attached, False):  # type: ignore[no-untyped-call]
+        yield int(stream), bytes(data)
+
+
+class _DockerProcess:
+    """A running container; see ``RunningProcess``. Not safe to share between threads."""
+
+    def __init__(self, executor: DockerExecutor, spec: ProcessSpec, container: str, name: str, attached: Any,
+                 out: Any, err: Any, started: float, notes: list[str],
+                 limits: tuple[int | None, float | None, int | None]) -> None:
+        self.api, self.spec, self.container, self.name = executor.client.api, spec, container, name
+        self.attached, self.started, self.notes, self.limits = attached, started, notes, limits
+        limit = spec.limits.time_limit_s
+        self.deadline = None if limit is None else started + limit
+        self.result: ProcessResult | None = None
+        self.reader = threading.Thread(target=self._copy, args=(out, err), name=f"logs-{name}", daemon=True)
+        self.reader.start()
+
+    def _copy(self, out: Any, err: Any) -> None:
+        """Copy the attached streams to the log files until the container's streams close."""
+        try:
+            for stream, data in _frames(self.attached):
+                target = err if stream == 2 else out
+                target.write(data)
+                target.flush()
+        except (OSError, ValueError):
+            pass  # the socket was closed under us (kill); what came is written
+        finally:
+            out.close()
+            err.close()
+
+    def wait(self, timeout: float | None = None) -> ProcessResult | None:
+        """The result once the container has ended; ``None`` if still running after ``timeout``
+        seconds. Past the time limit the container is killed and removed (reason ``timeout``)."""
+        if self.result is not None:
+            return self.result
+        end = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        while True:
+            now = time.monotonic()
+            if self.deadline is not None and now >= self.deadline:
+                return self._stop("timeout")
+            if not self.reader.is_alive() and not self._running():  # its streams close when it ends
+                return self._finish("exited")
+            if end is not None and now >= end:
+                return None
+            stops = [t for t in (end, self.deadline) if t is not None]
+            span = None if not stops else max(min(stops) - now, 0.0)
+            if self.reader.is_alive():
+                self.reader.join(span)
+            else:  # the streams closed but the engine says running: poll it
+                time.sleep(0.05 if span is None else min(0.05, span))
+
+    def kill(self) -> ProcessResult:
+        """Kill and remove the container; idempotent, and a container that already ended
+        keeps its own result."""
+        if self.result is None and self.wait(0) is None:
+            return self._stop("killed")
+        assert self.result is not None
+        return self.result
+
+    def _running(self) -> bool:
+        import docker.errors
+
+        try:
+            return bool(self.api.inspect_container(self.container)["State"]["Running"])
+        except docker.errors.NotFound:
+            return False
+
+    def _stop(self, reason: Reason) -> ProcessResult:
+        import docker.errors
+
+        try:
+            self.api.kill(self.container)
+        except docker.errors.APIError:
+            pass  # it ended meanwhile, or is gone
+        return self._finish(reason)
+
+    def _finish(self, reason: Reason) -> ProcessResult:
+        import docker.errors
+
+        state: dict[str, Any] = {}
+        try:
+            try:
+                self.api.wait(self.container, timeout=STOP_WAIT_S)
+                state = dict(self.api.inspect_container(self.container)["State"])
+            except (docker.errors.APIError, OSError):
+                pass
+            except Exception:  # requests' read timeout on a container that will not stop
+                pass
+            self.reader.join(5.0)
+        finally:
+            _close_socket(self.attached)
+            self.reader.join(5.0)
+            _remove(self.api, self.container)
+        elapsed = _elapsed(state, time.monotonic() - self.started)
+        code: int | None = state.get("ExitCode")
+        notes, sig = list(self.notes), None
+        memory, _, pids = self.limits
+        oom = bool(state.get("OOMKilled"))
+        if reason != "exited":
+            code, sig = None, 9
+            notes.insert(0, f"time limit of {self.spec.limits.time_limit_s:g} s exceeded: container killed and "
+                            f"removed." if reason == "timeout" else "stopped by the caller: container killed and removed.")
+        elif oom:
+            reason = "oom"
+            notes.insert(0, f"out of memory: the program used more than its memory limit of {memory} MB and the "
+                            "kernel killed it (Docker reports OOMKilled)"
+                            + (f"; the container still exited {code}, because its main process survived the kill."
+                               if code == 0 else "."))
+        elif code is not None and code != 0 and pids is not None and self._pids_hit():
+            notes.insert(0, f"the process-count limit of {pids} was reached: starting more processes or threads "
+                            "failed.")
+        elif not state:
+            reason = "error"
+            notes.insert(0, "the Docker engine lost the container: its outcome is unknown.")
+        self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig, " ".join(notes), "docker")
+        return self.result
+
+    def _pids_hit(self) -> bool:
+        """Whether the stderr tail shows failed forks (the pids cgroup is gone once it exits)."""
+        try:
+            with open(self.spec.stderr, "rb") as err:
+                err.seek(max(0, err.seek(0, os.SEEK_END) - 65536))
+                tail = err.read().decode("utf-8", "replace")
+        except OSError:
+            return False
+        return any(m in tail for m in ("Resource temporarily unavailable", "can't fork", "Cannot fork",
+                                       "BlockingIOError", "pthread_create failed", "can't start new thread"))
+
+
+def docker_available(base_url: str | None = None) -> tuple[bool, str]:
+    """Whether the SDK is installed and an engine answers (``True, version``) or why not."""
+    try:
+        client = _client(base_url)
+    except DockerExecutorError as error:
+        return False, str(error)
+    try:
+        return True, str(client.version().get("Version", "?"))
+    finally:
+        client.close()
+
+
+__all__ = ["DEFAULT_CPUS", "DEFAULT_MEMORY_MB", "DEFAULT_PIDS", "DEFAULT_SHM_MB", "DockerExecutor",
+           "DockerExecutorError", "docker_available", "reap_orphans"]
