@@ -53,15 +53,18 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         host TEXT NOT NULL, pid INTEGER NOT NULL, process_start TEXT, aibench_version TEXT NOT NULL)""",
      "CREATE INDEX runs_by_start ON runs (started_at)",
      "CREATE INDEX runs_by_status ON runs (status, started_at)"),
+    # 2: the image a container executor ran, pinned (sha256 ID), and the executor's settings (JSON)
+    ("ALTER TABLE runs ADD COLUMN image_id TEXT",
+     "ALTER TABLE runs ADD COLUMN executor_details TEXT NOT NULL DEFAULT '{}'"),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
-_JSON_FIELDS: Final = frozenset({"exit_codes", "scores", "logs", "outputs"})
+_JSON_FIELDS: Final = frozenset({"exit_codes", "scores", "logs", "outputs", "executor_details"})
 _PATH_FIELDS: Final = frozenset({"bundle_path", "submission_path"})
 #: What callers record; the rest (id, status, times, host, pid, version) the ledger sets.
 RUN_FIELDS: Final = ("bundle_path", "bundle_sha256", "submission_path", "submission_sha256", "platform",
-                     "phase_number", "phase_name", "executor", "image", "manifest_sha256", "message",
-                     "exit_codes", "scores", "logs", "outputs")
+                     "phase_number", "phase_name", "executor", "image", "image_id", "executor_details",
+                     "manifest_sha256", "message", "exit_codes", "scores", "logs", "outputs")
 
 
 class LedgerError(AibenchError):
@@ -76,7 +79,10 @@ class RunRecord:
     maps step to process to exit code (``{"prediction": {"program": 0, "ingestion": 0},
     "scoring": {"program": 0}}``, ``None`` for a process killed before it exited);
     ``scores`` is the leaderboard row (``None`` until scored); ``logs`` and ``outputs``
-    map a name to a path. Times are UTC ISO 8601; ``ended_at`` is ``None`` while running
+    map a name to a path. ``image`` is the container image as given, ``image_id`` the ID it was
+    pinned to (``sha256:...``) and ``executor_details`` what the executor reports of itself (for
+    ``docker``: ``repo_digests``, ``network``, ``user``, limits); ``None`` and ``{}`` for the
+    local executor and for runs recorded before schema version 2. Times are UTC ISO 8601; ``ended_at`` is ``None`` while running
     and for an ``interrupted`` run. ``process_start`` identifies the process instance
     behind ``pid`` (Linux boot id and start time) and is left out of :meth:`to_json`.
     """
@@ -92,6 +98,8 @@ class RunRecord:
     phase_name: str | None
     executor: str | None
     image: str | None
+    image_id: str | None
+    executor_details: dict[str, Any]
     manifest_sha256: str | None
     started_at: str
     ended_at: str | None
@@ -192,7 +200,7 @@ class Ledger:
         absolute. Hashes are not computed here: pass ``sha256_of_path(...)`` results."""
         if "bundle_path" not in values:
             raise TypeError("start_run() needs bundle_path")
-        row = {"exit_codes": {}, "logs": {}, "outputs": {}, **_encode(values)}
+        row = {"exit_codes": {}, "logs": {}, "outputs": {}, "executor_details": {}, **_encode(values)}
         run_id = uuid.uuid4().hex
         pid, stat = os.getpid(), _proc_stat(os.getpid())
         row.update(id=run_id, status="running", started_at=_now(), host=socket.gethostname(), pid=pid,

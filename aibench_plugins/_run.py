@@ -6,15 +6,18 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._evaluate import Evaluation, evaluate_metrics, failure_summary, run_checks
 from ._exceptions import ManifestError
 from ._host import PluginHost
 from ._manifest import Manifest
+
+if TYPE_CHECKING:
+    from codalab_worker_compat import Executor, ResourceLimits
 
 REPORT_VERSION = 1
 
@@ -32,6 +35,8 @@ class RunReport:
     evaluation: Evaluation | None = None
     manifest_sha256: str | None = None
     detailed_results: Path | None = None
+    executor: dict[str, Any] = field(default_factory=lambda: {"executor": "local"})
+    explanations: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +67,8 @@ class RunReport:
             "work_dir": str(self.work_dir),
             "detailed_results": str(self.detailed_results) if self.detailed_results else None,
             "isolation": self.isolation,
+            "executor": self.executor,
+            "explanations": self.explanations,
             "rules_applied": result.rules_applied,
             "warnings": result.warnings,
         }
@@ -70,7 +77,9 @@ class RunReport:
 def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | None = None,
                task: int | None = None, platform: str | None = None, ledger_path: str | Path | None = None,
                work_dir: str | Path | None = None,
-               isolation: Literal["auto", "bwrap", "none"] = "auto", use_plugins: bool = True) -> RunReport:
+               isolation: Literal["auto", "bwrap", "none"] = "auto", use_plugins: bool = True,
+               executor: Literal["local", "docker"] | Executor = "local", image: str | None = None,
+               network: bool = False, limits: ResourceLimits | None = None) -> RunReport:
     """Run ``submission`` through ``bundle_path`` and record it in the ledger.
 
     ``platform`` is ``v1``, ``v2`` (current Codabench), ``codabench`` or
@@ -81,15 +90,22 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     and its metrics after the platform's steps. Raises
     :class:`codalab_worker_compat.BundleError` when the bundle cannot be run and
     :class:`ManifestError` when its manifest has problems.
+
+    ``executor`` is ``local`` (processes on this machine, ``isolation`` says how they get their
+    paths), ``docker`` (each process in a hardened container of ``image``, without network unless
+    ``network``; raises :class:`codalab_worker_compat.DockerExecutorError` when there is no engine
+    or no such image) or an executor object. ``limits`` (memory, CPUs, processes, GPUs) apply to
+    every process. The ledger records the executor, the image and the ID it was pinned to.
+    ``explanations`` in the report say, in a participant's words, what the executor saw (out
+    of memory, a write to a read-only folder, a network attempt without network).
     """
-    from codalab_worker_compat import LocalExecutor, load_bundle, resolve_worker, run_submission
+    from codalab_worker_compat import ResourceLimits, load_bundle, resolve_worker, run_submission
 
     from ._hashing import sha256_of_path
     from ._ledger import Ledger
 
     bundle = load_bundle(bundle_path)
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
-    executor = LocalExecutor(isolation=isolation)
     plugins = _load_plugins(bundle, bundle_path) if use_plugins else None
     phase_key = _phase_key(bundle, phase, plugins[0]) if plugins else None
     evaluation = Evaluation() if plugins else None
@@ -108,18 +124,23 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                 return f"a required check failed: {failure_summary(evaluation.failed_required)}"
             return None
 
-    with Ledger.open(ledger_path) as ledger:
+    runner, owned = _executor(executor, isolation, image, network)
+    described: dict[str, Any] = runner.describe() if hasattr(runner, "describe") else {"executor": runner.name}
+    with closing_executor(runner if owned else None), Ledger.open(ledger_path) as ledger:
         run_id = ledger.start_run(
             bundle_path=str(Path(bundle_path).resolve()), bundle_sha256=sha256_of_path(bundle_path),
             submission_path=str(Path(submission).resolve()), submission_sha256=sha256_of_path(submission),
-            platform=worker, executor=executor.name,
+            platform=worker, executor=runner.name, image=described.get("image"), image_id=described.get("image_id"),
+            executor_details={k: v for k, v in described.items() if k not in ("executor", "image", "image_id")},
             manifest_sha256=plugins[0].sha256 if plugins else None)
+        if hasattr(runner, "run_label"):
+            runner.run_label = run_id
         work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
         try:
             with _terminate_as_exit():
-                result = run_submission(bundle, Path(submission), executor, work, worker=worker, phase=phase,
-                                        task=task, before_run=before_run)
+                result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
+                                        task=task, before_run=before_run, limits=limits or ResourceLimits())
                 if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
                     evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res",
                                      result.scoring_input / "ref", phase=phase_key, evaluation=evaluation)
@@ -130,12 +151,14 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                               else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")
             raise
         result.warnings += _portability_warnings(result)
+        explanations = explain(result, runner.name)
         columns = _columns(bundle.columns, result.row)
         scores = {c["key"]: c["value"] for c in columns} if result.row is not None else None
         if scores is not None and evaluation is not None:
             scores |= {c.key: c.value for c in evaluation.columns}
+        message = result.message + "".join(f" (aibench: {e})" for e in explanations if result.status == "failed")
         ledger.finish_run(
-            run_id, result.status, message=result.message, phase_number=result.phase.number,
+            run_id, result.status, message=message, phase_number=result.phase.number,
             phase_name=result.phase.name,
             exit_codes={s.step: {p.name: p.exit_code for p in s.processes} for s in result.steps},
             scores=scores,
@@ -143,10 +166,84 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
     report = RunReport(run_id, result, columns, work, isolation_used, evaluation,
-                       plugins[0].sha256 if plugins else None)
+                       plugins[0].sha256 if plugins else None, executor=described, explanations=explanations)
     if plugins:
         report.detailed_results = _write_detailed_results(report, plugins[0], plugins[1], work)
     return report
+
+
+def _executor(executor: str | Executor, isolation: Literal["auto", "bwrap", "none"], image: str | None,
+              network: bool) -> tuple[Executor, bool]:
+    """The executor object, and whether this run made it (and must close it)."""
+    from codalab_worker_compat import DockerExecutor, LocalExecutor
+
+    if not isinstance(executor, str):
+        return executor, False
+    if executor == "local":
+        if image is not None or network:
+            raise ValueError("image and network apply to the docker executor only (executor='docker')")
+        return LocalExecutor(isolation=isolation), False
+    if executor == "docker":
+        if not image:
+            raise ValueError("the docker executor needs an image, e.g. codalab-compat/py312:bookworm (make images)")
+        return DockerExecutor(image, network=network), True
+    raise ValueError(f"executor must be local or docker, not {executor!r}")
+
+
+@contextmanager
+def closing_executor(executor: Any) -> Iterator[None]:
+    """Close ``executor`` (its engine connection) at the end, when there is one."""
+    try:
+        yield
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+#: what a program prints when it writes to a read-only folder, or reaches for a network it lacks
+_READ_ONLY_MARKERS = ("Read-only file system",)
+_NETWORK_MARKERS = ("Network is unreachable", "Temporary failure in name resolution", "Name or service not known",
+                    "No address associated with hostname", "Could not resolve host", "nodename nor servname")
+
+
+def explain(result: Any, executor: str) -> list[str]:
+    """What the executor saw, in a participant's words: out of memory, a process that could not
+    start, the process-count limit, and (in containers) writes to read-only folders and network
+    attempts without network. The platform's own message stays as it is."""
+    found: list[str] = []
+    for step in result.steps:
+        for process in step.processes:
+            where = f"{step.step} step, {process.name}"
+            if process.reason == "oom":
+                found.append(f"{where}: {process.message}")
+            elif process.reason == "error":
+                found.append(f"{where}: could not start: {process.message}")
+            found += [f"{where}: {sentence.rstrip('.')}." for sentence in process.message.split(". ")
+                      if "process-count limit" in sentence]
+            if executor != "docker":
+                continue
+            tail = _tail(step.logs.get(f"{process.name} stderr"))
+            if any(marker in tail for marker in _READ_ONLY_MARKERS):
+                found.append(f"{where}: tried to write to a read-only folder. Only /app/output (and /app/shared "
+                             "while scoring) and /tmp are writable in the docker executor's containers; the code, "
+                             "the input data and the reference data are read-only. Write results to /app/output and "
+                             "scratch files to /tmp.")
+            if any(marker in tail for marker in _NETWORK_MARKERS):
+                found.append(f"{where}: tried to use the network, which the docker executor turns off (only "
+                             "loopback). Ship what the code needs inside the submission, or run with --network "
+                             "when the competition allows downloads.")
+    return found
+
+
+def _tail(path: Path | None, size: int = 65536) -> str:
+    if path is None:
+        return ""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - size))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _write_detailed_results(report: RunReport, manifest: Manifest, host: PluginHost, work: Path) -> Path:

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from aibench_plugins._hashing import sha256_of_path
 from aibench_plugins._ledger import (
     INTERRUPTED_MESSAGE,
+    MIGRATIONS,
     SCHEMA_VERSION,
     Ledger,
     LedgerError,
@@ -54,14 +55,37 @@ def full_run(ledger: Ledger, tmp_path: Path, **extra: Any) -> str:
 def test_new_ledger_records_its_schema_version_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "ledger.sqlite3"
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 1
+        assert ledger.schema_version == SCHEMA_VERSION == 2
         assert ledger.path == path
     with Ledger.open(path) as ledger:  # reopening applies nothing twice
-        assert ledger.schema_version == 1
+        assert ledger.schema_version == SCHEMA_VERSION
     rows = sql(path, "SELECT version, applied_at FROM schema_version")
-    assert [version for version, _ in rows] == [1]
+    assert [version for version, _ in rows] == [1, 2]
     assert datetime.fromisoformat(rows[0][1]).tzinfo == timezone.utc
     assert sql(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_a_version_1_ledger_is_migrated_keeping_its_runs(tmp_path: Path) -> None:
+    """Schema 2 adds the pinned image ID and the executor's details; older runs read as None and {}."""
+    path = tmp_path / "ledger.sqlite3"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (1, '2026-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO runs (id, status, bundle_path, executor, started_at, host, pid, aibench_version) "
+                   "VALUES ('a' || hex(randomblob(15)), 'finished', '/b', 'local', '2026-01-01T00:00:00+00:00', "
+                   "'elsewhere', 1, '0.1.0')")
+    with Ledger.open(path) as ledger:
+        assert ledger.schema_version == SCHEMA_VERSION == 2
+        (old,) = ledger.runs()
+        assert (old.executor, old.image, old.image_id, old.executor_details) == ("local", None, None, {})
+        details = {"repo_digests": [], "network": False, "user": "65534:65534"}
+        run_id = ledger.start_run(bundle_path="b", executor="docker", image="codalab-compat/py312:bookworm",
+                                  image_id="sha256:" + "1" * 64, executor_details=details)
+        record = ledger.get(run_id)
+    assert (record.image_id, record.executor_details) == ("sha256:" + "1" * 64, details)
+    assert record.to_json()["executor_details"] == details
 
 
 def test_ledger_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -322,7 +346,7 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path, names: tuple[str, ...])
         assert writer.returncode == 0, err
         printed[name] = set(out.split())
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == 1
+        assert ledger.schema_version == SCHEMA_VERSION
         records = ledger.runs(limit=None)
     assert len(records) == len(names) * count and {r.status for r in records} == {"finished"}
     for name in names:
@@ -331,7 +355,7 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path, names: tuple[str, ...])
         programs = [r.exit_codes["prediction"]["program"] for r in mine.values()]
         assert sorted(code for code in programs if code is not None) == list(range(count))
         assert all(r.bundle_path.endswith(f"{name}-{r.scores['i']}") for r in mine.values() if r.scores)
-    assert sql(path, "SELECT count(*) FROM schema_version") == [(1,)]
+    assert sql(path, "SELECT count(*) FROM schema_version") == [(SCHEMA_VERSION,)]
 
 
 OPENER = """
@@ -366,7 +390,7 @@ def test_concurrent_openers_of_new_ledgers(tmp_path: Path) -> None:
         assert opener.returncode == 0, err
     for i in range(count):
         with Ledger.open(tmp_path / f"ledger-{i}.sqlite3") as ledger:
-            assert ledger.schema_version == 1
+            assert ledger.schema_version == SCHEMA_VERSION
             assert sorted(Path(r.bundle_path).name for r in ledger.runs()) == list(names)
         assert sql(tmp_path / f"ledger-{i}.sqlite3", "PRAGMA journal_mode") == [("wal",)]
 
@@ -439,7 +463,9 @@ def recorded(tmp_path: Path) -> tuple[Path, list[str]]:
     with Ledger.open(path) as ledger:
         first = full_run(ledger, tmp_path)
         ledger.finish_run(first, "finished", scores={"accuracy": 0.953333, "macro_f1": 0.9, "n": 150})
-        second = ledger.start_run(bundle_path=tmp_path / "other", platform="v1")
+        second = ledger.start_run(bundle_path=tmp_path / "other", platform="v1", executor="docker",
+                                  image="codalab-compat/py312:bookworm", image_id="sha256:" + "ab" * 32,
+                                  executor_details={"repo_digests": [], "network": False})
         ledger.finish_run(second, "failed", message="scoring program exited with 1")
     return path, [first, second]
 
@@ -449,7 +475,9 @@ def test_history_table(recorded: tuple[Path, list[str]]) -> None:
     result = CliRunner().invoke(history, ["--ledger", str(path)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "STARTED", "(UTC)", "PLATFORM", "PHASE", "STATUS", "SCORES", "BUNDLE"]
+    assert lines[0].split() == ["ID", "STARTED", "(UTC)", "PLATFORM", "EXECUTOR", "PHASE", "STATUS", "SCORES",
+                                "BUNDLE"]
+    assert " docker@" + "ab" * 6 + " " in lines[2] and " local " in lines[3]
     assert lines[2].startswith(second[:8] + " ") and lines[3].startswith(first[:8] + " ")
     assert "failed" in lines[2] and "v1" in lines[2] and lines[2].endswith("other")
     assert "codabench" in lines[3] and "1 Development" in lines[3] and "finished" in lines[3]
@@ -466,6 +494,9 @@ def test_history_json(recorded: tuple[Path, list[str]]) -> None:
     assert [run["id"] for run in data["runs"]] == [second, first]
     assert data["runs"][1]["scores"] == {"accuracy": 0.953333, "macro_f1": 0.9, "n": 150}
     assert data["runs"][0]["message"] == "scoring program exited with 1"
+    assert (data["runs"][0]["executor"], data["runs"][0]["image_id"]) == ("docker", "sha256:" + "ab" * 32)
+    assert data["runs"][0]["executor_details"] == {"repo_digests": [], "network": False}
+    assert (data["runs"][1]["image_id"], data["runs"][1]["executor_details"]) == (None, {})
 
     filtered = json.loads(CliRunner().invoke(history, ["--ledger", str(path), "--json", "--status", "finished"]).stdout)
     assert [run["id"] for run in filtered["runs"]] == [first]

@@ -28,7 +28,7 @@ def history(as_json: bool, limit: int, status: str | None, ledger_path: str | No
     """List the runs recorded by `aibench run`, newest first.
 
     A run whose process was killed or crashed shows as interrupted, with everything it
-    had recorded. Scores are the leaderboard row, compacted; --json has them in full.
+    had recorded. EXECUTOR is local, or docker@ and the ID of the image the run was pinned to. Scores are the leaderboard row, compacted; --json has them in full.
 
     \b
     Example:
@@ -45,14 +45,17 @@ def history(as_json: bool, limit: int, status: str | None, ledger_path: str | No
     elif not records:
         click.echo(f"No runs recorded{f' with status {status}' if status else ''} in {location}.", err=True)
     else:
-        click.echo(table(("ID", "STARTED (UTC)", "PLATFORM", "PHASE", "STATUS", "SCORES", "BUNDLE"),
+        click.echo(table(("ID", "STARTED (UTC)", "PLATFORM", "EXECUTOR", "PHASE", "STATUS", "SCORES", "BUNDLE"),
                          [_row(r) for r in records]))
 
 
 def _row(record: RunRecord) -> tuple[str, ...]:
     started = record.started_at[:19].replace("T", " ")
     phase = " ".join(str(p) for p in (record.phase_number, record.phase_name) if p is not None)
-    return (record.id[:8], started, record.platform or "-", phase or "-", record.status,
+    executor = record.executor or "-"
+    if record.image_id:  # the image it was pinned to, as docker shows image IDs
+        executor += "@" + record.image_id.removeprefix("sha256:")[:12]
+    return (record.id[:8], started, record.platform or "-", executor, phase or "-", record.status,
             compact_scores(record.scores), _short_path(record.bundle_path))
 
 

@@ -20,6 +20,20 @@ from ._output import echo_json, table
 @click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
               help="How processes get the paths they expect: bubblewrap mount namespaces, or rewriting "
                    "$-variables and /app paths in commands (none).")
+@click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
+              help="local: processes on this machine; docker: each process in a hardened container of --image "
+                   "(no network, read-only except /app/output and /tmp, non-root, no capabilities, limits).")
+@click.option("--image", default=None, metavar="IMAGE",
+              help="With --executor docker: the image (name or ID), pinned to its ID for the run, e.g. "
+                   "codalab-compat/py312:bookworm (make images).")
+@click.option("--network", is_flag=True, help="With --executor docker: give the containers network access.")
+@click.option("--memory-mb", type=click.IntRange(min=6), default=None, metavar="MB",
+              help="Memory limit per process (docker default 4096; local: an address-space limit).")
+@click.option("--cpus", type=click.FloatRange(min=0.01), default=None, help="CPU limit per process (docker default 2).")
+@click.option("--pids", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Process-count limit per process (docker default 512).")
+@click.option("--gpus", default=None, metavar="N|all|IDS",
+              help="With --executor docker: GPUs to request, a count, 'all' or comma-separated device ids.")
 @click.option("--work-dir", type=click.Path(file_okay=False), default=None,
               help="Where the run's folders go. Default: $AIBENCH_HOME/runs/<run id>.")
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False), default=None,
@@ -28,7 +42,9 @@ from ._output import echo_json, table
               help="Ignore the bundle's aibench.json: run it exactly as the platform alone would.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (shape in docs/cli.md).")
 def run(bundle: str, submission: str, phase: int | None, task: int | None, platform: str | None, isolation: str,
-        work_dir: str | None, ledger_path: str | None, no_plugins: bool, as_json: bool) -> None:
+        executor: str, image: str | None, network: bool, memory_mb: int | None, cpus: float | None,
+        pids: int | None, gpus: str | None, work_dir: str | None, ledger_path: str | None, no_plugins: bool,
+        as_json: bool) -> None:
     """Run a submission through a bundle exactly as the platform's worker would.
 
     BUNDLE is a competition bundle (folder or zip); SUBMISSION is what a participant
@@ -44,16 +60,29 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     Examples:
       aibench run bundles/iris-v2 examples/submissions/iris-v2/good
       aibench run bundles/wine-v1 submission.zip --platform v2 --json
+      aibench run bundles/digits-ingestion-v2 sub.zip --executor docker --image codalab-compat/py312:bookworm
     """
-    from codalab_worker_compat import BundleError
+    from codalab_worker_compat import BundleError, DockerExecutorError, ResourceLimits
 
     from .._exceptions import ManifestError
     from .._run import run_bundle
 
+    if executor == "local" and (image or network or gpus):
+        raise click.UsageError("--image, --network and --gpus apply to --executor docker")
+    if executor == "docker" and not image:
+        raise click.UsageError("--executor docker needs --image IMAGE (e.g. codalab-compat/py312:bookworm, built by "
+                               "'make images')")
+    limits = ResourceLimits(memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
     try:
         report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform, ledger_path=ledger_path,
                             work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
-                            use_plugins=not no_plugins)
+                            use_plugins=not no_plugins, executor=executor,  # type: ignore[arg-type]
+                            image=image, network=network, limits=limits)
+    except DockerExecutorError as error:
+        if as_json:
+            echo_json({"report_version": 1, "status": "error", "message": str(error)})
+            raise SystemExit(1) from None
+        raise click.ClickException(str(error)) from None
     except ManifestError as error:
         if as_json:
             echo_json({"report_version": 1, "status": "error", "message": "the bundle's aibench.json has problems",
@@ -73,6 +102,11 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     result = report.result
     click.echo(f"run {report.run_id[:8]}  platform {result.worker}  phase {result.phase.number}"
                f" ({result.phase.name or 'unnamed'})  time limit {result.time_limit_s} s  isolation {report.isolation}")
+    if report.executor.get("image_id"):
+        details = report.executor
+        click.echo(f"  executor: docker, image {details['image']} pinned to {details['image_id']}"
+                   + (f" ({', '.join(details['repo_digests'])})" if details.get("repo_digests") else "")
+                   + f", network {'on' if details.get('network') else 'off'}, user {details.get('user')}")
     for rule in result.rules_applied:
         click.echo(f"  rule: {rule}")
     for warning in result.warnings:
@@ -113,5 +147,18 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
                 if tail:
                     click.echo(f"\nlast lines of the {process.name}'s stderr ({step.step} step):", err=True)
                     click.echo("\n".join(f"  | {line}" for line in tail), err=True)
+    for explanation in report.explanations:
+        click.echo(f"why: {explanation}", err=True)
     click.echo(f"status: failed: {result.message}", err=True)
     raise SystemExit(1)
+
+
+def _gpus(text: str | None) -> int | tuple[str, ...] | None:
+    """``--gpus``: a count, ``all`` (-1) or comma-separated device ids."""
+    if text is None:
+        return None
+    if text == "all":
+        return -1
+    if text.isdigit():
+        return int(text)
+    return tuple(part.strip() for part in text.split(",") if part.strip())

@@ -609,12 +609,12 @@ class _DockerProcess:
                             "kernel killed it (Docker reports OOMKilled)"
                             + (f"; the container still exited {code}, because its main process survived the kill."
                                if code == 0 else "."))
-        elif code is not None and code != 0 and pids is not None and self._pids_hit():
-            notes.insert(0, f"the process-count limit of {pids} was reached: starting more processes or threads "
-                            "failed.")
         elif not state:
             reason = "error"
             notes.insert(0, "the Docker engine lost the container: its outcome is unknown.")
+        if pids is not None and code != 0 and self._pids_hit():
+            notes.insert(1 if reason == "timeout" else 0,
+                         f"the process-count limit of {pids} was reached: starting more processes or threads failed.")
         self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig, " ".join(notes), "docker")
         return self.result
 

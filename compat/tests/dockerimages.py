@@ -36,6 +36,8 @@ def busybox_image() -> str:
         pytest.fail(f"these tests need {BUSYBOX}: apt-get install busybox-static (.ci/run installs it)")
     with open(BUSYBOX, "rb") as handle:
         binary = handle.read()
+    if b"ld-linux" in binary[:65536]:  # an ELF interpreter: Debian's dynamic busybox, useless in an empty image
+        pytest.fail(f"{BUSYBOX} is dynamically linked: apt-get install busybox-static (.ci/run installs it)")
     tag = f"aibench-test/busybox:{hashlib.sha256(binary).hexdigest()[:12]}"
     engine = client()
     try:
