@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install system-deps clean
+.PHONY: demo test bench install system-deps docker-deps images clean
 
 # bubblewrap gives each v2 process its own /app/... mounts; chromium renders detailed_results.html in
 # the tests. Installed when missing and we are root.
@@ -14,6 +14,21 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "install:$$missing (apt-get install$$missing)"; exit 1; fi; fi
+
+# The Docker executor's tests: a Docker engine (started in the background when none answers),
+# debootstrap for the images, busybox-static for the tiny test image. Installed when missing and we are root.
+docker-deps:
+	@missing=""; command -v docker >/dev/null || missing="$$missing docker.io"; \
+	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
+	{ test -x /bin/busybox && ! ldd /bin/busybox >/dev/null 2>&1; } || missing="$$missing busybox-static"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "install:$$missing (apt-get install$$missing)"; exit 1; fi; fi
+	@bash compat/images/start-dockerd.sh
+
+## make images: the container images of compat/images (skipped when their recipe is unchanged)
+images: $(STAMP) docker-deps
+	$(PY) compat/images/build.py
 
 $(STAMP): pyproject.toml compat/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +43,7 @@ demo: $(STAMP) system-deps
 	@bash scripts/demo.sh
 
 ## make test: the whole pytest suite
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps images
 	$(PY) -m pytest
 
 ## make bench: benchmarks in bench/, each against a baseline measured in the same run
