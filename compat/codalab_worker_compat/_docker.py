@@ -14,16 +14,20 @@ The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -
   and ``argv`` is its command, as the platforms do (``docs/codalab-contract.md`` §5.4).
 * **Paths**: v2 specs place each host folder of ``mounts`` at its container path (``/app/...``)
   with cwd ``/app/program``. v1 specs have no mounts: host paths are the paths, as the v1 worker
-  mounts them at identical paths (§4.5). The executor then mounts, each at its own path, the
-  working directory (the v1 run folder), the folders its symlinks point to, and every existing
-  absolute path named in ``argv`` or in ``env`` values.
+  mounts them at identical paths (§4.5). The executor mounts, read-only and at its own path, the
+  deepest folder holding the working directory and the folders its symlinks point to (for the
+  runner: the run's work dir), and inside it, writable, the working directory and each of those
+  folders, or folders named in ``argv`` or ``env`` values, that is not an input of
+  ``spec.read_only``. ``/``, top-level and system folders (``/usr``, ``/etc``, ...) are never
+  mounted writable: such a spec fails to start.
 * **Read-only**: the root filesystem; ``/tmp`` is a tmpfs (``tmp_mb``, exec allowed, also ``HOME``;
   Docker gives it the mode of the image's own ``/tmp``, 1777 in Debian images);
   every mount in ``spec.read_only`` and ``/app/data``. Only the rest (``/app/output``,
   ``/app/shared``; for v1 the run folder, its output and shared folders) is writable.
 * **User**: 65534:65534 (nobody) when this host process runs as root, else the host's uid:gid.
-  As root, the executor opens the mounted host folders to that user: writable ones get
-  ``a+rwX``, read-only ones ``a+rX`` (files the container writes belong to 65534 on the host).
+  As root, the executor opens the writable host folders to that user (``a+rwX``, symlinks not
+  followed; files the container writes belong to 65534 on the host). Read-only inputs are not
+  touched: they must be world-readable, as the runner unpacks them (0644 and 0755).
 * **Privileges**: ``cap_drop=["ALL"]``, ``security_opt=["no-new-privileges"]``.
 * **Network**: ``network_mode="none"`` (only ``lo``) unless ``network=True`` (the default bridge).
 * **Limits**: ``spec.limits`` fields, else the executor's defaults: ``memory_mb`` (4096) as
@@ -44,7 +48,9 @@ The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -
 * **Outcome**: ``exit_code`` is the container's exit status (137 after a SIGKILL). Reason
   ``oom`` comes from ``State.OOMKilled`` in inspect, never from the exit code: a shell whose child
   was OOM-killed exits 0, and that run is still ``oom``. ``elapsed_s`` is the engine's
-  ``FinishedAt - StartedAt``. ``isolation`` is ``docker``.
+  ``FinishedAt - StartedAt``. ``isolation`` is ``docker``. When the end of stderr shows failed
+  forks ("Resource temporarily unavailable", "can't fork", ...), ``message`` says that the
+  process-count limit was reached.
 * **Nothing left behind**: each container is named ``aibench-<step>-<12 hex>``, labelled
   (``aibench.owner-pid``, ``aibench.owner-start``, ``aibench.owner-host``, ``aibench.run``,
   ``aibench.step``) and force-removed (with its anonymous volumes) once it ends, is killed, or
