@@ -150,7 +150,7 @@ def build_aibench(force: bool) -> None:
             "--abi", "cp311", *platforms, "-d", str(wheels), *EXTRA_WHEELS, stdout=subprocess.DEVNULL)
         (context / "Dockerfile").write_text(dockerfile.replace("{recipe}", recipe))
         log(f"docker build --network none -t {AIBENCH}")
-        run("docker", "build", "--network", "none", "-q", "-t", AIBENCH, str(context), stdout=subprocess.DEVNULL)
+        run("docker", "build", "--network", "none", "--force-rm", "-q", "-t", AIBENCH, str(context), stdout=subprocess.DEVNULL)
     log(f"{AIBENCH} built in {time.monotonic() - started:.0f} s: {image_id(AIBENCH)}")
 
 
