@@ -127,6 +127,7 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
     limit = _time_limit(manifest, phase)
     split_columns = sorted({s["column"] for s in splits.values() if "column" in s})
     tables: dict[tuple[str, bool], Any] = {}
+    joined: dict[tuple[str, str], Any] = {}
 
     def table(name: str, *, split_source: bool = False) -> Any:
         """The table ``name`` (read once), or its split columns (``split_source``)."""
@@ -155,7 +156,10 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
         chosen = entry.get("splits", list(splits) or ["all"])
         ranking = info.inputs["predictions"].kind == "ranking"
         if problem is None and not ranking:
-            predicted, expected, report = align(loaded["predictions"], loaded["references"])
+            pair = (names["predictions"], names["references"])
+            if pair not in joined:  # each pair of tables is joined once, for every metric that reads it
+                joined[pair] = align(loaded["predictions"], loaded["references"])
+            predicted, expected, report = joined[pair]
             if not report.ok:
                 problem = "; ".join(report.messages())
             predicted = _label_sets(predicted, data[names["predictions"]])

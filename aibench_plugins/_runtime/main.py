@@ -8,7 +8,9 @@ Scoring, in order:
    command does not run, no scores are written, the exit status is 1;
 2. the original command runs unchanged (:mod:`.child`); when it fails, or writes no
    scores the platform can read, its exit status and output are left exactly as they are;
-3. the metrics run on ``input/res`` and ``input/ref``, each isolated with a time limit;
+3. the metrics run on ``input/res`` and ``input/ref``, each isolated with a time limit; with
+   more than one usable core they start with the original command, in a process of their
+   own (:mod:`.background`), and their result is used only if the original succeeds;
 4. their finite values are merged into the scores file (:mod:`.merge`);
 5. ``detailed_results.html`` and ``aibench/report.json`` are written to the output.
 
@@ -30,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .background import Metrics, usable_cores
 from .child import ChildResult, run_original, say
 from .measurements import MEASUREMENTS_FILE, Measurement, read_prediction_measurements, write_ingestion_measurements
 from .record import WrapRecord
@@ -89,23 +92,28 @@ class _Scoring:
             refusal = self._checks(plugins, evaluation)
             if refusal:
                 return self._finish("failed", refusal, evaluation, exit_code=1)
-        child = run_original(self.command)
-        if child.message:
-            say(child.message)
-        self._measure(child)
-        if child.exit_code != 0:
-            say(f"the scoring program exited with code {child.exit_code}: its output is left as it is and the "
-                "plugins did not run")
-            self._write_report("failed", f"the scoring program exited with code {child.exit_code}", evaluation,
-                               html=False)
-            return child.exit_code
+        metrics = self._metrics_beside(plugins, evaluation) if usable_cores() > 1 else None
         try:
-            return self._after_original(plugins, evaluation)
-        except Exception as error:  # noqa: BLE001 - the original scores are never lost to a runtime bug
-            say(f"internal error after the scoring program succeeded; the original scores stand:\n"
-                f"{traceback.format_exc()}")
-            return self._finish("finished", f"aibench runtime error: {type(error).__name__}: {error}", evaluation,
-                                exit_code=0)
+            child = run_original(self.command)
+            if child.message:
+                say(child.message)
+            self._measure(child)
+            if child.exit_code != 0:
+                say(f"the scoring program exited with code {child.exit_code}: its output is left as it is and the "
+                    "plugins did not run")
+                self._write_report("failed", f"the scoring program exited with code {child.exit_code}", evaluation,
+                                   html=False)
+                return child.exit_code
+            try:
+                return self._after_original(plugins, evaluation, metrics)
+            except Exception as error:  # noqa: BLE001 - the original scores are never lost to a runtime bug
+                say(f"internal error after the scoring program succeeded; the original scores stand:\n"
+                    f"{traceback.format_exc()}")
+                return self._finish("finished", f"aibench runtime error: {type(error).__name__}: {error}",
+                                    evaluation, exit_code=0)
+        finally:
+            if metrics is not None:
+                metrics.cancel()
 
     # -- steps --------------------------------------------------------------------------
 
@@ -157,7 +165,32 @@ class _Scoring:
             return f"a required check failed: {failure_summary(evaluation.failed_required)}"
         return None
 
-    def _after_original(self, plugins: tuple[Any, Any] | None, evaluation: Any) -> int:
+    def _metrics_beside(self, plugins: tuple[Any, Any] | None, evaluation: Any) -> Metrics | None:
+        """The metrics, started now in a process of their own (:mod:`.background`), or ``None``
+        when there are none to run or the image lacks what they need."""
+        from .._evaluate import Evaluation, evaluate_metrics
+
+        if plugins is None or _missing_modules(("numpy", "pandas")) or evaluation.failed_required:
+            return None
+        manifest, host = plugins
+
+        def compute() -> tuple[list[Any], list[Any]]:
+            found = Evaluation()
+            evaluate_metrics(manifest, host, self.inputs / "res", self.inputs / "ref",
+                             phase=self.record.manifest_phase, evaluation=found)
+            return found.columns, found.failures
+
+        return Metrics(compute)
+
+    def _metrics_time_limit(self, manifest: Any) -> float:
+        """How long all the metrics may take: each column's plugin time limit, plus reading time."""
+        from .._evaluate import _time_limit
+
+        columns = sum(len(e.get("splits", list(manifest.document.get("splits", {})) or ["all"]))
+                      for e in manifest.section("metrics", self.record.manifest_phase))
+        return columns * _time_limit(manifest, self.record.manifest_phase) + 600
+
+    def _after_original(self, plugins: tuple[Any, Any] | None, evaluation: Any, metrics: Metrics | None) -> int:
         from codalab_worker_compat import read_scores
 
         from .._evaluate import PluginFailure, failure_summary, evaluate_metrics
@@ -180,6 +213,14 @@ class _Scoring:
                 "aibench runtime", "runtime", None, f"this image has no {' and no '.join(missing)}: the metrics need "
                 "numpy and pandas (codalab/codalab-legacy:py312 has both); use such an image in competition.yaml",
                 bool(self.record.required)))
+        elif plugins is not None and metrics is not None:
+            found = metrics.result(self._metrics_time_limit(plugins[0]))
+            if found is None:
+                evaluation.failures.append(PluginFailure("aibench runtime", "runtime", None, str(metrics.error),
+                                                         bool(self.record.required)))
+            else:
+                evaluation.columns += found[0]
+                evaluation.failures += found[1]
         elif plugins is not None:
             manifest, host = plugins
             evaluate_metrics(manifest, host, self.inputs / "res", self.inputs / "ref",
