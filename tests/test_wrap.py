@@ -334,3 +334,31 @@ def test_bootstrap_runs_the_runtime_on_310_and_later_and_explains_older_pythons(
         assert report["runtime"]["python"].startswith(f"{int(version.stdout) // 100}.{int(version.stdout) % 100}")
         if python != sys.executable:  # numpy and pandas are this venv's, for its Python only
             assert any("the metrics need numpy and pandas" in f["message"] for f in report["plugin_failures"])
+
+
+# -- metrics beside the original command ------------------------------------------------
+
+def test_background_metrics_give_their_result_or_an_error_and_never_outlive_the_runtime() -> None:
+    import time
+
+    from aibench_plugins._runtime.background import Metrics
+
+    done = Metrics(lambda: (["column"], []))
+    assert done.result(30) == (["column"], []) and not done._process.is_alive()
+
+    def fail() -> tuple[list[object], list[object]]:
+        raise RuntimeError("reading failed")
+
+    failed = Metrics(fail)
+    assert failed.result(30) is None and "RuntimeError: reading failed" in str(failed.error)
+
+    def hang() -> tuple[list[object], list[object]]:
+        time.sleep(600)
+        return [], []
+
+    hung = Metrics(hang)
+    assert hung.result(0.5) is None and "did not finish within 0.5 s" in str(hung.error)
+    assert not hung._process.is_alive()
+    cancelled = Metrics(hang)
+    cancelled.cancel()
+    assert not cancelled._process.is_alive()
