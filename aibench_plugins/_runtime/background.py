@@ -11,19 +11,43 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from .child import FORWARDED
 
 Result = tuple[list[Any], list[Any]]  # (PluginColumn list, PluginFailure list)
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity; a container's cpuset)."""
+    """Cores this process may use: its CPU affinity (a container's cpuset), lowered to a
+    container's CPU quota (``docker run --cpus``: cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = _cpu_quota()
+    return max(1, min(cores, int(quota))) if quota is not None else cores
+
+
+def _cpu_quota() -> float | None:
+    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda t: t.split()),
+                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", lambda t: [t.strip(), _read(
+                            "/sys/fs/cgroup/cpu/cpu.cfs_period_us")])):
+        try:
+            quota, period = parse(_read(path))
+            if quota not in ("max", "-1") and period:
+                return int(quota) / int(period)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="ascii") as handle:
+        return handle.read()
 
 
 class Metrics:
@@ -38,6 +62,8 @@ class Metrics:
         self._receiver, sender = context.Pipe(duplex=False)
 
         def child() -> None:
+            for number in FORWARDED:  # the runtime passes these on to the original command, not this process
+                signal.signal(number, signal.SIG_DFL)
             try:
                 message: tuple[Any, ...] = ("ok", compute())
             except BaseException as error:  # noqa: BLE001 - everything is reported to the parent

@@ -11,6 +11,10 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+#: the signals a worker's ``docker stop`` or a terminal sends, passed on to the original command
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -29,28 +33,46 @@ class ChildResult:
     message: str = ""
 
 
+class Original:
+    """The original command, started at construction; :meth:`wait` runs it to its end."""
+
+    def __init__(self, command: Sequence[str]) -> None:
+        self._started = time.monotonic()
+        self._failed: ChildResult | None = None
+        self._previous: dict[int, Any] = {}
+        try:
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(list(command))
+        except OSError as error:
+            self._process = None
+            code = 126 if isinstance(error, PermissionError) else 127
+            self._failed = ChildResult(code, 0.0, 0.0, f"cannot start {command[0]!r}: {error.strerror or error}")
+            return
+        process = self._process
+
+        def forward(signum: int, frame: object) -> None:
+            process.send_signal(signum)
+
+        self._previous = {s: signal.signal(s, forward) for s in FORWARDED}
+
+    def wait(self) -> ChildResult:
+        """See :class:`ChildResult`."""
+        if self._process is None:
+            assert self._failed is not None
+            return self._failed
+        try:
+            status = self._process.wait()
+        finally:
+            for number, handler in self._previous.items():
+                signal.signal(number, handler)
+        elapsed = time.monotonic() - self._started
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        code = status if status >= 0 else 128 - status
+        return ChildResult(code, elapsed, peak_kib / 1024, "" if status >= 0 else f"ended by signal {-status}")
+
+
 def run_original(command: Sequence[str]) -> ChildResult:
     """Run ``command`` to its end; see :class:`ChildResult`."""
-    started = time.monotonic()
-    try:
-        process = subprocess.Popen(list(command))
-    except OSError as error:
-        code = 126 if isinstance(error, PermissionError) else 127
-        return ChildResult(code, 0.0, 0.0, f"cannot start {command[0]!r}: {error.strerror or error}")
-
-    def forward(signum: int, frame: object) -> None:
-        process.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    try:
-        status = process.wait()
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-    elapsed = time.monotonic() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    code = status if status >= 0 else 128 - status
-    return ChildResult(code, elapsed, peak_kib / 1024, "" if status >= 0 else f"ended by signal {-status}")
+    return Original(command).wait()
 
 
 def say(message: str) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .background import Metrics, usable_cores
-from .child import ChildResult, run_original, say
+from .child import ChildResult, Original, run_original, say
 from .measurements import MEASUREMENTS_FILE, Measurement, read_prediction_measurements, write_ingestion_measurements
 from .record import WrapRecord
 
@@ -73,6 +73,7 @@ class _Scoring:
     def __init__(self, home: Path, inputs: Path, output: Path, command: list[str]) -> None:
         self.home, self.inputs, self.output, self.command = home, inputs, output, command
         self.record = WrapRecord.load(home)
+        self.host: Any = None
         self.report: dict[str, Any] = {
             "report_version": 1, "status": "running", "message": "", "wrapped": True,
             "platform": f"{self.record.bundle_platform} bundle (wrapped)",
@@ -87,14 +88,17 @@ class _Scoring:
         from .._evaluate import Evaluation
 
         evaluation = Evaluation()
+        beside = usable_cores() > 1
+        # Without checks to pass first, the original starts at once and the plugins load beside it.
+        original = Original(self.command) if beside and not self._declares_checks() else None
         plugins = self._load_plugins(evaluation)
-        if plugins is not None:
+        if plugins is not None and original is None:
             refusal = self._checks(plugins, evaluation)
             if refusal:
                 return self._finish("failed", refusal, evaluation, exit_code=1)
-        metrics = self._metrics_beside(plugins, evaluation) if usable_cores() > 1 else None
+        metrics = self._metrics_beside(plugins, evaluation) if beside else None
         try:
-            child = run_original(self.command)
+            child = (original or Original(self.command)).wait()
             if child.message:
                 say(child.message)
             self._measure(child)
@@ -144,6 +148,7 @@ class _Scoring:
                                                      f"{type(error).__name__}: {error}", required))
             say(f"the plugins cannot run: {type(error).__name__}: {error}")
             return None
+        self.host = host
         for failed in host.failed():
             evaluation.failures.append(PluginFailure(failed.id, "plugin", failed.id, failed.reason or failed.status,
                                                      failed.required))
@@ -164,6 +169,18 @@ class _Scoring:
         if evaluation.failed_required:
             return f"a required check failed: {failure_summary(evaluation.failed_required)}"
         return None
+
+    def _declares_checks(self) -> bool:
+        """Whether the manifest has submission checks for this program's phase (read cheaply,
+        before anything loads; a manifest that cannot be read counts as having some)."""
+        import json
+
+        try:
+            document = json.loads((self.home / "aibench.json").read_bytes())
+            phase = (document.get("phases") or {}).get(self.record.manifest_phase or "", {})
+            return bool(phase.get("checks", document.get("checks")))
+        except (OSError, ValueError, AttributeError):
+            return True
 
     def _metrics_beside(self, plugins: tuple[Any, Any] | None, evaluation: Any) -> Metrics | None:
         """The metrics, started now in a process of their own (:mod:`.background`), or ``None``
@@ -281,9 +298,11 @@ class _Scoring:
         """``detailed_results.html``, unless the scoring program wrote a page of its own: the
         worker shows ``detailed_results.html`` or else the first ``*.html`` (§5.7), so then ours
         goes to ``aibench/`` and theirs stays the one shown."""
-        from .._report import render_detailed_results
+        from .._report import collect_sections, render_detailed_results
 
-        page = render_detailed_results(self.report, manifest=self._manifest_document())
+        manifest = self._manifest_document()
+        sections = collect_sections(self.host, self.report, manifest) if self.host is not None else []
+        page = render_detailed_results(self.report, sections=sections, manifest=manifest)
         own = [p.name for p in self.output.glob("*.html")]
         target = folder / "detailed_results.html" if own else self.output / "detailed_results.html"
         if own:
