@@ -106,7 +106,10 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
 
     bundle = load_bundle(bundle_path)
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
-    plugins = _load_plugins(bundle, bundle_path) if use_plugins else None
+    from ._runtime.record import find_in_bundle
+
+    wrapped = find_in_bundle(bundle) is not None  # its plugins run inside its scoring program
+    plugins = _load_plugins(bundle, bundle_path) if use_plugins and not wrapped else None
     phase_key = _phase_key(bundle, phase, plugins[0]) if plugins else None
     evaluation = Evaluation() if plugins else None
     before_run = None
@@ -150,6 +153,9 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             ledger.finish_run(run_id, "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit))
                               else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")
             raise
+        if wrapped:
+            result.rules_applied.append("wrapped bundle (aibench wrap): its plugins run inside its scoring program, "
+                                        "as on the platform; aibench run adds none")
         result.warnings += _portability_warnings(result)
         explanations = explain(result, runner.name)
         columns = _columns(bundle.columns, result.row)
@@ -169,6 +175,9 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                        plugins[0].sha256 if plugins else None, executor=described, explanations=explanations)
     if plugins:
         report.detailed_results = _write_detailed_results(report, plugins[0], plugins[1], work)
+    elif wrapped:
+        page = next((s.output_dir / "detailed_results.html" for s in result.steps if s.step == "scoring"), None)
+        report.detailed_results = page if page is not None and page.is_file() else None
     return report
 
 

@@ -121,6 +121,8 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
         except ColumnEditError as error:
             raise WrapRefused([str(error)]) from None
         report.warnings += warnings
+        text, warnings = _detailed_results_setting(text, bundle)
+        report.warnings += warnings
         spec_path.write_text(text, encoding="utf-8")
         lib = Path(scratch) / "lib"
         report.vendored = _vendor(lib, manifest)
@@ -237,6 +239,22 @@ def _vendor(lib: Path, manifest: Manifest) -> list[dict[str, str]]:
         return vendor(lib, [p["id"] for p in manifest.document.get("plugins", [])])
     except VendorError as error:
         raise WrapRefused([str(error)]) from None
+
+
+def _detailed_results_setting(text: str, bundle: Any) -> tuple[str, list[str]]:
+    """Codabench shows ``detailed_results.html`` only with ``enable_detailed_results: true``
+    (§5.7): added when the spec does not set it; an explicit ``false`` is the organiser's
+    choice and only warned about. v1 has no such switch."""
+    if bundle.platform != "v2":
+        return text, []
+    setting = bundle.spec.get("enable_detailed_results")
+    if setting is None:
+        return f"{text}{'' if text.endswith(chr(10)) else chr(10)}enable_detailed_results: true\n", []
+    if setting is not True:
+        return text, ["competition.yaml sets enable_detailed_results: false, so Codabench will not show the "
+                      "plugins' detailed_results.html (it is still in each scoring result); set it to true to "
+                      "show it"]
+    return text, []
 
 
 # -- one program ----------------------------------------------------------------------

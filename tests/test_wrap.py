@@ -85,6 +85,33 @@ def test_wrapped_bundle_validates_and_its_added_columns_are_not_taken_for_origin
     assert report.ok, [str(p) for p in report.errors]
 
 
+def test_codabench_is_told_to_show_the_page_unless_the_organiser_said_no(tmp_path: Path) -> None:
+    bundle = bundle_copy("iris-v2", tmp_path)
+    spec = bundle / "competition.yaml"
+    spec.write_text(spec.read_text().replace("enable_detailed_results: true\n", ""))
+    report = wrap_bundle(bundle, tmp_path / "out.zip")
+    assert load_bundle(tmp_path / "out.zip").spec["enable_detailed_results"] is True and not report.warnings
+    digits = wrap_bundle(Path(__file__).resolve().parents[1] / "bundles" / "digits-ingestion-v2", tmp_path / "d.zip")
+    assert load_bundle(tmp_path / "d.zip").spec["enable_detailed_results"] is False
+    assert any("enable_detailed_results: false" in w for w in digits.warnings)
+
+
+def test_aibench_run_of_a_wrapped_bundle_leaves_the_plugins_to_its_runtime(wrapped_iris: Path, tmp_path: Path) -> None:
+    import os
+
+    from wrapkit import VENV_BIN
+
+    os.environ["PATH"], previous = f"{VENV_BIN}:{os.environ['PATH']}", os.environ["PATH"]
+    try:
+        report = run_bundle(wrapped_iris, IRIS_GOOD, work_dir=tmp_path / "run", ledger_path=tmp_path / "l.db")
+    finally:
+        os.environ["PATH"] = previous
+    assert report.ok and report.evaluation is None
+    assert any("wrapped bundle" in rule for rule in report.result.rules_applied)
+    assert report.detailed_results == scoring_output(report) / "detailed_results.html"
+    assert all(c["value"] is not None for c in report.columns)
+
+
 def test_v1_columns_share_the_first_columns_result_group_by_its_anchor(tmp_path: Path) -> None:
     out = wrap(Path(__file__).resolve().parents[1] / "bundles" / "wine-v1", tmp_path / "wine.zip")
     with zipfile.ZipFile(out) as archive:
