@@ -42,6 +42,14 @@ class RunReport:
     def ok(self) -> bool:
         return bool(self.result.status == "finished")
 
+    def measurements(self) -> list[dict[str, Any]]:
+        """The wall time of each process, measured by the executor on the host (trustworthy: the
+        participant's code runs inside the process, never in the executor)."""
+        from ._runtime.measurements import Measurement
+
+        return [Measurement(f"{p.name} wall time", round(p.elapsed_s, 3), "s", "executor", s.step).to_json()
+                for s in self.result.steps for p in s.processes]
+
     def to_json(self) -> dict[str, Any]:
         """The documented ``aibench run --json`` shape (docs/cli.md)."""
         result = self.result
@@ -69,6 +77,7 @@ class RunReport:
             "isolation": self.isolation,
             "executor": self.executor,
             "explanations": self.explanations,
+            "measurements": self.measurements(),
             "rules_applied": result.rules_applied,
             "warnings": result.warnings,
         }

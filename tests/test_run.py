@@ -382,3 +382,13 @@ def test_label_set_check_takes_the_manifest_concepts(tmp_path: Path) -> None:
     code, report = run_json(tmp_path, bundle, submission)
     assert code == 1 and "refused before scoring" in report["message"]
     assert "virginca" in report["message"] and report["steps"] == []
+
+
+def test_each_process_wall_time_is_reported_as_measured_by_the_executor(tmp_path: Path) -> None:
+    status, report = run_json(tmp_path, BUNDLES / "digits-ingestion-v2", SUBMISSIONS / "digits-ingestion-v2" / "good")
+    assert status == 0
+    measured = {(m["step"], m["name"]): m for m in report["measurements"]}
+    assert set(measured) == {(s["step"], f"{p['name']} wall time") for s in report["steps"] for p in s["processes"]}
+    assert all(m["measured_by"] == "executor" and m["trust"].startswith("host") for m in measured.values())
+    page = Path(report["detailed_results"]).read_text()
+    assert "Measurements" in page and "ingestion program wall time" in page
