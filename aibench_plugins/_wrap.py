@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -295,16 +295,15 @@ def _wrap_folder(folder: Path, plan: _Plan, record: WrapRecord, lib: Path, manif
     originals = list(metadata.commands)
     commands = [*originals[:-1], _wrapped_command(originals[-1], plan.role, platform)]
     _rewrite_metadata(path, commands, where)
-    if [c for c in (read_metadata(folder, worker) or metadata).commands] != commands:
+    rewritten = read_metadata(folder, worker)
+    if rewritten is None or list(rewritten.commands) != commands:
         raise WrapRefused([f"{where}: the rewritten metadata does not read back as the wrapped command"])
     home = folder / RUNTIME_DIR
     home.mkdir()
     shutil.copyfile(BOOTSTRAP, home / "run.py")
     shutil.copytree(lib, home / "lib")
     (home / MANIFEST_NAME).write_bytes(manifest_bytes)
-    WrapRecord(plan.role, record.bundle_platform, originals, record.aibench_version, record.manifest_sha256,
-               record.manifest_phase, record.predicts, record.phases, record.columns, record.required,
-               record.vendored).write(home)
+    replace(record, original_commands=originals).write(home)
     return WrappedProgram(plan.path, plan.role, [int(p["number"]) for p in plan.phases], originals, commands)
 
 
