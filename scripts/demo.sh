@@ -22,6 +22,13 @@ step aibench run bundles/digits-ingestion-v2 examples/submissions/digits-ingesti
 $aibench run bundles/digits-ingestion-v2 examples/submissions/digits-ingestion-v2/crash \
   || echo "(exit status $? as expected: the submission crashes; the message is the platform's)"
 
+mkdir -p out
+step aibench wrap bundles/iris-v2 -o out/iris-v2-wrapped.zip   "# a bundle the platform's own worker runs with the plugins"
+$aibench wrap bundles/iris-v2 -o out/iris-v2-wrapped.zip
+step aibench run out/iris-v2-wrapped.zip examples/submissions/iris-v2/good   "# the plugins now run inside its scoring program"
+# the wrapped scoring program runs python3 with numpy and pandas, as the platforms' images have: this venv's here
+PATH="$PWD/.venv/bin:$PATH" $aibench run out/iris-v2-wrapped.zip examples/submissions/iris-v2/good
+
 broken=$(mktemp -d)
 trap 'rm -rf "$broken"' EXIT
 cp -r bundles/iris-v2 "$broken/iris-v2"
