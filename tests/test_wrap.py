@@ -389,3 +389,26 @@ def test_background_metrics_give_their_result_or_an_error_and_never_outlive_the_
     cancelled = Metrics(hang)
     cancelled.cancel()
     assert not cancelled._process.is_alive()
+
+
+def test_only_the_last_command_of_a_v1_command_list_is_wrapped(tmp_path: Path) -> None:
+    import io
+
+    bundle = bundle_copy("wine-v1", tmp_path)
+    program = bundle / "scoring_program.zip"
+    with zipfile.ZipFile(program) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    metadata = yaml.safe_load(files["metadata"])
+    metadata["command"] = ["python3 -c pass", metadata["command"]]
+    files["metadata"] = yaml.safe_dump(metadata).encode()
+    with zipfile.ZipFile(program, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    report = wrap_bundle(bundle, tmp_path / "out.zip")
+    assert report.programs[0].commands[0] == "python3 -c pass"
+    assert report.programs[0].commands[1].startswith("python3 $program/_aibench/run.py score ")
+    with zipfile.ZipFile(tmp_path / "out.zip") as archive:
+        wrapped = zipfile.ZipFile(io.BytesIO(archive.read("scoring_program.zip")))
+        assert yaml.safe_load(wrapped.read("metadata"))["command"] == report.programs[0].commands
+    run = run_as_platform(tmp_path / "out.zip", WINE_GOOD, tmp_path / "run", platform="v1")
+    assert run.ok and all(c["value"] is not None for c in run.columns)

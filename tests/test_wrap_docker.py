@@ -135,3 +135,21 @@ def test_wrapped_ingestion_measures_in_the_participants_container(executor: obje
     assert by["peak memory of the participant's run"] == "ingestion"
     assert by["ingestion program wall time"] == "worker"
     assert report["runtime"]["python"].startswith("3.11")  # the image's Python, not this venv's
+
+
+def test_aibench_run_of_a_wrapped_zip_in_docker_records_the_pinned_image(wrapped_iris: Path, tmp_path: Path) -> None:
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "aibench_plugins", "run", str(wrapped_iris), str(IRIS_GOOD),
+                             "--executor", "docker", "--image", PY_IMAGE, "--json"],
+                            capture_output=True, text=True, env=os.environ | {"AIBENCH_HOME": str(tmp_path)},
+                            timeout=300)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert report["executor"]["image_id"].startswith("sha256:") and report["isolation"] == "docker"
+    values = {c["key"]: c["value"] for c in report["columns"]}
+    assert len(values) == 8 and all(v is not None for v in values.values())
+    assert report["detailed_results"].endswith("scoring/output/detailed_results.html")
+    history = subprocess.run([sys.executable, "-m", "aibench_plugins", "history", "--json"], capture_output=True,
+                             text=True, env=os.environ | {"AIBENCH_HOME": str(tmp_path)}, timeout=60)
+    assert json.loads(history.stdout)["runs"][0]["image_id"] == report["executor"]["image_id"]
