@@ -412,3 +412,12 @@ def test_only_the_last_command_of_a_v1_command_list_is_wrapped(tmp_path: Path) -
         assert yaml.safe_load(wrapped.read("metadata"))["command"] == report.programs[0].commands
     run = run_as_platform(tmp_path / "out.zip", WINE_GOOD, tmp_path / "run", platform="v1")
     assert run.ok and all(c["value"] is not None for c in run.columns)
+
+
+def test_a_zipped_bundle_wraps_like_its_folder(wrapped_iris: Path, tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[1] / "bundles" / "iris-v2"
+    zipped = Path(shutil.make_archive(str(tmp_path / "iris"), "zip", source))
+    out = wrap(zipped, tmp_path / "from-zip.zip")
+    with zipfile.ZipFile(out) as left, zipfile.ZipFile(wrapped_iris) as right:
+        assert sorted(left.namelist()) == sorted(right.namelist())
+        assert all(left.read(n) == right.read(n) for n in left.namelist() if not n.endswith("/"))
