@@ -157,10 +157,18 @@ class _Scoring:
     def _checks(self, plugins: tuple[Any, Any], evaluation: Any) -> str | None:
         from .._evaluate import failure_summary, run_checks
 
+        from .._evaluate import PluginFailure
+
         manifest, host = plugins
-        with _predictions_view(self.inputs / "res") as view:
-            run_checks(manifest, host, view, self.inputs / "ref", phase=self.record.manifest_phase,
-                       evaluation=evaluation)
+        try:
+            with _predictions_view(self.inputs / "res") as view:
+                run_checks(manifest, host, view, self.inputs / "ref", phase=self.record.manifest_phase,
+                           evaluation=evaluation)
+        except Exception as error:  # noqa: BLE001 - no fork left (pids limit), an unreadable folder: recorded
+            required = any(e.get("required") for e in manifest.section("checks", self.record.manifest_phase))
+            evaluation.failures.append(PluginFailure("aibench checks", "check", None,
+                                                     f"the checks could not run: {type(error).__name__}: {error}",
+                                                     required))
         errors = [p for p in evaluation.problems if p.severity == "error"]
         for problem in evaluation.problems:
             say(f"check: {problem}")
@@ -197,7 +205,11 @@ class _Scoring:
                              phase=self.record.manifest_phase, evaluation=found)
             return found.columns, found.failures
 
-        return Metrics(compute)
+        try:
+            return Metrics(compute)
+        except OSError as error:  # no process left to fork (a pids limit): the metrics run after the original
+            say(f"the metrics will run after the scoring program ({error})")
+            return None
 
     def _metrics_time_limit(self, manifest: Any) -> float:
         """How long all the metrics may take: each column's plugin time limit, plus reading time."""
