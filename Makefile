@@ -47,7 +47,7 @@ test: $(STAMP) system-deps images
 	$(PY) -m pytest
 
 ## make bench: benchmarks in bench/, each against a baseline measured in the same run
-bench: $(STAMP)
+bench: $(STAMP) images
 	@for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
