@@ -131,7 +131,7 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
         for plan in plans:
             record = WrapRecord(plan.role, bundle.platform, [], __version__, manifest.sha256, plan.manifest_phase,
                                 plan.predicts, plan.phases, _original_columns(bundle), _required(manifest),
-                                report.vendored)
+                                report.vendored, plan.time_limit_s)
             report.programs.append(_wrap_program(tree / base / plan.path, plan, record, lib, manifest_bytes,
                                                  bundle.platform))
         _zip_tree(tree, Path(output), first=bundle.spec_name)
@@ -149,6 +149,7 @@ class _Plan:
     phases: list[dict[str, Any]]
     manifest_phase: str | None
     predicts: bool
+    time_limit_s: int
 
 
 def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> list[_Plan]:
@@ -172,7 +173,9 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
                     reasons.append(f"phase {phase.number}: {role} program {path!r} is not in the bundle (a dataset "
                                    "key on the server cannot be wrapped); put the program in the bundle")
                     continue
-                plan = plans.setdefault((path, role), _Plan(path, role, [], key, predicts))
+                limit = min(phase.execution_time_limit, 600) if bundle.platform == "v2" else phase.execution_time_limit
+                plan = plans.setdefault((path, role), _Plan(path, role, [], key, predicts, limit))
+                plan.time_limit_s = min(plan.time_limit_s, limit)
                 if {"number": phase.number, "name": phase.name} not in plan.phases:
                     plan.phases.append({"number": phase.number, "name": phase.name})
                 plan.predicts = plan.predicts and predicts

@@ -421,3 +421,20 @@ def test_a_zipped_bundle_wraps_like_its_folder(wrapped_iris: Path, tmp_path: Pat
     with zipfile.ZipFile(out) as left, zipfile.ZipFile(wrapped_iris) as right:
         assert sorted(left.namelist()) == sorted(right.namelist())
         assert all(left.read(n) == right.read(n) for n in left.namelist() if not n.endswith("/"))
+
+
+def test_plugins_stop_within_the_phase_time_limit_and_the_original_scores_stand(
+        faults_site: Path, tmp_path: Path) -> None:
+    bundle = bundle_copy("iris-v2", tmp_path)
+    spec = bundle / "competition.yaml"
+    spec.write_text(spec.read_text().replace("execution_time_limit: 60", "execution_time_limit: 9"))
+    edit_manifest(bundle, plugins=[{"id": "acme-faults"}], splits={}, limits={"plugin_time_limit_s": 120},
+                  metrics=[{"use": "acme.hangs", "key": "hangs"}])
+    out = _wrap_with_faults(faults_site, bundle, tmp_path / "slow.zip")
+    for platform in ("ai4mediabench", "codabench"):  # AI4Media-Bench enforces the limit: it would fail the run
+        report = run_as_platform(out, IRIS_GOOD, tmp_path / platform, platform=platform)
+        assert report.ok, report.result.message
+        assert {c["key"]: c["value"] for c in report.columns} == {"accuracy": pytest.approx(0.9555555556),
+                                                                   "hangs": None}
+        failures = runtime_report(report)["plugin_failures"]
+        assert any("stay within the phase's time limit (9 s" in f["message"] for f in failures), failures

@@ -27,6 +27,7 @@ import os
 import platform
 import shutil
 import tempfile
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,6 +73,7 @@ class _Scoring:
 
     def __init__(self, home: Path, inputs: Path, output: Path, command: list[str]) -> None:
         self.home, self.inputs, self.output, self.command = home, inputs, output, command
+        self.started = time.monotonic()
         self.record = WrapRecord.load(home)
         self.host: Any = None
         self.report: dict[str, Any] = {
@@ -96,7 +98,7 @@ class _Scoring:
             refusal = self._checks(plugins, evaluation)
             if refusal:
                 return self._finish("failed", refusal, evaluation, exit_code=1)
-        metrics = self._metrics_beside(plugins, evaluation) if beside else None
+        metrics = self._start_metrics(plugins, evaluation) if beside else None
         try:
             child = (original or Original(self.command)).wait()
             if child.message:
@@ -190,7 +192,41 @@ class _Scoring:
         except (OSError, ValueError, AttributeError):
             return True
 
-    def _metrics_beside(self, plugins: tuple[Any, Any] | None, evaluation: Any) -> Metrics | None:
+    def _collect_metrics(self, metrics: Metrics | None, manifest: Any, evaluation: Any) -> None:
+        """The metrics' columns and failures into ``evaluation``; stopped at the time budget."""
+        from .._evaluate import PluginFailure
+
+        def failed(message: str) -> None:
+            evaluation.failures.append(PluginFailure("aibench runtime", "runtime", None, message,
+                                                     bool(self.record.required)))
+
+        limit = self.record.time_limit_s
+        within = f"the phase's time limit ({limit} s, less a margin of {_margin(limit):g} s)"
+        budget = self._budget_s()
+        if metrics is None:
+            if not evaluation.failed_required:
+                failed("the metrics could not start: no process could be forked")
+        elif budget <= 0:
+            metrics.cancel()
+            failed(f"no time was left for the metrics within {within}")
+        else:
+            wait = self._metrics_time_limit(manifest)
+            found = metrics.result(min(wait, budget))
+            if found is not None:
+                evaluation.columns += found[0]
+                evaluation.failures += found[1]
+            elif budget < wait and str(metrics.error).startswith("the metrics did not finish"):
+                failed(f"the metrics were stopped to stay within {within}")
+            else:
+                failed(str(metrics.error))
+
+    def _budget_s(self) -> float:
+        """Seconds left for the plugins before the phase's time limit, less a margin: a worker
+        that enforces the limit (AI4Media-Bench, v1) would fail the whole submission, §12."""
+        limit = self.record.time_limit_s
+        return limit - _margin(limit) - (time.monotonic() - self.started)
+
+    def _start_metrics(self, plugins: tuple[Any, Any] | None, evaluation: Any) -> Metrics | None:
         """The metrics, started now in a process of their own (:mod:`.background`), or ``None``
         when there are none to run or the image lacks what they need."""
         from .._evaluate import Evaluation, evaluate_metrics
@@ -208,7 +244,7 @@ class _Scoring:
         try:
             return Metrics(compute)
         except OSError as error:  # no process left to fork (a pids limit): the metrics run after the original
-            say(f"the metrics will run after the scoring program ({error})")
+            say(f"the metrics cannot run in a process of their own ({error})")
             return None
 
     def _metrics_time_limit(self, manifest: Any) -> float:
@@ -222,7 +258,7 @@ class _Scoring:
     def _after_original(self, plugins: tuple[Any, Any] | None, evaluation: Any, metrics: Metrics | None) -> int:
         from codalab_worker_compat import read_scores
 
-        from .._evaluate import PluginFailure, failure_summary, evaluate_metrics
+        from .._evaluate import PluginFailure, failure_summary
         from .merge import merge_scores, scores_file, withhold_scores
 
         platform_name: Worker = "v1" if self.record.bundle_platform == "v1" else "codabench"
@@ -242,18 +278,8 @@ class _Scoring:
                 "aibench runtime", "runtime", None, f"this image has no {' and no '.join(missing)}: the metrics need "
                 "numpy and pandas (codalab/codalab-legacy:py312 has both); use such an image in competition.yaml",
                 bool(self.record.required)))
-        elif plugins is not None and metrics is not None:
-            found = metrics.result(self._metrics_time_limit(plugins[0]))
-            if found is None:
-                evaluation.failures.append(PluginFailure("aibench runtime", "runtime", None, str(metrics.error),
-                                                         bool(self.record.required)))
-            else:
-                evaluation.columns += found[0]
-                evaluation.failures += found[1]
         elif plugins is not None:
-            manifest, host = plugins
-            evaluate_metrics(manifest, host, self.inputs / "res", self.inputs / "ref",
-                             phase=self.record.manifest_phase, evaluation=evaluation)
+            self._collect_metrics(metrics or self._start_metrics(plugins, evaluation), plugins[0], evaluation)
         for failure in evaluation.failures:
             say(f"plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
                 + f": {failure.message}" + (" (required)" if failure.required else " (not required)"))
@@ -386,6 +412,11 @@ class _predictions_view:  # noqa: N801 - used as a context manager like a functi
     def __exit__(self, *exc: object) -> None:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _margin(limit: float) -> float:
+    """What the runtime leaves unused of a time limit: a tenth, at least 5 s."""
+    return max(5.0, 0.1 * limit)
 
 
 def _missing_modules(names: Sequence[str]) -> list[str]:

@@ -28,6 +28,8 @@ class WrapRecord:
     :param columns: the bundle's own leaderboard columns (key, title, sorting, precision).
     :param required: the plugins and components the manifest marks required.
     :param vendored: ``{"name", "version"}`` of each distribution copied into ``lib/``.
+    :param time_limit_s: the shortest execution time limit of the phases served (v2 capped at
+        the default queue's 600 s); the plugins stop within it.
     """
 
     role: Literal["scoring", "ingestion"]
@@ -41,6 +43,7 @@ class WrapRecord:
     columns: Sequence[Mapping[str, Any]] = ()
     required: Sequence[str] = ()
     vendored: Sequence[Mapping[str, str]] = field(default_factory=list)
+    time_limit_s: int = 600
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
