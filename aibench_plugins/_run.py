@@ -117,7 +117,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
     from ._runtime.record import find_in_bundle
 
-    wrapped = find_in_bundle(bundle) is not None  # its plugins run inside its scoring program
+    record = find_in_bundle(bundle)
+    wrapped = record is not None  # its plugins run inside its scoring program
     plugins = _load_plugins(bundle, bundle_path) if use_plugins and not wrapped else None
     phase_key = _phase_key(bundle, phase, plugins[0]) if plugins else None
     evaluation = Evaluation() if plugins else None
@@ -168,6 +169,10 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
         result.warnings += _portability_warnings(result)
         explanations = explain(result, runner.name)
         columns = _columns(bundle.columns, result.row)
+        if record is not None:  # the columns aibench wrap added are filled by the plugins in the scoring program
+            original = {str(c["key"]) for c in record.columns}
+            columns = [c | {"source": "scoring program" if c["key"] in original else "plugin (wrapped runtime)"}
+                       for c in columns]
         scores = {c["key"]: c["value"] for c in columns} if result.row is not None else None
         if scores is not None and evaluation is not None:
             scores |= {c.key: c.value for c in evaluation.columns}

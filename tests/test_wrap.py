@@ -110,6 +110,9 @@ def test_aibench_run_of_a_wrapped_bundle_leaves_the_plugins_to_its_runtime(wrapp
     assert any("wrapped bundle" in rule for rule in report.result.rules_applied)
     assert report.detailed_results == scoring_output(report) / "detailed_results.html"
     assert all(c["value"] is not None for c in report.columns)
+    sources = {c["key"]: c["source"] for c in report.columns}
+    assert sources.pop("accuracy") == "scoring program"
+    assert set(sources.values()) == {"plugin (wrapped runtime)"}
 
 
 def test_v1_columns_share_the_first_columns_result_group_by_its_anchor(tmp_path: Path) -> None:

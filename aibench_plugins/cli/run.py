@@ -121,7 +121,7 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
         if problem.severity == "warning":
             click.echo(f"  check: {problem}", err=True)
     rows = [(c["title"], c["key"], "n/a" if c["value"] is None else f"{c['value']:.{c['precision']}f}",
-             "scoring program") for c in report.columns]
+             c.get("source", "scoring program")) for c in report.columns]
     rows += [(c.title, c.key, "n/a" if c.value is None else f"{c.value:.{c.precision}f}", c.metric)
              for c in (evaluation.columns if evaluation else [])]
     if rows:
