@@ -64,7 +64,7 @@ def validate_bundle(path: str | Path, *, strict: bool | None = None) -> Validati
     report.phases = [{"number": p.number, "name": p.name} for p in bundle.phases]
     report.problems += [Problem("", p.message, file=p.file, fix=p.fix, severity=p.severity) for p in bundle.problems()]
 
-    manifest_name = _sibling(bundle.spec_name, MANIFEST_NAME)
+    manifest_name = sibling(bundle.spec_name, MANIFEST_NAME)
     if not bundle.exists(MANIFEST_NAME):
         report.problems.append(Problem("", f"no {MANIFEST_NAME} next to {bundle.spec_name}.", file=manifest_name,
                                        fix="create one; 'aibench schema' prints the format"))
@@ -123,7 +123,8 @@ def _broken(problems: list[Problem], at: str) -> bool:
     return any(p.pointer == at or p.pointer.startswith(at + "/") for p in problems)
 
 
-def _sibling(spec_name: str, name: str) -> str:
+def sibling(spec_name: str, name: str) -> str:
+    """``name`` in the folder of the bundle's spec file (the manifest sits next to it)."""
     parent = str(Path(spec_name).parent)
     return name if parent == "." else f"{parent}/{name}"
 

@@ -94,7 +94,7 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
     """
     from codalab_worker_compat import load_bundle
 
-    from ._validate import validate_bundle
+    from ._validate import sibling, validate_bundle
 
     validation = validate_bundle(source)
     if not validation.ok or validation.manifest is None or validation.host is None:
@@ -126,7 +126,7 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
         spec_path.write_text(text, encoding="utf-8")
         lib = Path(scratch) / "lib"
         report.vendored = _vendor(lib, manifest)
-        manifest_bytes = bundle.read_bytes(_sibling(bundle.spec_name, MANIFEST_NAME))
+        manifest_bytes = bundle.read_bytes(sibling(bundle.spec_name, MANIFEST_NAME))
         base = PurePosixPath(bundle.spec_name).parent
         for plan in plans:
             record = WrapRecord(plan.role, bundle.platform, [], __version__, manifest.sha256, plan.manifest_phase,
@@ -371,11 +371,6 @@ def _zip_tree(tree: Path, output: Path, *, first: str | None = None) -> None:
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in files:
             archive.write(tree / name, name)
-
-
-def _sibling(spec_name: str, name: str) -> str:
-    parent = PurePosixPath(spec_name).parent
-    return name if str(parent) == "." else f"{parent}/{name}"
 
 
 def _check_result(output: Path, report: WrapReport) -> None:

@@ -23,6 +23,8 @@ after the original command succeeded never costs the original scores.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
 import shutil
@@ -125,8 +127,6 @@ class _Scoring:
 
     def _load_plugins(self, evaluation: Any) -> tuple[Any, Any] | None:
         """The manifest and its plugin host; ``None`` (recorded) when they cannot load."""
-        import hashlib
-
         from .._evaluate import PluginFailure
         from .._host import PluginHost
         from .._manifest import Manifest
@@ -137,8 +137,6 @@ class _Scoring:
             if digest != self.record.manifest_sha256:
                 raise ValueError("_aibench/aibench.json changed after 'aibench wrap' checked it; wrap the bundle "
                                  "again")
-            import json
-
             manifest = Manifest(json.loads(data), "aibench.json", digest)
             host = PluginHost(raise_failures=False, strict=False, check_schemas=False)
             host.load_builtins()
@@ -183,8 +181,6 @@ class _Scoring:
     def _declares_checks(self) -> bool:
         """Whether the manifest has submission checks for this program's phase (read cheaply,
         before anything loads; a manifest that cannot be read counts as having some)."""
-        import json
-
         try:
             document = json.loads((self.home / "aibench.json").read_bytes())
             phase = (document.get("phases") or {}).get(self.record.manifest_phase or "", {})
@@ -316,8 +312,6 @@ class _Scoring:
 
     def _write_report(self, status: str, message: str, evaluation: Any, *, html: bool) -> None:
         """``aibench/report.json`` always; the page too unless the original output is left untouched."""
-        import json
-
         self.report.update(status=status, message=message,
                            plugin_columns=[c.to_json() for c in evaluation.columns],
                            plugin_failures=[f.to_json() for f in evaluation.failures],
@@ -348,8 +342,6 @@ class _Scoring:
         target.write_text(page, encoding="utf-8")
 
     def _manifest_document(self) -> Any:
-        import json
-
         try:
             return json.loads((self.home / "aibench.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -83,7 +83,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from ._executor import ProcessResult, ProcessSpec, RunningProcess
+from ._executor import FinishedProcess, ProcessResult, ProcessSpec, RunningProcess
 
 if TYPE_CHECKING:
     import docker
@@ -342,7 +342,7 @@ class DockerExecutor:
             elif not Path(host).is_dir():
                 problem = problem or f"cannot start: the host folder {host} to mount at {target} does not exist"
         if problem is not None:
-            return _Finished(_failed(spec, problem, []))
+            return FinishedProcess(_failed(spec, problem, []))
         notes: list[str] = []
         try:
             binds = _binds(spec)
@@ -355,7 +355,7 @@ class DockerExecutor:
                     if not bind.read_only:
                         _open_to(bind.source)
         except (ValueError, OSError) as error:
-            return _Finished(_failed(spec, str(error), []))
+            return FinishedProcess(_failed(spec, str(error), []))
         config, applied = self._host_config(spec, binds, notes)
         name = f"{LABEL}-{_slug(spec.name)}-{uuid.uuid4().hex[:12]}"
         labels = {f"{LABEL}.owner-pid": self._owner[0], f"{LABEL}.owner-start": self._owner[1],
@@ -383,7 +383,7 @@ class DockerExecutor:
             _close_socket(attached)
             if container is not None:
                 _remove(api, container)
-            return _Finished(_failed(spec, _start_message(spec, error), notes))
+            return FinishedProcess(_failed(spec, _start_message(spec, error), notes))
         except BaseException:
             _close_socket(attached)
             if container is not None:
@@ -488,19 +488,6 @@ def _remove(api: Any, container: str) -> None:
             if attempt == 2:
                 raise
             time.sleep(0.2)
-
-
-class _Finished:
-    """A process that never started: ``wait()`` and ``kill()`` return its ``error`` result."""
-
-    def __init__(self, result: ProcessResult) -> None:
-        self.result = result
-
-    def wait(self, timeout: float | None = None) -> ProcessResult | None:
-        return self.result
-
-    def kill(self) -> ProcessResult:
-        return self.result
 
 
 def _frames(attached: Any) -> Iterator[tuple[int, bytes]]:

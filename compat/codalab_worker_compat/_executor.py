@@ -91,6 +91,20 @@ class RunningProcess(Protocol):
         """Stop the process and everything it started; returns its result."""
 
 
+class FinishedProcess:
+    """A process that never started: ``wait()`` and ``kill()`` return its ``error`` result
+    (what an executor's ``start`` gives back for a command it cannot start)."""
+
+    def __init__(self, result: ProcessResult) -> None:
+        self.result = result
+
+    def wait(self, timeout: float | None = None) -> ProcessResult | None:
+        return self.result
+
+    def kill(self) -> ProcessResult:
+        return self.result
+
+
 class Executor(Protocol):
     """Starts processes. ``name`` identifies it in records (``local``, ``docker``...)."""
 

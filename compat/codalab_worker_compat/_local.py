@@ -57,7 +57,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final, Literal
 
-from ._executor import ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
+from ._executor import FinishedProcess, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 
 Isolation = Literal["auto", "bwrap", "none"]
 Reason = Literal["exited", "timeout", "oom", "killed", "error"]
@@ -224,7 +224,7 @@ class LocalExecutor:
         return _LocalProcess(spec, popen, mode, notes, home, started)
 
 
-def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: str) -> _Finished:
+def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: str) -> FinishedProcess:
     """The finished ``error`` process for ``spec``; ``message`` also goes to its stderr log."""
     shutil.rmtree(home, ignore_errors=True)
     try:
@@ -233,7 +233,7 @@ def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: 
             err.write(message + "\n")
     except OSError:
         pass
-    return _Finished(ProcessResult(spec.name, None, 0.0, "error", None,
+    return FinishedProcess(ProcessResult(spec.name, None, 0.0, "error", None,
                                    " ".join([message + ".", *notes]), mode))
 
 
@@ -253,19 +253,6 @@ def _limiter(limits: ResourceLimits, cores: set[int] | None) -> Callable[[], Non
         if cores:
             os.sched_setaffinity(0, cores)
     return apply
-
-
-class _Finished:
-    """A process that never started: ``wait()`` and ``kill()`` return its ``error`` result."""
-
-    def __init__(self, result: ProcessResult) -> None:
-        self.result = result
-
-    def wait(self, timeout: float | None = None) -> ProcessResult | None:
-        return self.result
-
-    def kill(self) -> ProcessResult:
-        return self.result
 
 
 class _LocalProcess:
