@@ -15,9 +15,13 @@ from ._version import __version__
 
 _EXPORTS = {
     "_check": ("FunctionCheck", "SubmissionProblem", "check"),
-    "_components": ("CheckInfo", "Component", "ComponentInfo", "InputSpec", "Kind", "MetricInfo"),
-    "_exceptions": ("AibenchError", "ComponentInfoError", "DuplicateIdError", "ManifestError", "MissingPluginsError",
-                    "PluginError", "PluginLoadError", "RegistryError", "UnknownIdError"),
+    "_components": ("CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind", "KindSpec",
+                    "MetricInfo"),
+    "_exceptions": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
+                    "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
+                    "LedgerError", "ManifestError", "MetricInputError", "MissingPluginsError", "PluginError",
+                    "PluginLoadError", "ReadError", "RegistrationError", "RegistryError", "RuntimeRecordError",
+                    "TableSpecError", "UnknownIdError", "UsageError", "VendorError", "WrapError", "WrapRefused"),
     "_host": ("PluginHost", "PluginRecord", "PluginRequest"),
     "_manifest": ("Manifest", "parse_manifest"),
     "_markers": ("hookimpl",),
@@ -31,18 +35,28 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 __all__ = [
     "AibenchError",
     "CheckInfo",
+    "ColumnEditError",
     "Component",
     "ComponentInfo",
     "ComponentInfoError",
+    "ComponentKindError",
+    "DataError",
     "DuplicateIdError",
+    "ExecutorInfo",
     "FunctionCheck",
     "FunctionMetric",
     "InputSpec",
+    "InvalidParamsError",
+    "InvalidParamsSchemaError",
+    "InvalidValueError",
     "Kind",
+    "KindSpec",
+    "LedgerError",
     "Manifest",
     "ManifestError",
     "Metric",
     "MetricInfo",
+    "MetricInputError",
     "MetricResult",
     "MetricState",
     "MissingPluginsError",
@@ -53,12 +67,20 @@ __all__ = [
     "PluginRequest",
     "Problem",
     "Provenance",
+    "ReadError",
     "Registration",
+    "RegistrationError",
     "Registry",
     "RegistryError",
+    "RuntimeRecordError",
     "SubmissionProblem",
+    "TableSpecError",
     "UnknownIdError",
+    "UsageError",
     "ValidationReport",
+    "VendorError",
+    "WrapError",
+    "WrapRefused",
     "__version__",
     "check",
     "hookimpl",
@@ -69,8 +91,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
-    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, InputSpec as InputSpec, Kind as Kind, MetricInfo as MetricInfo  # noqa: F401
-    from ._exceptions import AibenchError as AibenchError, ComponentInfoError as ComponentInfoError, DuplicateIdError as DuplicateIdError, ManifestError as ManifestError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, RegistryError as RegistryError, UnknownIdError as UnknownIdError  # noqa: F401
+    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
+    from ._exceptions import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
     from ._host import PluginHost as PluginHost, PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
     from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
     from ._markers import hookimpl as hookimpl  # noqa: F401

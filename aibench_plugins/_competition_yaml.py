@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import yaml
 
+from ._exceptions import ColumnEditError
+
 
 @dataclass(frozen=True)
 class NewColumn:
@@ -32,10 +34,6 @@ class NewColumn:
     sorting: Literal["asc", "desc"]
     precision: int
     hidden: bool = False
-
-
-class ColumnEditError(Exception):
-    """The columns cannot be added to this spec; the message says why and how to fix it."""
 
 
 def add_columns(text: str, platform: Literal["v1", "v2"], columns: Sequence[NewColumn]) -> tuple[str, list[str]]:

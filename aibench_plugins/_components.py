@@ -19,11 +19,14 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from ._exceptions import ComponentInfoError
 
 __all__ = [
+    "KINDS",
     "CheckInfo",
     "Component",
     "ComponentInfo",
+    "ExecutorInfo",
     "InputSpec",
     "Kind",
+    "KindSpec",
     "MetricInfo",
 ]
 
@@ -32,7 +35,8 @@ EMPTY_PARAMS: Mapping[str, Any] = {"type": "object", "properties": {}, "addition
 
 
 class Kind(str, enum.Enum):
-    """The kinds of component, each with its registration hook and manifest section."""
+    """The kinds of component. Everything else about a kind (its hook, its info type, its
+    manifest section, the stage that runs it) is its row of :data:`KINDS`."""
 
     METRIC = "metric"
     CHECK = "check"
@@ -43,34 +47,19 @@ class Kind(str, enum.Enum):
     REPORTER = "reporter"
 
     @property
+    def spec(self) -> KindSpec:
+        """This kind's row of :data:`KINDS`."""
+        return KINDS[self]
+
+    @property
     def hook(self) -> str:
         """Name of the hook through which plugins register this kind."""
-        return _HOOKS[self]
+        return KINDS[self].hook
 
     @property
     def plural(self) -> str:
         """Plural noun used in messages ("metrics", "fairness checkers")."""
-        return _PLURALS[self]
-
-
-_HOOKS = {
-    Kind.METRIC: "aibench_register_metrics",
-    Kind.CHECK: "aibench_register_checks",
-    Kind.FAIRNESS: "aibench_register_fairness_checkers",
-    Kind.ROBUSTNESS: "aibench_register_robustness_checkers",
-    Kind.COMPLEXITY: "aibench_register_complexity_meters",
-    Kind.EXECUTOR: "aibench_register_executors",
-    Kind.REPORTER: "aibench_register_reporters",
-}
-_PLURALS = {
-    Kind.METRIC: "metrics",
-    Kind.CHECK: "checks",
-    Kind.FAIRNESS: "fairness checkers",
-    Kind.ROBUSTNESS: "robustness checkers",
-    Kind.COMPLEXITY: "complexity meters",
-    Kind.EXECUTOR: "executors",
-    Kind.REPORTER: "reporters",
-}
+        return KINDS[self].plural
 
 
 @dataclass(frozen=True)
@@ -109,7 +98,7 @@ class ComponentInfo:
         values = dict(data)
         if "inputs" in values:
             values["inputs"] = {k: InputSpec(**v) for k, v in values["inputs"].items()}
-        for name in ("bounds", "outputs"):
+        for name in ("bounds", "outputs", "options"):
             if isinstance(values.get(name), list):
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -192,6 +181,23 @@ class CheckInfo(ComponentInfo):
     """Declarative description of a submission check."""
 
 
+@dataclass(frozen=True)
+class ExecutorInfo(ComponentInfo):
+    """Declarative description of an executor plugin.
+
+    :param options: the options its ``create`` accepts beyond ``limits`` (``"isolation"``,
+        ``"image"``, ``"network"``); an option given to an executor that does not accept it
+        is refused with a message, before anything runs.
+    """
+
+    options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _expect(self, "options", isinstance(self.options, tuple) and all(isinstance(o, str) for o in self.options),
+                "a tuple of option names")
+
+
 @runtime_checkable
 class Component(Protocol):
     """Anything a plugin registers: an object with an ``info`` attribute."""
@@ -217,3 +223,54 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
+
+
+Stage = Literal["before scoring", "after scoring", "report"]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One row of the table of kinds: everything the host, the manifest and the evaluation
+    session need to know about a kind, said once.
+
+    :param kind: the kind.
+    :param hook: the register-callback hook of :mod:`aibench_plugins._hookspecs`.
+    :param plural: the plural noun used in messages.
+    :param info: the info type a component of this kind must carry.
+    :param section: the manifest section naming components of this kind (``None``: none).
+    :param item_def: the ``$defs`` entry of the manifest schema describing one item of it.
+    :param stage: when the host uses the kind: ``before scoring`` and ``after scoring`` (run by
+        the evaluation session), ``report`` (sections of the detailed results page); ``None``
+        while nothing runs what the manifest section names. A manifest section whose kind has
+        no stage is refused ("not implemented yet"), never accepted and skipped. (Executors
+        are registered and chosen with ``aibench run --executor``; the manifest's
+        ``executor`` section has no runner yet.)
+    """
+
+    kind: Kind
+    hook: str
+    plural: str
+    info: type[ComponentInfo]
+    section: str | None = None
+    item_def: str | None = None
+    stage: Stage | None = None
+
+
+def _rows() -> dict[Kind, KindSpec]:
+    return {row.kind: row for row in (
+        KindSpec(Kind.METRIC, "aibench_register_metrics", "metrics", MetricInfo, "metrics", "metric",
+                 "after scoring"),
+        KindSpec(Kind.CHECK, "aibench_register_checks", "checks", CheckInfo, "checks", "check", "before scoring"),
+        KindSpec(Kind.FAIRNESS, "aibench_register_fairness_checkers", "fairness checkers", ComponentInfo,
+                 "fairness", "component"),
+        KindSpec(Kind.ROBUSTNESS, "aibench_register_robustness_checkers", "robustness checkers", ComponentInfo,
+                 "robustness", "component"),
+        KindSpec(Kind.COMPLEXITY, "aibench_register_complexity_meters", "complexity meters", ComponentInfo,
+                 "complexity", "component"),
+        KindSpec(Kind.EXECUTOR, "aibench_register_executors", "executors", ExecutorInfo, "executor", "executor"),
+        KindSpec(Kind.REPORTER, "aibench_register_reporters", "reporters", ComponentInfo, None, None, "report"),
+    )}
+
+
+KINDS: Mapping[Kind, KindSpec] = _rows()
+"""The table of kinds, one row each, in :class:`Kind` order."""

@@ -1,17 +1,37 @@
-"""The exceptions of aibench_plugins, one hierarchy::
+"""The exceptions of aibench_plugins, one hierarchy (every error the package raises on
+purpose is one of these; ``codalab_worker_compat`` has its own, under ``CompatError``)::
 
     AibenchError
-    ├── ComponentInfoError      a plugin declared an invalid MetricInfo / CheckInfo / ...
+    ├── ComponentInfoError          a plugin declared an invalid MetricInfo / CheckInfo / ...  (ValueError)
     ├── RegistryError
-    │   ├── DuplicateIdError    two plugins registered the same id
-    │   └── UnknownIdError      no component has that id ("did you mean ...")
+    │   ├── DuplicateIdError        two plugins registered the same id
+    │   └── UnknownIdError          no component has that id ("did you mean ...")  (LookupError)
     ├── PluginError
-    │   ├── PluginLoadError     a plugin failed to import or register and that is fatal
-    │   └── MissingPluginsError plugins the manifest names are absent or the wrong version
-    └── ManifestError           the manifest or bundle has problems (all of them, listed)
+    │   ├── PluginLoadError         a plugin failed to import or register and that is fatal
+    │   ├── MissingPluginsError     plugins the manifest names are absent or the wrong version
+    │   └── RegistrationError       a component cannot be registered
+    │       ├── ComponentKindError      its info is not the type its kind needs  (TypeError)
+    │       └── InvalidParamsSchemaError its params_schema does not compile  (ValueError)
+    ├── ManifestError               the manifest or bundle has problems (all of them, listed)
+    ├── UsageError                  an API called the wrong way: unknown params, compute()
+    │                               before update(), an executor option it does not take  (TypeError)
+    │   └── InvalidValueError       a value the API refuses  (ValueError too)
+    │       └── InvalidParamsError  params a component's schema refuses
+    ├── MetricInputError            inputs a metric cannot score  (ValueError)
+    ├── DataError                   the data a run reads  (ValueError)
+    │   ├── ReadError               a table cannot be read: file, line, fix
+    │   └── TableSpecError          a TableSpec is malformed
+    ├── LedgerError                 the ledger cannot be used (newer format, not a ledger)
+    ├── WrapError
+    │   ├── WrapRefused             the bundle cannot be wrapped safely; every reason listed
+    │   ├── VendorError             a distribution cannot be copied into the bundle
+    │   └── ColumnEditError         competition.yaml cannot take the plugin columns
+    └── RuntimeRecordError          a wrapped bundle's record or manifest is not the one wrap wrote
 
-Each carries the structured data its message was built from, so callers (and the
-``--json`` output) need not parse text.
+Each carries the structured data its message was built from (attrs-style: the message says
+what was expected and what was found, the attributes hold the same), so callers (and the
+``--json`` output) need not parse text. Where a built-in exception type was raised before,
+the class also derives from it, so ``except ValueError`` keeps working.
 """
 
 from __future__ import annotations
@@ -20,8 +40,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._problems import Problem
     from ._host import PluginRecord
+    from ._problems import Problem
 
 
 class AibenchError(Exception):
@@ -95,3 +115,109 @@ class ManifestError(AibenchError):
         lines = [f"{len(errors)} problem{'s' if len(errors) != 1 else ''} found:"]
         lines += [f"  {p}" for p in errors]
         super().__init__("\n".join(lines))
+
+
+class RegistrationError(PluginError):
+    """A component cannot be registered; the plugin that tried is rolled back."""
+
+
+class ComponentKindError(RegistrationError, TypeError):
+    """A component registered under a kind carries the wrong info type."""
+
+    def __init__(self, message: str, *, plugin: str, kind: str, expected: str, found: str) -> None:
+        super().__init__(message)
+        self.plugin, self.kind, self.expected, self.found = plugin, kind, expected, found
+
+
+class InvalidParamsSchemaError(RegistrationError, ValueError):
+    """A component's ``params_schema`` is not a valid JSON Schema."""
+
+    def __init__(self, message: str, *, plugin: str, id: str, reason: str) -> None:
+        super().__init__(message)
+        self.plugin, self.id, self.reason = plugin, id, reason
+
+
+class UsageError(AibenchError, TypeError):
+    """An API of aibench_plugins was called the wrong way; the message says the right one."""
+
+
+class InvalidValueError(UsageError, ValueError):
+    """An argument of the right type whose value the API refuses."""
+
+
+class InvalidParamsError(InvalidValueError):
+    """``params`` that the component's params schema refuses."""
+
+
+class MetricInputError(AibenchError, ValueError):
+    """Inputs a metric cannot score (shapes that differ, labels outside the classes, no
+    samples); raised inside ``update``/``compute`` and recorded as that metric's failure."""
+
+
+class DataError(AibenchError, ValueError):
+    """The data a run reads (tables, splits) is not what the manifest declares."""
+
+
+class TableSpecError(DataError):
+    """A :class:`~aibench_plugins._tables.TableSpec` is malformed (a bug of its caller)."""
+
+
+class ReadError(DataError):
+    """A table could not be read: what is wrong, in which file, on which line, and the fix.
+
+    ``kind`` is one of ``missing_file``, ``several_files``, ``too_large``,
+    ``missing_column``, ``unreadable`` (a line, record or array that cannot be parsed)
+    and ``invalid`` (readable, but not what the spec declares). ``missing_columns``,
+    ``found_columns`` and ``column_fixes`` (one fix per missing column, empty when one fix
+    covers them all) are set for ``missing_column``; ``size`` (bytes) for ``too_large``.
+    """
+
+    def __init__(self, message: str, *, file: str, line: int | None = None, item: str | None = None,
+                 fix: str | None = None, kind: str = "invalid", missing_columns: Sequence[str] = (),
+                 found_columns: Sequence[str] = (), column_fixes: Sequence[str] = (),
+                 size: int | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.item = item
+        self.fix = fix
+        self.kind = kind
+        self.missing_columns = tuple(missing_columns)
+        self.found_columns = tuple(found_columns)
+        self.column_fixes = tuple(column_fixes)
+        self.size = size
+        where = file + (f":{line}" if line is not None else "")
+        text = f"{where}: {message}"
+        if item is not None:
+            text += f" (id {item!r})"
+        if fix:
+            text += f" Fix: {fix}"
+        super().__init__(text)
+
+
+class LedgerError(AibenchError):
+    """The ledger cannot be used: written by a newer aibench, or not a ledger at all."""
+
+
+class WrapError(AibenchError):
+    """``aibench wrap`` cannot produce the bundle."""
+
+
+class WrapRefused(WrapError):
+    """The bundle cannot be wrapped safely; ``reasons`` says why, each with its fix."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("aibench wrap refused the bundle:\n" + "\n".join(f"  - {r}" for r in self.reasons))
+
+
+class VendorError(WrapError):
+    """A distribution the wrapped bundle needs cannot be copied into it."""
+
+
+class ColumnEditError(WrapError):
+    """The columns cannot be added to this spec; the message says why and how to fix it."""
+
+
+class RuntimeRecordError(AibenchError, ValueError):
+    """The wrapped runtime's record (``wrap.json``) or manifest is not what ``aibench wrap`` wrote."""

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pluggy
 
 from . import _hookspecs
-from ._components import CheckInfo, ComponentInfo, Kind, MetricInfo
-from ._exceptions import AibenchError, MissingPluginsError, PluginLoadError
+from ._components import KINDS, Kind
+from ._exceptions import AibenchError, ComponentKindError, InvalidParamsSchemaError, MissingPluginsError, PluginLoadError
 from ._markers import PROJECT_NAME
 from ._registry import Registration, Registry
 
@@ -50,8 +50,6 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.report_sections": "aibench_plugins.default_plugins.report_sections",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""
-
-_INFO_TYPES: Mapping[Kind, type[ComponentInfo]] = {Kind.METRIC: MetricInfo, Kind.CHECK: CheckInfo}
 
 
 @dataclass
@@ -327,10 +325,12 @@ class PluginHost:
 
 def _check_component(component: Any, kind: Kind, plugin: str, *, schema: bool = True) -> None:
     info = getattr(component, "info", None)
-    expected = _INFO_TYPES.get(kind, ComponentInfo)
+    expected = KINDS[kind].info
     if not isinstance(info, expected):
-        raise TypeError(f"plugin {plugin!r} registered {component!r} as a {kind.value}, but its 'info' is "
-                        f"{type(info).__name__}, expected {expected.__name__}")
+        raise ComponentKindError(
+            f"plugin {plugin!r} registered {component!r} as a {kind.value}, but its 'info' is "
+            f"{type(info).__name__}, expected {expected.__name__}", plugin=plugin, kind=kind.value,
+            expected=expected.__name__, found=type(info).__name__)
     if not schema:
         return
     import jsonschema_rs
@@ -338,7 +338,9 @@ def _check_component(component: Any, kind: Kind, plugin: str, *, schema: bool = 
     try:
         jsonschema_rs.validator_for(dict(info.params_schema))
     except Exception as error:  # noqa: BLE001 - report any schema compilation error
-        raise ValueError(f"{kind.value} {info.id!r}: params_schema is not a valid JSON Schema: {error}") from error
+        raise InvalidParamsSchemaError(
+            f"{kind.value} {info.id!r}: params_schema is not a valid JSON Schema: {error}", plugin=plugin,
+            id=info.id, reason=str(error)) from error
 
 
 def _installed_entry_points() -> dict[str, importlib.metadata.EntryPoint]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, get_args
 
-from ._exceptions import AibenchError
+from ._exceptions import LedgerError
 from ._hashing import sha256_of_path
 from ._version import __version__
 
@@ -65,10 +65,6 @@ _PATH_FIELDS: Final = frozenset({"bundle_path", "submission_path"})
 RUN_FIELDS: Final = ("bundle_path", "bundle_sha256", "submission_path", "submission_sha256", "platform",
                      "phase_number", "phase_name", "executor", "image", "image_id", "executor_details",
                      "manifest_sha256", "message", "exit_codes", "scores", "logs", "outputs")
-
-
-class LedgerError(AibenchError):
-    """The ledger cannot be used: written by a newer aibench, or not a ledger at all."""
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._components import Kind
+from ._components import KINDS, Kind
 from ._host import PluginRequest
 from ._problems import Problem, did_you_mean, pointer
-from ._schema import SECTIONS, manifest_problems, params_problems
+from ._schema import manifest_problems, params_problems
 
 if TYPE_CHECKING:
     from codalab_worker_compat import Bundle
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from ._host import PluginHost
 
 MANIFEST_NAME = "aibench.json"
-OVERRIDABLE = ("metrics", "checks", "fairness", "robustness", "complexity", "executor", "limits")
 
 
 @dataclass(frozen=True)
@@ -109,22 +108,27 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
                    if isinstance(value, Mapping)]
     original_columns = _original_column_keys(bundle)
     for base, scope in scopes:
-        for section, (kind_value, _) in SECTIONS.items():
-            entries = scope.get(section)
+        for row in KINDS.values():
+            if row.section is None or row.section not in scope:
+                continue
+            if row.stage is None:  # accepted and then silently skipped would be a lie: refused until it runs
+                add(f"{base}/{row.section}", f"the {row.section!r} section is not implemented yet: nothing in "
+                    f"this version of aibench runs {row.plural}, so the section would be silently skipped.",
+                    expected=f"no {row.section!r} section", found=f"a {row.section!r} section",
+                    fix=f"remove it (the organiser's to fix); {row.plural} run once the version that implements "
+                        "them is installed")
+                continue
+            entries = scope.get(row.section)
             if not isinstance(entries, list):
                 continue
             for index, entry in enumerate(entries):
-                at = f"{base}/{section}/{index}"
+                at = f"{base}/{row.section}/{index}"
                 if not isinstance(entry, Mapping) or is_broken(f"{at}/use") or is_broken(f"{at}/params"):
                     continue
-                _component_problems(entry, at, Kind(kind_value), host, manifest, failed_plugins, add, problems)
+                _component_problems(entry, at, row.kind, host, manifest, failed_plugins, add, problems)
         metrics = scope.get("metrics")
         if isinstance(metrics, list):
             _column_problems(metrics, f"{base}/metrics", original_columns, host, add, is_broken)
-        executor = scope.get("executor")
-        if isinstance(executor, Mapping) and isinstance(executor.get("use"), str) and not is_broken(f"{base}/executor"):
-            _component_problems(executor, f"{base}/executor", Kind.EXECUTOR, host, manifest, failed_plugins, add,
-                                problems)
     problems += _data_problems(doc, positions, file, host, broken)
     if bundle is not None and isinstance(doc.get("phases"), Mapping):
         known = {str(p.number): p for p in bundle.phases} | {p.name: p for p in bundle.phases if p.name}

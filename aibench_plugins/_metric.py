@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ._components import EMPTY_PARAMS, InputSpec, MetricInfo
+from ._exceptions import MetricInputError
 
 Scores = Mapping[str, float]
 
@@ -119,7 +120,7 @@ class _ConcatState:
         import numpy as np
 
         if not self._batches:
-            raise ValueError(f"{self._metric.info.id}: compute() before any update()")
+            raise MetricInputError(f"{self._metric.info.id}: compute() before any update()")
         inputs = {name: np.concatenate([np.asarray(v) for v in values]) for name, values in self._batches.items()}
         value = self._metric.function(**inputs, **self._params)
         outputs = self._metric.info.output_names

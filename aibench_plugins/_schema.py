@@ -17,14 +17,6 @@ if TYPE_CHECKING:
 
 SCHEMA_FILE = "aibench-manifest.schema.json"
 
-#: manifest section -> (kind value, $defs entry describing one item of the section)
-SECTIONS: Mapping[str, tuple[str, str]] = {
-    "metrics": ("metric", "metric"),
-    "checks": ("check", "check"),
-    "fairness": ("fairness", "component"),
-    "robustness": ("robustness", "component"),
-    "complexity": ("complexity", "component"),
-}
 
 _JSON_TYPES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
                "array": "an array", "object": "an object", "null": "null"}
@@ -53,12 +45,15 @@ def composed_schema(host: PluginHost) -> dict[str, Any]:
     (``if use == id then params must match``), so editors complete params too."""
     import copy
 
-    from ._components import Kind
+    from ._components import KINDS, Kind
 
     schema = manifest_schema()
     defs = schema["$defs"]
-    for section, (kind_value, item_def) in SECTIONS.items():
-        registry = host.registry(Kind(kind_value))
+    for row in KINDS.values():
+        if row.section is None or row.item_def is None or row.kind is Kind.EXECUTOR:
+            continue
+        section, item_def = row.section, row.item_def
+        registry = host.registry(row.kind)
         ids = registry.ids()
         if not ids:
             continue

@@ -27,6 +27,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ._components import MetricInfo
+from ._exceptions import InvalidParamsError, UsageError
 
 if TYPE_CHECKING:
     from ._metric import MetricState
@@ -69,13 +70,13 @@ class MetricFactory(ABC):
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` (tuples as lists) with the schema's defaults filled in; raise
-        :class:`ValueError` listing every way they break ``info.params_schema``."""
+        :class:`~aibench_plugins.InvalidParamsError` listing every way they break ``info.params_schema``."""
         given = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
         validator = self._validator
         problems = [f"{'/'.join(map(str, e.instance_path)) or 'params'}: {e.message}"
                     for e in (validator.iter_errors(given) if validator is not None else ())]
         if problems:
-            raise ValueError(f"{self.info.id}: invalid params {dict(params)!r}: {'; '.join(problems)}")
+            raise InvalidParamsError(f"{self.info.id}: invalid params {dict(params)!r}: {'; '.join(problems)}")
         return {**param_defaults(self.info), **given}
 
     @abstractmethod
@@ -110,7 +111,7 @@ class MetricStateBase(ABC):
         declared = self.info.params_schema.get("properties", {})
         unknown = sorted(set(params) - set(declared))
         if unknown:
-            raise TypeError(f"{self.info.id}: unknown param{'s' if len(unknown) > 1 else ''} "
+            raise UsageError(f"{self.info.id}: unknown param{'s' if len(unknown) > 1 else ''} "
                             f"{', '.join(map(repr, unknown))}; it takes {', '.join(declared) or 'no params'}")
         self.params: dict[str, Any] = param_defaults(self.info)
         self.params.update(params)
@@ -130,9 +131,9 @@ class MetricStateBase(ABC):
     def merge(self, other: MetricStateBase) -> None:
         """Add ``other``'s accumulation (a state of the same metric and params) to this one."""
         if type(other) is not type(self):
-            raise TypeError(f"{self.info.id}: cannot merge a {type(other).__name__} into a {type(self).__name__}")
+            raise UsageError(f"{self.info.id}: cannot merge a {type(other).__name__} into a {type(self).__name__}")
         if other.params != self.params:
-            raise ValueError(f"{self.info.id}: cannot merge states with different params "
+            raise InvalidParamsError(f"{self.info.id}: cannot merge states with different params "
                              f"({other.params} into {self.params})")
         self._merge(other)
 
@@ -148,7 +149,7 @@ class MetricStateBase(ABC):
             problem = (f"unexpected input{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
                        if unknown else f"missing input{'s' if len(missing) > 1 else ''} "
                                        f"{', '.join(map(repr, missing))}")
-            raise TypeError(f"{self.info.id}: update() {problem}; it takes {', '.join(sorted(expected))}")
+            raise UsageError(f"{self.info.id}: update() {problem}; it takes {', '.join(sorted(expected))}")
         return inputs["predictions"], inputs["references"]
 
     def _scores(self, value: float) -> dict[str, float]:

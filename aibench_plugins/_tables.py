@@ -21,7 +21,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._exceptions import AibenchError
+from ._exceptions import ReadError, TableSpecError
 from ._problems import did_you_mean
 
 if TYPE_CHECKING:
@@ -83,39 +83,6 @@ def has_pyarrow() -> bool:
     return importlib.util.find_spec("pyarrow") is not None
 
 
-class ReadError(AibenchError, ValueError):
-    """A table could not be read: what is wrong, in which file, on which line, and the fix.
-
-    ``kind`` is one of ``missing_file``, ``several_files``, ``too_large``,
-    ``missing_column``, ``unreadable`` (a line, record or array that cannot be parsed)
-    and ``invalid`` (readable, but not what the spec declares). ``missing_columns``,
-    ``found_columns`` and ``column_fixes`` (one fix per missing column, empty when one fix
-    covers them all) are set for ``missing_column``; ``size`` (bytes) for ``too_large``.
-    """
-
-    def __init__(self, message: str, *, file: str, line: int | None = None, item: str | None = None,
-                 fix: str | None = None, kind: str = "invalid", missing_columns: Sequence[str] = (),
-                 found_columns: Sequence[str] = (), column_fixes: Sequence[str] = (),
-                 size: int | None = None) -> None:
-        self.message = message
-        self.file = file
-        self.line = line
-        self.item = item
-        self.fix = fix
-        self.kind = kind
-        self.missing_columns = tuple(missing_columns)
-        self.found_columns = tuple(found_columns)
-        self.column_fixes = tuple(column_fixes)
-        self.size = size
-        where = file + (f":{line}" if line is not None else "")
-        text = f"{where}: {message}"
-        if item is not None:
-            text += f" (id {item!r})"
-        if fix:
-            text += f" Fix: {fix}"
-        super().__init__(text)
-
-
 @dataclass(frozen=True)
 class TableSpec:
     """Where a table is and what it holds.
@@ -147,20 +114,20 @@ class TableSpec:
         object.__setattr__(self, "columns", columns)
         object.__setattr__(self, "dtypes", dict(self.dtypes))
         if not isinstance(self.file, str) or not self.file:
-            raise ValueError(f"TableSpec.file must be a non-empty glob pattern, got {self.file!r}")
+            raise TableSpecError(f"TableSpec.file must be a non-empty glob pattern, got {self.file!r}")
         if self.format is not None and self.format not in FORMATS:
-            raise ValueError(f"TableSpec.format must be one of {', '.join(FORMATS)} or None, got {self.format!r}")
+            raise TableSpecError(f"TableSpec.format must be one of {', '.join(FORMATS)} or None, got {self.format!r}")
         if self.id is not None and (not isinstance(self.id, str) or not self.id):
-            raise ValueError(f"TableSpec.id must be a column name or None, got {self.id!r}")
+            raise TableSpecError(f"TableSpec.id must be a column name or None, got {self.id!r}")
         if not all(isinstance(c, str) and c for c in columns) or len(set(columns)) != len(columns):
-            raise ValueError(f"TableSpec.columns must be distinct non-empty names, got {list(columns)!r}")
+            raise TableSpecError(f"TableSpec.columns must be distinct non-empty names, got {list(columns)!r}")
         if self.id is not None and self.id in columns:
-            raise ValueError(f"TableSpec: the id column {self.id!r} cannot also be a value column")
+            raise TableSpecError(f"TableSpec: the id column {self.id!r} cannot also be a value column")
         for name, kind in self.dtypes.items():
             if name not in columns and name != self.id:
-                raise ValueError(f"TableSpec.dtypes names {name!r}, which is not a declared column")
+                raise TableSpecError(f"TableSpec.dtypes names {name!r}, which is not a declared column")
             if kind not in DTYPES:
-                raise ValueError(f"TableSpec.dtypes[{name!r}] must be one of {', '.join(DTYPES)}, got {kind!r}")
+                raise TableSpecError(f"TableSpec.dtypes[{name!r}] must be one of {', '.join(DTYPES)}, got {kind!r}")
 
     @property
     def needed(self) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from ._exceptions import AibenchError
+from ._exceptions import VendorError
 
 #: What the platforms' default images provide (§6): not copied, imported from the image.
 PROVIDED_BY_IMAGE = frozenset({"numpy", "pandas", "scipy", "scikit-learn", "pyyaml"})
@@ -29,10 +29,6 @@ RUNTIME_PACKAGES = {"aibench_plugins": "aibench-plugins", "codalab_worker_compat
                     "pluggy": "pluggy", "packaging": "packaging"}
 _LEFT_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", "cli", "testing.py")
 _COMPILED = (".so", ".pyd", ".dylib", ".dll")
-
-
-class VendorError(AibenchError):
-    """A distribution the wrapped bundle needs cannot be copied into it."""
 
 
 def vendor(lib: Path, plugin_distributions: Sequence[str]) -> list[dict[str, str]]:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._competition_yaml import ColumnEditError, NewColumn, add_columns
-from ._exceptions import AibenchError
+from ._competition_yaml import NewColumn, add_columns
+from ._exceptions import ColumnEditError, WrapRefused
 from ._manifest import MANIFEST_NAME, Manifest
 from ._runtime import BOOTSTRAP, MINIMUM_PYTHON
 from ._runtime.record import WrapRecord, find_in_bundle
@@ -38,14 +38,6 @@ if TYPE_CHECKING:
 
 RUNTIME_DIR = "_aibench"
 Role = Literal["scoring", "ingestion"]
-
-
-class WrapRefused(AibenchError):
-    """The bundle cannot be wrapped safely; ``reasons`` says why, each with its fix."""
-
-    def __init__(self, reasons: Sequence[str]) -> None:
-        self.reasons = list(reasons)
-        super().__init__("aibench wrap refused the bundle:\n" + "\n".join(f"  - {r}" for r in self.reasons))
 
 
 @dataclass
@@ -236,7 +228,8 @@ def _required(manifest: Manifest) -> list[str]:
 
 
 def _vendor(lib: Path, manifest: Manifest) -> list[dict[str, str]]:
-    from ._vendor import VendorError, vendor
+    from ._exceptions import VendorError
+    from ._vendor import vendor
 
     try:
         return vendor(lib, [p["id"] for p in manifest.document.get("plugins", [])])

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._check import SubmissionProblem
 from ._components import CheckInfo, ComponentInfo, InputSpec, Kind, MetricInfo
+from ._exceptions import UsageError
 
 if TYPE_CHECKING:
     import pytest
@@ -260,7 +261,7 @@ def make_inputs(info: MetricInfo, *, n: int = N_SAMPLES, seed: int = 0) -> dict[
         elif spec.kind == "mask":
             value = rng.integers(0, classes, (n, 4, 4))
         else:
-            raise ValueError(f"input {name!r}: cannot generate inputs of kind {spec.kind!r}; pass your own inputs")
+            raise UsageError(f"input {name!r}: cannot generate inputs of kind {spec.kind!r}; pass your own inputs")
         generated[name] = _with_dtype(value, spec.dtype)
     predicted, reference = info.inputs["predictions"], info.inputs["references"]
     if (predicted.kind, predicted.shape) == (reference.kind, reference.shape) and _per_sample(predicted):

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from aibench_plugins import CheckInfo, ComponentInfo, Kind, PluginHost, hookimpl, metric
+from aibench_plugins import CheckInfo, ComponentInfo, ExecutorInfo, Kind, PluginHost, hookimpl, metric
 from aibench_plugins import _hookspecs
+from aibench_plugins._components import KINDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugin-hooks.md"
 HOOKS = sorted(name for name in dir(_hookspecs) if name.startswith("aibench_"))
@@ -18,6 +19,33 @@ HOOKS = sorted(name for name in dir(_hookspecs) if name.startswith("aibench_"))
 
 def test_every_kind_has_a_hook() -> None:
     assert sorted(kind.hook for kind in Kind) == HOOKS
+
+
+def test_the_table_of_kinds_has_one_row_per_kind_and_is_what_the_host_uses() -> None:
+    """Issue 10: hook, info type, manifest section and runner of a kind are said once, in KINDS."""
+    assert list(KINDS) == list(Kind)
+    assert all(KINDS[kind].hook == kind.hook and KINDS[kind].kind is kind for kind in Kind)
+    host = PluginHost()
+    assert set(host.pm.hook.__dict__) >= {row.hook for row in KINDS.values()}
+    sections = {row.section for row in KINDS.values() if row.section}
+    schema_sections = {"metrics", "checks", "fairness", "robustness", "complexity", "executor"}
+    assert sections == schema_sections
+
+
+def test_a_component_with_the_wrong_info_type_is_refused_with_an_aibench_error() -> None:
+    from aibench_plugins import AibenchError, ComponentKindError
+
+    class Plugin:
+        @staticmethod
+        @hookimpl(specname="aibench_register_metrics")
+        def register(register: Any) -> None:
+            register(_Component(ComponentInfo(id="acme.not_a_metric")))
+
+    host = PluginHost(strict=False)
+    record = host.register_plugin(Plugin(), "acme")
+    assert record.status == "failed" and "ComponentKindError" in record.reason
+    assert "expected MetricInfo" in record.reason and "got" not in record.reason.split("expected")[0][-5:]
+    assert issubclass(ComponentKindError, AibenchError) and issubclass(ComponentKindError, TypeError)
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -88,7 +116,7 @@ def test_hook_aibench_register_complexity_meters() -> None:
 
 
 def test_hook_aibench_register_executors() -> None:
-    _registered(Kind.EXECUTOR, _Component(ComponentInfo(id="acme-executor")))
+    _registered(Kind.EXECUTOR, _Component(ExecutorInfo(id="acme-executor")))
 
 
 def test_hook_aibench_register_reporters() -> None:

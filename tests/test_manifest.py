@@ -109,11 +109,10 @@ def test_missing_required_params_key(iris_bundle: Path) -> None:
          "not a PEP 508 requirement"),
         ({"schema_version": 1, "plugins": [{"id": "acme", "requirement": "other>=1"}]}, "/plugins/0/requirement",
          "names 'other'"),
-        ({"schema_version": 1, "executor": {"use": "docker"}}, "/executor/use", "unknown executor 'docker'"),
         ({"schema_version": 1, "phases": {"0": {}}}, "/phases/0", "at least 1 keys"),
     ],
     ids=["schema-version", "schema-version-missing", "key-too-long", "key-with-space", "memory-too-small",
-         "plugin-id-not-normalised", "bad-requirement", "requirement-other-name", "unknown-executor",
+         "plugin-id-not-normalised", "bad-requirement", "requirement-other-name",
          "empty-phase-override"],
 )
 def test_each_mistake_is_reported_at_its_pointer(iris_bundle: Path, manifest: dict[str, Any], pointer: str,
@@ -188,3 +187,44 @@ def test_every_problem_at_once_in_document_order(iris_bundle: Path) -> None:
     found = errors(iris_bundle)
     assert len(found) == 5
     assert [p.line for p in found] == sorted(p.line for p in found)
+
+
+UNIMPLEMENTED = {
+    "fairness": [{"use": "acme.group_gap", "required": True}],
+    "robustness": [{"use": "acme.bootstrap_ci"}],
+    "complexity": [{"use": "acme.params"}],
+    "executor": {"use": "docker"},
+}
+
+
+@pytest.mark.parametrize("where", ["top", "phase"])
+@pytest.mark.parametrize("section", sorted(UNIMPLEMENTED))
+def test_a_section_whose_kind_has_no_runner_is_refused_everywhere(iris_bundle: Path, tmp_path: Path, section: str,
+                                                                  where: str) -> None:
+    """Issue 10: a section nothing runs is never accepted and silently skipped: validate, run and
+    wrap refuse it at its pointer, saying it is not implemented yet."""
+    import subprocess
+    import sys
+
+    from aibench_plugins import ManifestError, WrapRefused
+    from aibench_plugins._run import run_bundle
+    from aibench_plugins._wrap import wrap_bundle
+
+    manifest = json.loads((iris_bundle / "aibench.json").read_text())
+    if where == "top":
+        manifest[section] = UNIMPLEMENTED[section]
+        at = f"/{section}"
+    else:
+        manifest["phases"] = {"0": {section: UNIMPLEMENTED[section]}}
+        at = f"/phases/0/{section}"
+    write(iris_bundle, manifest)
+    found = [p for p in errors(iris_bundle) if p.pointer == at]
+    assert found and "not implemented yet" in str(found[0]) and found[0].line, errors(iris_bundle)
+    cli = subprocess.run([sys.executable, "-m", "aibench_plugins", "validate", str(iris_bundle)], capture_output=True,
+                         text=True, timeout=120)
+    assert cli.returncode != 0 and at in cli.stdout + cli.stderr and "not implemented yet" in cli.stdout + cli.stderr
+    with pytest.raises(ManifestError, match="not implemented yet"):
+        run_bundle(iris_bundle, REPO / "examples" / "submissions" / "iris-v2" / "good",
+                   ledger_path=tmp_path / "ledger.sqlite")
+    with pytest.raises(WrapRefused, match="not implemented yet"):
+        wrap_bundle(iris_bundle, tmp_path / "wrapped.zip")

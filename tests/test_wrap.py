@@ -29,8 +29,9 @@ from wrapkit import (
 from aibench_plugins._run import run_bundle
 from aibench_plugins._runtime.merge import merge_scores, score_text
 from aibench_plugins._validate import validate_bundle
-from aibench_plugins._vendor import VendorError, vendor
-from aibench_plugins._wrap import WrapRefused, wrap_bundle
+from aibench_plugins import VendorError, WrapRefused
+from aibench_plugins._vendor import vendor
+from aibench_plugins._wrap import wrap_bundle
 
 IRIS_GOOD = SUBMISSIONS / "iris-v2" / "good"
 WINE_GOOD = SUBMISSIONS / "wine-v1" / "good"

@@ -128,6 +128,7 @@ class _Scoring:
     def _load_plugins(self, evaluation: Any) -> tuple[Any, Any] | None:
         """The manifest and its plugin host; ``None`` (recorded) when they cannot load."""
         from .._evaluate import PluginFailure
+        from .._exceptions import RuntimeRecordError
         from .._host import PluginHost
         from .._manifest import Manifest
 
@@ -135,7 +136,7 @@ class _Scoring:
             data = (self.home / "aibench.json").read_bytes()
             digest = hashlib.sha256(data).hexdigest()
             if digest != self.record.manifest_sha256:
-                raise ValueError("_aibench/aibench.json changed after 'aibench wrap' checked it; wrap the bundle "
+                raise RuntimeRecordError("_aibench/aibench.json changed after 'aibench wrap' checked it; wrap the bundle "
                                  "again")
             manifest = Manifest(json.loads(data), "aibench.json", digest)
             host = PluginHost(raise_failures=False, strict=False, check_schemas=False)

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._exceptions import RuntimeRecordError
+
 RECORD_NAME = "wrap.json"
 RECORD_FORMAT = 1
 
@@ -61,7 +63,7 @@ class WrapRecord:
     def from_bytes(cls, data: bytes) -> WrapRecord:
         raw = json.loads(data)
         if raw.get("format") != RECORD_FORMAT:
-            raise ValueError(f"{RECORD_NAME} has format {raw.get('format')!r}; this version reads {RECORD_FORMAT}")
+            raise RuntimeRecordError(f"{RECORD_NAME} has format {raw.get('format')!r}; this version reads {RECORD_FORMAT}")
         raw.pop("format")
         raw.pop("required_plugins", None)
         return cls(**raw)

@@ -33,6 +33,7 @@ from abc import abstractmethod
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._exceptions import MetricInputError
 from .._components import InputSpec, MetricInfo
 from .._markers import hookimpl
 from .._stateful import MetricStateBase, StatefulMetric, describe, object_schema
@@ -108,11 +109,11 @@ class _MultilabelState(MetricStateBase):
         predictions, references = self._inputs(inputs)
         forms = _form(predictions), _form(references)
         if forms[0] != forms[1]:
-            raise ValueError(f"{self.info.id}: predictions are {_FORM_NAMES[forms[0]]} but references are "
+            raise MetricInputError(f"{self.info.id}: predictions are {_FORM_NAMES[forms[0]]} but references are "
                              f"{_FORM_NAMES[forms[1]]}; give both in the same form")
         form = forms[0]
         if self.form is not None and form != self.form:
-            raise ValueError(f"{self.info.id}: this batch holds {_FORM_NAMES[form]} but earlier batches held "
+            raise MetricInputError(f"{self.info.id}: this batch holds {_FORM_NAMES[form]} but earlier batches held "
                              f"{_FORM_NAMES[self.form]}; give every batch in the same form")
         if form == "matrix":
             counts = self._matrix_counts(predictions, references)
@@ -129,13 +130,13 @@ class _MultilabelState(MetricStateBase):
         p, t = (_indicator(self.info.id, name, value)
                 for name, value in (("predictions", predictions), ("references", references)))
         if p.shape != t.shape:
-            raise ValueError(f"{self.info.id}: predictions have shape {p.shape} but references have shape {t.shape}")
+            raise MetricInputError(f"{self.info.id}: predictions have shape {p.shape} but references have shape {t.shape}")
         k = p.shape[1]
         if self.labels is not None and k != len(self.labels):
-            raise ValueError(f"{self.info.id}: the indicator matrices have {k} columns but the labels param "
+            raise MetricInputError(f"{self.info.id}: the indicator matrices have {k} columns but the labels param "
                              f"lists {len(self.labels)} labels")
         if self.form == "matrix" and k != self.tp.size:
-            raise ValueError(f"{self.info.id}: this batch has {k} label columns but earlier batches had "
+            raise MetricInputError(f"{self.info.id}: this batch has {k} label columns but earlier batches had "
                              f"{self.tp.size}")
         if p.shape[0] == 0:
             return None
@@ -149,7 +150,7 @@ class _MultilabelState(MetricStateBase):
         p_sets, t_sets = (_label_sets(self.info.id, name, value)
                           for name, value in (("predictions", predictions), ("references", references)))
         if len(p_sets) != len(t_sets):
-            raise ValueError(f"{self.info.id}: {len(p_sets)} predictions but {len(t_sets)} references")
+            raise MetricInputError(f"{self.info.id}: {len(p_sets)} predictions but {len(t_sets)} references")
         if not p_sets:
             return None
         index = self.index if self.labels is not None else dict(self.index)
@@ -158,7 +159,7 @@ class _MultilabelState(MetricStateBase):
             for label in predicted | true:
                 if label not in index:
                     if self.labels is not None:
-                        raise ValueError(f"{self.info.id}: label {label!r} is not in the labels param "
+                        raise MetricInputError(f"{self.info.id}: label {label!r} is not in the labels param "
                                          f"({', '.join(map(repr, self.labels))})")
                     index[label] = len(index)
             columns[0].extend(index[label] for label in predicted & true)
@@ -202,11 +203,11 @@ class _MultilabelState(MetricStateBase):
         if other.form is None:
             return
         if self.form is not None and other.form != self.form:
-            raise ValueError(f"{self.info.id}: cannot merge a state of {_FORM_NAMES[other.form]} into one of "
+            raise MetricInputError(f"{self.info.id}: cannot merge a state of {_FORM_NAMES[other.form]} into one of "
                              f"{_FORM_NAMES[self.form]}")
         if other.form == "matrix":
             if self.form == "matrix" and other.tp.size != self.tp.size:
-                raise ValueError(f"{self.info.id}: cannot merge a state of {other.tp.size} labels into one of "
+                raise MetricInputError(f"{self.info.id}: cannot merge a state of {other.tp.size} labels into one of "
                                  f"{self.tp.size}")
             columns = np.arange(other.tp.size)
         else:
@@ -227,7 +228,7 @@ class _MultilabelState(MetricStateBase):
 
     def compute(self) -> dict[str, float]:
         if self.n == 0:
-            raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
+            raise MetricInputError(f"{self.info.id}: compute() before any sample was given to update()")
         return self._scores(self._value())
 
     @abstractmethod
@@ -293,7 +294,7 @@ def _indicator(metric_id: str, name: str, value: Any) -> Any:
         return array
     if array.dtype.kind not in "iuf" or not np.isin(array, (0, 1)).all():
         found = np.unique(array[~np.isin(array, (0, 1))])[:5] if array.dtype.kind in "iuf" else array.dtype
-        raise ValueError(f"{metric_id}: {name} is a matrix, read as a 0/1 label indicator matrix, but it holds "
+        raise MetricInputError(f"{metric_id}: {name} is a matrix, read as a 0/1 label indicator matrix, but it holds "
                          f"{found}; give 0/1 or booleans, or label sets as a list of sets")
     return array.astype(bool)
 
@@ -302,12 +303,12 @@ def _label_sets(metric_id: str, name: str, value: Any) -> list[frozenset[Hashabl
     sets = []
     for i, labels in enumerate(value):
         if isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__"):
-            raise ValueError(f"{metric_id}: {name}[{i}] is {labels!r}; each sample needs a collection of labels, "
+            raise MetricInputError(f"{metric_id}: {name}[{i}] is {labels!r}; each sample needs a collection of labels, "
                              f"such as {{{labels!r}}}")
         try:
             sets.append(frozenset(label.item() if hasattr(label, "item") else label for label in labels))
         except TypeError as error:
-            raise ValueError(f"{metric_id}: {name}[{i}] holds a label that cannot be a set member: {error}") from None
+            raise MetricInputError(f"{metric_id}: {name}[{i}] holds a label that cannot be a set member: {error}") from None
     return sets
 
 

@@ -35,6 +35,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._exceptions import MetricInputError
 from .._components import InputSpec, MetricInfo
 from .._markers import hookimpl
 from .._stateful import MetricStateBase, StatefulMetric, describe
@@ -81,14 +82,14 @@ def _pair(metric_id: str, predictions: Any, references: Any) -> tuple[FloatArray
         try:
             arrays.append(np.asarray(value, dtype=np.float64))
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{metric_id}: {name} must be numbers ({error})") from None
+            raise MetricInputError(f"{metric_id}: {name} must be numbers ({error})") from None
     p, r = arrays
     if p.shape != r.shape:
-        raise ValueError(f"{metric_id}: predictions have shape {p.shape} but references have shape {r.shape}")
+        raise MetricInputError(f"{metric_id}: predictions have shape {p.shape} but references have shape {r.shape}")
     if p.ndim == 2 and p.shape[1] == 1:
         p, r = p[:, 0], r[:, 0]
     if p.ndim != 1:
-        raise ValueError(f"{metric_id}: expected one value per sample, shape (n,); got shape {p.shape}")
+        raise MetricInputError(f"{metric_id}: expected one value per sample, shape (n,); got shape {p.shape}")
     return p, r
 
 
@@ -99,7 +100,7 @@ def _reject_non_finite(metric_id: str, p: FloatArray, r: FloatArray) -> None:
     for name, values in (("predictions", p), ("references", r)):
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            raise ValueError(f"{metric_id}: {name} hold {bad.size} NaN or infinite value(s), the first at index "
+            raise MetricInputError(f"{metric_id}: {name} hold {bad.size} NaN or infinite value(s), the first at index "
                              f"{bad[0]} ({values[bad[0]]}); every value must be a finite number")
 
 
@@ -136,7 +137,7 @@ class _RegressionState(MetricStateBase):
 
     def compute(self) -> dict[str, float]:
         if self._count() == 0:
-            raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
+            raise MetricInputError(f"{self.info.id}: compute() before any sample was given to update()")
         return self._scores(self._value())
 
     @abstractmethod
@@ -430,7 +431,7 @@ class SpearmanState(MetricStateBase):
         import numpy as np
 
         if not any(p.size for p in self.predictions):
-            raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
+            raise MetricInputError(f"{self.info.id}: compute() before any sample was given to update()")
         pearson = PearsonState()
         pearson.update(predictions=average_ranks(np.concatenate(self.predictions)),
                        references=average_ranks(np.concatenate(self.references)))

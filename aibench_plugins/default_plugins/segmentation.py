@@ -33,6 +33,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._exceptions import MetricInputError
 from .._components import InputSpec, MetricInfo
 from .._markers import hookimpl
 from .._stateful import MetricStateBase, StatefulMetric, describe
@@ -92,7 +93,7 @@ class _SegmentationState(MetricStateBase):
         if classes is None and labels is not None:
             classes = max(labels) + 1
         if classes is not None and labels is not None and max(labels) >= classes:
-            raise ValueError(f"{self.info.id}: labels {labels} name a class at or above num_classes {classes}")
+            raise MetricInputError(f"{self.info.id}: labels {labels} name a class at or above num_classes {classes}")
         self.num_classes = classes
         self.labels = labels
         self.ignore_index: int | None = self.params["ignore_index"]
@@ -125,17 +126,17 @@ class _SegmentationState(MetricStateBase):
         for name, values in (("references", r), ("predictions", p)):
             low, high = int(values.min()), int(values.max())
             if low < 0:
-                raise ValueError(f"{self.info.id}: {name} hold the value {low}; classes are non-negative"
+                raise MetricInputError(f"{self.info.id}: {name} hold the value {low}; classes are non-negative"
                                  + ("" if name == "predictions" or self.ignore_index is None
                                     else f" (ignore_index is {self.ignore_index})"))
             if self.num_classes is not None and high >= self.num_classes:
-                raise ValueError(f"{self.info.id}: {name} hold the value {high}, but the classes are "
+                raise MetricInputError(f"{self.info.id}: {name} hold the value {high}, but the classes are "
                                  f"0..{self.num_classes - 1}"
                                  + (f" and ignore_index is {self.ignore_index}"
                                     if name == "references" and self.ignore_index is not None else "")
                                  + ("" if name == "references" else "; predict one of the classes"))
             if self.num_classes is None and high >= MAX_INFERRED_CLASSES:
-                raise ValueError(f"{self.info.id}: {name} hold the value {high}; give num_classes (or "
+                raise MetricInputError(f"{self.info.id}: {name} hold the value {high}; give num_classes (or "
                                  "ignore_index for a void label) so that stray values are caught")
         if self.num_classes is not None:
             return self.num_classes
@@ -165,7 +166,7 @@ class _SegmentationState(MetricStateBase):
 
     def compute(self) -> dict[str, float]:
         if not self.confusion.any():
-            raise ValueError(f"{self.info.id}: compute() before any pixel was given to update()"
+            raise MetricInputError(f"{self.info.id}: compute() before any pixel was given to update()"
                              + ("" if self.ignore_index is None else f" (besides ignore_index {self.ignore_index})"))
         _, tp, fp, fn = self._counts()
         numerator, denominator = self._ratio(tp, fp, fn)
@@ -192,17 +193,17 @@ def _pairs(metric_id: str, predictions: Any, references: Any) -> Iterator[tuple[
 
     if isinstance(predictions, (list, tuple)) or isinstance(references, (list, tuple)):
         if len(predictions) != len(references):
-            raise ValueError(f"{metric_id}: {len(predictions)} predicted maps but {len(references)} reference maps")
+            raise MetricInputError(f"{metric_id}: {len(predictions)} predicted maps but {len(references)} reference maps")
         items = [(np.asarray(p), np.asarray(r), f"[{i}]") for i, (p, r) in enumerate(zip(predictions, references))]
     else:
         items = [(np.asarray(predictions), np.asarray(references), "")]
     for p, r, where in items:
         if p.shape != r.shape:
-            raise ValueError(f"{metric_id}: predictions{where} have shape {p.shape} but references{where} have "
+            raise MetricInputError(f"{metric_id}: predictions{where} have shape {p.shape} but references{where} have "
                              f"shape {r.shape}")
         for name, a in (("predictions", p), ("references", r)):
             if a.dtype.kind not in "biu":
-                raise ValueError(f"{metric_id}: {name}{where} hold {a.dtype} values; label maps hold integer "
+                raise MetricInputError(f"{metric_id}: {name}{where} hold {a.dtype} values; label maps hold integer "
                                  "class ids (convert with .astype(int) after checking the values)")
         yield p.astype(np.int64, copy=False), r.astype(np.int64, copy=False)
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
+from .._exceptions import MetricInputError
 from .._check import SubmissionProblem, check
 from .._markers import hookimpl
 if TYPE_CHECKING:
@@ -311,7 +312,7 @@ def ids(submission: Path, *, file: str, id: str | None, reference_file: str, for
     from .. import _readers
 
     if reference is None:
-        raise ValueError("aibench.ids compares the submission's ids with the reference data's: the runner must "
+        raise MetricInputError("aibench.ids compares the submission's ids with the reference data's: the runner must "
                          "pass the reference data folder as reference=")
     report = _Report("aibench.ids", file, max_problems)
     predictions = _read(report, submission, _spec(file, id, [], format), max_read_mb)
@@ -440,7 +441,7 @@ def label_set(submission: Path, *, file: str, id: str | None, column: str, label
 
     labels = labels or concepts
     if not labels:
-        raise ValueError("aibench.label_set needs the allowed labels: give params.labels, or concepts in the "
+        raise MetricInputError("aibench.label_set needs the allowed labels: give params.labels, or concepts in the "
                          "manifest")
     report = _Report("aibench.label_set", file, max_problems)
     table = _read(report, submission, _spec(file, id, [column], format, {column: "str"}), max_read_mb)
