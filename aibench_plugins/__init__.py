@@ -15,7 +15,8 @@ from ._version import __version__
 
 _EXPORTS = {
     "_check": ("FunctionCheck", "SubmissionProblem", "check"),
-    "_components": ("CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind", "KindSpec",
+    "_components": ("CheckInfo", "Component", "ComponentInfo", "ExecutorFactory", "ExecutorInfo", "HostExecutor",
+                    "InputSpec", "Kind", "KindSpec",
                     "MetricInfo"),
     "_exceptions": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
                     "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
@@ -42,9 +43,11 @@ __all__ = [
     "ComponentKindError",
     "DataError",
     "DuplicateIdError",
+    "ExecutorFactory",
     "ExecutorInfo",
     "FunctionCheck",
     "FunctionMetric",
+    "HostExecutor",
     "InputSpec",
     "InvalidParamsError",
     "InvalidParamsSchemaError",
@@ -91,7 +94,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
-    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
+    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorFactory as ExecutorFactory, ExecutorInfo as ExecutorInfo, HostExecutor as HostExecutor, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
     from ._exceptions import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
     from ._host import PluginHost as PluginHost, PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
     from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401

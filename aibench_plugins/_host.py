@@ -48,6 +48,7 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.ranking": "aibench_plugins.default_plugins.ranking",
     "aibench.segmentation": "aibench_plugins.default_plugins.segmentation",
     "aibench.report_sections": "aibench_plugins.default_plugins.report_sections",
+    "aibench.executors": "aibench_plugins.default_plugins.executors",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._components import KINDS, Kind
 from ._host import PluginRequest
+from ._plan import PhasePlan, column_key, default_splits, plan
 from ._problems import Problem, did_you_mean, pointer
 from ._schema import manifest_problems, params_problems
 
@@ -34,6 +35,7 @@ class Manifest:
     file: str = MANIFEST_NAME
     sha256: str = ""
     positions: Mapping[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    _plans: dict[str | None, PhasePlan] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def plugin_requests(self) -> list[PluginRequest]:
@@ -47,6 +49,33 @@ class Manifest:
             return None
         overrides = self.document.get("phases", {})
         return str(phase) if str(phase) in overrides else None
+
+    def phase_for(self, number: int | None, name: str | None) -> str | None:
+        """The ``phases`` key of a bundle's phase: its number when the manifest has it, else its name.
+        The one rule of phase resolution, used by ``aibench run``, ``aibench wrap`` and the runtime."""
+        return self.phase_key(number) or self.phase_key(name)
+
+    def plan(self, phase_key: str | None = None) -> PhasePlan:
+        """What the manifest asks for the phase whose ``phases`` key is ``phase_key`` (``None``: the
+        top level), resolved once (:class:`~aibench_plugins._plan.PhasePlan`)."""
+        cached = self._plans.get(phase_key)
+        if cached is None:
+            cached = self._plans[phase_key] = plan(self.document, phase_key)
+        return cached
+
+    @property
+    def plugin_ids(self) -> list[str]:
+        """The ids of the third-party plugins the manifest names."""
+        return [r.id for r in self.plugin_requests]
+
+    @property
+    def concepts(self) -> list[Mapping[str, Any]]:
+        """The manifest's concepts (label, definition, parent), for the report."""
+        return list(self.document.get("concepts") or [])
+
+    def phase_keys(self) -> list[str | None]:
+        """``None`` (the top level) and every key of ``phases``."""
+        return [None, *self.document.get("phases", {})]
 
     def section(self, name: str, phase: int | str | None = None) -> Any:
         """The effective value of a section for a phase: the phase's override when it gives
@@ -128,7 +157,7 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
                 _component_problems(entry, at, row.kind, host, manifest, failed_plugins, add, problems)
         metrics = scope.get("metrics")
         if isinstance(metrics, list):
-            _column_problems(metrics, f"{base}/metrics", original_columns, host, add, is_broken)
+            _column_problems(metrics, f"{base}/metrics", original_columns, host, add, is_broken, default_splits(doc))
     problems += _data_problems(doc, positions, file, host, broken)
     if bundle is not None and isinstance(doc.get("phases"), Mapping):
         known = {str(p.number): p for p in bundle.phases} | {p.name: p for p in bundle.phases if p.name}
@@ -265,22 +294,29 @@ def _original_column_keys(bundle: Bundle | None) -> set[str]:
 
 
 def _column_problems(metrics: Sequence[Any], at: str, original: set[str], host: PluginHost, add: Any,
-                     is_broken: Any) -> None:
-    seen: dict[str, int] = {}
+                     is_broken: Any, splits: tuple[str, ...]) -> None:
+    """Each metric's column keys, after the split suffix is added (``<key>_<split>``), are unique
+    in the phase and are not keys the original scoring program writes."""
+    seen: dict[str, str] = {}
     registry = host.registry(Kind.METRIC)
     for index, entry in enumerate(metrics):
         here = f"{at}/{index}"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("key"), str) or is_broken(f"{here}/key"):
             continue
         key = entry["key"]
-        if key in seen:
-            add(f"{here}/key", f"column key {key!r} is used twice (first at {at}/{seen[key]}).",
-                fix="give each metric its own key")
-        elif key in original:
-            add(f"{here}/key", f"column key {key!r} is already a column of the bundle's leaderboard.",
-                expected="a key the original scoring program does not write", found=repr(key),
-                fix=f"choose another key, for example {('aibench_' + key)[:36]!r}; plugin scores never replace original ones")
-        seen.setdefault(key, index)
+        chosen = entry.get("splits", splits) if isinstance(entry.get("splits", splits), (list, tuple)) else splits
+        for split in dict.fromkeys(str(s) for s in chosen):
+            column = column_key(key, split)
+            if column in seen:
+                what = f"column key {column!r}" + (f" (key {key!r} for split {split!r})" if column != key else "")
+                add(f"{here}/key", f"{what} is used twice (first at {seen[column]}).",
+                    fix="give each metric its own key (a split adds '_<split>' to it)")
+            elif column in original:
+                add(f"{here}/key", f"column key {column!r} is already a column of the bundle's leaderboard.",
+                    expected="a key the original scoring program does not write", found=repr(column),
+                    fix=f"choose another key, for example {('aibench_' + key)[:36]!r}; plugin scores never replace "
+                        "original ones")
+            seen.setdefault(column, here)
         use, sort = entry.get("use"), entry.get("sort")
         if sort and isinstance(use, str) and use in registry:
             implied = registry.get(use).component.info.sort

@@ -4,7 +4,7 @@ would run it, recorded in the ledger from start to end."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,7 +17,9 @@ from ._host import PluginHost
 from ._manifest import Manifest
 
 if TYPE_CHECKING:
-    from codalab_worker_compat import Executor, ResourceLimits
+    from codalab_worker_compat import ResourceLimits
+
+    from ._components import HostExecutor
 
 REPORT_VERSION = 1
 
@@ -87,7 +89,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                task: int | None = None, platform: str | None = None, ledger_path: str | Path | None = None,
                work_dir: str | Path | None = None,
                isolation: Literal["auto", "bwrap", "none"] = "auto", use_plugins: bool = True,
-               executor: Literal["local", "docker"] | Executor = "local", image: str | None = None,
+               executor: str | HostExecutor = "local", image: str | None = None,
                network: bool = False, limits: ResourceLimits | None = None) -> RunReport:
     """Run ``submission`` through ``bundle_path`` and record it in the ledger.
 
@@ -100,10 +102,12 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     :class:`codalab_worker_compat.BundleError` when the bundle cannot be run and
     :class:`ManifestError` when its manifest has problems.
 
-    ``executor`` is ``local`` (processes on this machine, ``isolation`` says how they get their
-    paths), ``docker`` (each process in a hardened container of ``image``, without network unless
-    ``network``; raises :class:`codalab_worker_compat.DockerExecutorError` when there is no engine
-    or no such image) or an executor object. ``limits`` (memory, CPUs, processes, GPUs) apply to
+    ``executor`` is the id of a registered executor (:class:`aibench_plugins.HostExecutor`):
+    ``local`` (processes on this machine, ``isolation`` says how they get their paths), ``docker``
+    (each process in a hardened container of ``image``, without network unless ``network``; raises
+    :class:`codalab_worker_compat.DockerExecutorError` when there is no engine or no such image),
+    one a plugin registers, or an executor object. An option the executor does not take is a
+    :class:`aibench_plugins.UsageError`. ``limits`` (memory, CPUs, processes, GPUs) apply to
     every process. The ledger records the executor, the image and the ID it was pinned to.
     ``explanations`` in the report say, in a participant's words, what the executor saw (out
     of memory, a write to a read-only folder, a network attempt without network).
@@ -137,8 +141,9 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                 return f"a required check failed: {failure_summary(evaluation.failed_required)}"
             return None
 
-    runner, owned = _executor(executor, isolation, image, network)
-    described: dict[str, Any] = runner.describe() if hasattr(runner, "describe") else {"executor": runner.name}
+    runner, owned = _executor(executor, plugins[1] if plugins else None,
+                              {"isolation": isolation, "image": image, "network": network})
+    described = runner.describe()
     with closing_executor(runner if owned else None), Ledger.open(ledger_path) as ledger:
         run_id = ledger.start_run(
             bundle_path=str(Path(bundle_path).resolve()), bundle_sha256=sha256_of_path(bundle_path),
@@ -146,8 +151,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             platform=worker, executor=runner.name, image=described.get("image"), image_id=described.get("image_id"),
             executor_details={k: v for k, v in described.items() if k not in ("executor", "image", "image_id")},
             manifest_sha256=plugins[0].sha256 if plugins else None)
-        if hasattr(runner, "run_label"):
-            runner.run_label = run_id
+        runner.label(run_id)
         work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
         try:
@@ -195,22 +199,30 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     return report
 
 
-def _executor(executor: str | Executor, isolation: Literal["auto", "bwrap", "none"], image: str | None,
-              network: bool) -> tuple[Executor, bool]:
-    """The executor object, and whether this run made it (and must close it)."""
-    from codalab_worker_compat import DockerExecutor, LocalExecutor
-
+def _executor(executor: str | HostExecutor, host: PluginHost | None, options: Mapping[str, Any]
+              ) -> tuple[HostExecutor, bool]:
+    """The executor object, and whether this run made it (and must close it). A name is looked up
+    in the registry of executors (the built-ins register ``local`` and ``docker``; the manifest's
+    plugins may add more); an option it does not take is refused, naming those it does."""
     if not isinstance(executor, str):
         return executor, False
-    if executor == "local":
-        if image is not None or network:
-            raise ValueError("image and network apply to the docker executor only (executor='docker')")
-        return LocalExecutor(isolation=isolation), False
-    if executor == "docker":
-        if not image:
-            raise ValueError("the docker executor needs an image, e.g. codalab-compat/py312:bookworm (make images)")
-        return DockerExecutor(image, network=network), True
-    raise ValueError(f"executor must be local or docker, not {executor!r}")
+    from ._components import Kind
+    from ._exceptions import UsageError
+
+    if host is None:
+        host = PluginHost()
+        host.load_builtins()
+        host.freeze()
+    factory = host.registry(Kind.EXECUTOR).get(executor).component
+    given = {name: value for name, value in options.items() if value not in (None, False)}
+    refused = sorted(set(given) - set(factory.info.options))
+    if refused:
+        takers = sorted(r.id for r in host.registry(Kind.EXECUTOR)
+                        if set(refused) <= set(r.component.info.options))
+        raise UsageError(f"{', '.join(refused)} {'does' if len(refused) == 1 else 'do'} not apply to the {executor} "
+                         f"executor (it takes {', '.join(factory.info.options) or 'no options'})"
+                         + (f"; use executor={takers[0]!r}" if takers else ""))
+    return factory.create({name: options[name] for name in factory.info.options if name in options}), True
 
 
 @contextmanager

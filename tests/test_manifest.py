@@ -228,3 +228,30 @@ def test_a_section_whose_kind_has_no_runner_is_refused_everywhere(iris_bundle: P
                    ledger_path=tmp_path / "ledger.sqlite")
     with pytest.raises(WrapRefused, match="not implemented yet"):
         wrap_bundle(iris_bundle, tmp_path / "wrapped.zip")
+
+
+def test_column_keys_are_unique_after_the_split_suffix(iris_bundle: Path) -> None:
+    """Issue 10: 'f1' on split 'public' is the column 'f1_public'; a metric keyed 'f1_public' clashes."""
+    write(iris_bundle, {"schema_version": 1, "splits": {"public": {"ids": ["1"]}, "private": {"ids": ["2"]}},
+                        "metrics": [{"use": "aibench.macro_f1", "key": "f1"},
+                                    {"use": "aibench.accuracy", "key": "f1_public", "splits": ["all"]}]})
+    found = [p for p in errors(iris_bundle) if p.pointer == "/metrics/1/key"]
+    assert found and "column key 'f1_public' is used twice (first at /metrics/0)" in found[0].message, found
+
+
+def test_the_plan_resolves_phases_default_splits_column_keys_and_limits(iris_bundle: Path) -> None:
+    from aibench_plugins._plan import MetricEntry
+
+    document = {"schema_version": 1, "splits": {"public": {"ids": ["1"]}, "private": {"ids": ["2"]}},
+                "limits": {"plugin_time_limit_s": 5},
+                "metrics": [{"use": "aibench.macro_f1", "key": "f1"}],
+                "phases": {"Final": {"metrics": [{"use": "aibench.accuracy", "key": "acc", "splits": ["all"]}]}}}
+    manifest, problems = parse_manifest(json.dumps(document).encode())
+    assert manifest is not None and not problems
+    top, final = manifest.plan(None), manifest.plan(manifest.phase_for(1, "Final"))
+    assert manifest.phase_for(1, "Final") == "Final" and manifest.phase_for(0, "Development") is None
+    assert top.column_keys == ("f1_public", "f1_private") and final.column_keys == ("acc",)
+    assert top.metrics[0] == MetricEntry("aibench.macro_f1", "f1", "f1", ("public", "private"),
+                                         {"predictions": "predictions", "references": "references"})
+    assert top.plugin_time_limit_s == final.plugin_time_limit_s == 5.0
+    assert manifest.plan(None) is top  # parsed once

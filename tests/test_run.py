@@ -262,7 +262,7 @@ def test_failing_metric_never_touches_the_original_scores(tmp_path: Path, requir
     code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good")
     assert report["columns"][0]["value"] == pytest.approx(0.955556)
     [failure] = report["plugin_failures"]
-    assert failure["component"] == "aibench.mae" and failure["key"] == "mae" and "ValueError" in failure["message"]
+    assert failure["component"] == "aibench.mae" and failure["key"] == "mae" and "MetricInputError" in failure["message"]
     assert {c["key"]: c["value"] for c in report["plugin_columns"]}["mae"] is None
     if required:
         assert code == 1 and report["status"] == "failed" and "a required plugin failed" in report["message"]
