@@ -1,31 +1,43 @@
-"""Running a manifest's checks and metrics on one submission.
+"""The one evaluation session: a manifest's plugins on one submission, the same for
+``aibench run`` (on the host) and a wrapped bundle's runtime (on the platform's worker).
 
-Checks run on the submission as the participant uploaded it, before scoring. Metrics
-run after the original scoring program, on what it received: the predictions
-(``input/res``) and the reference data (``input/ref``). Tables are read once; each
-metric runs in a forked child with the manifest's plugin time limit, so one that
-raises, crashes or hangs is recorded as failed and nothing else is lost. Each metric
-gives one leaderboard column per split, keyed ``<key>_<split>`` (``<key>`` for all
-ids), with provenance.
+A :class:`EvaluationSession` takes the manifest's plan for the phase and the plugin host. Its
+:meth:`~EvaluationSession.before_scoring` runs the kinds whose stage is ``before scoring``
+(submission checks, on the submission as the participant uploaded it) and says whether the
+submission is refused; :meth:`~EvaluationSession.after_scoring` runs the kinds whose stage is
+``after scoring`` (metrics, on ``input/res`` and ``input/ref`` as the original scoring program
+received them). Which kinds run at which stage is the table of kinds (:data:`KINDS`); the
+runner of each is :data:`RUNNERS`. Both return the one :class:`Evaluation` result.
+
+Tables are read once and each pair joined once; each component runs in a forked child with the
+plan's plugin time limit, so one that raises, crashes or hangs is recorded as failed and
+nothing else is lost. Each metric gives one leaderboard column per split, keyed
+``<key>_<split>`` (``<key>`` for all ids), with provenance. The surroundings differ only in
+what is around the session: the executor and the ledger on the host, the scores-file merge on
+the worker.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._check import SubmissionProblem
-from ._components import Kind
-from ._host import PluginHost
+from ._components import KINDS, Kind, Stage
 from ._isolate import Outcome, call_isolated
-from ._manifest import Manifest
 from ._metric import MetricResult, Provenance, params_sha256
+from ._plan import DEFAULT_PLUGIN_TIME_LIMIT_S, CheckEntry, MetricEntry, PhasePlan
 from ._version import __version__
 
-DEFAULT_PLUGIN_TIME_LIMIT_S = 60.0
+if TYPE_CHECKING:
+    from ._host import PluginHost
+    from ._manifest import Manifest
+
+__all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "RUNNERS", "Evaluation", "EvaluationSession", "PluginColumn",
+           "PluginFailure", "failure_summary", "planned_columns"]
 
 
 @dataclass(frozen=True)
@@ -81,129 +93,218 @@ class Evaluation:
     def failed_required(self) -> list[PluginFailure]:
         return [f for f in self.failures if f.required]
 
+    def to_json(self) -> dict[str, Any]:
+        """The plugin part of the report document (``plugin_columns``, ``plugin_failures``, ``check_problems``)."""
+        return {"plugin_columns": [c.to_json() for c in self.columns],
+                "plugin_failures": [f.to_json() for f in self.failures],
+                "check_problems": [p.to_json() for p in self.problems]}
 
-def run_checks(manifest: Manifest, host: PluginHost, submission: Path, reference: Path | None, *,
-               phase: int | str | None = None, evaluation: Evaluation | None = None) -> Evaluation:
-    """Run the phase's submission checks; problems of ``error`` checks refuse the submission."""
-    evaluation = evaluation if evaluation is not None else Evaluation()
-    limit = _time_limit(manifest, phase)
-    concepts = [c["label"] for c in manifest.document.get("concepts", [])]
-    for entry in manifest.section("checks", phase):
-        registration = host.registry(Kind.CHECK).get(entry["use"])
-        params = dict(entry.get("params", {}))
+
+
+
+class EvaluationSession:
+    """A manifest's plugins on one submission for one phase (see the module docstring).
+
+    Entries whose component is not registered (its plugin did not load; the runtime loads
+    plugins without raising) are left out of the plan and recorded as failures, required when
+    the entry is.
+    """
+
+    def __init__(self, manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> None:
+        self.manifest, self.host = manifest, host
+        self.result = Evaluation()
+        full = manifest.plan(phase_key)
+        missing = {e.use for e in full.metrics if e.use not in host.registry(Kind.METRIC)} | {
+            e.use for e in full.checks if e.use not in host.registry(Kind.CHECK)}
+        entries: list[CheckEntry | MetricEntry] = [*full.checks, *full.metrics]
+        for entry in entries:
+            if entry.use in missing:
+                kind = "metric" if isinstance(entry, MetricEntry) else "check"
+                self.result.failures.append(PluginFailure(entry.use, kind, None, "its plugin did not load",
+                                                          entry.required,
+                                                          entry.key if isinstance(entry, MetricEntry) else None))
+        self.plan: PhasePlan = full.without(missing) if missing else full
+
+    def before_scoring(self, submission: Path, reference: Path | None) -> str | None:
+        """Run the ``before scoring`` kinds on the submission; the refusal message, or ``None``."""
+        self._run("before scoring", submission, reference)
+        return self.refusal()
+
+    def after_scoring(self, predictions: Path, reference: Path) -> Evaluation:
+        """Run the ``after scoring`` kinds on ``input/res`` and ``input/ref``; the result so far."""
+        self._run("after scoring", predictions, reference)
+        return self.result
+
+    def refusal(self) -> str | None:
+        """Why the submission is refused before scoring (an ``error`` problem of a check, or a
+        required check that failed), in the words both paths show; ``None`` when it is not."""
+        errors = [p for p in self.result.problems if p.severity == "error"]
+        if errors:
+            listed = "\n".join(f"  {p}" for p in errors)
+            return f"the submission was refused before scoring by the bundle's checks:\n{listed}"
+        if self.result.failed_required:
+            return f"a required check failed: {failure_summary(self.result.failed_required)}"
+        return None
+
+    def failure(self) -> str | None:
+        """Why the submission fails after scoring (a required plugin failed), or ``None``."""
+        failed = self.result.failed_required
+        return f"a required plugin failed: {failure_summary(failed)}" if failed else None
+
+    @property
+    def runs_after_scoring(self) -> bool:
+        """Whether anything runs after scoring (the runtime then starts the metrics)."""
+        return any(_entries(self.plan, row.kind) for row in KINDS.values() if row.stage == "after scoring")
+
+    @property
+    def runs_before_scoring(self) -> bool:
+        return any(_entries(self.plan, row.kind) for row in KINDS.values() if row.stage == "before scoring")
+
+    @property
+    def metrics_time_limit_s(self) -> float:
+        """How long all the metrics may take: each column's plugin time limit, plus reading time."""
+        return len(self.plan.column_keys) * self.plan.plugin_time_limit_s + 600
+
+    def _run(self, stage: Stage, submission: Path, reference: Path | None) -> None:
+        for row in KINDS.values():
+            if row.stage == stage:
+                RUNNERS[row.kind](self, submission, reference)
+
+
+def _entries(plan: PhasePlan, kind: Kind) -> Sequence[Any]:
+    return plan.metrics if kind is Kind.METRIC else plan.checks if kind is Kind.CHECK else ()
+
+
+def _run_checks(session: EvaluationSession, submission: Path, reference: Path | None) -> None:
+    """The phase's submission checks; problems of ``error`` checks refuse the submission."""
+    plan, evaluation = session.plan, session.result
+    concepts = plan.concept_labels
+    for entry in plan.checks:
+        registration = session.host.registry(Kind.CHECK).get(entry.use)
         check = registration.component
 
-        def call(check: Any = check, params: dict[str, Any] = params) -> list[SubmissionProblem]:
+        def call(check: Any = check, entry: CheckEntry = entry) -> list[SubmissionProblem]:
             import inspect
 
             # Opt-in context, by keyword: only checks that declare these parameters get them.
             declared = inspect.signature(check.function).parameters
             context = {"reference": reference, "concepts": concepts or None}
-            return list(check.run(submission, **params, **{k: v for k, v in context.items() if k in declared}))
+            return list(check.run(submission, **entry.params, **{k: v for k, v in context.items() if k in declared}))
 
-        outcome = call_isolated(call, timeout_s=limit)
+        outcome = call_isolated(call, timeout_s=plan.plugin_time_limit_s)
         if not outcome.ok:
-            evaluation.failures.append(PluginFailure(entry["use"], "check", registration.plugin,
-                                                     f"the check itself failed: {outcome.error}",
-                                                     bool(entry.get("required", False)),
+            evaluation.failures.append(PluginFailure(entry.use, "check", registration.plugin,
+                                                     f"the check itself failed: {outcome.error}", entry.required,
                                                      traceback=outcome.traceback))
             continue
-        severity = entry.get("severity", "error")
-        evaluation.problems += [replace(problem, severity=severity) for problem in outcome.value]
-    return evaluation
+        evaluation.problems += [replace(problem, severity=entry.severity) for problem in outcome.value]
 
 
-def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, reference: Path, *,
-                     phase: int | str | None = None, evaluation: Evaluation | None = None) -> Evaluation:
-    """Compute the phase's metrics on ``predictions`` (input/res) against ``reference`` (input/ref)."""
-    from ._readers import ReadError, TableSpec, align, read_table
+class _Tables:
+    """The declared tables, each read once, and each (predictions, references) pair joined once."""
 
-    evaluation = evaluation if evaluation is not None else Evaluation()
-    entries = manifest.section("metrics", phase)
-    if not entries:
-        return evaluation
-    data: Mapping[str, Any] = manifest.document.get("data", {})
-    splits: Mapping[str, Any] = manifest.document.get("splits", {})
-    limit = _time_limit(manifest, phase)
-    split_columns = sorted({s["column"] for s in splits.values() if "column" in s})
-    tables: dict[tuple[str, bool], Any] = {}
-    joined: dict[tuple[str, str], Any] = {}
+    def __init__(self, plan: PhasePlan, predictions: Path, reference: Path) -> None:
+        self.plan, self.predictions, self.reference = plan, predictions, reference
+        self._read: dict[tuple[str, bool], Any] = {}
+        self.joined: dict[tuple[str, str], Any] = {}
 
-    def table(name: str, *, split_source: bool = False) -> Any:
-        """The table ``name`` (read once), or its split columns (``split_source``)."""
-        if (name, split_source) not in tables:
-            spec = data[name]
-            source = spec.get("from", "submission" if name == "predictions" else "reference")
-            columns = split_columns if split_source else list(spec.get("columns", []))
+    def get(self, name: str, *, split_source: bool = False) -> Any:
+        """The table ``name`` (a ReadError when it cannot be read), or its split columns (``split_source``)."""
+        from ._readers import ReadError, TableSpec, read_table
+
+        if (name, split_source) not in self._read:
+            decl = self.plan.tables[name]
+            columns = list(self.plan.split_columns) if split_source else list(decl.columns)
             try:
-                tables[name, split_source] = read_table(
-                    predictions if source == "submission" else reference,
-                    TableSpec(spec["file"], id=spec["id"], columns=columns, format=spec.get("format")))
+                self._read[name, split_source] = read_table(
+                    self.predictions if decl.source == "submission" else self.reference,
+                    TableSpec(decl.file, id=decl.id, columns=columns, format=decl.format))  # type: ignore[arg-type]
             except ReadError as error:
-                tables[name, split_source] = error
-        return tables[name, split_source]
+                self._read[name, split_source] = error
+        return self._read[name, split_source]
 
-    for entry in entries:
-        registration = host.registry(Kind.METRIC).get(entry["use"])
-        info = registration.component.info
-        record = host.records.get(registration.plugin)
-        provenance = Provenance(info.id, info.version, registration.plugin,
-                                record.distribution if record else "?", record.version if record else None,
-                                params_sha256(entry.get("params", {})), __version__)
-        names = {name: (entry.get("inputs") or {}).get(name, name) for name in ("predictions", "references")}
-        loaded = {name: table(table_name) for name, table_name in names.items()}
-        problem: ReadError | str | None = next((t for t in loaded.values() if isinstance(t, ReadError)), None)
-        chosen = entry.get("splits", list(splits) or ["all"])
-        ranking = info.inputs["predictions"].kind == "ranking"
-        if problem is None and not ranking:
-            pair = (names["predictions"], names["references"])
-            if pair not in joined:  # each pair of tables is joined once, for every metric that reads it
-                joined[pair] = align(loaded["predictions"], loaded["references"])
-            predicted, expected, report = joined[pair]
-            if not report.ok:
-                problem = "; ".join(report.messages())
-            predicted = _label_sets(predicted, data[names["predictions"]])
-            expected = _label_sets(expected, data[names["references"]])
-        if problem is not None:
-            for split in chosen:
-                evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, str(problem),
-                                                         bool(entry.get("required", False)), _key(entry, split)))
-                evaluation.columns.append(_column(entry, info, split, None, provenance))
+    def join(self, predictions: str, references: str) -> Any:
+        from ._readers import align
+
+        if (predictions, references) not in self.joined:
+            self.joined[predictions, references] = align(self.get(predictions), self.get(references))
+        return self.joined[predictions, references]
+
+
+def _run_metrics(session: EvaluationSession, predictions: Path, reference: Path | None) -> None:
+    """Compute the phase's metrics on ``predictions`` (input/res) against ``reference`` (input/ref)."""
+    if not session.plan.metrics or reference is None:
+        return
+    tables = _Tables(session.plan, predictions, reference)
+    for entry in session.plan.metrics:
+        _run_metric(session, entry, tables)
+
+
+def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables) -> None:
+    from ._readers import ReadError
+
+    plan, evaluation = session.plan, session.result
+    registration = session.host.registry(Kind.METRIC).get(entry.use)
+    info = registration.component.info
+    record = session.host.records.get(registration.plugin)
+    provenance = Provenance(info.id, info.version, registration.plugin, record.distribution if record else "?",
+                            record.version if record else None, params_sha256(entry.params), __version__)
+
+    def failed(split: str, message: str, traceback: str | None = None) -> None:
+        evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, message, entry.required,
+                                                 entry.column_key(split), traceback))
+        evaluation.columns.append(_column(entry, info, split, None, provenance))
+
+    names = entry.inputs
+    loaded = {name: tables.get(table) for name, table in names.items()}
+    problem: ReadError | str | None = next((t for t in loaded.values() if isinstance(t, ReadError)), None)
+    ranking = info.inputs["predictions"].kind == "ranking"
+    if problem is None and not ranking:
+        predicted, expected, report = tables.join(names["predictions"], names["references"])
+        if not report.ok:
+            problem = "; ".join(report.messages())
+        predicted = _label_sets(predicted, plan.tables[names["predictions"]].separator)
+        expected = _label_sets(expected, plan.tables[names["references"]].separator)
+    if problem is not None:
+        for split in entry.splits:
+            failed(split, str(problem))
+        return
+    split_table = tables.get(names["references"], split_source=True) if plan.split_columns else loaded["references"]
+    for split in entry.splits:
+        if isinstance(split_table, ReadError):
+            failed(split, str(split_table))
             continue
-        split_table = table(names["references"], split_source=True) if split_columns else loaded["references"]
-        for split in chosen:
-            if isinstance(split_table, ReadError):
-                evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, str(split_table),
-                                                         bool(entry.get("required", False)), _key(entry, split)))
-                evaluation.columns.append(_column(entry, info, split, None, provenance))
-                continue
-            if ranking:  # rows (query, item, score) and (query, item, relevance), selected by query id
-                chosen_ids = _split_ids(splits.get(split), split_table, reference)
-                inputs = {name: _rows(loaded[name], chosen_ids) for name in ("predictions", "references")}
-            else:
-                mask = _split_mask(splits.get(split), split_table, report.reference_rows, reference)
-                inputs = {"predictions": _select(predicted, mask), "references": _select(expected, mask)}
+        if ranking:  # rows (query, item, score) and (query, item, relevance), selected by query id
+            chosen_ids = _split_ids(plan.splits.get(split), split_table, tables.reference)
+            inputs = {name: _rows(loaded[name], chosen_ids) for name in ("predictions", "references")}
+        else:
+            mask = _split_mask(plan.splits.get(split), split_table, report.reference_rows, tables.reference)
+            inputs = {"predictions": _select(predicted, mask), "references": _select(expected, mask)}
 
-            def compute(inputs: dict[str, Any] = inputs) -> dict[str, float]:
-                state = registration.component(**entry.get("params", {}))
-                state.update(**inputs)
-                return dict(state.compute())
+        def compute(inputs: dict[str, Any] = inputs) -> dict[str, float]:
+            state = registration.component(**entry.params)
+            state.update(**inputs)
+            return dict(state.compute())
 
-            outcome = call_isolated(compute, timeout_s=limit)
-            output = entry.get("output", info.primary)
-            if outcome.ok and output in outcome.value and not math.isfinite(outcome.value[output]):
-                outcome = Outcome(False, error=f"{output} is {outcome.value[output]} (undefined on this data); "
-                                               "a leaderboard stores only finite scores (§12)")
-            if outcome.ok and output in outcome.value:
-                result = MetricResult(outcome.value, output, provenance)
-                evaluation.columns.append(_column(entry, info, split, result.value, provenance))
-            else:
-                message = outcome.error if not outcome.ok else f"compute() gave no output {output!r}"
-                evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, message,
-                                                         bool(entry.get("required", False)), _key(entry, split),
-                                                         outcome.traceback))
-                evaluation.columns.append(_column(entry, info, split, None, provenance))
-    return evaluation
+        outcome = call_isolated(compute, timeout_s=plan.plugin_time_limit_s)
+        output = entry.output or info.primary
+        if outcome.ok and output in outcome.value and not math.isfinite(outcome.value[output]):
+            outcome = Outcome(False, error=f"{output} is {outcome.value[output]} (undefined on this data); "
+                                           "a leaderboard stores only finite scores (§12)")
+        if outcome.ok and output in outcome.value:
+            result = MetricResult(outcome.value, output, provenance)
+            evaluation.columns.append(_column(entry, info, split, result.value, provenance))
+        else:
+            failed(split, outcome.error if not outcome.ok else f"compute() gave no output {output!r}",
+                   outcome.traceback)
+
+
+#: The runner of each kind the evaluation session runs (the kinds of KINDS whose stage is
+#: ``before scoring`` or ``after scoring``); a kind's issue adds its runner here.
+RUNNERS: Mapping[Kind, Callable[[EvaluationSession, Path, Path | None], None]] = {
+    Kind.CHECK: _run_checks,
+    Kind.METRIC: _run_metrics,
+}
 
 
 def _split_ids(split: Mapping[str, Any] | None, references: Any, reference_dir: Path) -> set[str] | None:
@@ -236,9 +337,8 @@ def _select(values: Any, mask: Any) -> Any:
     return values[mask]
 
 
-def _label_sets(values: Any, spec: Mapping[str, Any]) -> Any:
+def _label_sets(values: Any, separator: str | None) -> Any:
     """Values of a table whose ``separator`` is set, as one list of labels per row (multi-label)."""
-    separator = spec.get("separator")
     if separator is None:
         return values
     def labels(value: Any) -> list[str]:
@@ -264,29 +364,17 @@ def _split_mask(split: Mapping[str, Any] | None, references: Any, rows: Any, ref
     return values.astype(str) == str(split["value"])
 
 
-def _key(entry: Mapping[str, Any], split: str) -> str:
-    return str(entry["key"]) if split == "all" else f"{entry['key']}_{split}"
-
-
-def _column(entry: Mapping[str, Any], info: Any, split: str, value: float | None,
+def _column(entry: MetricEntry, info: Any, split: str, value: float | None,
             provenance: Provenance | None) -> PluginColumn:
-    label = str(entry.get("label", entry["key"]))
-    title = label if split == "all" else f"{label} ({split})"
-    sort = entry.get("sort", info.sort)
-    return PluginColumn(_key(entry, split), title[:36], sort, int(entry.get("precision", 2)),
-                        bool(entry.get("hidden", False)), value, info.id, split, provenance)
+    return PluginColumn(entry.column_key(split), entry.title(split), entry.sort or info.sort, entry.precision,
+                        entry.hidden, value, info.id, split, provenance)
 
 
-def planned_columns(manifest: Manifest, host: PluginHost, phase: int | str | None = None) -> list[PluginColumn]:
+def planned_columns(manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> list[PluginColumn]:
     """The columns the phase's metrics give, without values: what a leaderboard must declare."""
-    splits = list(manifest.document.get("splits", {})) or ["all"]
-    return [_column(entry, host.registry(Kind.METRIC).get(entry["use"]).component.info, split, None, None)
-            for entry in manifest.section("metrics", phase) for split in entry.get("splits", splits)]
-
-
-def _time_limit(manifest: Manifest, phase: int | str | None) -> float:
-    limits = manifest.section("limits", phase) or {}
-    return float(limits.get("plugin_time_limit_s", DEFAULT_PLUGIN_TIME_LIMIT_S))
+    plan = manifest.plan(phase_key)
+    return [_column(entry, host.registry(Kind.METRIC).get(entry.use).component.info, split, None, None)
+            for entry in plan.metrics for split in entry.splits]
 
 
 def failure_summary(failures: Sequence[PluginFailure]) -> str:

@@ -1,7 +1,8 @@
 """The detailed results page (``detailed_results.html``) CodaLab and Codabench show beside
 the leaderboard.
 
-:func:`render_detailed_results` turns a run report (the ``aibench run --json`` shape) into
+:func:`render_detailed_results` turns a report document (``report.json``, the shape of
+``schemas/aibench-report.schema.json``, the same on both paths) into
 one self-contained HTML5 document: inline CSS and inline SVG only, no script, no external
 resource, every piece of text escaped. Reporter components (``aibench_register_reporters``)
 add :class:`Section` s; :func:`collect_sections` calls each one in isolation, so a reporter
@@ -47,10 +48,11 @@ class Reporter(Protocol):
     @property
     def info(self) -> ComponentInfo: ...
 
-    def render(self, report: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> Section | None: ...
+    def render(self, report: Mapping[str, Any]) -> Section | None:
+        """The section for ``report``, the report document (``schemas/aibench-report.schema.json``)."""
 
 
-def collect_sections(host: PluginHost, report: Mapping[str, Any], manifest: Mapping[str, Any] | None = None, *,
+def collect_sections(host: PluginHost, report: Mapping[str, Any], *,
                      timeout_s: float | None = DEFAULT_REPORTER_TIME_LIMIT_S) -> list[Section]:
     """Every registered reporter's section, in id order; each reporter runs in a forked child with
     ``timeout_s``, and one that fails or returns something else than a Section or None gives a
@@ -61,7 +63,7 @@ def collect_sections(host: PluginHost, report: Mapping[str, Any], manifest: Mapp
         rid = registration.id
 
         def call(reporter: Any = reporter) -> Any:
-            return reporter.render(report, manifest)
+            return reporter.render(report)
 
         outcome = call_isolated(call, timeout_s=timeout_s)
         if outcome.ok and (outcome.value is None or isinstance(outcome.value, Section)):
@@ -75,9 +77,9 @@ def collect_sections(host: PluginHost, report: Mapping[str, Any], manifest: Mapp
     return sections
 
 
-def render_detailed_results(report: Mapping[str, Any], *, sections: Sequence[Section] = (),
-                            manifest: Mapping[str, Any] | None = None) -> str:
-    """The detailed results page of one run, as one self-contained HTML5 document."""
+def render_detailed_results(report: Mapping[str, Any], *, sections: Sequence[Section] = ()) -> str:
+    """The detailed results page of one run, as one self-contained HTML5 document, from the
+    report document alone."""
     plugin_columns: list[Mapping[str, Any]] = list(report.get("plugin_columns") or [])
     parts: list[tuple[str, str, str, bool]] = [  # (id, title, body html, failed)
         ("scores", "Scores", _original_scores(report.get("columns") or []), False),
@@ -89,7 +91,7 @@ def render_detailed_results(report: Mapping[str, Any], *, sections: Sequence[Sec
     if report.get("measurements"):
         parts.append(("measurements", "Measurements", _measurements(report["measurements"]), False))
     parts += [(f"section-{s.id}", s.title, s.body, s.failed) for s in sections]
-    concepts = (manifest or {}).get("concepts") or []
+    concepts = report.get("concepts") or []
     if concepts:
         parts.append(("concepts", "Concepts", _concepts(concepts), False))
     parts.append(("provenance", "Provenance", _provenance(report, plugin_columns), False))

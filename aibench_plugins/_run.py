@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._evaluate import Evaluation, evaluate_metrics, failure_summary, run_checks
+from ._evaluate import Evaluation, EvaluationSession
 from ._exceptions import ManifestError
 from ._host import PluginHost
 from ._manifest import Manifest
@@ -39,6 +39,8 @@ class RunReport:
     detailed_results: Path | None = None
     executor: dict[str, Any] = field(default_factory=lambda: {"executor": "local"})
     explanations: list[str] = field(default_factory=list)
+    #: the manifest's concepts, shown on the page
+    concepts: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -52,10 +54,25 @@ class RunReport:
         return [Measurement(f"{p.name} wall time", round(p.elapsed_s, 3), "s", "executor", s.step).to_json()
                 for s in self.result.steps for p in s.processes]
 
-    def to_json(self) -> dict[str, Any]:
-        """The documented ``aibench run --json`` shape (docs/cli.md)."""
+    def document(self) -> dict[str, Any]:
+        """The report document (``report.json``, ``schemas/aibench-report.schema.json``): the same
+        shape the wrapped runtime writes, with what only the host knows under ``run``."""
+        from ._report_doc import report_document
+
+        full = self.to_json(embed=False)
+        host_only = ("run_id", "time_limit_s", "scores_file", "steps", "work_dir", "detailed_results", "isolation",
+                     "executor", "explanations", "rules_applied", "warnings")
+        return report_document(
+            producer="aibench run", status=self.result.status, message=self.result.message,
+            platform=self.result.worker, phase=full["phase"], manifest_sha256=self.manifest_sha256,
+            columns=self.columns, evaluation=self.evaluation, measurements=full["measurements"],
+            concepts=self.concepts, run={k: full[k] for k in host_only if k in full})
+
+    def to_json(self, *, embed: bool = True) -> dict[str, Any]:
+        """The documented ``aibench run --json`` shape (docs/cli.md): the run's record, and the
+        report document under ``report`` (``embed``)."""
         result = self.result
-        return {
+        data = {
             "report_version": REPORT_VERSION,
             "run_id": self.run_id,
             "status": result.status,
@@ -83,6 +100,9 @@ class RunReport:
             "rules_applied": result.rules_applied,
             "warnings": result.warnings,
         }
+        if embed:
+            data["report"] = self.document()
+        return data
 
 
 def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | None = None,
@@ -124,22 +144,9 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     record = find_in_bundle(bundle)
     wrapped = record is not None  # its plugins run inside its scoring program
     plugins = _load_plugins(bundle, bundle_path) if use_plugins and not wrapped else None
-    phase_key = _phase_key(bundle, phase, plugins[0]) if plugins else None
-    evaluation = Evaluation() if plugins else None
-    before_run = None
-    if plugins:
-        manifest, host = plugins
-
-        def before_run(submission_dir: Path, reference_dir: Path | None) -> str | None:
-            assert evaluation is not None
-            run_checks(manifest, host, submission_dir, reference_dir, phase=phase_key, evaluation=evaluation)
-            errors = [p for p in evaluation.problems if p.severity == "error"]
-            if errors:
-                listed = "\n".join(f"  {p}" for p in errors)
-                return f"the submission was refused before scoring by the bundle's checks:\n{listed}"
-            if evaluation.failed_required:
-                return f"a required check failed: {failure_summary(evaluation.failed_required)}"
-            return None
+    session = EvaluationSession(plugins[0], plugins[1], _phase_key(bundle, phase, plugins[0])) if plugins else None
+    evaluation = session.result if session is not None else None
+    before_run = session.before_scoring if session is not None else None
 
     runner, owned = _executor(executor, plugins[1] if plugins else None,
                               {"isolation": isolation, "image": image, "network": network})
@@ -158,11 +165,10 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             with _terminate_as_exit():
                 result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
                                         task=task, before_run=before_run, limits=limits or ResourceLimits())
-                if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
-                    evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res",
-                                     result.scoring_input / "ref", phase=phase_key, evaluation=evaluation)
-                    if evaluation.failed_required:
-                        result.fail(f"a required plugin failed: {failure_summary(evaluation.failed_required)}")
+                if session is not None and result.status == "finished" and result.scoring_input:
+                    session.after_scoring(result.scoring_input / "res", result.scoring_input / "ref")
+                    if session.failure():
+                        result.fail(str(session.failure()))
         except BaseException as error:
             ledger.finish_run(run_id, "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit))
                               else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")
@@ -190,9 +196,10 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
     report = RunReport(run_id, result, columns, work, isolation_used, evaluation,
-                       plugins[0].sha256 if plugins else None, executor=described, explanations=explanations)
+                       plugins[0].sha256 if plugins else None, executor=described, explanations=explanations,
+                       concepts=plugins[0].concepts if plugins else [])
     if plugins:
-        report.detailed_results = _write_detailed_results(report, plugins[0], plugins[1], work)
+        report.detailed_results = _write_detailed_results(report, plugins[1], work)
     elif wrapped:
         page = next((s.output_dir / "detailed_results.html" for s in result.steps if s.step == "scoring"), None)
         report.detailed_results = page if page is not None and page.is_file() else None
@@ -281,14 +288,19 @@ def _tail(path: Path | None, size: int = 65536) -> str:
         return ""
 
 
-def _write_detailed_results(report: RunReport, manifest: Manifest, host: PluginHost, work: Path) -> Path:
-    """``detailed_results.html`` of the run, with the sections of every registered reporter."""
-    from ._report import collect_sections, render_detailed_results
+def _write_detailed_results(report: RunReport, host: PluginHost, work: Path) -> Path:
+    """``report.json`` of the run, and ``detailed_results.html`` from it alone, with the sections
+    of every registered reporter."""
+    import json
 
-    data = report.to_json()
-    sections = collect_sections(host, data, manifest.document)
+    from ._report import collect_sections, render_detailed_results
+    from ._report_doc import REPORT_FILE
+
+    document = report.document()
+    (work / REPORT_FILE).write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    sections = collect_sections(host, document)
     path = work / "detailed_results.html"
-    path.write_text(render_detailed_results(data, sections=sections, manifest=manifest.document), encoding="utf-8")
+    path.write_text(render_detailed_results(document, sections=sections), encoding="utf-8")
     return path
 
 
@@ -305,15 +317,12 @@ def _load_plugins(bundle: Any, bundle_path: str | Path) -> tuple[Manifest, Plugi
     return report.manifest, report.host
 
 
-def _phase_key(bundle: Any, phase: int | None, manifest: Manifest) -> int | str | None:
-    """The manifest's ``phases`` key for the phase that runs (its number, else its name)."""
+def _phase_key(bundle: Any, phase: int | None, manifest: Manifest) -> str | None:
+    """The manifest's ``phases`` key for the phase that runs (:meth:`Manifest.phase_for`)."""
     chosen = next((p for p in bundle.phases if phase is None or p.number == phase), None)
     if chosen is None:
-        return phase
-    overrides = manifest.document.get("phases", {})
-    if str(chosen.number) not in overrides and chosen.name in overrides:
-        return str(chosen.name)
-    return int(chosen.number)
+        return manifest.phase_key(phase)
+    return manifest.phase_for(chosen.number, chosen.name)
 
 
 def _portability_warnings(result: Any) -> list[str]:

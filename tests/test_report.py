@@ -33,9 +33,11 @@ def _column(key: str, metric: str, split: str, value: float | None, title: str |
             "value": value, "metric": metric, "split": split, "provenance": _provenance(metric)}
 
 
-def _report() -> dict[str, Any]:
+def _report(**extra: Any) -> dict[str, Any]:
+    """A report document (schemas/aibench-report.schema.json) as aibench run writes it."""
     return {
-        "report_version": 1, "run_id": "r1", "status": "finished", "message": "scored & ranked",
+        "report_version": 1, "producer": "aibench run", "run": {"run_id": "r1"}, "status": "finished",
+        "message": "scored & ranked", "measurements": [], "concepts": [],
         "platform": "codabench", "phase": {"number": 1, "name": "Development"},
         "columns": [{"key": "accuracy", "title": HOSTILE, "sorting": "desc", "precision": 4, "value": 0.91234},
                     {"key": "f1", "title": "F1", "sorting": "desc", "precision": 2, "value": None}],
@@ -52,15 +54,15 @@ def _report() -> dict[str, Any]:
         "check_problems": [{"check": "aibench.required_files", "message": "missing predictions.csv",
                             "file": None, "line": None, "item": None, "fix": "add it", "severity": "warning"}],
         "manifest_sha256": "cd" * 32,
-    }
+    } | extra
 
 
-MANIFEST = {"concepts": [{"label": "setosa", "definition": "Iris setosa", "parent": None},
-                         {"label": "versicolor", "definition": "Iris <versicolor>", "parent": "iris"}]}
+CONCEPTS = [{"label": "setosa", "definition": "Iris setosa", "parent": None},
+            {"label": "versicolor", "definition": "Iris <versicolor>", "parent": "iris"}]
 
 
 def test_hostile_text_is_escaped() -> None:
-    page = render_detailed_results(_report(), manifest=MANIFEST)
+    page = render_detailed_results(_report(concepts=CONCEPTS))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "boom &lt;script&gt;" in page
     assert "Iris &lt;versicolor&gt;" in page
@@ -68,7 +70,7 @@ def test_hostile_text_is_escaped() -> None:
 
 
 def test_page_is_self_contained() -> None:
-    page = render_detailed_results(_report(), manifest=MANIFEST,
+    page = render_detailed_results(_report(concepts=CONCEPTS),
                                    sections=[Section("x", "Extra", "<p>extra</p>")])
     assert page.startswith("<!DOCTYPE html>")
     for forbidden in ("http://", "https://", "<script", "<link", "@import", "url("):
@@ -96,7 +98,7 @@ def test_chart_has_one_bar_per_plugin_value_and_scales() -> None:
 
 
 def test_sections_failures_problems_concepts_and_provenance() -> None:
-    page = render_detailed_results(_report(), manifest=MANIFEST)
+    page = render_detailed_results(_report(concepts=CONCEPTS))
     assert "Failed the run" in page and "<td>yes</td>" in page
     assert "missing predictions.csv" in page and "add it" in page
     assert "<h2>Concepts</h2>" in page and "setosa" in page
@@ -110,14 +112,14 @@ def test_sections_failures_problems_concepts_and_provenance() -> None:
 class _Raising:
     info = ComponentInfo(id="acme.broken")
 
-    def render(self, report: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> Section | None:
+    def render(self, report: Mapping[str, Any]) -> Section | None:
         raise RuntimeError(f"bad reporter {HOSTILE}")
 
 
 class _WrongType:
     info = ComponentInfo(id="acme.wrong")
 
-    def render(self, report: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> Any:
+    def render(self, report: Mapping[str, Any]) -> Any:
         return "<p>not a section</p>"
 
 
@@ -138,12 +140,12 @@ def _host() -> PluginHost:
 
 def test_builtin_reporter_satisfies_the_protocol() -> None:
     assert isinstance(report_sections.SplitOverview(), Reporter)
-    assert report_sections.SplitOverview().render({"plugin_columns": []}, None) is None
+    assert report_sections.SplitOverview().render({"plugin_columns": []}) is None
 
 
 def test_raising_reporter_gives_a_failure_section_and_the_page_renders() -> None:
     host = _host()
-    sections = collect_sections(host, _report(), MANIFEST)
+    sections = collect_sections(host, _report(concepts=CONCEPTS))
     by_id = {s.id: s for s in sections}
     assert set(by_id) == {"failed-acme.broken", "failed-acme.wrong", "split-overview"}
     broken = by_id["failed-acme.broken"]
@@ -151,7 +153,7 @@ def test_raising_reporter_gives_a_failure_section_and_the_page_renders() -> None
     assert "returned str, not a Section" in by_id["failed-acme.wrong"].body
     overview = by_id["split-overview"].body
     assert "<th>public</th>" in overview and "0.900" in overview and "—" in overview
-    page = render_detailed_results(_report(), sections=sections, manifest=MANIFEST)
+    page = render_detailed_results(_report(concepts=CONCEPTS), sections=sections)
     assert "acme.broken (reporter failed)" in page and "Metrics across splits" in page
     assert "<script" not in page
 
@@ -172,9 +174,9 @@ def _chromium_args(tmp_path: Path) -> list[str]:
 
 
 def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
-    sections = collect_sections(_host(), _report(), MANIFEST)
+    sections = collect_sections(_host(), _report(concepts=CONCEPTS))
     page = tmp_path / "detailed_results.html"
-    page.write_text(render_detailed_results(_report(), sections=sections, manifest=MANIFEST), encoding="utf-8")
+    page.write_text(render_detailed_results(_report(concepts=CONCEPTS), sections=sections), encoding="utf-8")
     png = tmp_path / "page.png"
     shot = subprocess.run([*_chromium_args(tmp_path), f"--screenshot={png}", page.as_uri()],
                           capture_output=True, text=True, timeout=120)
@@ -193,3 +195,11 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
         assert expected in text, expected
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
     assert text.count('<rect class="bar"') == 5
+
+
+def test_the_sample_report_is_a_valid_report_document() -> None:
+    """Issue 10: the page and reporters read the report document; the schema describes it."""
+    from aibench_plugins._report_doc import report_problems
+
+    assert report_problems(_report(concepts=CONCEPTS)) == []
+    assert report_problems({**_report(), "plugin_columns": [{"key": 1}]})

@@ -244,7 +244,7 @@ def test_checks_refuse_a_bad_submission_before_the_original_runs(wrapped_iris: P
     report = run_as_platform(wrapped_iris, submission, tmp_path / "run")
     assert not report.ok
     stderr = stderr_of_scoring(report)
-    assert "refused by the bundle's checks" in stderr
+    assert "refused before scoring by the bundle's checks" in stderr
     assert "Traceback" not in stderr  # the original scorer never started
     page = (scoring_output(report) / "detailed_results.html").read_text()
     assert "Submission check problems" in page and "predictions.csv" in page and "preds.csv" in page
@@ -269,7 +269,8 @@ def test_wrap_refuses_hidden_metrics_on_v1(tmp_path: Path) -> None:
 
 def test_wrap_refuses_a_bundle_whose_manifest_has_errors_and_lists_them(tmp_path: Path) -> None:
     bundle = bundle_copy("iris-v2", tmp_path)
-    edit_manifest(bundle, metrics=[{"use": "aibench.balanced_acuracy", "key": "accuracy"}])
+    # the column of split 'all' is the key itself: the original's 'accuracy' (issue 10: keys checked after the suffix)
+    edit_manifest(bundle, metrics=[{"use": "aibench.balanced_acuracy", "key": "accuracy", "splits": ["all"]}])
     with pytest.raises(WrapRefused) as refused:
         wrap_bundle(bundle, tmp_path / "out.zip")
     assert any("balanced_acuracy" in r for r in refused.value.reasons)
@@ -362,7 +363,7 @@ def test_bootstrap_runs_the_runtime_on_310_and_later_and_explains_older_pythons(
     else:
         assert "needs Python" not in result.stderr and "cannot start" not in result.stderr
         report = json.loads((output / "aibench" / "report.json").read_text())
-        assert report["runtime"]["python"].startswith(f"{int(version.stdout) // 100}.{int(version.stdout) % 100}")
+        assert report["wrapped"]["runtime"]["python"].startswith(f"{int(version.stdout) // 100}.{int(version.stdout) % 100}")
         if python != sys.executable:  # numpy and pandas are this venv's, for its Python only
             assert any("the metrics need numpy and pandas" in f["message"] for f in report["plugin_failures"])
 

@@ -134,7 +134,7 @@ def test_wrapped_ingestion_measures_in_the_participants_container(executor: obje
     by = {m["name"]: m["measured_by"] for m in report["measurements"]}
     assert by["peak memory of the participant's run"] == "ingestion"
     assert by["ingestion program wall time"] == "worker"
-    assert report["runtime"]["python"].startswith("3.11")  # the image's Python, not this venv's
+    assert report["wrapped"]["runtime"]["python"].startswith("3.11")  # the image's Python, not this venv's
 
 
 def test_aibench_run_of_a_wrapped_zip_in_docker_records_the_pinned_image(wrapped_iris: Path, tmp_path: Path) -> None:

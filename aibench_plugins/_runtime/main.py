@@ -43,6 +43,8 @@ from .record import WrapRecord
 if TYPE_CHECKING:
     from codalab_worker_compat import Worker
 
+    from .._evaluate import EvaluationSession
+
 REPORT_DIR = "aibench"
 
 
@@ -78,15 +80,15 @@ class _Scoring:
         self.started = time.monotonic()
         self.record = WrapRecord.load(home)
         self.host: Any = None
-        self.report: dict[str, Any] = {
-            "report_version": 1, "status": "running", "message": "", "wrapped": True,
-            "platform": f"{self.record.bundle_platform} bundle (wrapped)",
-            "phase": {"name": ", ".join(str(p.get("name") or p.get("number")) for p in self.record.phases)},
-            "columns": [], "plugin_columns": [], "plugin_failures": [], "check_problems": [], "measurements": [],
-            "manifest_sha256": self.record.manifest_sha256, "original_command": self.record.original_commands[-1],
+        self.concepts: list[Any] = []
+        self.columns: list[dict[str, Any]] = []
+        self.measurements: list[dict[str, Any]] = []
+        self.wrapped: dict[str, Any] = {
+            "original_command": self.record.original_commands[-1],
             "runtime": {"aibench_version": self.record.aibench_version, "python": platform.python_version(),
                         "vendored": list(self.record.vendored)},
         }
+        self.report: dict[str, Any] = {}
 
     def run(self) -> int:
         from .._evaluate import Evaluation
@@ -96,6 +98,8 @@ class _Scoring:
         # Without checks to pass first, the original starts at once and the plugins load beside it.
         original = Original(self.command) if beside and not self._declares_checks() else None
         plugins = self._load_plugins(evaluation)
+        if plugins is not None:
+            evaluation = plugins.result
         if plugins is not None and original is None:
             refusal = self._checks(plugins, evaluation)
             if refusal:
@@ -125,9 +129,10 @@ class _Scoring:
 
     # -- steps --------------------------------------------------------------------------
 
-    def _load_plugins(self, evaluation: Any) -> tuple[Any, Any] | None:
-        """The manifest and its plugin host; ``None`` (recorded) when they cannot load."""
-        from .._evaluate import PluginFailure
+    def _load_plugins(self, evaluation: Any) -> EvaluationSession | None:
+        """The evaluation session of the manifest and its plugins; ``None`` (recorded in
+        ``evaluation``) when they cannot load."""
+        from .._evaluate import EvaluationSession, PluginFailure
         from .._exceptions import RuntimeRecordError
         from .._host import PluginHost
         from .._manifest import Manifest
@@ -150,34 +155,27 @@ class _Scoring:
             say(f"the plugins cannot run: {type(error).__name__}: {error}")
             return None
         self.host = host
-        for failed in host.failed():
-            evaluation.failures.append(PluginFailure(failed.id, "plugin", failed.id, failed.reason or failed.status,
-                                                     failed.required))
-        return _available(manifest, host, self.record.manifest_phase, evaluation), host
+        session = EvaluationSession(manifest, host, self.record.manifest_phase)
+        self.concepts = manifest.concepts
+        session.result.failures[:0] = [PluginFailure(failed.id, "plugin", failed.id, failed.reason or failed.status,
+                                                     failed.required) for failed in host.failed()]
+        return session
 
-    def _checks(self, plugins: tuple[Any, Any], evaluation: Any) -> str | None:
-        from .._evaluate import failure_summary, run_checks
-
+    def _checks(self, session: EvaluationSession, evaluation: Any) -> str | None:
+        """The session's checks on the participant's files; the refusal, or ``None``."""
         from .._evaluate import PluginFailure
 
-        manifest, host = plugins
         try:
             with _predictions_view(self.inputs / "res") as view:
-                run_checks(manifest, host, view, self.inputs / "ref", phase=self.record.manifest_phase,
-                           evaluation=evaluation)
+                session.before_scoring(view, self.inputs / "ref")
         except Exception as error:  # noqa: BLE001 - no fork left (pids limit), an unreadable folder: recorded
-            required = any(e.get("required") for e in manifest.section("checks", self.record.manifest_phase))
+            required = any(e.required for e in session.plan.checks)
             evaluation.failures.append(PluginFailure("aibench checks", "check", None,
                                                      f"the checks could not run: {type(error).__name__}: {error}",
                                                      required))
-        errors = [p for p in evaluation.problems if p.severity == "error"]
         for problem in evaluation.problems:
             say(f"check: {problem}")
-        if errors:
-            return "the submission was refused by the bundle's checks:\n" + "\n".join(f"  {p}" for p in errors)
-        if evaluation.failed_required:
-            return f"a required check failed: {failure_summary(evaluation.failed_required)}"
-        return None
+        return session.refusal()
 
     def _declares_checks(self) -> bool:
         """Whether the manifest has submission checks for this program's phase (read cheaply,
@@ -189,7 +187,7 @@ class _Scoring:
         except (OSError, ValueError, AttributeError):
             return True
 
-    def _collect_metrics(self, metrics: Metrics | None, manifest: Any, evaluation: Any) -> None:
+    def _collect_metrics(self, metrics: Metrics | None, session: EvaluationSession, evaluation: Any) -> None:
         """The metrics' columns and failures into ``evaluation``; stopped at the time budget."""
         from .._evaluate import PluginFailure
 
@@ -207,7 +205,7 @@ class _Scoring:
             metrics.cancel()
             failed(f"no time was left for the metrics within {within}")
         else:
-            wait = self._metrics_time_limit(manifest)
+            wait = session.metrics_time_limit_s
             found = metrics.result(min(wait, budget))
             if found is not None:
                 evaluation.columns += found[0]
@@ -223,20 +221,16 @@ class _Scoring:
         limit = self.record.time_limit_s
         return limit - _margin(limit) - (time.monotonic() - self.started)
 
-    def _start_metrics(self, plugins: tuple[Any, Any] | None, evaluation: Any) -> Metrics | None:
-        """The metrics, started now in a process of their own (:mod:`.background`), or ``None``
-        when there are none to run or the image lacks what they need."""
-        from .._evaluate import Evaluation, evaluate_metrics
-
-        if plugins is None or _missing_modules(("numpy", "pandas")) or evaluation.failed_required:
+    def _start_metrics(self, session: EvaluationSession | None, evaluation: Any) -> Metrics | None:
+        """The session's ``after scoring`` stage, started now in a process of their own
+        (:mod:`.background`), or ``None`` when the image lacks what they need."""
+        if session is None or _missing_modules(("numpy", "pandas")) or evaluation.failed_required:
             return None
-        manifest, host = plugins
+        before = len(session.result.columns), len(session.result.failures)
 
         def compute() -> tuple[list[Any], list[Any]]:
-            found = Evaluation()
-            evaluate_metrics(manifest, host, self.inputs / "res", self.inputs / "ref",
-                             phase=self.record.manifest_phase, evaluation=found)
-            return found.columns, found.failures
+            found = session.after_scoring(self.inputs / "res", self.inputs / "ref")
+            return found.columns[before[0]:], found.failures[before[1]:]
 
         try:
             return Metrics(compute)
@@ -244,15 +238,7 @@ class _Scoring:
             say(f"the metrics cannot run in a process of their own ({error})")
             return None
 
-    def _metrics_time_limit(self, manifest: Any) -> float:
-        """How long all the metrics may take: each column's plugin time limit, plus reading time."""
-        from .._evaluate import _time_limit
-
-        columns = sum(len(e.get("splits", list(manifest.document.get("splits", {})) or ["all"]))
-                      for e in manifest.section("metrics", self.record.manifest_phase))
-        return columns * _time_limit(manifest, self.record.manifest_phase) + 600
-
-    def _after_original(self, plugins: tuple[Any, Any] | None, evaluation: Any, metrics: Metrics | None) -> int:
+    def _after_original(self, plugins: EvaluationSession | None, evaluation: Any, metrics: Metrics | None) -> int:
         from codalab_worker_compat import read_scores
 
         from .._evaluate import PluginFailure, failure_summary
@@ -267,8 +253,7 @@ class _Scoring:
             say(f"the scoring program {why}: its output is left as it is and the plugins did not run")
             self._write_report("failed", f"the scoring program {why}", evaluation, html=False)
             return 0
-        self.report["columns"] = [{**c, "value": _float(original.scores.get(str(c["key"])))}
-                                  for c in self.record.columns]
+        self.columns = [{**c, "value": _float(original.scores.get(str(c["key"])))} for c in self.record.columns]
         missing = _missing_modules(("numpy", "pandas"))
         if plugins is not None and missing:
             evaluation.failures.append(PluginFailure(
@@ -276,7 +261,7 @@ class _Scoring:
                 "numpy and pandas (codalab/codalab-legacy:py312 has both); use such an image in competition.yaml",
                 bool(self.record.required)))
         elif plugins is not None:
-            self._collect_metrics(metrics or self._start_metrics(plugins, evaluation), plugins[0], evaluation)
+            self._collect_metrics(metrics or self._start_metrics(plugins, evaluation), plugins, evaluation)
         for failure in evaluation.failures:
             say(f"plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
                 + f": {failure.message}" + (" (required)" if failure.required else " (not required)"))
@@ -291,8 +276,8 @@ class _Scoring:
             say(f"score {key!r} not added: {why}")
         if merge.error:
             say(f"plugin scores not added: {merge.error}")
-        self.report["merge"] = {"file": merge.file, "written": sorted(merge.written), "refused": merge.refused,
-                                "error": merge.error}
+        self.wrapped["merge"] = {"file": merge.file, "written": sorted(merge.written), "refused": merge.refused,
+                                 "error": merge.error}
         say(f"added {len(merge.written)} plugin score(s) to {merge.file}")
         return self._finish("finished", "", evaluation, exit_code=0)
 
@@ -303,7 +288,7 @@ class _Scoring:
         found += [Measurement("scoring program wall time", round(child.elapsed_s, 3), "s", "scoring", "scoring"),
                   Measurement("scoring program peak memory", round(child.peak_rss_mb, 1), "MiB", "scoring",
                               "scoring")]
-        self.report["measurements"] = [m.to_json() for m in found]
+        self.measurements = [m.to_json() for m in found]
 
     def _finish(self, status: str, message: str, evaluation: Any, *, exit_code: int) -> int:
         if message:
@@ -312,11 +297,16 @@ class _Scoring:
         return exit_code
 
     def _write_report(self, status: str, message: str, evaluation: Any, *, html: bool) -> None:
-        """``aibench/report.json`` always; the page too unless the original output is left untouched."""
-        self.report.update(status=status, message=message,
-                           plugin_columns=[c.to_json() for c in evaluation.columns],
-                           plugin_failures=[f.to_json() for f in evaluation.failures],
-                           check_problems=[p.to_json() for p in evaluation.problems])
+        """``aibench/report.json`` (the report document, as ``aibench run`` writes it) always; the page
+        too unless the original output is left untouched."""
+        from .._report_doc import report_document
+
+        phases = ", ".join(str(p.get("name") or p.get("number")) for p in self.record.phases)
+        self.report = report_document(
+            producer="wrapped runtime", status=status, message=message,
+            platform=f"{self.record.bundle_platform} bundle (wrapped)", phase={"number": None, "name": phases},
+            manifest_sha256=self.record.manifest_sha256, columns=self.columns, evaluation=evaluation,
+            measurements=self.measurements, concepts=self.concepts, wrapped=self.wrapped)
         try:
             folder = self.output / REPORT_DIR
             folder.mkdir(exist_ok=True)
@@ -333,52 +323,17 @@ class _Scoring:
         goes to ``aibench/`` and theirs stays the one shown."""
         from .._report import collect_sections, render_detailed_results
 
-        manifest = self._manifest_document()
-        sections = collect_sections(self.host, self.report, manifest) if self.host is not None else []
-        page = render_detailed_results(self.report, sections=sections, manifest=manifest)
+        sections = collect_sections(self.host, self.report) if self.host is not None else []
+        page = render_detailed_results(self.report, sections=sections)
         own = [p.name for p in self.output.glob("*.html")]
         target = folder / "detailed_results.html" if own else self.output / "detailed_results.html"
         if own:
             say(f"the scoring program wrote {own[0]}: the aibench page is {REPORT_DIR}/detailed_results.html")
         target.write_text(page, encoding="utf-8")
 
-    def _manifest_document(self) -> Any:
-        try:
-            return json.loads((self.home / "aibench.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
 
 def _score(home: Path, inputs: Path, output: Path, command: list[str]) -> int:
     return _Scoring(home, inputs, output, command).run()
-
-
-def _available(manifest: Any, host: Any, phase: str | None, evaluation: Any) -> Any:
-    """``manifest`` without the entries whose component is missing (its plugin failed to
-    load), each recorded as a failure."""
-    from .._components import Kind
-    from .._evaluate import PluginFailure
-    from .._manifest import Manifest
-
-    document = dict(manifest.document)
-    scopes: list[dict[str, Any]] = [document]
-    if phase is not None and phase in document.get("phases", {}):
-        document["phases"] = dict(document["phases"])
-        document["phases"][phase] = dict(document["phases"][phase])
-        scopes.append(document["phases"][phase])
-    for scope in scopes:
-        for section, kind in (("metrics", Kind.METRIC), ("checks", Kind.CHECK)):
-            kept = []
-            for entry in scope.get(section, []):
-                if entry["use"] in host.registry(kind):
-                    kept.append(entry)
-                else:
-                    evaluation.failures.append(PluginFailure(entry["use"], kind.value, None,
-                                                             "its plugin did not load", bool(entry.get("required")),
-                                                             entry.get("key")))
-            if section in scope:
-                scope[section] = kept
-    return Manifest(document, manifest.file, manifest.sha256, manifest.positions)
 
 
 class _predictions_view:  # noqa: N801 - used as a context manager like a function

@@ -76,7 +76,7 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     try:
         report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform, ledger_path=ledger_path,
                             work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
-                            use_plugins=not no_plugins, executor=executor,  # type: ignore[arg-type]
+                            use_plugins=not no_plugins, executor=executor,
                             image=image, network=network, limits=limits)
     except DockerExecutorError as error:
         if as_json:

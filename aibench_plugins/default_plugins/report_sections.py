@@ -20,7 +20,7 @@ class SplitOverview:
     info = ComponentInfo(id="aibench.split_overview",
                          description="A table of each plugin metric across the splits it was computed on.")
 
-    def render(self, report: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> Section | None:
+    def render(self, report: Mapping[str, Any]) -> Section | None:
         columns = list(report.get("plugin_columns") or [])
         if not columns:
             return None
