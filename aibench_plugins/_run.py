@@ -221,7 +221,7 @@ def _executor(executor: str | HostExecutor, host: PluginHost | None, options: Ma
         host.load_builtins()
         host.freeze()
     factory = host.registry(Kind.EXECUTOR).get(executor).component
-    given = {name: value for name, value in options.items() if value not in (None, False)}
+    given = {name: value for name, value in options.items() if value not in (None, False, "auto")}
     refused = sorted(set(given) - set(factory.info.options))
     if refused:
         takers = sorted(r.id for r in host.registry(Kind.EXECUTOR)
@@ -296,10 +296,10 @@ def _write_detailed_results(report: RunReport, host: PluginHost, work: Path) -> 
     from ._report import collect_sections, render_detailed_results
     from ._report_doc import REPORT_FILE
 
+    path = report.detailed_results = work / "detailed_results.html"
     document = report.document()
     (work / REPORT_FILE).write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
     sections = collect_sections(host, document)
-    path = work / "detailed_results.html"
     path.write_text(render_detailed_results(document, sections=sections), encoding="utf-8")
     return path
 
@@ -311,7 +311,7 @@ def _load_plugins(bundle: Any, bundle_path: str | Path) -> tuple[Manifest, Plugi
         return None
     from ._validate import validate_bundle
 
-    report = validate_bundle(bundle_path)
+    report = validate_bundle(bundle_path, bundle=bundle)
     if not report.ok or report.manifest is None or report.host is None:
         raise ManifestError(report.errors)
     return report.manifest, report.host

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._host import PluginHost, PluginRecord
 from ._manifest import MANIFEST_NAME, Manifest, parse_manifest, semantic_problems
 from ._problems import Problem, Severity
+
+if TYPE_CHECKING:
+    from codalab_worker_compat import Bundle
 
 REPORT_VERSION = 1
 
@@ -50,16 +53,18 @@ class ValidationReport:
         }
 
 
-def validate_bundle(path: str | Path, *, strict: bool | None = None) -> ValidationReport:
-    """Validate the bundle at ``path`` (folder or zip) and its ``aibench.json``."""
+def validate_bundle(path: str | Path, *, strict: bool | None = None, bundle: Bundle | None = None) -> ValidationReport:
+    """Validate the bundle at ``path`` (folder or zip) and its ``aibench.json``; ``bundle`` is the
+    bundle already loaded from ``path`` (``aibench run`` and ``aibench wrap`` load it once)."""
     from codalab_worker_compat import BundleError, load_bundle
 
     report = ValidationReport(str(path))
-    try:
-        bundle = load_bundle(path)
-    except BundleError as error:
-        report.problems.append(Problem("", error.message, file=error.file, line=error.line, fix=error.fix))
-        return report
+    if bundle is None:
+        try:
+            bundle = load_bundle(path)
+        except BundleError as error:
+            report.problems.append(Problem("", error.message, file=error.file, line=error.line, fix=error.fix))
+            return report
     report.platform = bundle.platform
     report.phases = [{"number": p.number, "name": p.name} for p in bundle.phases]
     report.problems += [Problem("", p.message, file=p.file, fix=p.fix, severity=p.severity) for p in bundle.problems()]

@@ -84,15 +84,18 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
 
     Raises :class:`WrapRefused` with every reason when it cannot be wrapped safely.
     """
-    from codalab_worker_compat import load_bundle
+    from codalab_worker_compat import BundleError, load_bundle
 
     from ._validate import sibling, validate_bundle
 
-    validation = validate_bundle(source)
-    if not validation.ok or validation.manifest is None or validation.host is None:
+    try:
+        bundle = load_bundle(source)
+    except BundleError:  # validate_bundle reports it as a problem, with its file and fix
+        bundle = None
+    validation = validate_bundle(source, bundle=bundle)
+    if bundle is None or not validation.ok or validation.manifest is None or validation.host is None:
         raise WrapRefused([f"aibench validate: {p}" for p in validation.errors] or ["the bundle has no aibench.json"])
     manifest, host = validation.manifest, validation.host
-    bundle = load_bundle(source)
     if find_in_bundle(bundle) is not None:
         raise WrapRefused([f"{source} was made by 'aibench wrap' (its scoring program already holds {RUNTIME_DIR}/): "
                            "wrap the original bundle instead"])
@@ -152,7 +155,7 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
     reasons = []
     for phase in bundle.phases:
         key = _manifest_phase(manifest, phase)
-        effective = tuple(repr(manifest.section(s, key)) for s in ("metrics", "checks", "limits"))
+        effective = manifest.plan(key).settings()
         predicts = not (bundle.platform == "v1" and phase.scoring_only)
         for programs in phase.tasks or (phase.programs,):
             wanted: list[tuple[str, Role]] = [(programs["scoring_program"], "scoring")] \
@@ -184,14 +187,14 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
 
 
 def _manifest_phase(manifest: Manifest, phase: Any) -> str | None:
-    return manifest.phase_key(phase.number) or manifest.phase_key(phase.name)
+    return manifest.phase_for(phase.number, phase.name)
 
 
 def _plan_columns(bundle: Any, manifest: Manifest, host: Any) -> list[NewColumn]:
     from ._evaluate import planned_columns
 
     seen: dict[str, NewColumn] = {}
-    keys = [None, *manifest.document.get("phases", {})]
+    keys = manifest.phase_keys()
     existing = {c.key for c in bundle.columns}
     reasons = []
     for key in keys:
@@ -219,11 +222,10 @@ def _original_columns(bundle: Any) -> list[dict[str, Any]]:
 
 def _required(manifest: Manifest) -> list[str]:
     """What the manifest marks required, in any scope: plugins, metrics and checks."""
-    found = [p["id"] for p in manifest.document.get("plugins", []) if p.get("required")]
-    scopes = [manifest.document, *manifest.document.get("phases", {}).values()]
-    for scope in scopes:
-        for section in ("metrics", "checks"):
-            found += [e.get("key") or e["use"] for e in scope.get(section, []) if e.get("required")]
+    found = [r.id for r in manifest.plugin_requests if r.required]
+    for key in manifest.phase_keys():
+        plan = manifest.plan(key)
+        found += [m.key for m in plan.metrics if m.required] + [c.use for c in plan.checks if c.required]
     return sorted(set(found))
 
 
@@ -232,7 +234,7 @@ def _vendor(lib: Path, manifest: Manifest) -> list[dict[str, str]]:
     from ._vendor import vendor
 
     try:
-        return vendor(lib, [p["id"] for p in manifest.document.get("plugins", [])])
+        return vendor(lib, manifest.plugin_ids)
     except VendorError as error:
         raise WrapRefused([str(error)]) from None
 
@@ -372,9 +374,10 @@ def _check_result(output: Path, report: WrapReport) -> None:
 
     from ._validate import validate_bundle
 
-    validation = validate_bundle(output)
+    bundle = load_bundle(output)
+    validation = validate_bundle(output, bundle=bundle)
     problems = [f"the wrapped bundle fails validation: {p}" for p in validation.errors]
-    declared = {c.key for c in load_bundle(output).columns}
+    declared = {c.key for c in bundle.columns}
     problems += [f"column {c.key!r} is missing from the wrapped competition.yaml" for c in report.columns
                  if c.key not in declared]
     if problems:
