@@ -166,7 +166,7 @@ class _Scoring:
         from .._evaluate import PluginFailure
 
         try:
-            with _predictions_view(self.inputs / "res") as view:
+            with _predictions_view(self.inputs / "res", worker_metadata=self.record.predicts) as view:
                 session.before_scoring(view, self.inputs / "ref")
         except Exception as error:  # noqa: BLE001 - no fork left (pids limit), an unreadable folder: recorded
             required = any(e.required for e in session.plan.checks)
@@ -338,10 +338,14 @@ def _score(home: Path, inputs: Path, output: Path, command: list[str]) -> int:
 
 class _predictions_view:  # noqa: N801 - used as a context manager like a function
     """``input/res`` as the participant's files: a temporary folder of links to its entries,
-    without the worker's ``metadata`` and the ingestion measurements."""
+    without the ingestion measurements and, when a prediction step ran (``worker_metadata``),
+    without the ``metadata`` the worker wrote after it. Without a prediction step (a v1
+    scoring-only phase) a ``metadata`` there is the participant's own, and is checked as
+    ``aibench run`` checks it."""
 
-    def __init__(self, predictions: Path) -> None:
+    def __init__(self, predictions: Path, *, worker_metadata: bool = True) -> None:
         self.predictions = predictions
+        self.hidden = ("metadata", MEASUREMENTS_FILE) if worker_metadata else (MEASUREMENTS_FILE,)
         self.folder: str | None = None
 
     def __enter__(self) -> Path:
@@ -350,7 +354,7 @@ class _predictions_view:  # noqa: N801 - used as a context manager like a functi
         for top, folders, files in os.walk(self.predictions):
             here = view / Path(top).relative_to(self.predictions)
             if Path(top) == self.predictions:
-                files = [f for f in files if f not in ("metadata", MEASUREMENTS_FILE)]
+                files = [f for f in files if f not in self.hidden]
             for name in folders:
                 (here / name).mkdir()
             for name in files:
