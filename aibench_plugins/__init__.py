@@ -23,11 +23,12 @@ _EXPORTS = {
                     "LedgerError", "ManifestError", "MetricInputError", "MissingPluginsError", "PluginError",
                     "PluginLoadError", "ReadError", "RegistrationError", "RegistryError", "RuntimeRecordError",
                     "TableSpecError", "UnknownIdError", "UsageError", "VendorError", "WrapError", "WrapRefused"),
-    "_host": ("PluginHost", "PluginRecord", "PluginRequest"),
+    "_host": ("PluginHost",),
     "_manifest": ("Manifest", "parse_manifest"),
     "_markers": ("hookimpl",),
     "_metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "metric"),
     "_problems": ("Problem",),
+    "_records": ("PluginRecord", "PluginRequest"),
     "_registry": ("Registration", "Registry"),
     "_validate": ("ValidationReport", "validate_bundle"),
 }
@@ -96,11 +97,12 @@ if TYPE_CHECKING:
     from ._check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
     from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorFactory as ExecutorFactory, ExecutorInfo as ExecutorInfo, HostExecutor as HostExecutor, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
     from ._exceptions import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
-    from ._host import PluginHost as PluginHost, PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
+    from ._host import PluginHost as PluginHost  # noqa: F401
     from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
     from ._markers import hookimpl as hookimpl  # noqa: F401
     from ._metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, metric as metric  # noqa: F401
     from ._problems import Problem as Problem  # noqa: F401
+    from ._records import PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
     from ._registry import Registration as Registration, Registry as Registry  # noqa: F401
     from ._validate import ValidationReport as ValidationReport, validate_bundle as validate_bundle  # noqa: F401
 

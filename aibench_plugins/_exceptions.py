@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._host import PluginRecord
+    from ._records import PluginRecord
     from ._problems import Problem
 
 

@@ -22,7 +22,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
@@ -31,12 +31,11 @@ from . import _hookspecs
 from ._components import KINDS, Kind
 from ._exceptions import AibenchError, ComponentKindError, InvalidParamsSchemaError, MissingPluginsError, PluginLoadError
 from ._markers import PROJECT_NAME
+from ._records import PluginRecord, PluginRequest, Status
 from ._registry import Registration, Registry
 
 if TYPE_CHECKING:
     import importlib.metadata
-
-Status = Literal["loaded", "failed", "missing", "skipped"]
 
 BUILTIN_DISTRIBUTION = "aibench-plugins"
 BUILTIN_PLUGINS: Mapping[str, str] = {
@@ -51,44 +50,6 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.executors": "aibench_plugins.default_plugins.executors",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""
-
-
-@dataclass
-class PluginRecord:
-    """What happened to one plugin: the row of ``aibench plugins list``.
-
-    ``status`` is ``loaded``, ``failed`` (import or registration raised; ``reason``
-    says why), ``missing`` (not installed or wrong version) or ``skipped``
-    (installed but not named in the manifest, so never imported).
-    """
-
-    id: str
-    distribution: str
-    version: str | None
-    status: Status
-    reason: str = ""
-    builtin: bool = False
-    required: bool = False
-    entry_point: str | None = None
-    kinds: list[str] = field(default_factory=list)
-    provides: dict[str, list[str]] = field(default_factory=dict)
-    hooks: list[str] = field(default_factory=list)
-    traceback: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The documented JSON shape (see docs/cli.md)."""
-        data = asdict(self)
-        data.pop("traceback")
-        return data
-
-
-@dataclass(frozen=True)
-class PluginRequest:
-    """A plugin the manifest names: its id, PEP 508 requirement and whether it is required."""
-
-    id: str
-    requirement: str | None = None
-    required: bool = False
 
 
 def strict_from_env(environ: Mapping[str, str] = os.environ) -> bool:

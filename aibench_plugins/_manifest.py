@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._components import KINDS, Kind
-from ._host import PluginRequest
+from ._records import PluginRequest
 from ._plan import PhasePlan, column_key, default_splits, plan
 from ._problems import Problem, did_you_mean, pointer
 from ._schema import manifest_problems, params_problems
@@ -285,7 +285,7 @@ def _original_column_keys(bundle: Bundle | None) -> set[str]:
     ``aibench wrap`` added for plugin scores."""
     if bundle is None:
         return set()
-    from ._runtime.record import find_in_bundle
+    from ._wraprecord import find_in_bundle
 
     wrapped = find_in_bundle(bundle)
     if wrapped is not None:

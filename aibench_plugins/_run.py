@@ -139,7 +139,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
 
     bundle = load_bundle(bundle_path)
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
-    from ._runtime.record import find_in_bundle
+    from ._wraprecord import find_in_bundle
 
     record = find_in_bundle(bundle)
     wrapped = record is not None  # its plugins run inside its scoring program

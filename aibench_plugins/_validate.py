@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._host import PluginHost, PluginRecord
+from ._host import PluginHost
+from ._records import PluginRecord
 from ._manifest import MANIFEST_NAME, Manifest, parse_manifest, semantic_problems
 from ._problems import Problem, Severity
 
@@ -100,7 +101,7 @@ def _requests(manifest: Manifest) -> list[Any]:
 
 
 def _request(plugin: Any) -> Any:
-    from ._host import PluginRequest
+    from ._records import PluginRequest
 
     if not isinstance(plugin, dict) or not isinstance(plugin.get("id"), str):
         return PluginRequest("")

@@ -30,7 +30,7 @@ from ._competition_yaml import NewColumn, add_columns
 from ._exceptions import ColumnEditError, WrapRefused
 from ._manifest import MANIFEST_NAME, Manifest
 from ._runtime import BOOTSTRAP, MINIMUM_PYTHON
-from ._runtime.record import WrapRecord, find_in_bundle
+from ._wraprecord import WrapRecord, find_in_bundle
 from ._version import __version__
 
 if TYPE_CHECKING:

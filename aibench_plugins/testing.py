@@ -50,7 +50,8 @@ from ._exceptions import UsageError
 if TYPE_CHECKING:
     import pytest
 
-    from ._host import PluginHost, PluginRecord
+    from ._host import PluginHost
+    from ._records import PluginRecord
 
 __all__ = [
     "METRIC_CHECKS",

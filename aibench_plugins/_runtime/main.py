@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from .background import Metrics, usable_cores
 from .child import ChildResult, Original, run_original, say
 from .measurements import MEASUREMENTS_FILE, Measurement, read_prediction_measurements, write_ingestion_measurements
-from .record import WrapRecord
+from .._wraprecord import WrapRecord
 
 if TYPE_CHECKING:
     from codalab_worker_compat import Worker

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._exceptions import RuntimeRecordError
+from ._exceptions import RuntimeRecordError
 
 RECORD_NAME = "wrap.json"
 RECORD_FORMAT = 1
