@@ -166,7 +166,7 @@ class _Scoring:
         from .._evaluate import PluginFailure
 
         try:
-            with _predictions_view(self.inputs / "res", worker_metadata=self.record.predicts) as view:
+            with _predictions_view(self.inputs / "res", worker_metadata=self._prediction_step_ran()) as view:
                 session.before_scoring(view, self.inputs / "ref")
         except Exception as error:  # noqa: BLE001 - no fork left (pids limit), an unreadable folder: recorded
             required = any(e.required for e in session.plan.checks)
@@ -176,6 +176,12 @@ class _Scoring:
         for problem in evaluation.problems:
             say(f"check: {problem}")
         return session.refusal()
+
+    def _prediction_step_ran(self) -> bool:
+        """Whether a worker's prediction step ran before this scoring (and wrote ``input/res/metadata``):
+        always on a v2 worker (the ``/app`` layout; Codabench runs one even for a converted v1
+        scoring-only phase, §5.3), on v1 unless the phase is scoring-only."""
+        return self.record.predicts or self.inputs.is_relative_to("/app")
 
     def _declares_checks(self) -> bool:
         """Whether the manifest has submission checks for this program's phase (read cheaply,
