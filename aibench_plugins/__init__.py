@@ -26,11 +26,17 @@ _EXPORTS = {
     "_host": ("PluginHost",),
     "_manifest": ("Manifest", "parse_manifest"),
     "_markers": ("hookimpl",),
-    "_metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "metric"),
+    "_evaluate": ("Evaluation", "EvaluationSession", "PluginColumn", "PluginFailure"),
+    "_hookspecs": ("Register",),
+    "_metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "Scores", "metric"),
+    "_report": ("Reporter", "Section"),
+    "_run": ("RunReport", "run_bundle"),
+    "_stateful": ("MetricFactory", "MetricStateBase", "StatefulMetric", "object_schema"),
     "_problems": ("Problem",),
     "_records": ("PluginRecord", "PluginRequest"),
     "_registry": ("Registration", "Registry"),
     "_validate": ("ValidationReport", "validate_bundle"),
+    "_wrap": ("WrapReport", "wrap_bundle"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -44,6 +50,8 @@ __all__ = [
     "ComponentKindError",
     "DataError",
     "DuplicateIdError",
+    "Evaluation",
+    "EvaluationSession",
     "ExecutorFactory",
     "ExecutorInfo",
     "FunctionCheck",
@@ -59,12 +67,16 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "Metric",
+    "MetricFactory",
     "MetricInfo",
     "MetricInputError",
     "MetricResult",
     "MetricState",
+    "MetricStateBase",
     "MissingPluginsError",
+    "PluginColumn",
     "PluginError",
+    "PluginFailure",
     "PluginHost",
     "PluginLoadError",
     "PluginRecord",
@@ -72,11 +84,17 @@ __all__ = [
     "Problem",
     "Provenance",
     "ReadError",
+    "Register",
     "Registration",
     "RegistrationError",
     "Registry",
     "RegistryError",
+    "Reporter",
+    "RunReport",
     "RuntimeRecordError",
+    "Scores",
+    "Section",
+    "StatefulMetric",
     "SubmissionProblem",
     "TableSpecError",
     "UnknownIdError",
@@ -85,12 +103,16 @@ __all__ = [
     "VendorError",
     "WrapError",
     "WrapRefused",
+    "WrapReport",
     "__version__",
     "check",
     "hookimpl",
     "metric",
+    "object_schema",
     "parse_manifest",
+    "run_bundle",
     "validate_bundle",
+    "wrap_bundle",
 ]
 
 if TYPE_CHECKING:
@@ -100,11 +122,17 @@ if TYPE_CHECKING:
     from ._host import PluginHost as PluginHost  # noqa: F401
     from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
     from ._markers import hookimpl as hookimpl  # noqa: F401
-    from ._metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, metric as metric  # noqa: F401
+    from ._evaluate import Evaluation as Evaluation, EvaluationSession as EvaluationSession, PluginColumn as PluginColumn, PluginFailure as PluginFailure  # noqa: F401
+    from ._hookspecs import Register as Register  # noqa: F401
+    from ._metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, Scores as Scores, metric as metric  # noqa: F401
+    from ._report import Reporter as Reporter, Section as Section  # noqa: F401
+    from ._run import RunReport as RunReport, run_bundle as run_bundle  # noqa: F401
+    from ._stateful import MetricFactory as MetricFactory, MetricStateBase as MetricStateBase, StatefulMetric as StatefulMetric, object_schema as object_schema  # noqa: F401
     from ._problems import Problem as Problem  # noqa: F401
     from ._records import PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
     from ._registry import Registration as Registration, Registry as Registry  # noqa: F401
     from ._validate import ValidationReport as ValidationReport, validate_bundle as validate_bundle  # noqa: F401
+    from ._wrap import WrapReport as WrapReport, wrap_bundle as wrap_bundle  # noqa: F401
 
 def __getattr__(name: str) -> Any:
     module = _MODULE_OF.get(name)

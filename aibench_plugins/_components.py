@@ -72,7 +72,8 @@ class ComponentInfo:
         (``aibench.accuracy``, ``acme.demographic_parity``); the manifest refers to
         the component by this id.
     :param description: one or two sentences shown in ``aibench plugins list`` and
-        on the competition page.
+        on the competition page; whitespace runs (an indented triple-quoted block) become
+        single spaces.
     :param params_schema: JSON Schema (2020-12) of the ``params`` object the
         manifest may give; it must describe an object. The default accepts only
         an empty object.
@@ -86,6 +87,7 @@ class ComponentInfo:
         _expect(self, "id", isinstance(self.id, str) and bool(_ID.match(self.id)),
                 "a lower-case dotted identifier such as 'acme.macro_f1'")
         _expect(self, "description", isinstance(self.description, str), "a string")
+        object.__setattr__(self, "description", " ".join(self.description.split()))
         _expect(self, "params_schema",
                 isinstance(self.params_schema, Mapping) and self.params_schema.get("type") == "object",
                 "a JSON Schema mapping with \"type\": \"object\"")

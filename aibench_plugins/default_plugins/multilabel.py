@@ -33,10 +33,9 @@ from abc import abstractmethod
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._exceptions import MetricInputError
-from .._components import InputSpec, MetricInfo
-from .._markers import hookimpl
-from .._stateful import MetricStateBase, StatefulMetric, describe, object_schema
+from aibench_plugins import (
+    InputSpec, MetricInfo, MetricInputError, MetricStateBase, StatefulMetric, hookimpl, object_schema
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -316,9 +315,9 @@ class MultilabelF1State(_MultilabelState):
     info = MetricInfo(
         id="aibench.multilabel_f1", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(["macro", "micro", "samples", "weighted"], "macro"),
-        description=describe("""F1 score of multi-label predictions, 2 TP / (2 TP + FP + FN), averaged
+        description="""F1 score of multi-label predictions, 2 TP / (2 TP + FP + FN), averaged
             over labels (macro, weighted by true count), pooled (micro) or averaged over samples
-            (samples), as scikit-learn's f1_score."""),
+            (samples), as scikit-learn's f1_score.""",
     )
 
     def _value(self) -> float:
@@ -329,9 +328,9 @@ class JaccardState(_MultilabelState):
     info = MetricInfo(
         id="aibench.jaccard", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(["samples", "macro", "micro", "weighted"], "samples"),
-        description=describe("""Jaccard index (intersection over union) of multi-label predictions,
+        description="""Jaccard index (intersection over union) of multi-label predictions,
             averaged over samples |P ∩ T| / |P ∪ T| (samples), over labels (macro, weighted) or pooled
-            (micro), as scikit-learn's jaccard_score."""),
+            (micro), as scikit-learn's jaccard_score.""",
         citation="Jaccard, P. (1912). The distribution of the flora in the alpine zone. New Phytologist, "
                  "11(2), 37-50.",
     )
@@ -344,8 +343,8 @@ class HammingLossState(_MultilabelState):
     info = MetricInfo(
         id="aibench.hamming_loss", direction="minimize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(),
-        description=describe("""Hamming loss: the fraction of (sample, label) pairs predicted wrongly,
-            as scikit-learn's hamming_loss; 0 when there is no label at all."""),
+        description="""Hamming loss: the fraction of (sample, label) pairs predicted wrongly,
+            as scikit-learn's hamming_loss; 0 when there is no label at all.""",
     )
 
     def _value(self) -> float:
@@ -357,9 +356,9 @@ class SubsetAccuracyState(_MultilabelState):
     info = MetricInfo(
         id="aibench.subset_accuracy", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(),
-        description=describe("""Subset accuracy (exact match ratio): the fraction of samples whose
+        description="""Subset accuracy (exact match ratio): the fraction of samples whose
             predicted label set equals the true one, as scikit-learn's accuracy_score on multi-label
-            input."""),
+            input.""",
     )
 
     def _value(self) -> float:

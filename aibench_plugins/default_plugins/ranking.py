@@ -62,10 +62,9 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._exceptions import MetricInputError
-from .._components import InputSpec, MetricInfo
-from .._markers import hookimpl
-from .._stateful import MetricStateBase, StatefulMetric, describe, object_schema
+from aibench_plugins import (
+    InputSpec, MetricInfo, MetricInputError, MetricStateBase, StatefulMetric, hookimpl, object_schema
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -428,10 +427,10 @@ class MAPState(_RankingState):
     info = MetricInfo(
         id="aibench.map", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_CUTOFF),
-        description=describe("""Mean average precision: per query, the mean of the precision at the
+        description="""Mean average precision: per query, the mean of the precision at the
             rank of each relevant item (0 for relevant items not ranked, or ranked below the cutoff k),
             averaged over queries; trec_eval's map (map_cut.k with k: a query with more than k relevant
-            items scores at most k / relevant)."""),
+            items scores at most k / relevant).""",
         citation=_TREC,
     )
 
@@ -445,10 +444,10 @@ class NDCGState(_RankingState):
     info = MetricInfo(
         id="aibench.ndcg", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_CUTOFF, gain=_GAIN),
-        description=describe("""Normalised discounted cumulative gain: the sum of gain / log2(rank + 1)
+        description="""Normalised discounted cumulative gain: the sum of gain / log2(rank + 1)
             over the first k ranked items, divided by that of the ideal ranking of the query's judged
             items; 0 for a query with no relevant item. Linear gains equal trec_eval's ndcg_cut and
-            scikit-learn's ndcg_score."""),
+            scikit-learn's ndcg_score.""",
         citation="Järvelin, K., & Kekäläinen, J. (2002). Cumulated gain-based evaluation of IR techniques. "
                  "ACM Transactions on Information Systems, 20(4), 422-446.",
     )
@@ -470,8 +469,8 @@ class PrecisionAtKState(_RankingState):
     info = MetricInfo(
         id="aibench.precision_at_k", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_K),
-        description=describe("""Precision at k: the relevant items among the first k ranked, divided by
-            k (even when fewer were ranked), averaged over queries; trec_eval's P.k."""),
+        description="""Precision at k: the relevant items among the first k ranked, divided by
+            k (even when fewer were ranked), averaged over queries; trec_eval's P.k.""",
         citation=_TREC,
     )
 
@@ -483,9 +482,9 @@ class RecallAtKState(_RankingState):
     info = MetricInfo(
         id="aibench.recall_at_k", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_K),
-        description=describe("""Recall at k: the relevant items among the first k ranked, divided by the
+        description="""Recall at k: the relevant items among the first k ranked, divided by the
             query's relevant items (0 for a query with none), averaged over queries; trec_eval's
-            recall.k."""),
+            recall.k.""",
         citation=_TREC,
     )
 
@@ -497,9 +496,9 @@ class MRRState(_RankingState):
     info = MetricInfo(
         id="aibench.mrr", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_CUTOFF),
-        description=describe("""Mean reciprocal rank: 1 / the rank of the first relevant item (0 when
+        description="""Mean reciprocal rank: 1 / the rank of the first relevant item (0 when
             none is ranked, or none within the cutoff k), averaged over queries; trec_eval's
-            recip_rank."""),
+            recip_rank.""",
         citation="Voorhees, E. M. (1999). The TREC-8 Question Answering Track Report. TREC-8.",
     )
 

@@ -35,10 +35,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._exceptions import MetricInputError
-from .._components import InputSpec, MetricInfo
-from .._markers import hookimpl
-from .._stateful import MetricStateBase, StatefulMetric, describe
+from aibench_plugins import InputSpec, MetricInfo, MetricInputError, MetricStateBase, StatefulMetric, hookimpl
 
 if TYPE_CHECKING:
     import numpy as np
@@ -221,9 +218,9 @@ class RMSEState(MSEState):
 class MAPEState(_SumState):
     info = MetricInfo(
         id="aibench.mape", direction="minimize", bounds=(0.0, None), inputs=_VALUES,
-        description=describe("""Mean absolute percentage error, as a fraction: mean of
+        description="""Mean absolute percentage error, as a fraction: mean of
             |prediction - reference| / max(|reference|, eps), eps the float64 machine epsilon
-            (scikit-learn's convention: a zero reference gives a very large error, not infinity)."""),
+            (scikit-learn's convention: a zero reference gives a very large error, not infinity).""",
     )
 
     def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
@@ -271,9 +268,9 @@ class _Constant:
 class R2State(_RegressionState):
     info = MetricInfo(
         id="aibench.r2", direction="maximize", bounds=(None, 1.0), version="2", inputs=_VALUES,
-        description=describe("""Coefficient of determination, 1 - SS_res / SS_tot. With constant
+        description="""Coefficient of determination, 1 - SS_res / SS_tot. With constant
             references it is 1.0 for exact predictions and 0.0 otherwise, and it is NaN for fewer than
-            two samples, as in scikit-learn."""),
+            two samples, as in scikit-learn.""",
     )
 
     def reset(self) -> None:
@@ -325,8 +322,8 @@ class R2State(_RegressionState):
 class PearsonState(_RegressionState):
     info = MetricInfo(
         id="aibench.pearson", direction="maximize", bounds=(-1.0, 1.0), inputs=_VALUES,
-        description=describe("""Pearson correlation coefficient between predictions and references;
-            NaN when either is constant or there are fewer than two samples, as in scipy."""),
+        description="""Pearson correlation coefficient between predictions and references;
+            NaN when either is constant or there are fewer than two samples, as in scipy.""",
         citation="Pearson, K. (1895). Notes on regression and inheritance in the case of two parents. "
                  "Proceedings of the Royal Society of London, 58, 240-242.",
     )
@@ -399,9 +396,9 @@ def average_ranks(values: Any) -> FloatArray:
 class SpearmanState(MetricStateBase):
     info = MetricInfo(
         id="aibench.spearman", direction="maximize", bounds=(-1.0, 1.0), inputs=_VALUES,
-        description=describe("""Spearman rank correlation: the Pearson correlation of the ranks, ties
+        description="""Spearman rank correlation: the Pearson correlation of the ranks, ties
             sharing their average rank; NaN when either input is constant or there are fewer than two
-            samples, as in scipy. The state keeps every value (ranks need all the data)."""),
+            samples, as in scipy. The state keeps every value (ranks need all the data).""",
         citation="Spearman, C. (1904). The proof and measurement of association between two things. "
                  "The American Journal of Psychology, 15(1), 72-101.",
     )

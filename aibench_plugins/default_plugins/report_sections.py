@@ -7,10 +7,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from .._components import ComponentInfo
-from .._hookspecs import Register
-from .._markers import hookimpl
-from .._report import Section
+from aibench_plugins import ComponentInfo, Register, Section, hookimpl
 
 
 class SplitOverview:

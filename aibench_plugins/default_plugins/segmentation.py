@@ -33,10 +33,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._exceptions import MetricInputError
-from .._components import InputSpec, MetricInfo
-from .._markers import hookimpl
-from .._stateful import MetricStateBase, StatefulMetric, describe
+from aibench_plugins import InputSpec, MetricInfo, MetricInputError, MetricStateBase, StatefulMetric, hookimpl
 from .multilabel import combine, per_class_ratios
 
 if TYPE_CHECKING:
@@ -211,10 +208,10 @@ def _pairs(metric_id: str, predictions: Any, references: Any) -> Iterator[tuple[
 class IoUState(_SegmentationState):
     info = MetricInfo(
         id="aibench.iou", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS, params_schema=_SCHEMA,
-        description=describe("""Mean intersection over union (Jaccard index) of label maps: per class,
+        description="""Mean intersection over union (Jaccard index) of label maps: per class,
             TP / (TP + FP + FN) over all pixels, averaged over classes; classes absent from both
             references and predictions are left out by default. Equals scikit-learn's jaccard_score on
-            the flattened maps."""),
+            the flattened maps.""",
         citation="Everingham, M., Van Gool, L., Williams, C. K. I., Winn, J., & Zisserman, A. (2010). The "
                  "PASCAL Visual Object Classes (VOC) Challenge. IJCV, 88(2), 303-338.",
     )
@@ -226,9 +223,9 @@ class IoUState(_SegmentationState):
 class DiceState(_SegmentationState):
     info = MetricInfo(
         id="aibench.dice", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS, params_schema=_SCHEMA,
-        description=describe("""Mean Dice coefficient (F1) of label maps: per class, 2 TP / (2 TP + FP +
+        description="""Mean Dice coefficient (F1) of label maps: per class, 2 TP / (2 TP + FP +
             FN) over all pixels, averaged over classes; classes absent from both references and
-            predictions are left out by default. Equals scikit-learn's f1_score on the flattened maps."""),
+            predictions are left out by default. Equals scikit-learn's f1_score on the flattened maps.""",
         citation="Dice, L. R. (1945). Measures of the amount of ecologic association between species. "
                  "Ecology, 26(3), 297-302.",
     )

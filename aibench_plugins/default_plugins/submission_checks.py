@@ -41,9 +41,7 @@ from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import MetricInputError
-from .._check import SubmissionProblem, check
-from .._markers import hookimpl
+from aibench_plugins import MetricInputError, SubmissionProblem, check, hookimpl
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 

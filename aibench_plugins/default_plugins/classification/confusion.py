@@ -23,10 +23,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..._exceptions import MetricInputError
-from ..._components import MetricInfo
-from ..._metric import Scores
-from ..._stateful import MetricFactory, object_schema
+from aibench_plugins import MetricFactory, MetricInfo, MetricInputError, Scores, object_schema
 from .labels import Array, check_inputs, class_key, label_list_param, positions
 from .matrix import Confusion
 

@@ -9,8 +9,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._exceptions import MetricInputError, UsageError
-from ..._components import MetricInfo
+from aibench_plugins import MetricInfo, MetricInputError, UsageError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

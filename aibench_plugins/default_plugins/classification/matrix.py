@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..._exceptions import MetricInputError
+from aibench_plugins import MetricInputError
 from .labels import Array, label_arrays, same_family
 
 __all__ = ["MAX_LABELS", "Confusion", "confusion_matrix"]

@@ -16,10 +16,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..._exceptions import MetricInputError
-from ..._components import InputSpec, MetricInfo
-from ..._metric import Scores
-from ..._stateful import MetricFactory, object_schema
+from aibench_plugins import InputSpec, MetricFactory, MetricInfo, MetricInputError, Scores, object_schema
 from .labels import Array, check_inputs, label_list_param, positions
 
 __all__ = [
