@@ -22,16 +22,16 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import _hookspecs
 from ._components import KINDS, Kind
-from ._exceptions import AibenchError, ComponentKindError, InvalidParamsSchemaError, MissingPluginsError, PluginLoadError
+from ._exceptions import (AibenchError, ComponentKindError, InvalidParamsSchemaError, MissingPluginsError,
+                          PluginLoadError)
 from ._markers import PROJECT_NAME
-from ._records import PluginRecord, PluginRequest, Status
+from ._records import PluginRecord, PluginRequest
 from ._registry import Registration, Registry
 
 if TYPE_CHECKING:
