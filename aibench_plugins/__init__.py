@@ -15,8 +15,7 @@ from ._version import __version__
 
 _EXPORTS = {
     "_check": ("FunctionCheck", "SubmissionProblem", "check"),
-    "_components": ("CheckInfo", "Component", "ComponentInfo", "ExecutorFactory", "ExecutorInfo", "HostExecutor",
-                    "InputSpec", "Kind", "KindSpec",
+    "_components": ("CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind", "KindSpec",
                     "MetricInfo"),
     "_exceptions": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
                     "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
@@ -27,9 +26,10 @@ _EXPORTS = {
     "_manifest": ("Manifest", "parse_manifest"),
     "_markers": ("hookimpl",),
     "_evaluate": ("Evaluation", "EvaluationSession", "PluginColumn", "PluginFailure"),
+    "_executor": ("ExecutorFactory", "HostExecutor"),
     "_hookspecs": ("Register",),
     "_metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "Scores", "metric"),
-    "_report": ("Reporter", "Section"),
+    "_reporter": ("Reporter", "Section"),
     "_run": ("RunReport", "run_bundle"),
     "_stateful": ("MetricFactory", "MetricStateBase", "StatefulMetric", "object_schema"),
     "_problems": ("Problem",),
@@ -117,15 +117,16 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
-    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorFactory as ExecutorFactory, ExecutorInfo as ExecutorInfo, HostExecutor as HostExecutor, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
+    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
     from ._exceptions import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
     from ._host import PluginHost as PluginHost  # noqa: F401
     from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
     from ._markers import hookimpl as hookimpl  # noqa: F401
     from ._evaluate import Evaluation as Evaluation, EvaluationSession as EvaluationSession, PluginColumn as PluginColumn, PluginFailure as PluginFailure  # noqa: F401
+    from ._executor import ExecutorFactory as ExecutorFactory, HostExecutor as HostExecutor  # noqa: F401
     from ._hookspecs import Register as Register  # noqa: F401
     from ._metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, Scores as Scores, metric as metric  # noqa: F401
-    from ._report import Reporter as Reporter, Section as Section  # noqa: F401
+    from ._reporter import Reporter as Reporter, Section as Section  # noqa: F401
     from ._run import RunReport as RunReport, run_bundle as run_bundle  # noqa: F401
     from ._stateful import MetricFactory as MetricFactory, MetricStateBase as MetricStateBase, StatefulMetric as StatefulMetric, object_schema as object_schema  # noqa: F401
     from ._problems import Problem as Problem  # noqa: F401

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from ._components import ComponentInfo, Kind
+from ._components import Kind
 from ._isolate import call_isolated
+from ._reporter import Reporter, Section
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -28,28 +28,6 @@ __all__ = ["Reporter", "Section", "collect_sections", "render_detailed_results"]
 
 DEFAULT_REPORTER_TIME_LIMIT_S = 30.0
 _LABEL_W, _BAR_W = 110, 260  # chart geometry, in SVG user units
-
-
-@dataclass(frozen=True)
-class Section:
-    """A part of the page a reporter contributes. ``body`` is HTML inserted as is: the
-    reporter escapes its own text (``html.escape``) and uses no script or external resource."""
-
-    id: str
-    title: str
-    body: str
-    failed: bool = False
-
-
-@runtime_checkable
-class Reporter(Protocol):
-    """A component giving one section of the page, or ``None`` when it has nothing to say."""
-
-    @property
-    def info(self) -> ComponentInfo: ...
-
-    def render(self, report: Mapping[str, Any]) -> Section | None:
-        """The section for ``report``, the report document (``schemas/aibench-report.schema.json``)."""
 
 
 def collect_sections(host: PluginHost, report: Mapping[str, Any], *,

@@ -19,7 +19,7 @@ from ._manifest import Manifest
 if TYPE_CHECKING:
     from codalab_worker_compat import ResourceLimits
 
-    from ._components import HostExecutor
+    from ._executor import HostExecutor
 
 REPORT_VERSION = 1
 

@@ -16,7 +16,8 @@ import pytest
 from aibench_plugins._components import ComponentInfo
 from aibench_plugins._host import PluginHost
 from aibench_plugins._markers import hookimpl
-from aibench_plugins._report import Reporter, Section, collect_sections, render_detailed_results
+from aibench_plugins import Reporter, Section
+from aibench_plugins._report import collect_sections, render_detailed_results
 from aibench_plugins.default_plugins import report_sections
 
 HOSTILE = "<script>alert(1)</script>"
