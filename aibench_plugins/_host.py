@@ -51,6 +51,10 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""
 
+HOST_ONLY_BUILTINS = frozenset({"aibench.executors"})
+"""Built-ins that only the host loads: a wrapped bundle's runtime runs inside the platform's
+worker and starts no step itself, so it carries no executor (``aibench wrap`` does not vendor it)."""
+
 
 def strict_from_env(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether ``AIBENCH_STRICT_PLUGINS`` asks for every plugin failure to be fatal."""
@@ -98,10 +102,13 @@ class PluginHost:
         """The registry of one kind of component."""
         return self._registries[kind]
 
-    def load_builtins(self) -> None:
-        """Import and register the built-in plugins. Their failure is a bug: it raises."""
+    def load_builtins(self, *, host_side: bool = True) -> None:
+        """Import and register the built-in plugins (without :data:`HOST_ONLY_BUILTINS` unless
+        ``host_side``). Their failure is a bug: it raises."""
         version = _builtin_version()
         for plugin_id, module_name in BUILTIN_PLUGINS.items():
+            if not host_side and plugin_id in HOST_ONLY_BUILTINS:
+                continue
             record = PluginRecord(plugin_id, BUILTIN_DISTRIBUTION, version, "loaded", builtin=True,
                                   required=True, entry_point=module_name)
             self._register(importlib.import_module(module_name), record)

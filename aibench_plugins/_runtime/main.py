@@ -145,7 +145,7 @@ class _Scoring:
                                  "again")
             manifest = Manifest(json.loads(data), "aibench.json", digest)
             host = PluginHost(raise_failures=False, strict=False, check_schemas=False)
-            host.load_builtins()
+            host.load_builtins(host_side=False)
             host.load_requested(manifest.plugin_requests)
             host.freeze()
         except Exception as error:  # noqa: BLE001 - recorded; the original still runs
