@@ -120,6 +120,8 @@ class PhasePlan:
     concepts: tuple[Mapping[str, Any], ...]
     limits: Mapping[str, Any]
     required_plugins: tuple[str, ...] = ()
+    #: where ``limits`` comes from in the document: ``("phases", key, "limits")`` or ``("limits",)``
+    limits_at: tuple[str, ...] = ("limits",)
 
     @property
     def plugin_time_limit_s(self) -> float:
@@ -150,7 +152,7 @@ class PhasePlan:
         """The plan without the entries whose component is in ``missing`` (a plugin that did not load)."""
         return PhasePlan(self.phase_key, tuple(m for m in self.metrics if m.use not in missing),
                          tuple(c for c in self.checks if c.use not in missing), self.tables, self.splits,
-                         self.concepts, self.limits, self.required_plugins)
+                         self.concepts, self.limits, self.required_plugins, self.limits_at)
 
     def settings(self) -> tuple[Any, ...]:
         """What a scoring program's runtime must know of the phase (phases sharing a program must agree)."""
@@ -176,4 +178,5 @@ def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
         tuple(document.get("concepts") or ()),
         dict(section("limits", None) or {}),
         tuple(str(p["id"]) for p in document.get("plugins", []) if p.get("required")),
+        ("phases", str(phase_key), "limits") if "limits" in override else ("limits",),
     )
