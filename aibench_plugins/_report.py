@@ -63,7 +63,7 @@ def collect_sections(host: PluginHost, report: Mapping[str, Any], manifest: Mapp
         def call(reporter: Any = reporter) -> Any:
             return reporter.render(report, manifest)
 
-        outcome = call_isolated(call, timeout_s=timeout_s)
+        outcome = call_isolated(call, timeout_s=timeout_s, label=f"reporter {rid}")
         if outcome.ok and (outcome.value is None or isinstance(outcome.value, Section)):
             if outcome.value is not None:
                 sections.append(outcome.value)

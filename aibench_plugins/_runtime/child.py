@@ -1,6 +1,7 @@
 """Running the original command of a wrapped program as the worker would have run it:
 same argv, working directory, environment and standard streams; signals the worker
-sends (``docker stop``: SIGTERM) are passed on to it."""
+sends (``docker stop``: SIGTERM) are passed on to it, and it gets SIGTERM too when the
+runtime itself ends without passing one on (killed with SIGKILL: Linux ``PR_SET_PDEATHSIG``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .._isolate import die_with_parent
 
 #: the signals a worker's ``docker stop`` or a terminal sends, passed on to the original command
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -41,7 +44,7 @@ class Original:
         self._failed: ChildResult | None = None
         self._previous: dict[int, Any] = {}
         try:
-            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(list(command))
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(list(command), preexec_fn=_die_with_runtime)
         except OSError as error:
             self._process = None
             code = 126 if isinstance(error, PermissionError) else 127
@@ -68,6 +71,11 @@ class Original:
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         code = status if status >= 0 else 128 - status
         return ChildResult(code, elapsed, peak_kib / 1024, "" if status >= 0 else f"ended by signal {-status}")
+
+
+def _die_with_runtime() -> None:
+    """In the forked child, before exec: SIGTERM when the runtime ends."""
+    die_with_parent(signal.SIGTERM)
 
 
 def run_original(command: Sequence[str]) -> ChildResult:
