@@ -55,18 +55,19 @@ def full_run(ledger: Ledger, tmp_path: Path, **extra: Any) -> str:
 def test_new_ledger_records_its_schema_version_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "ledger.sqlite3"
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 2
+        assert ledger.schema_version == SCHEMA_VERSION == 3
         assert ledger.path == path
     with Ledger.open(path) as ledger:  # reopening applies nothing twice
         assert ledger.schema_version == SCHEMA_VERSION
     rows = sql(path, "SELECT version, applied_at FROM schema_version")
-    assert [version for version, _ in rows] == [1, 2]
+    assert [version for version, _ in rows] == [1, 2, 3]
     assert datetime.fromisoformat(rows[0][1]).tzinfo == timezone.utc
     assert sql(path, "PRAGMA journal_mode") == [("wal",)]
 
 
 def test_a_version_1_ledger_is_migrated_keeping_its_runs(tmp_path: Path) -> None:
-    """Schema 2 adds the pinned image ID and the executor's details; older runs read as None and {}."""
+    """Schema 2 adds the pinned image ID and the executor's details, 3 when the folder was collected;
+    older runs read as None and {}."""
     path = tmp_path / "ledger.sqlite3"
     with closing(sqlite3.connect(path)) as db, db:
         db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -77,9 +78,10 @@ def test_a_version_1_ledger_is_migrated_keeping_its_runs(tmp_path: Path) -> None
                    "VALUES ('a' || hex(randomblob(15)), 'finished', '/b', 'local', '2026-01-01T00:00:00+00:00', "
                    "'elsewhere', 1, '0.1.0')")
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 2
+        assert ledger.schema_version == SCHEMA_VERSION == 3
         (old,) = ledger.runs()
         assert (old.executor, old.image, old.image_id, old.executor_details) == ("local", None, None, {})
+        assert old.collected_at is None
         details = {"repo_digests": [], "network": False, "user": "65534:65534"}
         run_id = ledger.start_run(bundle_path="b", executor="docker", image="codalab-compat/py312:bookworm",
                                   image_id="sha256:" + "1" * 64, executor_details=details)
