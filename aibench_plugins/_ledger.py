@@ -490,10 +490,14 @@ def _reserve_path(ledger: Path) -> Path:
 
 
 def _make_reserve(ledger: Path) -> None:
-    """Keep :data:`RESERVE_BYTES` allocated beside the ledger, when there is room (best effort)."""
+    """Keep :data:`RESERVE_BYTES` allocated beside the ledger, when there is room for four times
+    as much (best effort)."""
     reserve = _reserve_path(ledger)
     try:
         if reserve.is_file() and reserve.stat().st_size >= RESERVE_BYTES:
+            return
+        disk = os.statvfs(ledger.parent)
+        if disk.f_bavail * disk.f_frsize < 4 * RESERVE_BYTES:  # never what fills a nearly full disk
             return
         fd = os.open(reserve, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError:

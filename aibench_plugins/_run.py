@@ -154,6 +154,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     runner, owned = _executor(executor, isolation, image, network)
     described: dict[str, Any] = runner.describe() if hasattr(runner, "describe") else {"executor": runner.name}
     with closing_executor(runner if owned else None), Ledger.open(ledger_path) as ledger:
+        retention = _apply_retention(ledger)
         run_id = ledger.start_run(
             bundle_path=str(Path(bundle_path).resolve()), bundle_sha256=sha256_of_path(bundle_path),
             submission_path=str(Path(submission).resolve()), submission_sha256=sha256_of_path(submission),
@@ -181,6 +182,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                     raise RunError(run_id, _stop_message(error, work), work) from error
                 raise
             report.plugin_output = _plugin_output(log)
+            report.result.warnings += retention
         _record_report(ledger, report)
     return report
 
@@ -196,6 +198,24 @@ class RunError(AibenchError):
 
 
 PLUGIN_LOG, ERROR_FILE = "plugins.log", "error.txt"
+
+
+def _apply_retention(ledger: Any) -> list[str]:
+    """The default retention of run folders (``aibench gc``), unless ``AIBENCH_GC=0``; what it
+    removed or could not, as warnings. Never fails the run."""
+    import os
+
+    from ._gc import collect
+
+    if os.environ.get("AIBENCH_GC", "1").strip() == "0":
+        return []
+    try:
+        done = collect(ledger)
+    except Exception as error:  # noqa: BLE001 - retention is housekeeping: the run goes on
+        return [f"the retention of old run folders could not run: {type(error).__name__}: {error}"]
+    found = [f"retention ('aibench gc'): removed {len(done.removed)} old run folder(s), "
+             f"{done.freed_bytes / 2**20:.1f} MiB; their records stay"] if done.removed else []
+    return found + [f"retention ('aibench gc'): could not remove {e}" for e in done.errors]
 
 
 def _own_file(work: Path, name: str) -> Path | None:
