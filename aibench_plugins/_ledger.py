@@ -209,6 +209,8 @@ class Ledger:
         self._db = connection
         self.path = path
         self.read_only = read_only
+        #: why the runs of gone processes could not be marked interrupted at open (they still read so)
+        self.write_error: LedgerError | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Ledger:
@@ -245,6 +247,7 @@ class Ledger:
             except LedgerError as error:  # cannot write now: reads still show those runs as interrupted
                 if not error.writable_later:
                     raise
+                ledger.write_error = error
         except sqlite3.Error as error:
             db.close()
             raise ledger_error(error, target) from error

@@ -61,10 +61,12 @@ def _read(ledger_path: str | None, limit: int, status: str | None) -> tuple[list
 
     try:
         ledger = Ledger.open(ledger_path)
-    except LedgerError as error:
-        if not error.writable_later:
+        error = ledger.write_error
+    except LedgerError as failure:
+        if not failure.writable_later:
             raise
-        ledger = Ledger.open(ledger_path, read_only=True)
+        ledger, error = Ledger.open(ledger_path, read_only=True), failure
+    if error is not None:
         click.echo(f"warning: {error}\nwarning: showing the ledger read-only: runs whose process ended read as "
                    "interrupted, but are not marked so in the file until it can be written.", err=True)
     with ledger:
