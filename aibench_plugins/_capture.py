@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 __all__ = ["DEFAULT_HEAD_BYTES", "DEFAULT_TAIL_BYTES", "CappedLog", "capture_fds", "read_head", "read_tail"]
 
@@ -105,6 +106,12 @@ class CappedLog:
             self._closed = True
 
 
+def fd_streams() -> tuple[TextIO, TextIO]:
+    """New ``sys.stdout`` and ``sys.stderr`` writing to file descriptors 1 and 2 (not closing them)."""
+    return (open(1, "w", encoding="utf-8", errors="replace", closefd=False),  # noqa: SIM115 - process-long
+            open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1))  # noqa: SIM115
+
+
 def _drain(fd: int, log: CappedLog) -> None:
     """Read ``fd`` to its end into ``log``, then close it."""
     try:
@@ -133,17 +140,20 @@ def capture_fds(log: CappedLog, fds: tuple[int, ...] = (1, 2)) -> Iterator[Cappe
     saved = {fd: os.dup(fd) for fd in fds}
     reader = threading.Thread(target=_drain, args=(read_end, log), name="aibench-capture", daemon=True)
     reader.start()
+    streams = sys.stdout, sys.stderr
     try:
         for fd in fds:
             os.dup2(write_end, fd)
         os.close(write_end)
+        sys.stdout, sys.stderr = fd_streams()  # print() too, whatever sys.stdout was
         yield log
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
-                stream.flush()
+                stream.close() if stream not in streams else stream.flush()  # closes no descriptor
             except (OSError, ValueError, AttributeError):
                 pass
+        sys.stdout, sys.stderr = streams
         for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._capture import CappedLog
+from ._capture import CappedLog, fd_streams
 
 __all__ = ["Outcome", "call_isolated", "current_plugin_log", "die_with_parent", "plugin_log"]
 
@@ -121,6 +121,7 @@ def call_isolated(function: Callable[[], Any], *, timeout_s: float | None, label
         os.dup2(out_write, 2)
         os.close(out_write)
         os.close(out_read)
+        sys.stdout, sys.stderr = fd_streams()  # whatever sys.stdout was (a test's capture, a CLI runner's buffer)
         try:
             result: tuple[Any, ...] = ("ok", function())
         except BaseException as error:  # noqa: BLE001 - everything is reported to the parent

@@ -88,6 +88,9 @@ def render_detailed_results(report: Mapping[str, Any], *, sections: Sequence[Sec
     ]
     if report.get("measurements"):
         parts.append(("measurements", "Measurements", _measurements(report["measurements"]), False))
+    output = report.get("plugin_output")
+    if isinstance(output, Mapping) and output.get("bytes"):
+        parts.append(("plugin-output", "Plugin output", _plugin_output(output), False))
     parts += [(f"section-{s.id}", s.title, s.body, s.failed) for s in sections]
     concepts = (manifest or {}).get("concepts") or []
     if concepts:
@@ -193,6 +196,15 @@ def _measurements(measurements: Iterable[Mapping[str, Any]]) -> str:
     rows = [(m.get("name"), m.get("step"), f"{_fmt(m.get('value'), 3)} {m.get('unit') or ''}".strip(),
              m.get("measured_by"), m.get("trust")) for m in measurements]
     return _table(("Measurement", "Step", "Value", "Measured by", "Trust"), rows, numeric=(2,))
+
+
+def _plugin_output(output: Mapping[str, Any]) -> str:
+    """The end of what plugin code printed (the run keeps its head and tail in a log)."""
+    cut = int(output.get("cut_bytes") or 0)
+    where = f" The log, <code>{_e(output['log'])}</code>, keeps its first and last MiB" if output.get("log") else ""
+    return (f"<p>Plugin code wrote {int(output.get('bytes') or 0)} bytes to its standard output and error"
+            + (f" ({cut} bytes cut)" if cut else "") + f".{where}. Its end:</p>"
+            f"<pre>{_e(str(output.get('tail') or '')[-2048:])}</pre>")
 
 
 def _provenance(report: Mapping[str, Any], columns: Sequence[Mapping[str, Any]]) -> str:
