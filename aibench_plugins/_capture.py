@@ -108,7 +108,7 @@ class CappedLog:
 
 def fd_streams() -> tuple[TextIO, TextIO]:
     """New ``sys.stdout`` and ``sys.stderr`` writing to file descriptors 1 and 2 (not closing them)."""
-    return (open(1, "w", encoding="utf-8", errors="replace", closefd=False),  # noqa: SIM115 - process-long
+    return (open(1, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1),  # noqa: SIM115
             open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1))  # noqa: SIM115
 
 
