@@ -153,7 +153,7 @@ def call_isolated(function: Callable[[], Any], *, timeout_s: float | None, label
         process.join()
         output.finish()
     elapsed = time.monotonic() - started
-    extra = {"output_bytes": output.total, "output_tail": output.tail()}
+    extra: dict[str, Any] = {"output_bytes": output.total, "output_tail": output.tail()}
     if timed_out:
         return Outcome(False, error=f"timed out after {timeout_s:g} s", elapsed_s=elapsed, **extra)
     if message is None:

@@ -470,7 +470,7 @@ def _json_default(value: object) -> Any:
 
 def _record(row: sqlite3.Row) -> RunRecord:
     present = set(row.keys())  # a read-only ledger of an older schema lacks the newer columns
-    values = {name: row[name] if name in present else None for name in _COLUMNS}
+    values: dict[str, Any] = {name: row[name] if name in present else None for name in _COLUMNS}
     values["executor_details"] = values["executor_details"] or "{}"
     for name in _JSON_FIELDS:
         if values[name] is not None:

@@ -269,22 +269,26 @@ def _conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict
 
     stages = Stages()
     if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
-        def metrics() -> None:
+        def metrics() -> bool:
             assert plugins is not None and evaluation is not None
             evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res", result.scoring_input / "ref",
                              phase=phase_key, evaluation=evaluation)
             if evaluation.failed_required:
                 result.fail(f"a required plugin failed: {failure_summary(evaluation.failed_required)}")
+            return True
 
-        if not stages.run("the plugin metrics", lambda: metrics() or True, False) and any(
+        if not stages.run("the plugin metrics", metrics, False) and any(
                 e.get("required") for e in plugins[0].section("metrics", phase_key)):
             result.fail(f"a required plugin could not run: {stages.errors[-1]}")
     if record is not None:
         result.rules_applied.append("wrapped bundle (aibench wrap): its plugins run inside its scoring program, "
                                     "as on the platform; aibench run adds none")
-    result.warnings += stages.run("the v1/v2 comparison of scores.txt", lambda: _portability_warnings(result), [])
-    explanations = stages.run("the explanations", lambda: explain(result, executor), [])
-    columns = stages.run("the leaderboard row", lambda: _row_columns(bundle, result, record), [])
+    portability: list[str] = stages.run("the v1/v2 comparison of scores.txt", lambda: _portability_warnings(result),
+                                        [])
+    result.warnings += portability
+    explanations: list[str] = stages.run("the explanations", lambda: explain(result, executor), [])
+    columns: list[dict[str, Any]] = stages.run("the leaderboard row", lambda: _row_columns(bundle, result, record),
+                                               [])
     isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
     report = RunReport(run_id, result, columns, work, isolation_used, evaluation,
                        plugins[0].sha256 if plugins else None, executor=described, explanations=explanations)

@@ -9,7 +9,7 @@ import click
 from ._output import echo_json, table
 
 
-class _Size(click.ParamType):
+class _Size(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click stubs
     name = "SIZE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
@@ -88,8 +88,8 @@ def gc(max_size: int | None, max_age: str, keep_last: int, dry_run: bool, ledger
                            f"{r['bytes'] / 2**20:.1f}", r["reason"]) for r in report.removed]))
     for skipped in report.skipped:
         click.echo(f"left alone: {skipped['work_dir']}: {skipped['reason']}", err=True)
-    for error in report.errors:
-        click.echo(f"error: could not remove {error}", err=True)
+    for problem in report.errors:
+        click.echo(f"error: could not remove {problem}", err=True)
     click.echo(f"{verb} {len(report.removed)} run folder(s), {report.freed_bytes / 2**20:.1f} MiB; kept "
                f"{report.kept}, {report.kept_bytes / 2**20:.1f} MiB. The records stay ('aibench history').")
     if report.errors:

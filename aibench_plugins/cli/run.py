@@ -153,8 +153,8 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
         cut = report.plugin_output.get("cut_bytes")
         click.echo(f"  plugin output: {report.plugin_output.get('log') or '(kept in memory)'} "
                    f"({report.plugin_output['bytes']} bytes{f', {cut} cut' if cut else ''})")
-    for error in report.errors:  # stages after the platform's that failed: the scores above stand
-        click.echo(f"error: {error}", err=True)
+    for stage_error in report.errors:  # stages after the platform's that failed: the scores above stand
+        click.echo(f"error: {stage_error}", err=True)
     if report.ok:
         click.echo("status: finished" + (" (aibench could not complete every stage: see the errors above)"
                                          if report.errors else ""))
