@@ -517,3 +517,58 @@ def test_history_default_ledger_empty_and_errors(tmp_path: Path, monkeypatch: py
     assert CliRunner().invoke(history, ["--limit", "-1"]).exit_code == 2
     help_text = CliRunner().invoke(history, ["--help"]).stdout
     assert "Example" in help_text and "aibench history" in help_text
+
+
+# -- a record that stays bounded and a ledger that says what is wrong (issue 9 items 6, 8) --
+
+
+def test_a_huge_message_is_recorded_with_its_head_and_tail(tmp_path: Path) -> None:
+    from aibench_plugins._ledger import MAX_MESSAGE_CHARS
+
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        run_id = ledger.start_run(bundle_path="b")
+        ledger.finish_run(run_id, "failed", message="A" * 1000 + "x" * 12_000_000 + "THE END")
+        message = ledger.get(run_id).message
+    assert message is not None and len(message) < MAX_MESSAGE_CHARS + 200
+    assert message.startswith("A" * 1000) and message.endswith("THE END")
+    assert "characters cut here; the message had 12001007" in message
+
+
+def test_a_full_disk_write_gives_back_the_reserve_and_succeeds(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger.open(path) as ledger:
+        reserve = tmp_path / "ledger.sqlite3-reserve"
+        assert reserve.stat().st_size == 2 << 20
+        run_id = ledger.start_run(bundle_path="b")
+        real = ledger._db
+        failures = iter([sqlite3.OperationalError("database or disk is full")])
+
+        class Full:
+            def execute(self, *args: Any) -> Any:
+                error = next(failures, None)
+                if error is not None:
+                    raise error
+                return real.execute(*args)
+
+        monkeypatch.setattr(ledger, "_db", Full())
+        ledger.finish_run(run_id, "finished", scores={"accuracy": 1.0})
+        monkeypatch.setattr(ledger, "_db", real)
+        assert ledger.get(run_id).status == "finished" and not reserve.exists()
+    Ledger.open(path).close()
+    assert reserve.stat().st_size == 2 << 20  # made again when there is room
+
+
+@pytest.mark.parametrize(("error", "reason", "advice"), [
+    (sqlite3.OperationalError("database or disk is full"), "full", "aibench gc"),
+    (sqlite3.OperationalError("database is locked"), "locked", "fuser"),
+    (sqlite3.OperationalError("attempt to write a readonly database"), "read-only", "AIBENCH_HOME"),
+    (sqlite3.DatabaseError("database disk image is malformed"), "corrupt", "Move it aside"),
+    (sqlite3.DatabaseError("file is not a database"), "corrupt", "Move it aside"),
+    (sqlite3.OperationalError("disk I/O error"), "io", "Check the disk"),
+], ids=["full", "locked", "read-only", "malformed", "not-a-database", "io"])
+def test_sqlite_failures_are_explained(tmp_path: Path, error: sqlite3.Error, reason: str, advice: str) -> None:
+    from aibench_plugins._ledger import ledger_error
+
+    explained = ledger_error(error, tmp_path / "ledger.sqlite3")
+    assert explained.reason == reason and advice in str(explained) and str(tmp_path) in str(explained)
