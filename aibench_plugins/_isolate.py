@@ -60,17 +60,18 @@ if sys.platform.startswith("linux"):  # loaded before any fork: a child only cal
         _libc = None
 
 
-def die_with_parent(signum: int = signal.SIGKILL) -> None:
+def die_with_parent(parent: int, signum: int = signal.SIGKILL) -> None:
     """Ask the kernel to send ``signum`` to this process when its parent ends (Linux
-    ``prctl(PR_SET_PDEATHSIG)``; nothing elsewhere), and end now if the parent already has.
-    Call it in a freshly forked child, from the thread that will run it."""
-    parent = os.getppid()
+    ``prctl(PR_SET_PDEATHSIG)``; nothing elsewhere), and end now if the parent, whose pid
+    ``parent`` the parent read before forking, already has. Call it in a freshly forked child,
+    from the thread that will run it. (Comparing with the pid the parent had, not with 1, keeps a
+    child of an ``aibench`` that runs as pid 1 in a container alive.)"""
     if _libc is not None:
         try:
             _libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
         except (OSError, AttributeError):
             pass
-    if parent == 1 or os.getppid() != parent:  # the parent ended before the request took effect
+    if os.getppid() != parent:  # the parent ended before the request took effect
         os.kill(os.getpid(), signum)
 
 
@@ -114,9 +115,10 @@ def call_isolated(function: Callable[[], Any], *, timeout_s: float | None, label
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     out_read, out_write = os.pipe()
+    parent = os.getpid()
 
     def child() -> None:
-        die_with_parent()
+        die_with_parent(parent)
         os.dup2(out_write, 1)
         os.dup2(out_write, 2)
         os.close(out_write)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,35 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+def test_children_of_an_aibench_running_as_pid_1_are_not_killed() -> None:
+    """In a container aibench (or the wrapped runtime) may be pid 1: its children's parent is 1
+    from the start, which must not read as "the parent is gone"."""
+    code = ("import os\nassert os.getpid() == 1\n"
+            "from aibench_plugins._isolate import call_isolated\n"
+            "from aibench_plugins._runtime.background import Metrics\n"
+            "from aibench_plugins._runtime.child import run_original\n"
+            "assert call_isolated(lambda: 5, timeout_s=30).value == 5\n"
+            "assert Metrics(lambda: ([1], [])).result(30) == ([1], [])\n"
+            "assert run_original(['true']).exit_code == 0\n"
+            "print('ok')\n")
+    done = subprocess.run(["unshare", "--fork", "--pid", "--mount-proc", sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+
+
+def test_the_wrapped_runtimes_metrics_process_logs_its_plugins_output_capped(tmp_path: Path) -> None:
+    from aibench_plugins._runtime.background import Metrics
+
+    def compute() -> tuple[list[Any], list[Any]]:
+        def loud() -> float:
+            for _ in range(8 * 1024):
+                print("w" * 1023)
+            return 0.5
+
+        return [call_isolated(loud, timeout_s=60, label="metric loud").value], []
+
+    assert Metrics(compute, tmp_path / "metrics.log").result(60) == ([0.5], [])
+    data = (tmp_path / "metrics.log").read_bytes()
+    assert 2 << 20 < len(data) < (2 << 20) + 4096 and b"bytes cut here" in data

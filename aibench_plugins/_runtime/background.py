@@ -65,8 +65,10 @@ class Metrics:
         context = multiprocessing.get_context("fork")
         self._receiver, sender = context.Pipe(duplex=False)
 
+        parent = os.getpid()
+
         def child() -> None:
-            die_with_parent()
+            die_with_parent(parent)
             for number in FORWARDED:  # the runtime passes these on to the original command, not this process
                 signal.signal(number, signal.SIG_DFL)
             try:

@@ -5,6 +5,7 @@ runtime itself ends without passing one on (killed with SIGKILL: Linux ``PR_SET_
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import subprocess
@@ -44,7 +45,9 @@ class Original:
         self._failed: ChildResult | None = None
         self._previous: dict[int, Any] = {}
         try:
-            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(list(command), preexec_fn=_die_with_runtime)
+            runtime = os.getpid()
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                list(command), preexec_fn=lambda: die_with_parent(runtime, signal.SIGTERM))
         except OSError as error:
             self._process = None
             code = 126 if isinstance(error, PermissionError) else 127
@@ -71,11 +74,6 @@ class Original:
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         code = status if status >= 0 else 128 - status
         return ChildResult(code, elapsed, peak_kib / 1024, "" if status >= 0 else f"ended by signal {-status}")
-
-
-def _die_with_runtime() -> None:
-    """In the forked child, before exec: SIGTERM when the runtime ends."""
-    die_with_parent(signal.SIGTERM)
 
 
 def run_original(command: Sequence[str]) -> ChildResult:
