@@ -52,9 +52,21 @@ def loud_exact_match(*, predictions, references):
     return sum(str(p) == str(r) for p, r in zip(predictions, references)) / len(references)
 
 
+@aibench_plugins.metric(id="acme.spin", direction="maximize", bounds=(0.0, 1.0))
+def spin(*, predictions, references):
+    """Never returns (a CPU-bound hang); writes its pid to $ACME_PID_FILE first."""
+    import os
+
+    with open(os.environ["ACME_PID_FILE"], "a") as handle:
+        handle.write(f"{os.getpid()}\\n")
+    while True:
+        pass
+
+
 @aibench_plugins.hookimpl
 def aibench_register_metrics(register):
     register(loud_exact_match)
+    register(spin)
 '''
 
 
@@ -72,12 +84,12 @@ def loud_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-def loud_bundle(tmp_path: Path) -> Path:
+def loud_bundle(tmp_path: Path, metric: str = "acme.loud_exact_match") -> Path:
     bundle = tmp_path / "iris"
     shutil.copytree(IRIS_BUNDLE, bundle, ignore=shutil.ignore_patterns("__pycache__"))
     manifest = json.loads((bundle / "aibench.json").read_text())
     manifest["plugins"] = [{"id": "acme-loud", "requirement": "acme-loud>=1"}]
-    manifest["metrics"].append({"use": "acme.loud_exact_match", "key": "loud", "label": "Loud", "splits": ["all"]})
+    manifest["metrics"].append({"use": metric, "key": "loud", "label": "Loud", "splits": ["all"]})
     (bundle / "aibench.json").write_text(json.dumps(manifest, indent=2))
     return bundle
 
@@ -123,3 +135,31 @@ def test_a_plugin_printing_leaves_the_text_report_readable(tmp_path: Path, loud_
     assert code == 0, stderr[-3000:]
     assert b"chatter" not in stdout + stderr and b"xxxxxxxx" not in stdout + stderr
     assert b"plugin output: " in stdout and stdout.rstrip().endswith(b"status: finished")
+
+
+def test_a_hanging_plugin_dies_with_a_killed_aibench_run_and_the_run_reads_interrupted(tmp_path: Path,
+                                                                                      loud_site: Path) -> None:
+    import signal
+    import time
+
+    pids = tmp_path / "pids"
+    environ = os.environ | {"AIBENCH_HOME": str(tmp_path / "home"), "PYTHONPATH": str(loud_site),
+                            "ACME_PID_FILE": str(pids)}
+    bundle = loud_bundle(tmp_path, "acme.spin")
+    run = subprocess.Popen([sys.executable, "-m", "aibench_plugins", "run", str(bundle), str(IRIS_GOOD), "--json"],
+                           env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pids.exists(), "the spinning metric never started"
+    child = int(pids.read_text().split()[0])
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    killed = time.monotonic()
+    while Path(f"/proc/{child}").exists() and time.monotonic() - killed < 2:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists(), "the hanging plugin outlived the killed aibench run"
+    history = subprocess.run([sys.executable, "-m", "aibench_plugins", "history", "--json"], env=environ,
+                             capture_output=True, text=True, timeout=60)
+    [record] = json.loads(history.stdout)["runs"]
+    assert record["status"] == "interrupted" and "ended without recording a result" in record["message"]
