@@ -120,7 +120,18 @@ def _header(report: Mapping[str, Any]) -> str:
             f"<dt>Platform</dt><dd>{_e(report.get('platform') or 'n/a')}</dd>"
             f"<dt>Phase</dt><dd>{_e(phase_text or 'n/a')}</dd>"
             f'<dt>Status</dt><dd><span class="status {kind}">{_e(status)}</span></dd></dl>'
-            + (f'<p class="message">{_e(message)}</p>' if message else "") + "</header>")
+            + (f'<p class="message">{_e(_bounded(str(message)))}</p>' if message else "") + "</header>")
+
+
+#: the longest text the page shows of a message (a participant's output can make one huge)
+MAX_TEXT_CHARS = 64 * 1024
+
+
+def _bounded(text: str, size: int = MAX_TEXT_CHARS) -> str:
+    """``text``, or its head and tail with the cut said when longer than ``size`` characters."""
+    if len(text) <= size:
+        return text
+    return f"{text[:size // 2]} [… {len(text) - size} characters cut …] {text[-size // 2:]}"
 
 
 def _original_scores(columns: Iterable[Mapping[str, Any]]) -> str:

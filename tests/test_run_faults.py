@@ -377,3 +377,25 @@ def test_read_tail_of_a_600_mb_sparse_log_uses_bounded_memory(tmp_path: Path) ->
     assert len(head) == 4096 and more
     assert measured == []
     assert peak < 2 << 20, peak
+
+
+def test_history_of_a_ledger_locked_by_another_process_reads_it_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import aibench_plugins._ledger as ledger_module
+
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger.open(path) as ledger:
+        run_id = ledger.start_run(bundle_path="b", platform="v1")
+        ledger.finish_run(run_id, "finished", scores={"accuracy": 0.5})
+    monkeypatch.setattr(ledger_module, "BUSY_TIMEOUT_MS", 300)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, for longer than the busy timeout
+    try:
+        result = CliRunner().invoke(cli, ["history", "--ledger", str(path), "--json"])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 0, result.output
+    assert "another process held the run ledger locked" in result.stderr and "fuser" in result.stderr
+    [row] = json.loads(result.stdout)["runs"]
+    assert (row["id"], row["status"], row["scores"]) == (run_id, "finished", {"accuracy": 0.5})
