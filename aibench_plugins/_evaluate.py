@@ -101,7 +101,7 @@ def run_checks(manifest: Manifest, host: PluginHost, submission: Path, reference
             context = {"reference": reference, "concepts": concepts or None}
             return list(check.run(submission, **params, **{k: v for k, v in context.items() if k in declared}))
 
-        outcome = call_isolated(call, timeout_s=limit)
+        outcome = call_isolated(call, timeout_s=limit, label=f"check {entry['use']}")
         if not outcome.ok:
             evaluation.failures.append(PluginFailure(entry["use"], "check", registration.plugin,
                                                      f"the check itself failed: {outcome.error}",
@@ -189,7 +189,7 @@ def evaluate_metrics(manifest: Manifest, host: PluginHost, predictions: Path, re
                 state.update(**inputs)
                 return dict(state.compute())
 
-            outcome = call_isolated(compute, timeout_s=limit)
+            outcome = call_isolated(compute, timeout_s=limit, label=f"metric {info.id} [{_key(entry, split)}]")
             output = entry.get("output", info.primary)
             if outcome.ok and output in outcome.value and not math.isfinite(outcome.value[output]):
                 outcome = Outcome(False, error=f"{output} is {outcome.value[output]} (undefined on this data); "

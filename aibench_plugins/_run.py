@@ -4,6 +4,7 @@ would run it, recorded in the ledger from start to end."""
 from __future__ import annotations
 
 import signal
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,9 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._capture import CappedLog, capture_fds, read_head, read_tail
 from ._evaluate import Evaluation, evaluate_metrics, failure_summary, run_checks
-from ._exceptions import ManifestError
+from ._exceptions import AibenchError, ManifestError
 from ._host import PluginHost
+from ._isolate import plugin_log
 from ._manifest import Manifest
 
 if TYPE_CHECKING:
@@ -37,6 +40,12 @@ class RunReport:
     detailed_results: Path | None = None
     executor: dict[str, Any] = field(default_factory=lambda: {"executor": "local"})
     explanations: list[str] = field(default_factory=list)
+    #: stages after the executor that failed ("<stage> failed: <error>"), and the record's own failure
+    errors: list[str] = field(default_factory=list)
+    tracebacks: list[str] = field(default_factory=list)
+    record_error: str | None = None
+    #: the plugins' output: {"log": path, "bytes": n, "cut_bytes": n, "tail": the last 2 KiB}
+    plugin_output: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +89,8 @@ class RunReport:
             "measurements": self.measurements(),
             "rules_applied": result.rules_applied,
             "warnings": result.warnings,
+            "errors": self.errors,
+            "plugin_output": self.plugin_output,
         }
 
 
@@ -108,7 +119,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     ``explanations`` in the report say, in a participant's words, what the executor saw (out
     of memory, a write to a read-only folder, a network attempt without network).
     """
-    from codalab_worker_compat import ResourceLimits, load_bundle, resolve_worker, run_submission
+    from codalab_worker_compat import (BundleError, DockerExecutorError, ResourceLimits, load_bundle, resolve_worker,
+                                       run_submission)
 
     from ._hashing import sha256_of_path
     from ._ledger import Ledger
@@ -119,7 +131,9 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
 
     record = find_in_bundle(bundle)
     wrapped = record is not None  # its plugins run inside its scoring program
-    plugins = _load_plugins(bundle, bundle_path) if use_plugins and not wrapped else None
+    loading = CappedLog(head_bytes=64 * 1024, tail_bytes=64 * 1024)  # a plugin that prints at import
+    with capture_fds(loading):
+        plugins = _load_plugins(bundle, bundle_path) if use_plugins and not wrapped else None
     phase_key = _phase_key(bundle, phase, plugins[0]) if plugins else None
     evaluation = Evaluation() if plugins else None
     before_run = None
@@ -140,6 +154,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     runner, owned = _executor(executor, isolation, image, network)
     described: dict[str, Any] = runner.describe() if hasattr(runner, "describe") else {"executor": runner.name}
     with closing_executor(runner if owned else None), Ledger.open(ledger_path) as ledger:
+        retention = _apply_retention(ledger)
         run_id = ledger.start_run(
             bundle_path=str(Path(bundle_path).resolve()), bundle_sha256=sha256_of_path(bundle_path),
             submission_path=str(Path(submission).resolve()), submission_sha256=sha256_of_path(submission),
@@ -150,49 +165,207 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             runner.run_label = run_id
         work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
+        result = None
+        with plugin_log(_own_file(work, PLUGIN_LOG)) as log:
+            if loading.total:
+                log.write(b"--- output while loading the plugins ---\n" + loading.text().encode())
+            try:
+                with _terminate_as_exit():
+                    result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
+                                            task=task, before_run=before_run, limits=limits or ResourceLimits())
+                    report = _conclude(run_id, result, bundle, work, described, runner.name, record, plugins,
+                                       phase_key, evaluation, log)
+            except BaseException as error:
+                _record_stop(ledger, run_id, error, work, result)
+                if isinstance(error, Exception) and not isinstance(error, (AibenchError, BundleError,
+                                                                          DockerExecutorError)):
+                    raise RunError(run_id, _stop_message(error, work), work) from error
+                raise
+            report.plugin_output = _plugin_output(log)
+            report.result.warnings += retention
+        _record_report(ledger, report)
+    return report
+
+
+class RunError(AibenchError):
+    """aibench could not complete a run (a full disk, an error of its own): ``run_id`` names its
+    record, closed as ``failed`` with ``message``; the traceback, when it could be written, is in
+    ``<work_dir>/aibench/error.txt``."""
+
+    def __init__(self, run_id: str, message: str, work_dir: Path) -> None:
+        super().__init__(message)
+        self.run_id, self.message, self.work_dir = run_id, message, work_dir
+
+
+PLUGIN_LOG, ERROR_FILE = "plugins.log", "error.txt"
+
+
+def _apply_retention(ledger: Any) -> list[str]:
+    """The default retention of run folders (``aibench gc``), unless ``AIBENCH_GC=0``; what it
+    removed or could not, as warnings. Never fails the run."""
+    import os
+
+    from ._gc import collect
+
+    if os.environ.get("AIBENCH_GC", "1").strip() == "0":
+        return []
+    try:
+        done = collect(ledger)
+    except Exception as error:  # noqa: BLE001 - retention is housekeeping: the run goes on
+        return [f"the retention of old run folders could not run: {type(error).__name__}: {error}"]
+    found = [f"retention ('aibench gc'): removed {len(done.removed)} old run folder(s), "
+             f"{done.freed_bytes / 2**20:.1f} MiB; their records stay"] if done.removed else []
+    return found + [f"retention ('aibench gc'): could not remove {e}" for e in done.errors]
+
+
+def _own_file(work: Path, name: str) -> Path | None:
+    """``<work>/aibench/<name>``: aibench's own files in the run folder; ``None`` when the folder
+    cannot be made (a full disk)."""
+    try:
+        (work / "aibench").mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return work / "aibench" / name
+
+
+def _stop_message(error: BaseException, work: Path) -> str:
+    from ._recording import is_disk_full
+
+    message = f"aibench stopped: {type(error).__name__}: {error}"
+    if is_disk_full(error):
+        message += (f". The disk holding the run folder ({work}) is full: free space there ('aibench gc' removes "
+                    "old run folders), or give the run another --work-dir")
+    return message
+
+
+def _record_stop(ledger: Any, run_id: str, error: BaseException, work: Path, result: Any) -> None:
+    """Close the record of a run stopped by ``error`` (interrupted for a signal or Ctrl-C, else failed),
+    keeping the scores the platform's steps gave when there are any; never raises."""
+    from ._recording import record_end
+
+    interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
+    message = _stop_message(error, work)
+    path = _own_file(work, ERROR_FILE) if not interrupted else None
+    if path is not None:
         try:
-            with _terminate_as_exit():
-                result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
-                                        task=task, before_run=before_run, limits=limits or ResourceLimits())
-                if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
-                    evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res",
-                                     result.scoring_input / "ref", phase=phase_key, evaluation=evaluation)
-                    if evaluation.failed_required:
-                        result.fail(f"a required plugin failed: {failure_summary(evaluation.failed_required)}")
-        except BaseException as error:
-            ledger.finish_run(run_id, "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit))
-                              else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")
-            raise
-        if wrapped:
-            result.rules_applied.append("wrapped bundle (aibench wrap): its plugins run inside its scoring program, "
-                                        "as on the platform; aibench run adds none")
-        result.warnings += _portability_warnings(result)
-        explanations = explain(result, runner.name)
-        columns = _columns(bundle.columns, result.row)
-        if record is not None:  # the columns aibench wrap added are filled by the plugins in the scoring program
-            original = {str(c["key"]) for c in record.columns}
-            columns = [c | {"source": "scoring program" if c["key"] in original else "plugin (wrapped runtime)"}
-                       for c in columns]
-        scores = {c["key"]: c["value"] for c in columns} if result.row is not None else None
-        if scores is not None and evaluation is not None:
-            scores |= {c.key: c.value for c in evaluation.columns}
-        message = result.message + "".join(f" (aibench: {e})" for e in explanations if result.status == "failed")
-        ledger.finish_run(
-            run_id, result.status, message=message, phase_number=result.phase.number,
-            phase_name=result.phase.name,
-            exit_codes={s.step: {p.name: p.exit_code for p in s.processes} for s in result.steps},
-            scores=scores,
-            logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
-            outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
+            path.write_text("".join(traceback.format_exception(type(error), error, error.__traceback__)),
+                            encoding="utf-8")
+            message += f" (details: {path})"
+        except OSError:
+            pass
+    values: dict[str, Any] = {"message": message}
+    if result is not None:
+        values["scores"] = _raw_scores(result.row)
+        values["exit_codes"] = _exit_codes(result)
+    record_end(ledger, run_id, "interrupted" if interrupted else "failed", work, **values)
+
+
+def _conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[str, Any], executor: str,
+              record: Any, plugins: tuple[Manifest, PluginHost] | None, phase_key: int | str | None,
+              evaluation: Evaluation | None, log: CappedLog) -> RunReport:
+    """Everything after the executor returned, each stage in :class:`Stages`: one that fails is
+    recorded in ``report.errors`` and the others still run; the platform's scores are never lost."""
+    from ._recording import Stages
+
+    stages = Stages()
+    if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
+        def metrics() -> bool:
+            assert plugins is not None and evaluation is not None
+            evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res", result.scoring_input / "ref",
+                             phase=phase_key, evaluation=evaluation)
+            if evaluation.failed_required:
+                result.fail(f"a required plugin failed: {failure_summary(evaluation.failed_required)}")
+            return True
+
+        if not stages.run("the plugin metrics", metrics, False) and any(
+                e.get("required") for e in plugins[0].section("metrics", phase_key)):
+            result.fail(f"a required plugin could not run: {stages.errors[-1]}")
+    if record is not None:
+        result.rules_applied.append("wrapped bundle (aibench wrap): its plugins run inside its scoring program, "
+                                    "as on the platform; aibench run adds none")
+    portability: list[str] = stages.run("the v1/v2 comparison of scores.txt", lambda: _portability_warnings(result),
+                                        [])
+    result.warnings += portability
+    explanations: list[str] = stages.run("the explanations", lambda: explain(result, executor), [])
+    columns: list[dict[str, Any]] = stages.run("the leaderboard row", lambda: _row_columns(bundle, result, record),
+                                               [])
     isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
     report = RunReport(run_id, result, columns, work, isolation_used, evaluation,
                        plugins[0].sha256 if plugins else None, executor=described, explanations=explanations)
-    if plugins:
-        report.detailed_results = _write_detailed_results(report, plugins[0], plugins[1], work)
-    elif wrapped:
-        page = next((s.output_dir / "detailed_results.html" for s in result.steps if s.step == "scoring"), None)
-        report.detailed_results = page if page is not None and page.is_file() else None
+    report.errors, report.tracebacks = stages.errors, stages.tracebacks
+    report.plugin_output = _plugin_output(log)
+    report.detailed_results = stages.run("the detailed results page", lambda: _page(report, plugins, record), None)
     return report
+
+
+def _plugin_output(log: CappedLog) -> dict[str, Any]:
+    return {"log": str(log.path) if log.path else None, "bytes": log.total, "cut_bytes": log.cut,
+            "tail": log.tail_text(2048)}
+
+
+def _row_columns(bundle: Any, result: Any, record: Any) -> list[dict[str, Any]]:
+    columns = _columns(bundle.columns, result.row)
+    if record is not None:  # the columns aibench wrap added are filled by the plugins in the scoring program
+        original = {str(c["key"]) for c in record.columns}
+        columns = [c | {"source": "scoring program" if c["key"] in original else "plugin (wrapped runtime)"}
+                   for c in columns]
+    return columns
+
+
+def _page(report: RunReport, plugins: tuple[Manifest, PluginHost] | None, record: Any) -> Path | None:
+    if plugins:
+        return _write_detailed_results(report, plugins[0], plugins[1], report.work_dir)
+    if record is not None:
+        page = next((s.output_dir / "detailed_results.html" for s in report.result.steps if s.step == "scoring"), None)
+        return page if page is not None and page.is_file() else None
+    return None
+
+
+def _record_report(ledger: Any, report: RunReport) -> None:
+    """The run's final record, as complete as the ledger takes (:func:`record_end`); a failure
+    to write it becomes ``report.record_error``."""
+    from ._recording import record_end
+
+    result = report.result
+    if report.tracebacks:
+        path = _own_file(report.work_dir, ERROR_FILE)
+        try:
+            if path is not None:
+                path.write_text("\n".join(report.tracebacks), encoding="utf-8")
+                report.errors = [*report.errors[:-1], f"{report.errors[-1]} (details: {path})"]
+        except OSError:
+            pass
+    scores = ({c["key"]: c["value"] for c in report.columns} if report.columns else _raw_scores(result.row)) \
+        if result.row is not None else None
+    if scores is not None and report.evaluation is not None:
+        scores |= {c.key: c.value for c in report.evaluation.columns}
+    message = result.message + "".join(f" (aibench: {e})" for e in report.explanations if result.status == "failed")
+    message += "".join(f" (aibench: {e})" for e in report.errors)
+    report.record_error = record_end(
+        ledger, report.run_id, result.status, report.work_dir, message=message.strip(),
+        phase_number=result.phase.number, phase_name=result.phase.name, exit_codes=_exit_codes(result),
+        scores=scores,
+        logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
+        outputs={"work_dir": str(report.work_dir)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
+    if report.record_error:
+        report.errors.append(report.record_error)
+
+
+def _exit_codes(result: Any) -> dict[str, dict[str, int | None]]:
+    return {s.step: {p.name: p.exit_code for p in s.processes} for s in result.steps}
+
+
+def _raw_scores(row: Any) -> dict[str, float | None] | None:
+    """The leaderboard row's values as numbers, without the bundle's columns (a fallback)."""
+    if row is None:
+        return None
+    values: dict[str, float | None] = {}
+    for key, value in dict(getattr(row, "values", {}) or {}).items():
+        try:
+            values[str(key)] = float(value) if value is not None else None
+        except (TypeError, ValueError, ArithmeticError):
+            values[str(key)] = None
+    return values
 
 
 def _executor(executor: str | Executor, isolation: Literal["auto", "bwrap", "none"], image: str | None,
@@ -259,14 +432,7 @@ def explain(result: Any, executor: str) -> list[str]:
 
 
 def _tail(path: Path | None, size: int = 65536) -> str:
-    if path is None:
-        return ""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, handle.seek(0, 2) - size))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    return read_tail(path, size)
 
 
 def _write_detailed_results(report: RunReport, manifest: Manifest, host: PluginHost, work: Path) -> Path:
@@ -313,8 +479,17 @@ def _portability_warnings(result: Any) -> list[str]:
     scores_txt = scoring.output_dir / "scores.txt" if scoring is not None else None
     if scores_txt is None or not scores_txt.is_file():
         return []
-    return [f"scores.txt line {d.line} {d.text!r}: v1 reads {d.v1}, v2 reads {d.v2}"
-            for d in compare_lines(scores_txt.read_text(errors="replace"))]
+    data, more = read_head(scores_txt, MAX_COMPARED_BYTES)
+    found = [f"scores.txt line {d.line} {d.text!r}: v1 reads {d.v1}, v2 reads {d.v2}"
+             for d in compare_lines(data.decode("utf-8", "replace"))]
+    if more:
+        found.append(f"scores.txt is larger than {MAX_COMPARED_BYTES} bytes: only its beginning was compared "
+                     "between v1 and v2")
+    return found
+
+
+#: how much of scores.txt the v1/v2 comparison reads (a real one is a few lines)
+MAX_COMPARED_BYTES = 1 << 20
 
 
 def _columns(columns: Any, row: Any) -> list[dict[str, Any]]:

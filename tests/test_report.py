@@ -193,3 +193,8 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
         assert expected in text, expected
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
     assert text.count('<rect class="bar"') == 5
+
+
+def test_a_huge_message_is_shown_bounded() -> None:
+    page = render_detailed_results({**_report(), "status": "failed", "message": "M" * 5_000_000 + "END"})
+    assert len(page) < 200_000 and "characters cut" in page and "END" in page

@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._capture import capture_fds
+from .._isolate import current_plugin_log, plugin_log
 from .background import Metrics, usable_cores
 from .child import ChildResult, Original, run_original, say
 from .measurements import MEASUREMENTS_FILE, Measurement, read_prediction_measurements, write_ingestion_measurements
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from codalab_worker_compat import Worker
 
 REPORT_DIR = "aibench"
+PLUGIN_LOG, METRICS_LOG = "plugins.log", "metrics.log"
 
 
 def run(argv: Sequence[str], home: str) -> int:
@@ -89,6 +92,20 @@ class _Scoring:
         }
 
     def run(self) -> int:
+        """Score; plugin code's output goes to ``aibench/plugins.log`` (head and tail kept), never
+        to the program's streams, which are the platform's log."""
+        with plugin_log(self._report_file(PLUGIN_LOG)):
+            return self._run()
+
+    def _report_file(self, name: str) -> Path | None:
+        """``output/aibench/<name>``, or ``None`` when the folder cannot be made."""
+        try:
+            (self.output / REPORT_DIR).mkdir(exist_ok=True)
+        except OSError:
+            return None
+        return self.output / REPORT_DIR / name
+
+    def _run(self) -> int:
         from .._evaluate import Evaluation
 
         evaluation = Evaluation()
@@ -139,9 +156,10 @@ class _Scoring:
                                  "again")
             manifest = Manifest(json.loads(data), "aibench.json", digest)
             host = PluginHost(raise_failures=False, strict=False, check_schemas=False)
-            host.load_builtins()
-            host.load_requested(manifest.plugin_requests)
-            host.freeze()
+            with capture_fds(current_plugin_log()):  # a plugin printing at import
+                host.load_builtins()
+                host.load_requested(manifest.plugin_requests)
+                host.freeze()
         except Exception as error:  # noqa: BLE001 - recorded; the original still runs
             required = bool(self.record.required)
             evaluation.failures.append(PluginFailure("aibench runtime", "runtime", None,
@@ -238,7 +256,7 @@ class _Scoring:
             return found.columns, found.failures
 
         try:
-            return Metrics(compute)
+            return Metrics(compute, self._report_file(METRICS_LOG))
         except OSError as error:  # no process left to fork (a pids limit): the metrics run after the original
             say(f"the metrics cannot run in a process of their own ({error})")
             return None
@@ -312,6 +330,9 @@ class _Scoring:
 
     def _write_report(self, status: str, message: str, evaluation: Any, *, html: bool) -> None:
         """``aibench/report.json`` always; the page too unless the original output is left untouched."""
+        log = current_plugin_log()
+        self.report["plugin_output"] = {"log": f"{REPORT_DIR}/{PLUGIN_LOG}", "bytes": log.total, "cut_bytes": log.cut,
+                                        "tail": log.tail_text(2048)}
         self.report.update(status=status, message=message,
                            plugin_columns=[c.to_json() for c in evaluation.columns],
                            plugin_failures=[f.to_json() for f in evaluation.failures],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from .gc import gc
 from .history import history
 from .plugins import plugins
 from .run import run
@@ -35,6 +36,7 @@ def cli() -> None:
       aibench run bundles/iris-v2 examples/submissions/iris-v2/good
                                               run a submission as the worker would
       aibench history                         every run, newest first
+      aibench gc --dry-run                    which old run folders the retention would remove
       aibench plugins list --json             what is installed, as JSON
       aibench schema > aibench.schema.json    the manifest schema, for editors
       aibench wrap bundles/iris-v2 -o out.zip a bundle the platform's worker runs with the plugins
@@ -46,6 +48,7 @@ def cli() -> None:
 cli.add_command(validate)
 cli.add_command(run)
 cli.add_command(history)
+cli.add_command(gc)
 cli.add_command(plugins)
 cli.add_command(schema)
 cli.add_command(wrap)

@@ -64,8 +64,10 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     """
     from codalab_worker_compat import BundleError, DockerExecutorError, ResourceLimits
 
+    from .._capture import read_tail
     from .._exceptions import ManifestError
-    from .._run import run_bundle
+    from .._ledger import LedgerError
+    from .._run import RunError, run_bundle
 
     if executor == "local" and (image or network or gpus):
         raise click.UsageError("--image, --network and --gpus apply to --executor docker")
@@ -78,6 +80,17 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
                             work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
                             use_plugins=not no_plugins, executor=executor,  # type: ignore[arg-type]
                             image=image, network=network, limits=limits)
+    except RunError as error:  # recorded as failed; no traceback of ours on the streams
+        if as_json:
+            echo_json({"report_version": 1, "status": "error", "run_id": error.run_id, "message": error.message})
+            raise SystemExit(1) from None
+        click.echo(f"run {error.run_id[:8]} failed: {error.message}", err=True)
+        raise SystemExit(1) from None
+    except LedgerError as error:
+        if as_json:
+            echo_json({"report_version": 1, "status": "error", "message": str(error), "reason": error.reason})
+            raise SystemExit(1) from None
+        raise click.ClickException(str(error)) from None
     except DockerExecutorError as error:
         if as_json:
             echo_json({"report_version": 1, "status": "error", "message": str(error)})
@@ -98,7 +111,7 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
         raise click.ClickException(str(error)) from None
     if as_json:
         echo_json(report.to_json())
-        raise SystemExit(0 if report.ok else 1)
+        raise SystemExit(0 if report.ok and not report.errors else 1)
     result = report.result
     click.echo(f"run {report.run_id[:8]}  platform {result.worker}  phase {result.phase.number}"
                f" ({result.phase.name or 'unnamed'})  time limit {result.time_limit_s} s  isolation {report.isolation}")
@@ -136,14 +149,23 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     for step in result.steps:
         for name, path in step.logs.items():
             click.echo(f"  {name}: {path}")
+    if report.plugin_output.get("bytes"):
+        cut = report.plugin_output.get("cut_bytes")
+        click.echo(f"  plugin output: {report.plugin_output.get('log') or '(kept in memory)'} "
+                   f"({report.plugin_output['bytes']} bytes{f', {cut} cut' if cut else ''})")
+    for stage_error in report.errors:  # stages after the platform's that failed: the scores above stand
+        click.echo(f"error: {stage_error}", err=True)
     if report.ok:
-        click.echo("status: finished")
+        click.echo("status: finished" + (" (aibench could not complete every stage: see the errors above)"
+                                         if report.errors else ""))
+        if report.errors:
+            raise SystemExit(1)
         return
     for step in result.steps:  # the end of each failing process's stderr says why
         for process in step.processes:
             path = step.logs.get(f"{process.name} stderr")
-            if process.exit_code not in (0, None) and path is not None and path.is_file():
-                tail = path.read_text(errors="replace").strip().splitlines()[-5:]
+            if process.exit_code not in (0, None) and path is not None:
+                tail = read_tail(path, 8192).strip().splitlines()[-5:]  # a log may be huge: its end only
                 if tail:
                     click.echo(f"\nlast lines of the {process.name}'s stderr ({step.step} step):", err=True)
                     click.echo("\n".join(f"  | {line}" for line in tail), err=True)
