@@ -101,7 +101,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     :class:`ManifestError` when its manifest has problems.
 
     ``executor`` is ``local`` (processes on this machine, ``isolation`` says how they get their
-    paths), ``docker`` (each process in a hardened container of ``image``, without network unless
+    paths; under bubblewrap without network unless ``network``; its warning in the result says
+    what it does not protect against), ``docker`` (each process in a hardened container of ``image``, without network unless
     ``network``; raises :class:`codalab_worker_compat.DockerExecutorError` when there is no engine
     or no such image) or an executor object. ``limits`` (memory, CPUs, processes, GPUs) apply to
     every process. The ledger records the executor, the image and the ID it was pinned to.
@@ -153,7 +154,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
         try:
             with _terminate_as_exit():
                 result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
-                                        task=task, before_run=before_run, limits=limits or ResourceLimits())
+                                        task=task, before_run=before_run, limits=limits or ResourceLimits(),
+                                        hide=(ledger.path.parent / "runs",))  # other runs' labels
                 if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
                     evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res",
                                      result.scoring_input / "ref", phase=phase_key, evaluation=evaluation)
@@ -203,9 +205,9 @@ def _executor(executor: str | Executor, isolation: Literal["auto", "bwrap", "non
     if not isinstance(executor, str):
         return executor, False
     if executor == "local":
-        if image is not None or network:
-            raise ValueError("image and network apply to the docker executor only (executor='docker')")
-        return LocalExecutor(isolation=isolation), False
+        if image is not None:
+            raise ValueError("image applies to the docker executor only (executor='docker')")
+        return LocalExecutor(isolation=isolation, network=network), False
     if executor == "docker":
         if not image:
             raise ValueError("the docker executor needs an image, e.g. codalab-compat/py312:bookworm (make images)")

@@ -26,7 +26,8 @@ from ._output import echo_json, table
 @click.option("--image", default=None, metavar="IMAGE",
               help="With --executor docker: the image (name or ID), pinned to its ID for the run, e.g. "
                    "codalab-compat/py312:bookworm (make images).")
-@click.option("--network", is_flag=True, help="With --executor docker: give the containers network access.")
+@click.option("--network", is_flag=True, help="Give the processes network access (default: none, only their own "
+                                              "loopback; local: a bubblewrap network namespace; docker: no bridge).")
 @click.option("--memory-mb", type=click.IntRange(min=6), default=None, metavar="MB",
               help="Memory limit per process (docker default 4096; local: an address-space limit).")
 @click.option("--cpus", type=click.FloatRange(min=0.01), default=None, help="CPU limit per process (docker default 2).")
@@ -67,8 +68,8 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     from .._exceptions import ManifestError
     from .._run import run_bundle
 
-    if executor == "local" and (image or network or gpus):
-        raise click.UsageError("--image, --network and --gpus apply to --executor docker")
+    if executor == "local" and (image or gpus):
+        raise click.UsageError("--image and --gpus apply to --executor docker")
     if executor == "docker" and not image:
         raise click.UsageError("--executor docker needs --image IMAGE (e.g. codalab-compat/py312:bookworm, built by "
                                "'make images')")
