@@ -18,8 +18,9 @@ from ._output import echo_json, table
 @click.option("--platform", type=click.Choice(["v1", "v2", "codabench", "ai4mediabench"]), default=None,
               help="Whose worker rules to apply; v2 means current Codabench. Default: the bundle's own.")
 @click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
-              help="How processes get the paths they expect: bubblewrap mount namespaces, or rewriting "
-                   "$-variables and /app paths in commands (none).")
+              help="How local processes get the paths they expect: bubblewrap (a sandbox: the host read-only, "
+                   "uid 65534, no network, the run folder and the bundle hidden), or rewriting $-variables and /app "
+                   "paths in commands (none: NO sandbox). Untrusted code: --executor docker.")
 @click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
               help="local: processes on this machine; docker: each process in a hardened container of --image "
                    "(no network, read-only except /app/output and /tmp, non-root, no capabilities, limits).")

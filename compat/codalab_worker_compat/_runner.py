@@ -394,15 +394,7 @@ class _Run:
         """Mounts, working directory and environment of a process (§4.5, §5.3, §5.5): only the
         folders the worker gives that container, at the paths it uses."""
         if not self.v2:
-            run_dir = self._v1_run_dir(role, step.step)
-            env = dict(self.env)
-            if role == "ingestion":
-                env["PYTHONPATH"] = f"$PYTHONPATH:{run_dir / 'program'}"  # literal: no shell (§4.5)
-            mounts = {str(run_dir / name): source for name, source in self._v1_parts[step.step].items()}
-            mounts[str(self._fresh_keep("shared"))] = self._fresh_keep("shared")
-            if v1_hidden and self.parts.reference_data is not None:  # -v HIDDEN:HIDDEN, ingestion only (§4.5)
-                mounts[str(self.parts.reference_data)] = self.parts.reference_data
-            return mounts, str(run_dir), env
+            return self._v1_layout(role, step, v1_hidden)
         mounts: dict[str, Path] = {"/app/output": step.output_dir, "/app/data": self._fresh_keep("data")}
         if self.parts.input_data is not None and (step.step == "prediction" or
                                                   self.phase.ingestion_only_during_scoring):
@@ -422,6 +414,20 @@ class _Run:
             else:
                 mounts["/app/program"] = self.parts.scoring_program
         return mounts, "/app/program", dict(self.env)
+
+    def _v1_layout(self, role: str, step: StepResult,
+                   v1_hidden: bool) -> tuple[dict[str, Path], str, dict[str, str]]:
+        """v1 (§4.2, §4.5): the run folder's parts and the shared folder at the worker's host paths;
+        the reference data only for an ingestion command that names ``$hidden``."""
+        run_dir = self._v1_run_dir(role, step.step)
+        env = dict(self.env)
+        if role == "ingestion":
+            env["PYTHONPATH"] = f"$PYTHONPATH:{run_dir / 'program'}"  # literal: no shell (§4.5)
+        mounts = {str(run_dir / name): source for name, source in self._v1_parts[step.step].items()}
+        mounts[str(self._fresh_keep("shared"))] = self._fresh_keep("shared")
+        if v1_hidden and self.parts.reference_data is not None:  # -v HIDDEN:HIDDEN, ingestion only (§4.5)
+            mounts[str(self.parts.reference_data)] = self.parts.reference_data
+        return mounts, str(run_dir), env
 
     def _v1_run_dir(self, role: str, step: Step) -> Path:
         """The v1 run directory: program/, input/, output/, temp/ side by side (§4.2). Each is
