@@ -193,7 +193,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
         report.detailed_results = _write_detailed_results(report, plugins[0], plugins[1], work)
     elif wrapped:
         page = next((s.output_dir / "detailed_results.html" for s in result.steps if s.step == "scoring"), None)
-        report.detailed_results = page if page is not None and page.is_file() else None
+        report.detailed_results = page if page is not None and page.is_file() and not page.is_symlink() else None
     return report
 
 
@@ -313,7 +313,7 @@ def _portability_warnings(result: Any) -> list[str]:
 
     scoring = next((s for s in result.steps if s.step == "scoring"), None)
     scores_txt = scoring.output_dir / "scores.txt" if scoring is not None else None
-    if scores_txt is None or not scores_txt.is_file():
+    if scores_txt is None or scores_txt.is_symlink() or not scores_txt.is_file():  # never follow a link (issue 9)
         return []
     return [f"scores.txt line {d.line} {d.text!r}: v1 reads {d.v1}, v2 reads {d.v2}"
             for d in compare_lines(scores_txt.read_text(errors="replace"))]

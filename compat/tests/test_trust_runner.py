@@ -222,3 +222,19 @@ def test_v1_ingestion_naming_hidden_is_warned(tmp_path: Path) -> None:
     result = run(bundle_dir, submission, tmp_path, "v1")
     assert any("names $hidden" in w for w in result.warnings), result.warnings
     assert "hidden: ['labels.txt']" in step(result, "prediction").logs["ingestion program stdout"].read_text()
+
+
+def test_links_in_the_scoring_output_are_refused(tmp_path: Path) -> None:
+    """With ingestion during scoring, participant code shares the scoring output: a scores.txt
+    linked to a host file is refused, never read."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("accuracy: 1.0\n")
+    ingestion = {"metadata": "command: python3 ingest.py\n",
+                 "ingest.py": "import sys\nsys.path.insert(0, '/app/ingested_program')\nimport model\n"}
+    bundle = v2_scoring_bundle(tmp_path / "bundle", ingestion=ingestion, during_scoring=True)
+    submission = write_tree(tmp_path / "sub", {
+        "predictions.txt": HONEST,
+        "model.py": f"import os, time\ntime.sleep(1)\nos.symlink({str(secret)!r}, '/app/output/scores.txt')\n"})
+    result = run(bundle, submission, tmp_path, "codabench")
+    assert result.status == "failed" and "the scoring output: 'scores.txt' is a symbolic link" in result.message
+    assert accuracy(result) is None
