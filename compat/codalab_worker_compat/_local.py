@@ -10,8 +10,12 @@ provided (``ProcessResult.isolation`` says which was used):
   files it writes belong to the caller on the host, so no host folder is chmod-ed), with its own
   pid, ipc, uts and (unless ``network=True``) network namespace: only loopback, so nothing on
   the host's 127.0.0.1 or outside is reachable. Its root is a tmpfs holding the host's top-level
-  entries **read-only** (programs, libraries, the caller's virtualenv), a new ``/proc``, the host
-  ``/dev``, a private tmpfs ``/tmp``, ``/dev/null`` over ``/etc/shadow`` and ``/etc/gshadow``, a
+  entries **read-only** (programs, libraries, the caller's virtualenv), a new ``/proc``, a new
+  ``/dev`` (``null``, ``zero``, ``random``, ``tty``, ``shm``...; no disk, loop or console device)
+  with the host's GPU nodes (``/dev/nvidia*``, ``/dev/dri``), a private tmpfs ``/tmp``, an empty
+  ``/run`` (the host's sockets, the Docker daemon's first, would accept connections through a
+  read-only mount: a way to root), ``/dev/null`` over ``/etc/shadow``, ``/etc/gshadow`` and a
+  ``DOCKER_HOST`` socket elsewhere, a
   tmpfs at the top-level folder of each container path that is not inside a hidden path (``/app``:
   nothing is created on the host, and the host's own ``/app`` is hidden), a tmpfs over each of
   ``spec.hidden`` (the run folder, the bundle, other runs: bwrap creates the mount points in it),
@@ -56,6 +60,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
 import math
 import os
 import re
@@ -132,18 +137,22 @@ def _bwrap_argv(spec: ProcessSpec, *, network: bool = False, home: str | None = 
         argv.append("--unshare-net")
     for entry in sorted(os.listdir("/")):
         path = "/" + entry
-        if path in tops or path in ("/proc", "/dev", "/tmp"):
+        if path in tops or path in ("/proc", "/dev", "/tmp", "/run"):
             continue
         if os.path.islink(path):
             argv += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path) or os.path.isfile(path):
             argv += ["--ro-bind", path, path]
-    argv += ["--dev-bind", "/dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    argv += [a for secret in MASKED if os.path.isfile(secret) for a in ("--ro-bind", os.devnull, secret)]
+    # A new /dev (null, zero, random, tty, shm...) plus the GPUs; a private /tmp; an empty /run: the
+    # host's sockets (the Docker daemon's above all) accept connections through a read-only mount.
+    argv += ["--dev", "/dev", *_gpu_devices(), "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    if network and os.path.isdir("/run/systemd/resolve"):
+        argv += ["--ro-bind", "/run/systemd/resolve", "/run/systemd/resolve"]
+    argv += [a for secret in _masked() for a in ("--ro-bind", os.devnull, secret)]
     for top in sorted(tops - {"/tmp"}):
         argv += ["--tmpfs", top]
     for hidden in sorted(map(str, spec.hidden)):
-        if any(_under(hidden, top) for top in tops | {"/tmp"}) or not os.path.lexists(hidden):
+        if any(_under(hidden, top) for top in tops | {"/tmp", "/run"}) or not os.path.lexists(hidden):
             continue  # already hidden by a tmpfs
         argv += ["--tmpfs", hidden] if os.path.isdir(hidden) and not os.path.islink(hidden) else \
             ["--ro-bind", os.devnull, hidden]
@@ -187,6 +196,24 @@ def _rewrite(spec: ProcessSpec) -> ProcessSpec:
                                env={k: sub(v) for k, v in spec.env.items()}, read_only=frozenset())
 
 
+def _gpu_devices() -> list[str]:
+    """``--dev-bind`` arguments for the host's GPU device nodes (NVIDIA, DRI), if any."""
+    found = sorted(glob.glob("/dev/nvidia*")) + (["/dev/dri"] if os.path.isdir("/dev/dri") else [])
+    return [a for device in found for a in ("--dev-bind", device, device)]
+
+
+def _masked() -> list[str]:
+    """Host files covered by ``/dev/null``: the password hashes, and the Docker socket that
+    ``DOCKER_HOST`` names when it lies outside ``/run`` and ``/tmp`` (both hidden anyway)."""
+    found = [secret for secret in MASKED if os.path.isfile(secret)]
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        socket_path = os.path.realpath(host.removeprefix("unix://"))
+        if os.path.exists(socket_path) and not any(_under(socket_path, t) for t in ("/run", "/tmp")):
+            found.append(socket_path)
+    return found
+
+
 def _tops(spec: ProcessSpec) -> set[str]:
     """The top-level folders covered by a tmpfs under bwrap: that of each container path not
     inside a ``hidden`` path (``/app``; v1 paths lie inside the hidden run folder)."""
@@ -205,7 +232,7 @@ def _host_path(path: str, spec: ProcessSpec) -> str | None:
             return str(mounts[cpath]) + path[len(cpath):]
     if any(_under(cpath, path) for cpath in mounts):
         return "/"
-    covered = _tops(spec) | {"/tmp"} | {str(h) for h in spec.hidden}
+    covered = _tops(spec) | {"/tmp", "/run"} | {str(h) for h in spec.hidden}
     return None if any(_under(path, c) for c in covered) else path
 
 

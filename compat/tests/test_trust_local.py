@@ -56,6 +56,20 @@ HOSTILE = """\
         open(found[0]).read()
     attempt("read labels", labels)
     attempt("connect", lambda: socket.create_connection(("127.0.0.1", port), timeout=3).sendall(b"leak"))
+    def docker():
+        with socket.socket(socket.AF_UNIX) as engine:
+            engine.settimeout(3)
+            engine.connect("/var/run/docker.sock")
+            engine.sendall(b"GET /version HTTP/1.0\\r\\n\\r\\n")
+            if not engine.recv(100):
+                raise ConnectionError("no answer")
+    attempt("docker socket", docker)
+    def disk():
+        devices = [d for d in os.listdir("/dev") if d.startswith(("loop", "sd", "nvme", "vd", "xvd", "kmsg", "tty0"))]
+        if not devices:
+            raise FileNotFoundError("no disk device")
+        open("/dev/" + devices[0], "rb").read(1)
+    attempt("raw device", disk)
     with open("/app/output/predictions.txt", "w") as f:
         f.write("0\\n0\\n0\\n0\\n")
     print(json.dumps(tried))
@@ -104,9 +118,19 @@ def tried(result: RunResult) -> dict[str, object]:
     return parsed
 
 
+def host_reaches_docker() -> bool:
+    """The control: the Docker engine's socket answers this (host) process."""
+    with socket.socket(socket.AF_UNIX) as engine:
+        engine.settimeout(3)
+        engine.connect("/var/run/docker.sock")
+        engine.sendall(b"GET /version HTTP/1.0\r\n\r\n")
+        return bool(engine.recv(100))
+
+
 def test_hostile_submission_under_bwrap_reaches_nothing(tmp_path: Path, server: tuple[int, list[bytes]]) -> None:
     ok, why = bwrap_probe()
     assert ok, f"this test needs bubblewrap: apt-get install -y bubblewrap ({why})"
+    assert host_reaches_docker(), "the control failed: this test needs a Docker engine at /var/run/docker.sock"
     port, received = server
     result, sentinel, work = hostile_run(tmp_path, port, LocalExecutor())
     attempts = tried(result)
