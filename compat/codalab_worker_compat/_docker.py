@@ -64,7 +64,11 @@ user (root), with the network on unless the worker disables it, no memory, CPU, 
 limit, a writable root filesystem and writable ``/app/program``, ``/app/input`` mounts (only
 ``/app/data`` read-only), 14 capabilities dropped rather than all, ``userns_mode=host``, and
 the image by name (pulled). AI4Media-Bench (= Codabench 2023-10) only adds
-``no-new-privileges``. A program that writes beside its own code or downloads at run time works
+``no-new-privileges``. The v1 worker (§4.5) mounts the whole run folder writable (``-v RUN:RUN``,
+so a program may write beside its code and into its inputs), the shared folder, and the reference
+data (``-v HIDDEN:HIDDEN``) into every ingestion container, as root on the bridge network; here
+only the parts, inputs read-only, and the reference data only for an ingestion command naming
+``$hidden``. A program that writes beside its own code or downloads at run time works
 there and fails here: write to ``/app/output`` or ``/tmp``, and pass ``network=True`` when the
 competition allows downloads.
 """
