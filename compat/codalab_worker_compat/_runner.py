@@ -120,6 +120,7 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
     cannot be run here (no such phase, programs that are dataset keys on a server).
     """
     rules = RULES[worker]
+    work_dir = Path(os.path.abspath(work_dir))  # mount points are absolute paths
     chosen = _choose_task(_choose_phase(bundle, phase), task, bundle)
     limit = chosen.execution_time_limit or rules.default_time_limit
     if worker != "v1":
