@@ -217,21 +217,35 @@ def _protected(path: str) -> bool:
 
 def _open_to(path: str) -> None:
     """Make the writable folder ``path`` and what it holds writable for any user (a+rwX), so
-    that uid 65534 can write there; symlinks are not followed, system folders never touched."""
-    def fix(target: str, is_dir: bool) -> None:
-        mode = stat.S_IMODE(os.lstat(target).st_mode)
-        wanted = mode | 0o666 | (0o111 if is_dir or mode & 0o111 else 0)
-        if wanted != mode:
-            os.chmod(target, wanted)
-
+    that uid 65534 can write there; system folders are never touched. No link is followed, even
+    one a running container swaps in meanwhile (a v2 program and ingestion container share
+    ``/app/output``): the walk holds folder descriptors (``os.fwalk``), and each entry is opened
+    with ``O_NOFOLLOW`` and changed through its descriptor (``fchmod``)."""
     if _protected(path) or not os.path.isdir(path) or os.path.islink(path):
         raise ValueError(f"cannot start: refusing to open {path!r} to the container user")
-    fix(path, True)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            full = os.path.join(root, name)
-            if not os.path.islink(full):
-                fix(full, name in dirs)
+    for _, _, files, folder in os.fwalk(path, follow_symlinks=False):
+        _fix_mode(".", folder)
+        for name in files:  # each folder is fixed when fwalk enters it
+            _fix_mode(name, folder)
+
+
+def _fix_mode(name: str, folder: int) -> None:
+    """a+rw (and a+x for folders and executables) on ``name`` in the folder descriptor ``folder``;
+    a link, or anything that cannot be opened without following one, is left alone."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=folder)
+    except OSError:
+        return  # ELOOP (a link), gone meanwhile, or a socket: nothing to open for the container user
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return
+        bits = stat.S_IMODE(mode)
+        wanted = bits | 0o666 | (0o111 if stat.S_ISDIR(mode) or bits & 0o111 else 0)
+        if wanted != bits:
+            os.fchmod(fd, wanted)
+    finally:
+        os.close(fd)
 
 
 def _elapsed(state: Mapping[str, Any], fallback: float) -> float:

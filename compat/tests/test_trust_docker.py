@@ -8,6 +8,7 @@ compat/images; the hostile submissions are built in ``tmp_path``.
 from __future__ import annotations
 
 import json
+import stat
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -58,3 +59,24 @@ def test_v2_prediction_container_reaches_nothing(tmp_path: Path, executor: Docke
     assert result.row is not None and result.row.values["accuracy"] == Decimal("0.25")
     assert not Path("/etc", sentinel).exists() and not Path("/root", sentinel).exists()
     assert not [w for w in result.warnings if "bubblewrap" in w or "NO SANDBOX" in w]
+
+
+def test_opening_a_writable_folder_follows_no_link(tmp_path: Path) -> None:
+    """Before a container runs as 65534, its writable folders are opened to it (a+rwX): a link in
+    them (to a private host file, or to a folder) keeps its target's mode."""
+    from codalab_worker_compat._docker import _open_to
+
+    private = tmp_path / "private.txt"
+    private.write_text("secret")
+    private.chmod(0o600)
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    output = tmp_path / "run" / "output"
+    (output / "sub").mkdir(parents=True)
+    (output / "sub" / "own.txt").write_text("x")
+    (output / "link").symlink_to(private)
+    (output / "sub" / "dirlink").symlink_to(outside, target_is_directory=True)
+    _open_to(str(output))
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600 and stat.S_IMODE(outside.stat().st_mode) == 0o700
+    assert stat.S_IMODE((output / "sub" / "own.txt").stat().st_mode) == 0o666
+    assert stat.S_IMODE((output / "sub").stat().st_mode) == 0o777
