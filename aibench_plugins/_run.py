@@ -112,7 +112,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     :class:`ManifestError` when its manifest has problems.
 
     ``executor`` is ``local`` (processes on this machine, ``isolation`` says how they get their
-    paths), ``docker`` (each process in a hardened container of ``image``, without network unless
+    paths; under bubblewrap without network unless ``network``; its warning in the result says
+    what it does not protect against), ``docker`` (each process in a hardened container of ``image``, without network unless
     ``network``; raises :class:`codalab_worker_compat.DockerExecutorError` when there is no engine
     or no such image) or an executor object. ``limits`` (memory, CPUs, processes, GPUs) apply to
     every process. The ledger records the executor, the image and the ID it was pinned to.
@@ -172,7 +173,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             try:
                 with _terminate_as_exit():
                     result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
-                                            task=task, before_run=before_run, limits=limits or ResourceLimits())
+                                            task=task, before_run=before_run, limits=limits or ResourceLimits(),
+                                            hide=(ledger.path.parent / "runs",))  # other runs' labels
                     report = _conclude(run_id, result, bundle, work, described, runner.name, record, plugins,
                                        phase_key, evaluation, log)
             except BaseException as error:
@@ -317,7 +319,7 @@ def _page(report: RunReport, plugins: tuple[Manifest, PluginHost] | None, record
         return _write_detailed_results(report, plugins[0], plugins[1], report.work_dir)
     if record is not None:
         page = next((s.output_dir / "detailed_results.html" for s in report.result.steps if s.step == "scoring"), None)
-        return page if page is not None and page.is_file() else None
+        return page if page is not None and page.is_file() and not page.is_symlink() else None
     return None
 
 
@@ -376,9 +378,9 @@ def _executor(executor: str | Executor, isolation: Literal["auto", "bwrap", "non
     if not isinstance(executor, str):
         return executor, False
     if executor == "local":
-        if image is not None or network:
-            raise ValueError("image and network apply to the docker executor only (executor='docker')")
-        return LocalExecutor(isolation=isolation), False
+        if image is not None:
+            raise ValueError("image applies to the docker executor only (executor='docker')")
+        return LocalExecutor(isolation=isolation, network=network), False
     if executor == "docker":
         if not image:
             raise ValueError("the docker executor needs an image, e.g. codalab-compat/py312:bookworm (make images)")
@@ -477,7 +479,7 @@ def _portability_warnings(result: Any) -> list[str]:
 
     scoring = next((s for s in result.steps if s.step == "scoring"), None)
     scores_txt = scoring.output_dir / "scores.txt" if scoring is not None else None
-    if scores_txt is None or not scores_txt.is_file():
+    if scores_txt is None or scores_txt.is_symlink() or not scores_txt.is_file():  # never follow a link (issue 9)
         return []
     data, more = read_head(scores_txt, MAX_COMPARED_BYTES)
     found = [f"scores.txt line {d.line} {d.text!r}: v1 reads {d.v1}, v2 reads {d.v2}"

@@ -18,15 +18,17 @@ from ._output import echo_json, table
 @click.option("--platform", type=click.Choice(["v1", "v2", "codabench", "ai4mediabench"]), default=None,
               help="Whose worker rules to apply; v2 means current Codabench. Default: the bundle's own.")
 @click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
-              help="How processes get the paths they expect: bubblewrap mount namespaces, or rewriting "
-                   "$-variables and /app paths in commands (none).")
+              help="How local processes get the paths they expect: bubblewrap (a sandbox: the host read-only, "
+                   "uid 65534, no network, the run folder and the bundle hidden), or rewriting $-variables and /app "
+                   "paths in commands (none: NO sandbox). Untrusted code: --executor docker.")
 @click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
               help="local: processes on this machine; docker: each process in a hardened container of --image "
                    "(no network, read-only except /app/output and /tmp, non-root, no capabilities, limits).")
 @click.option("--image", default=None, metavar="IMAGE",
               help="With --executor docker: the image (name or ID), pinned to its ID for the run, e.g. "
                    "codalab-compat/py312:bookworm (make images).")
-@click.option("--network", is_flag=True, help="With --executor docker: give the containers network access.")
+@click.option("--network", is_flag=True, help="Give the processes network access (default: none, only their own "
+                                              "loopback; local: a bubblewrap network namespace; docker: no bridge).")
 @click.option("--memory-mb", type=click.IntRange(min=6), default=None, metavar="MB",
               help="Memory limit per process (docker default 4096; local: an address-space limit).")
 @click.option("--cpus", type=click.FloatRange(min=0.01), default=None, help="CPU limit per process (docker default 2).")
@@ -69,8 +71,8 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     from .._ledger import LedgerError
     from .._run import RunError, run_bundle
 
-    if executor == "local" and (image or network or gpus):
-        raise click.UsageError("--image, --network and --gpus apply to --executor docker")
+    if executor == "local" and (image or gpus):
+        raise click.UsageError("--image and --gpus apply to --executor docker")
     if executor == "docker" and not image:
         raise click.UsageError("--executor docker needs --image IMAGE (e.g. codalab-compat/py312:bookworm, built by "
                                "'make images')")

@@ -12,18 +12,19 @@ The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -
   so a tag moved mid-run changes nothing. :attr:`DockerExecutor.image_id` and
   :meth:`DockerExecutor.describe` give them for the run record. The image's ENTRYPOINT is kept
   and ``argv`` is its command, as the platforms do (``docs/codalab-contract.md`` §5.4).
-* **Paths**: v2 specs place each host folder of ``mounts`` at its container path (``/app/...``)
-  with cwd ``/app/program``. v1 specs have no mounts: host paths are the paths, as the v1 worker
-  mounts them at identical paths (§4.5). The executor mounts, read-only and at its own path, the
-  deepest folder holding the working directory and the folders its symlinks point to (for the
-  runner: the run's work dir), and inside it, writable, the working directory and each of those
-  folders, or folders named in ``argv`` or ``env`` values, that is not an input of
-  ``spec.read_only``. ``/``, top-level and system folders (``/usr``, ``/etc``, ...) are never
-  mounted writable: such a spec fails to start.
+* **Paths**: exactly ``spec.mounts``, each host folder at its container path (``/app/...`` for
+  v2, cwd ``/app/program``; the v1 worker's host paths for v1, cwd the run folder): the
+  ``_executor`` visibility contract. Nothing is derived from ``argv`` or ``env`` and nothing
+  above a mount is mounted, so a v1 command naming ``$program/..`` reaches no other folder.
+  ``/``, top-level and system folders (``/usr``, ``/etc``, ...) are never mounted writable:
+  such a spec fails to start. The v1 run folder itself exists only inside the container (Docker
+  creates it as the parent of the mounts, on the read-only root): the v1 worker mounts it
+  writable (§4.5), here a program writes only to ``output``, ``temp``, the shared folder and
+  ``/tmp``.
 * **Read-only**: the root filesystem; ``/tmp`` is a tmpfs (``tmp_mb``, exec allowed, also ``HOME``;
   Docker gives it the mode of the image's own ``/tmp``, 1777 in Debian images);
   every mount in ``spec.read_only`` and ``/app/data``. Only the rest (``/app/output``,
-  ``/app/shared``; for v1 the run folder, its output and shared folders) is writable.
+  ``/app/shared``; for v1 ``output``, ``temp`` and the shared folder) is writable.
 * **User**: 65534:65534 (nobody) when this host process runs as root, else the host's uid:gid.
   As root, the executor opens the writable host folders to that user (``a+rwX``, symlinks not
   followed; files the container writes belong to 65534 on the host). Read-only inputs are not
@@ -63,7 +64,11 @@ user (root), with the network on unless the worker disables it, no memory, CPU, 
 limit, a writable root filesystem and writable ``/app/program``, ``/app/input`` mounts (only
 ``/app/data`` read-only), 14 capabilities dropped rather than all, ``userns_mode=host``, and
 the image by name (pulled). AI4Media-Bench (= Codabench 2023-10) only adds
-``no-new-privileges``. A program that writes beside its own code or downloads at run time works
+``no-new-privileges``. The v1 worker (§4.5) mounts the whole run folder writable (``-v RUN:RUN``,
+so a program may write beside its code and into its inputs), the shared folder, and the reference
+data (``-v HIDDEN:HIDDEN``) into every ingestion container, as root on the bridge network; here
+only the parts, inputs read-only, and the reference data only for an ingestion command naming
+``$hidden``. A program that writes beside its own code or downloads at run time works
 there and fails here: write to ``/app/output`` or ``/tmp``, and pass ``network=True`` when the
 competition allows downloads.
 """
@@ -189,36 +194,13 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
-def _common(paths: list[str]) -> str:
-    return os.path.commonpath(paths) if paths else "/"
-
-
 def _binds(spec: ProcessSpec) -> list[_Bind]:
-    """The mounts of ``spec`` (see the module docstring): ``mounts`` for v2, identical host paths
-    for v1. Raises ``ValueError`` when a v1 spec would need a system folder mounted."""
+    """The mounts of ``spec``, exactly (see the module docstring): each host folder of
+    ``mounts`` at its container path, read-only when in ``read_only`` or ``/app/data``.
+    Nothing is derived from ``argv`` or ``env``, and nothing above a mount is mounted."""
     read_only = set(spec.read_only) | ALWAYS_READ_ONLY
-    if spec.mounts:
-        return [_Bind(target, os.path.realpath(host), target in read_only)
-                for target, host in sorted(spec.mounts.items())]
-    cwd = os.path.realpath(spec.cwd)
-    linked = []
-    if os.path.isdir(cwd):
-        linked = [os.path.realpath(e.path) for e in sorted(os.scandir(cwd), key=lambda e: e.name)
-                  if e.is_symlink() and os.path.isdir(e.path)]
-    root = _common([cwd, *linked])
-    if _protected(root):
-        raise ValueError(f"cannot start: the working directory {spec.cwd!r} and the folders its symlinks point to "
-                         f"have no common folder but {root!r}, which is not mounted into containers")
-    inputs = {os.path.realpath(p) for p in read_only if p.startswith("/") and os.path.isdir(p)}
-    named = [os.path.realpath(piece) for text in (*spec.argv, *spec.env.values()) for piece in re.split(r"[:=]", text)
-             if piece.startswith("/") and os.path.isdir(piece)]
-    binds = [_Bind(root, root, True)]  # the work dir, read-only; what the process writes, writable inside it
-    for path in sorted({cwd, *linked, *named}):
-        if _under(path, root) and path != root and not any(_under(path, i) for i in inputs):
-            binds.append(_Bind(path, path, False))
-    if cwd == root:
-        binds[0] = _Bind(root, root, False)
-    return binds
+    return [_Bind(target, os.path.realpath(host), target in read_only)
+            for target, host in sorted(spec.mounts.items())]
 
 
 #: host folders never mounted writable nor opened to the container user
@@ -235,21 +217,35 @@ def _protected(path: str) -> bool:
 
 def _open_to(path: str) -> None:
     """Make the writable folder ``path`` and what it holds writable for any user (a+rwX), so
-    that uid 65534 can write there; symlinks are not followed, system folders never touched."""
-    def fix(target: str, is_dir: bool) -> None:
-        mode = stat.S_IMODE(os.lstat(target).st_mode)
-        wanted = mode | 0o666 | (0o111 if is_dir or mode & 0o111 else 0)
-        if wanted != mode:
-            os.chmod(target, wanted)
-
+    that uid 65534 can write there; system folders are never touched. No link is followed, even
+    one a running container swaps in meanwhile (a v2 program and ingestion container share
+    ``/app/output``): the walk holds folder descriptors (``os.fwalk``), and each entry is opened
+    with ``O_NOFOLLOW`` and changed through its descriptor (``fchmod``)."""
     if _protected(path) or not os.path.isdir(path) or os.path.islink(path):
         raise ValueError(f"cannot start: refusing to open {path!r} to the container user")
-    fix(path, True)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            full = os.path.join(root, name)
-            if not os.path.islink(full):
-                fix(full, name in dirs)
+    for _, _, files, folder in os.fwalk(path, follow_symlinks=False):
+        _fix_mode(".", folder)
+        for name in files:  # each folder is fixed when fwalk enters it
+            _fix_mode(name, folder)
+
+
+def _fix_mode(name: str, folder: int) -> None:
+    """a+rw (and a+x for folders and executables) on ``name`` in the folder descriptor ``folder``;
+    a link, or anything that cannot be opened without following one, is left alone."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=folder)
+    except OSError:
+        return  # ELOOP (a link), gone meanwhile, or a socket: nothing to open for the container user
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return
+        bits = stat.S_IMODE(mode)
+        wanted = bits | 0o666 | (0o111 if stat.S_ISDIR(mode) or bits & 0o111 else 0)
+        if wanted != bits:
+            os.fchmod(fd, wanted)
+    finally:
+        os.close(fd)
 
 
 def _elapsed(state: Mapping[str, Any], fallback: float) -> float:

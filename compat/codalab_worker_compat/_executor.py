@@ -5,6 +5,29 @@ The local executor implements it here; Docker, Ray and cloud executors implement
 same interface elsewhere. A process is described by what it *sees*: its argv, its
 working directory and the mounts that place host folders at the paths it expects
 (``/app/program`` and so on for v2 workers).
+
+**The visibility contract** (issue 9: participant code is untrusted). A spec states exactly
+what its process may see and write; executors never derive a mount from ``argv`` or ``env``:
+
+* ``mounts`` lists *every* host folder the process may see, at the path the process uses
+  (container path). v2 specs use ``/app/...``; v1 specs use the worker's host paths
+  (``<run>/program``, ``<run>/input``, ``<run>/output``, ``<run>/temp``, the shared folder and,
+  for an ingestion program whose command names ``$hidden``, the reference data), each mapped to
+  the folder that holds its content. Nothing above a mount is given: the run folder itself is
+  never mounted, so a step never reaches the reference data or another step's folders through
+  a parent directory.
+* ``read_only`` names the container paths of ``mounts`` the process must not change (the
+  programs, the inputs, the reference data); every other mount (output, shared, temp) is
+  writable. Executors honour it (``docker``: ``:ro`` binds; ``local`` under bubblewrap:
+  ``--ro-bind``).
+* ``hidden`` names host paths the process must not see even where an executor shows the
+  host's own files (the local executor under bubblewrap shows the host read-only): the run
+  folder, the bundle, other runs. An executor that shows nothing of the host (``docker``)
+  has nothing to do for them.
+
+A spec with no ``mounts`` sees host paths as they are; executors run it without a sandbox
+(the runner never builds one). The local executor without bubblewrap (``path-rewrite``)
+cannot enforce any of this and says so in each result's ``message``.
 """
 
 from __future__ import annotations
@@ -39,15 +62,16 @@ class ProcessSpec:
     :param name: a short label for logs and records (``scoring``, ``ingestion``, ``program``).
     :param argv: the command, already split and with ``$``-variables substituted.
     :param cwd: the working directory *as the process sees it*.
-    :param mounts: container path -> host folder. Empty for v1 (host paths are the paths).
+    :param mounts: container path -> host folder: every host folder the process may see (see
+        the module docstring); v1 specs use the worker's host paths as container paths.
     :param env: extra environment variables (added to a minimal base environment).
     :param stdout: host file that receives standard output.
     :param stderr: host file that receives standard error.
     :param limits: resource limits; ``time_limit_s`` is enforced by the executor.
-    :param read_only: the inputs the process must not change: container paths of ``mounts``
-        (host paths for v1 specs, which have no mounts). Executors that harden (``docker``) mount
-        them read-only; the local executor, which models the platforms, keeps only ``/app/data``
-        read-only, as they do.
+    :param read_only: the container paths of ``mounts`` the process must not change (programs,
+        inputs, reference data); executors mount them read-only, and always ``/app/data``.
+    :param hidden: host paths the process must not see at all (the run folder, the bundle, other
+        runs), for executors that otherwise show the host's files (see the module docstring).
     """
 
     name: str
@@ -59,6 +83,7 @@ class ProcessSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     limits: ResourceLimits = ResourceLimits()
     read_only: frozenset[str] = frozenset()
+    hidden: frozenset[Path] = frozenset()
 
 
 @dataclass(frozen=True)
