@@ -21,7 +21,9 @@ the process ends, like a container's), ``LANG=C.UTF-8``, ``PYTHONUNBUFFERED=1`` 
 it), then ``spec.env``; nothing else of ``os.environ`` is inherited. stdin is ``/dev/null``; the
 process leads its own session and process group.
 
-Limits, as measured on Linux as root:
+Limits, as measured on Linux as root (``ProcessResult.limits_applied`` says, per process, which
+were applied and how; a limit this executor cannot apply refuses the process, never passes
+silently: see :meth:`LocalExecutor.limit_refusals`):
 
 * ``time_limit_s``: enforced while the caller is in ``wait()`` (or calls ``kill()``): SIGTERM to
   the group, SIGKILL after ``KILL_GRACE_S``; reason ``timeout``, ``exit_code`` ``None``.
@@ -30,9 +32,16 @@ Limits, as measured on Linux as root:
   means: a non-zero exit with an out-of-memory line at the end of stderr. A death by signal only
   gets a hint in ``message``. Programs that reserve address space (threads, OpenBLAS, CUDA, JVM,
   Go) fail far below their real use: numpy needs about 256 MB on 2 cores; never set it for GPUs.
+  (This machine's cgroups are not used: a resident-memory limit needs ``--executor docker``.)
 * ``pids``: ``RLIMIT_NPROC``: it counts *all* the user's processes, and the kernel never applies
-  it to root (``message`` then says it was not enforced). Under bwrap, bwrap's 2 count too.
+  it to root, so as root a ``pids`` limit is refused (``--executor docker`` applies it as the
+  container's ``pids_limit``). Under bwrap, bwrap's 2 count too.
 * ``cpus``: pinned (``sched_setaffinity``) to the first ``ceil(cpus)`` allowed cores; not throttled.
+* ``gpus``, ``shm_mb``: refused: every process here sees the host's GPUs and ``/dev/shm``.
+
+Logs: stdout and stderr go through two pipes to :class:`~._logs.CappedLog` files (``log_cap``:
+head and tail kept, the cut said in a line), copied by one thread per process; nothing of a log
+is ever read whole (the out-of-memory check reads the last 64 KiB of stderr).
 
 Nothing is left behind: on exit, timeout or ``kill()`` the process group gets SIGKILL. Without
 bwrap a descendant that starts its own session escapes; under bwrap (``--unshare-pid
@@ -57,7 +66,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final, Literal
 
-from ._executor import FinishedProcess, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
+from ._executor import (
+    FinishedProcess,
+    ProcessResult,
+    ProcessSpec,
+    ResourceLimits,
+    RunningProcess,
+    limit_refusal,
+)
+from ._logs import CappedLog, LogCap, LogPump, read_tail
 
 Isolation = Literal["auto", "bwrap", "none"]
 Reason = Literal["exited", "timeout", "oom", "killed", "error"]
@@ -173,14 +190,32 @@ class LocalExecutor:
     """Runs processes on this machine (see the module docstring for isolation and limits).
 
     :param isolation: how mounts are provided: ``bwrap``, ``none`` (path rewriting) or ``auto``.
+    :param log_cap: how much of each stream's log is kept on disk (head and tail).
     """
 
     name: str = "local"
 
-    def __init__(self, isolation: Isolation = "auto") -> None:
+    def __init__(self, isolation: Isolation = "auto", log_cap: LogCap = LogCap()) -> None:
         if isolation not in ("auto", "bwrap", "none"):
             raise ValueError(f"isolation must be auto, bwrap or none, not {isolation!r}")
         self.isolation: Isolation = isolation
+        self.log_cap = log_cap
+
+    def limit_refusals(self, limits: ResourceLimits) -> list[str]:
+        """Why each limit of ``limits`` that this executor cannot apply is refused (empty: all
+        can be applied): ``gpus`` and ``shm_mb`` always, ``pids`` as root."""
+        docker = "--executor docker applies it (the container's cgroup)"
+        refused = []
+        if limits.gpus is not None:
+            refused.append(limit_refusal("gpus", limits.gpus, "processes of the local executor see every GPU of "
+                                         "the host and cannot be given or denied some", docker))
+        if limits.shm_mb is not None:
+            refused.append(limit_refusal("shm_mb", limits.shm_mb, "processes of the local executor share the "
+                                         "host's /dev/shm", docker))
+        if limits.pids is not None and os.geteuid() == 0:
+            refused.append(limit_refusal("pids", limits.pids, "it would be RLIMIT_NPROC, which the kernel never "
+                                         "applies to root", docker + ", or run aibench as a non-root user"))
+        return refused
 
     def isolation_for(self, spec: ProcessSpec) -> str:
         """What ``spec`` gets: ``bwrap``, ``path-rewrite``, or ``none`` (it has no mounts)."""
@@ -204,24 +239,33 @@ class LocalExecutor:
         if problem is None and mode == "bwrap" and not bwrap_probe()[0]:
             problem = f"cannot start: isolation 'bwrap' does not work here: {bwrap_probe()[1]}"
         limits, cores = spec.limits, None
-        if limits.pids is not None and os.geteuid() == 0:
-            notes.append(f"pids limit {limits.pids} not enforced: RLIMIT_NPROC does not apply to root.")
+        refused = self.limit_refusals(limits)
+        problem = problem or (" ".join(refused) if refused else None)
         if limits.cpus is not None:
             cores = set(sorted(os.sched_getaffinity(0))[:max(1, math.ceil(limits.cpus))])
         if problem is not None:
             return _failed(spec, problem, notes, mode, home)
         try:
             argv = _bwrap_argv(spec) if mode == "bwrap" else list(spec.argv)
-            for log in (spec.stdout, spec.stderr):
-                log.parent.mkdir(parents=True, exist_ok=True)
-            started = time.monotonic()
-            with open(spec.stdout, "wb") as out, open(spec.stderr, "wb") as err:
-                popen = subprocess.Popen(argv, cwd=None if mode == "bwrap" else spec.cwd, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         start_new_session=True, preexec_fn=_limiter(limits, cores))
-        except (OSError, subprocess.SubprocessError) as error:
+            logs = (CappedLog(spec.stdout, self.log_cap), CappedLog(spec.stderr, self.log_cap))
+        except OSError as error:
             return _failed(spec, f"cannot start {spec.argv[0]!r}: {error}", notes, mode, home)
-        return _LocalProcess(spec, popen, mode, notes, home, started)
+        pipes = [os.pipe(), os.pipe()]
+        try:
+            started = time.monotonic()
+            popen = subprocess.Popen(argv, cwd=None if mode == "bwrap" else spec.cwd, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=pipes[0][1], stderr=pipes[1][1],
+                                     start_new_session=True, preexec_fn=_limiter(limits, cores))
+        except (OSError, subprocess.SubprocessError) as error:
+            for fd in (*pipes[0], *pipes[1]):
+                os.close(fd)
+            for log in logs:
+                log.close()
+            return _failed(spec, f"cannot start {spec.argv[0]!r}: {error}", notes, mode, home)
+        for _, write in pipes:
+            os.close(write)
+        pump = LogPump((pipes[0][0], pipes[1][0]), logs, name=f"logs-{spec.name}-{popen.pid}")
+        return _LocalProcess(spec, popen, mode, notes, home, started, pump, _applied(limits, cores))
 
 
 def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: str) -> FinishedProcess:
@@ -235,6 +279,23 @@ def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: 
         pass
     return FinishedProcess(ProcessResult(spec.name, None, 0.0, "error", None,
                                    " ".join([message + ".", *notes]), mode))
+
+
+def _applied(limits: ResourceLimits, cores: set[int] | None) -> dict[str, str]:
+    """How each limit that is set is applied (``ProcessResult.limits_applied``)."""
+    applied = {}
+    if limits.time_limit_s is not None:
+        applied["time_limit_s"] = (f"{limits.time_limit_s:g} s wall clock: SIGTERM to the process group, SIGKILL "
+                                   f"{KILL_GRACE_S:g} s later")
+    if limits.memory_mb is not None:
+        applied["memory_mb"] = (f"{limits.memory_mb} MiB of address space (RLIMIT_AS, not resident memory: "
+                                f"an allocation beyond it fails)")
+    if limits.pids is not None:
+        applied["pids"] = f"{limits.pids} processes of this user, all of them counted (RLIMIT_NPROC)"
+    if limits.cpus is not None and cores:
+        applied["cpus"] = (f"{limits.cpus:g}: pinned to {len(cores)} core{'s' if len(cores) > 1 else ''} "
+                           f"{','.join(map(str, sorted(cores)))} (sched_setaffinity; not throttled)")
+    return applied
 
 
 def _limiter(limits: ResourceLimits, cores: set[int] | None) -> Callable[[], None] | None:
@@ -259,9 +320,10 @@ class _LocalProcess:
     """A started process; see ``RunningProcess``. Not safe to share between threads."""
 
     def __init__(self, spec: ProcessSpec, popen: subprocess.Popen[bytes], isolation: str,
-                 notes: list[str], home: str, started: float) -> None:
+                 notes: list[str], home: str, started: float, pump: LogPump, applied: dict[str, str]) -> None:
         self.spec, self.popen, self.isolation = spec, popen, isolation
         self.notes, self.home, self.started = notes, home, started
+        self.pump, self.applied = pump, applied
         limit = spec.limits.time_limit_s
         self.deadline = None if limit is None else started + limit
         self.result: ProcessResult | None = None
@@ -319,6 +381,7 @@ class _LocalProcess:
         self._signal_group(signal.SIGKILL)  # whatever of the group is left
         code: int | None = self.popen.wait()
         elapsed = time.monotonic() - self.started
+        self.pump.finish()  # the logs are complete (tail written) before stderr's end is read
         shutil.rmtree(self.home, ignore_errors=True)
         limits, notes = self.spec.limits, list(self.notes)
         if reason != "exited":  # the executor ended it: no exit code of its own
@@ -338,13 +401,8 @@ class _LocalProcess:
                     notes.insert(0, f"exit code {code} (a signal): possibly the memory_mb="
                                     f"{limits.memory_mb} address-space limit; this cannot tell.")
         self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig,
-                                    " ".join(notes), self.isolation)
+                                    " ".join(notes), self.isolation, dict(self.applied))
         return self.result
 
     def _stderr_tail(self) -> str:
-        try:
-            with open(self.spec.stderr, "rb") as err:
-                err.seek(max(0, err.seek(0, os.SEEK_END) - 65536))
-                return err.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_tail(self.spec.stderr)

@@ -339,7 +339,9 @@ def test_memory_limit_under_bwrap(tmp_path: Path, bwrap: LocalExecutor, run_dir:
     assert result is not None and (result.reason, result.isolation) == ("oom", "bwrap")
 
 
-def test_pids_limit_is_rlimit_nproc_which_root_ignores(tmp_path: Path) -> None:
+def test_pids_limit_is_rlimit_nproc_and_refused_as_root(tmp_path: Path) -> None:
+    """RLIMIT_NPROC never applies to root: as root the process is refused, naming the limit,
+    why and which executor applies it; as another user it blocks the forks."""
     code = textwrap.dedent("""\
         import subprocess
         try:
@@ -349,12 +351,15 @@ def test_pids_limit_is_rlimit_nproc_which_root_ignores(tmp_path: Path) -> None:
         """)
     spec = make_spec(tmp_path, PY, "-c", code, limits=ResourceLimits(pids=1))
     result = LocalExecutor().start(spec).wait()
-    assert result is not None and result.exit_code == 0
+    assert result is not None
     if os.geteuid() == 0:
-        assert out(spec) == "[0, 0, 0, 0, 0]\n"
-        assert "pids limit 1 not enforced: RLIMIT_NPROC does not apply to root" in result.message
+        assert result.reason == "error" and result.limits_applied == {}
+        assert "the pids limit (1) cannot be applied" in result.message
+        assert "never applies to root" in result.message and "--executor docker" in result.message
+        assert not spec.stdout.exists() and "pids limit (1)" in err(spec)
     else:
-        assert out(spec).startswith("blocked") and "pids" not in result.message
+        assert result.exit_code == 0 and out(spec).startswith("blocked")
+        assert "RLIMIT_NPROC" in result.limits_applied["pids"]
 
 
 @pytest.mark.parametrize("cpus, cores", [(1, 1), (0.5, 1), (1.5, 2)], ids=["1", "0.5", "1.5"])
