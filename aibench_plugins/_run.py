@@ -37,6 +37,8 @@ class RunReport:
     detailed_results: Path | None = None
     executor: dict[str, Any] = field(default_factory=lambda: {"executor": "local"})
     explanations: list[str] = field(default_factory=list)
+    #: the run's limits and where each came from (``EffectiveLimits.to_json``)
+    limits: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -69,13 +71,15 @@ class RunReport:
             "scores_file": result.scores.file if result.scores is not None else None,
             "steps": [{"step": s.step, "output_dir": str(s.output_dir),
                        "processes": [{"name": p.name, "exit_code": p.exit_code, "reason": p.reason,
-                                      "elapsed_s": round(p.elapsed_s, 3), "message": p.message}
+                                      "elapsed_s": round(p.elapsed_s, 3), "message": p.message,
+                                      "limits_applied": dict(p.limits_applied)}
                                      for p in s.processes],
                        "logs": {k: str(v) for k, v in s.logs.items()}} for s in result.steps],
             "work_dir": str(self.work_dir),
             "detailed_results": str(self.detailed_results) if self.detailed_results else None,
             "isolation": self.isolation,
             "executor": self.executor,
+            "limits": self.limits,
             "explanations": self.explanations,
             "measurements": self.measurements(),
             "rules_applied": result.rules_applied,
@@ -103,12 +107,14 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     ``executor`` is ``local`` (processes on this machine, ``isolation`` says how they get their
     paths), ``docker`` (each process in a hardened container of ``image``, without network unless
     ``network``; raises :class:`codalab_worker_compat.DockerExecutorError` when there is no engine
-    or no such image) or an executor object. ``limits`` (memory, CPUs, processes, GPUs) apply to
-    every process. The ledger records the executor, the image and the ID it was pinned to.
+    or no such image) or an executor object. ``limits`` (time, memory, CPUs, processes, GPUs) apply
+    to every process, each field given overriding the manifest's ``limits`` (its phase's override
+    first; see :mod:`aibench_plugins._limits`); an executor that cannot apply one refuses the run
+    before anything runs (:class:`aibench_plugins._limits.LimitsRefused`). The ledger records the executor, the image and the ID it was pinned to.
     ``explanations`` in the report say, in a participant's words, what the executor saw (out
     of memory, a write to a read-only folder, a network attempt without network).
     """
-    from codalab_worker_compat import ResourceLimits, load_bundle, resolve_worker, run_submission
+    from codalab_worker_compat import load_bundle, resolve_worker, run_submission
 
     from ._hashing import sha256_of_path
     from ._ledger import Ledger
@@ -137,7 +143,15 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                 return f"a required check failed: {failure_summary(evaluation.failed_required)}"
             return None
 
+    from ._limits import LimitsRefused, check_limits, effective_limits
+
+    chosen = effective_limits(limits, plugins[0] if plugins else None, phase_key)
     runner, owned = _executor(executor, isolation, image, network)
+    try:
+        check_limits(runner, chosen)
+    except LimitsRefused:
+        with closing_executor(runner if owned else None):
+            raise
     described: dict[str, Any] = runner.describe() if hasattr(runner, "describe") else {"executor": runner.name}
     with closing_executor(runner if owned else None), Ledger.open(ledger_path) as ledger:
         run_id = ledger.start_run(
@@ -153,7 +167,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
         try:
             with _terminate_as_exit():
                 result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
-                                        task=task, before_run=before_run, limits=limits or ResourceLimits())
+                                        task=task, before_run=before_run, limits=chosen.limits)
                 if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
                     evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res",
                                      result.scoring_input / "ref", phase=phase_key, evaluation=evaluation)
@@ -186,7 +200,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
     report = RunReport(run_id, result, columns, work, isolation_used, evaluation,
-                       plugins[0].sha256 if plugins else None, executor=described, explanations=explanations)
+                       plugins[0].sha256 if plugins else None, executor=described, explanations=explanations,
+                       limits=chosen.to_json())
     if plugins:
         report.detailed_results = _write_detailed_results(report, plugins[0], plugins[1], work)
     elif wrapped:
