@@ -62,9 +62,11 @@ The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -
   (``aibench.owner-pid``, ``aibench.owner-start``, ``aibench.owner-host``, ``aibench.run``,
   ``aibench.step``) and force-removed (with its anonymous volumes) once it ends, is killed, or
   fails to start (a failed start leaves a "Created" container in Docker). A host process killed
-  with SIGKILL cannot clean up; :func:`reap_orphans`, run whenever an executor is made and by
-  every ``aibench`` command, removes the containers whose owner process on this host is gone or
-  whose deadline has passed.
+  with SIGKILL cannot clean up: a watcher (:func:`~._reaper.watch`, one detached process per
+  owner, started with the first executor) removes its containers within a second of its death;
+  :func:`reap_orphans`, run whenever an executor is made, and :func:`~._reaper.reap_quick`, run
+  by every ``aibench`` command, remove those whose owner on this host is gone or whose deadline
+  has passed (should the watcher itself have been killed).
 
 What the platforms do differently (§5.5, §12): Codabench c7dbc75 runs containers as the image's
 user (root), with the network on unless the worker disables it, no memory, CPU, PIDs or shm
@@ -93,6 +95,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ._executor import FinishedProcess, ProcessResult, ProcessSpec, RunningProcess
 from ._logs import CappedLog, LogCap, read_tail
+from ._reaper import is_orphan, process_start, start_watcher
 
 if TYPE_CHECKING:
     import docker
@@ -142,39 +145,6 @@ def _client(base_url: str | None) -> docker.DockerClient:
     return client
 
 
-def _process_start(pid: int) -> str | None:
-    """The start time of ``pid`` (clock ticks since boot, from ``/proc``), to tell a reused pid."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()
-    except OSError:
-        return None
-    return fields[19].decode()
-
-
-def _owner_alive(pid_text: str, start: str) -> bool:
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    now = _process_start(pid)
-    return now is None or not start or now == start
-
-
-def _past_deadline(text: str, now: float) -> bool:
-    try:
-        return now > float(text)
-    except ValueError:
-        return False
-
-
 def reap_orphans(client: docker.DockerClient | None = None, *, base_url: str | None = None) -> list[str]:
     """Remove (force, with volumes) every container labelled by aibench on this host whose owner
     process is gone (dead, or its pid reused) or whose deadline (label ``aibench.deadline``) has
@@ -186,9 +156,7 @@ def reap_orphans(client: docker.DockerClient | None = None, *, base_url: str | N
     try:
         host, now = socket.gethostname(), time.time()
         for summary in client.api.containers(all=True, filters={"label": [f"{LABEL}.owner-host={host}"]}):
-            labels = summary.get("Labels") or {}
-            if (_owner_alive(labels.get(f"{LABEL}.owner-pid", ""), labels.get(f"{LABEL}.owner-start", ""))
-                    and not _past_deadline(labels.get(f"{LABEL}.deadline", ""), now)):
+            if not is_orphan(summary.get("Labels") or {}, now):
                 continue
             try:
                 client.api.remove_container(summary["Id"], force=True, v=True)
@@ -295,7 +263,8 @@ class DockerExecutor:
     :param user: the container user; default 65534:65534 as root, else this process's uid:gid.
     :param run_label: stored in each container's ``aibench.run`` label (a run id).
     :param base_url: the engine's socket (default: ``DOCKER_HOST`` or the standard socket).
-    :param reap: remove orphaned aibench containers of this host now (:func:`reap_orphans`).
+    :param reap: remove orphaned aibench containers of this host now (:func:`reap_orphans`), and
+        start this process's watcher.
     :param log_cap: how much of each stream's log is kept on disk (head and tail).
     :raises DockerExecutorError: when the SDK is missing, no engine answers or the image is unknown.
     """
@@ -330,7 +299,8 @@ class DockerExecutor:
         self.shm_mb, self.tmp_mb, self.gpu_driver = shm_mb, tmp_mb, gpu_driver
         self.user = user or (NOBODY if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}")
         self.run_label, self.log_cap = run_label, log_cap
-        self._owner = (str(os.getpid()), _process_start(os.getpid()) or "", socket.gethostname())
+        self._owner = (str(os.getpid()), process_start(os.getpid()) or "", socket.gethostname())
+        self.watcher = start_watcher() if reap else None
 
     def describe(self) -> dict[str, Any]:
         """What the run record stores: the image as given, its ID and digests, and the settings."""
