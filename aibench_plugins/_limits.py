@@ -4,8 +4,9 @@ executor cannot apply one.
 
 Precedence, field by field (``time_limit_s``, ``memory_mb``, ``cpus``, ``pids``, ``gpus``): the
 command line (``--memory-mb`` ...; the person running aibench decides, e.g. an organiser trying a
-tighter limit), then ``phases.<phase>.limits`` of ``aibench.json``, then its top-level
-``limits``. ``plugin_time_limit_s`` is the plugins' own and is not a process limit. Each limit is
+tighter limit), then the manifest's ``limits`` for the phase: ``phases.<phase>.limits`` when the
+phase has one (it replaces the top-level section whole, as every phase override does), else the
+top-level ``limits``. ``plugin_time_limit_s`` is the plugins' own and is not a process limit. Each limit is
 applied to every process of every step (the participant's program, the ingestion program, the
 scoring program); ``time_limit_s`` per process, on top of the phase's own execution time limit.
 """
