@@ -9,6 +9,8 @@ phase has one (it replaces the top-level section whole, as every phase override 
 top-level ``limits``. ``plugin_time_limit_s`` is the plugins' own and is not a process limit. Each limit is
 applied to every process of every step (the participant's program, the ingestion program, the
 scoring program); ``time_limit_s`` per process, on top of the phase's own execution time limit.
+With ``--no-plugins`` and for a wrapped bundle (``aibench wrap``) the manifest is not read, as on
+the platform: only the flags apply.
 """
 
 from __future__ import annotations

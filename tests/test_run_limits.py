@@ -128,7 +128,7 @@ def test_a_limit_the_executor_cannot_apply_refuses_the_run(tmp_path: Path) -> No
     bundle = bundle_with(tmp_path, {"gpus": 1})
     done = aibench(tmp_path / "home", "run", str(bundle), str(submission(tmp_path, SLOW)))
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "the gpus limit (1) cannot be applied by this executor" in done.stderr
+    assert "the gpus limit (1) cannot be applied by the local executor" in done.stderr
     assert "--executor docker" in done.stderr and "gpus from aibench.json /limits/gpus" in done.stderr
     assert "organiser" in done.stderr
     code, report, _ = run_json(tmp_path, bundle, tmp_path / "submission")

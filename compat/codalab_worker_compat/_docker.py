@@ -355,9 +355,9 @@ class DockerExecutor:
                   f"{LABEL}.step": spec.name}
         if spec.limits.time_limit_s is not None:  # creation + start take a few seconds at most
             labels[f"{LABEL}.deadline"] = f"{time.time() + spec.limits.time_limit_s + DEADLINE_GRACE_S:.0f}"
-            applied["time_limit_s"] = (f"{spec.limits.time_limit_s:g} s wall clock: the container is killed and "
-                                       f"removed (and reaped by any aibench command {DEADLINE_GRACE_S} s after its "
-                                       "deadline if this process dies)")
+            applied = {"time_limit_s": f"{spec.limits.time_limit_s:g} s wall clock: the container is killed and "
+                                       f"removed (if this process dies: by its watcher at once, else by the next "
+                                       f"aibench command from {DEADLINE_GRACE_S} s past the deadline)", **applied}
         env = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", **spec.env}
         api, container, attached = self.client.api, None, None
         try:

@@ -90,11 +90,10 @@ class ProcessResult:
     limits_applied: Mapping[str, str] = field(default_factory=dict)
 
 
-def limit_refusal(name: str, value: object, why: str, instead: str) -> str:
-    """The message of an executor that cannot apply a limit: ``name`` (``pids``), the value
+def limit_refusal(executor: str, name: str, value: object, why: str, instead: str) -> str:
+    """The message of an ``executor`` that cannot apply a limit: ``name`` (``pids``), the value
     asked, why it cannot, and what can (``instead``: another executor, or unsetting it)."""
-    return (f"cannot start: the {name} limit ({value}) cannot be applied by this executor: {why}. "
-            f"{instead}")
+    return f"the {name} limit ({value}) cannot be applied by the {executor} executor: {why}; {instead}."
 
 
 class RunningProcess(Protocol):

@@ -207,14 +207,14 @@ class LocalExecutor:
         docker = "--executor docker applies it (the container's cgroup)"
         refused = []
         if limits.gpus is not None:
-            refused.append(limit_refusal("gpus", limits.gpus, "processes of the local executor see every GPU of "
-                                         "the host and cannot be given or denied some", docker))
+            refused.append(limit_refusal(self.name, "gpus", limits.gpus, "its processes see every GPU of the host "
+                                         "and cannot be given or denied some", docker))
         if limits.shm_mb is not None:
-            refused.append(limit_refusal("shm_mb", limits.shm_mb, "processes of the local executor share the "
-                                         "host's /dev/shm", docker))
+            refused.append(limit_refusal(self.name, "shm_mb", limits.shm_mb, "its processes share the host's "
+                                         "/dev/shm", docker))
         if limits.pids is not None and os.geteuid() == 0:
-            refused.append(limit_refusal("pids", limits.pids, "it would be RLIMIT_NPROC, which the kernel never "
-                                         "applies to root", docker + ", or run aibench as a non-root user"))
+            refused.append(limit_refusal(self.name, "pids", limits.pids, "it would be RLIMIT_NPROC, which the kernel "
+                                         "never applies to root", docker + ", or run aibench as a non-root user"))
         return refused
 
     def isolation_for(self, spec: ProcessSpec) -> str:
@@ -240,7 +240,7 @@ class LocalExecutor:
             problem = f"cannot start: isolation 'bwrap' does not work here: {bwrap_probe()[1]}"
         limits, cores = spec.limits, None
         refused = self.limit_refusals(limits)
-        problem = problem or (" ".join(refused) if refused else None)
+        problem = problem or ("cannot start: " + " ".join(refused) if refused else None)
         if limits.cpus is not None:
             cores = set(sorted(os.sched_getaffinity(0))[:max(1, math.ceil(limits.cpus))])
         if problem is not None:
