@@ -76,6 +76,14 @@ def test_sigkilled_run_leaves_no_container(tmp_path: Path) -> None:
 
 
 def test_next_aibench_command_reaps_when_the_watcher_is_gone_too(tmp_path: Path) -> None:
+    for attempt in range(3):  # another process making a DockerExecutor on this host reaps orphans too: retry then
+        if orphan_reaped_by_history(tmp_path / str(attempt)):
+            return
+    pytest.fail("the orphan was reaped by another process three times before aibench history ran")
+
+
+def orphan_reaped_by_history(tmp_path: Path) -> bool:
+    """``False`` when someone else removed the orphan first; fails when history leaves it."""
     run = start_run(tmp_path)
     owner = f"aibench.owner-pid={run.pid}"
     try:
@@ -85,11 +93,13 @@ def test_next_aibench_command_reaps_when_the_watcher_is_gone_too(tmp_path: Path)
         os.kill(watchers[0], signal.SIGKILL)
         run.send_signal(signal.SIGKILL)
         run.wait()
-        time.sleep(1)  # (another process making a DockerExecutor on this host meanwhile would reap it too)
-        assert running(owner), "without the watcher the container outlives its owner until reaped"
+        time.sleep(1)
+        if not running(owner):  # without the watcher the container outlives its owner until reaped
+            return False
         done = aibench_history(tmp_path)
         assert done.returncode == 0, done.stderr
         assert not running(owner), "aibench history reaped the orphan"
+        return True
     finally:
         run.kill()
         run.wait()

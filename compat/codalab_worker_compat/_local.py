@@ -32,7 +32,7 @@ silently: see :meth:`LocalExecutor.limit_refusals`):
   means: a non-zero exit with an out-of-memory line at the end of stderr. A death by signal only
   gets a hint in ``message``. Programs that reserve address space (threads, OpenBLAS, CUDA, JVM,
   Go) fail far below their real use: numpy needs about 256 MB on 2 cores; never set it for GPUs.
-  (This machine's cgroups are not used: a resident-memory limit needs ``--executor docker``.)
+  (No cgroup is used by this executor: a resident-memory limit needs ``--executor docker``.)
 * ``pids``: ``RLIMIT_NPROC``: it counts *all* the user's processes, and the kernel never applies
   it to root, so as root a ``pids`` limit is refused (``--executor docker`` applies it as the
   container's ``pids_limit``). Under bwrap, bwrap's 2 count too.

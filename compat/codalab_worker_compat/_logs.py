@@ -50,9 +50,8 @@ class LogCap:
 
 def cut_line(cut: int, cap: LogCap) -> bytes:
     """The line that replaces the ``cut`` bytes dropped from the middle of a log."""
-    return (f"\n[... {cut} bytes cut here by the executor: this log keeps the first {_size(cap.head_bytes)} and "
-            f"the last {_size(cap.tail_bytes)} of what the process wrote ({cap.describe()} per stream) ...]\n"
-            ).encode()
+    return (f"\n[... {cut} bytes cut here by the executor: each log keeps the first {_size(cap.head_bytes)} and "
+            f"the last {_size(cap.tail_bytes)} of its stream ...]\n").encode()
 
 
 class CappedLog:

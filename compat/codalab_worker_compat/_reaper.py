@@ -21,11 +21,8 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 from urllib.parse import quote
-
-if TYPE_CHECKING:
-    import subprocess
 
 LABEL: Final = "aibench"
 DEFAULT_SOCKET: Final = "/var/run/docker.sock"
@@ -98,9 +95,9 @@ def _request(address: tuple[int, str | tuple[str, int]], method: str, url: str, 
     return int(head.split(b" ", 2)[1]), body
 
 
-def reap_quick(*, owner_pid: int | None = None, timeout: float = 2.0) -> list[str]:
+def reap_quick(*, owner: tuple[int, str] | None = None, timeout: float = 2.0) -> list[str]:
     """Remove this host's orphaned aibench containers (see the module docstring), or with
-    ``owner_pid`` every container of that owner; return their names. Never raises: no engine,
+    ``owner`` (a pid and its start time) every container of that owner; return their names. Never raises: no engine,
     an engine that does not answer in ``timeout`` seconds, or a refusal leave things as they are."""
     try:
         address = _address()
@@ -111,8 +108,8 @@ def reap_quick(*, owner_pid: int | None = None, timeout: float = 2.0) -> list[st
     removed: list[str] = []
     try:
         wanted = [f"{LABEL}.owner-host={socket.gethostname()}"]
-        if owner_pid is not None:
-            wanted.append(f"{LABEL}.owner-pid={owner_pid}")
+        if owner is not None:
+            wanted += [f"{LABEL}.owner-pid={owner[0]}", f"{LABEL}.owner-start={owner[1]}"]
         query = "all=1&filters=" + quote(json.dumps({"label": wanted}), safe="")
         status, body = _request(address, "GET", f"/containers/json?{query}", timeout)
         if status != 200:
@@ -120,7 +117,7 @@ def reap_quick(*, owner_pid: int | None = None, timeout: float = 2.0) -> list[st
         now = time.time()
         for summary in json.loads(body):
             labels: dict[str, str] = summary.get("Labels") or {}
-            if owner_pid is None and not is_orphan(labels, now):
+            if owner is None and not is_orphan(labels, now):
                 continue
             status, _ = _request(address, "DELETE", f"/containers/{quote(summary['Id'])}?force=1&v=1", timeout)
             if status in (200, 204):
@@ -135,31 +132,33 @@ def watch(owner_pid: int, owner_start: str, poll_s: float = 0.5) -> list[str]:
     containers; return their names."""
     while owner_alive(str(owner_pid), owner_start):
         time.sleep(poll_s)
-    return reap_quick(owner_pid=owner_pid)
+    return reap_quick(owner=(owner_pid, owner_start))
 
 
-_watcher: dict[int, subprocess.Popen[bytes]] = {}
+#: this process's watcher: (owner pid, watcher pid), reset in a forked child
+_watcher: list[tuple[int, int]] = []
 
 
-def start_watcher() -> subprocess.Popen[bytes] | None:
-    """Start, once per process and detached (own session, no inherited streams), a process that
-    removes this process's containers as soon as it is gone, however it ends (SIGKILL included);
-    ``None`` if it cannot start."""
+def start_watcher() -> int | None:
+    """Start, once per process and detached (own session, stdio on ``/dev/null``, never waited
+    for: it outlives this process by design), a process that removes this process's containers
+    as soon as it is gone, however it ends (SIGKILL included); its pid, or ``None`` if it cannot
+    start."""
     pid = os.getpid()
-    if pid in _watcher and _watcher[pid].poll() is None:
-        return _watcher[pid]
+    if _watcher and _watcher[0][0] == pid and owner_alive(str(_watcher[0][1]), ""):
+        return _watcher[0][1]
     start = process_start(pid)
     if start is None:
         return None
-    import subprocess
-
+    null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
     try:
-        _watcher[pid] = subprocess.Popen([sys.executable, "-m", "codalab_worker_compat._reaper", str(os.getpid()), start],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, close_fds=True, env={**os.environ, "PYTHONPATH": _path()})
+        watcher = os.posix_spawn(sys.executable, [sys.executable, "-m", "codalab_worker_compat._reaper", str(pid),
+                                                  start], {**os.environ, "PYTHONPATH": _path()},
+                                 file_actions=null, setsid=True)
     except OSError:
         return None
-    return _watcher[pid]
+    _watcher[:] = [(pid, watcher)]
+    return watcher
 
 
 def _path() -> str:
