@@ -110,7 +110,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     or no such image) or an executor object. ``limits`` (time, memory, CPUs, processes, GPUs) apply
     to every process, each field given overriding the manifest's ``limits`` (its phase's override
     first; see :mod:`aibench_plugins._limits`); an executor that cannot apply one refuses the run
-    before anything runs (:class:`aibench_plugins._limits.LimitsRefused`). The ledger records the executor, the image and the ID it was pinned to.
+    before anything runs (:class:`aibench_plugins._limits.LimitsRefused`). The ledger records the
+    executor, the image and the ID it was pinned to.
     ``explanations`` in the report say, in a participant's words, what the executor saw (out
     of memory, a write to a read-only folder, a network attempt without network).
     """

@@ -418,7 +418,8 @@ class DockerExecutor:
         applied = {"shm_mb": f"{shm} MiB /dev/shm (shm_size)"}
         if memory is not None:
             options["mem_limit"] = options["memswap_limit"] = f"{memory}m"
-            applied["memory_mb"] = f"{memory} MiB of memory, no swap (the container's memory cgroup: OOM-killed past it)"
+            applied["memory_mb"] = (f"{memory} MiB of memory, no swap (the container's memory cgroup: OOM-killed "
+                                    "past it)")
         if cpus is not None:
             options["nano_cpus"] = int(cpus * 1e9)
             applied["cpus"] = f"{cpus:g} cores of CPU time (the container's CFS quota, a throttle)"
