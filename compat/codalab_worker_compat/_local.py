@@ -33,9 +33,13 @@ silently: see :meth:`LocalExecutor.limit_refusals`):
   gets a hint in ``message``. Programs that reserve address space (threads, OpenBLAS, CUDA, JVM,
   Go) fail far below their real use: numpy needs about 256 MB on 2 cores; never set it for GPUs.
   (No cgroup is used by this executor: a resident-memory limit needs ``--executor docker``.)
-* ``pids``: ``RLIMIT_NPROC``: it counts *all* the user's processes, and the kernel never applies
-  it to root, so as root a ``pids`` limit is refused (``--executor docker`` applies it as the
-  container's ``pids_limit``). Under bwrap, bwrap's 2 count too.
+* ``pids``: a pids cgroup of its own per process where this host lets us create one
+  (:mod:`._cgroup`: cgroup v1's pids controller, or a delegated v2 subtree): every process and
+  thread the program starts counts, bwrap's 2 included, a refused fork is said in ``message``,
+  and whatever is left in the cgroup is killed at the end. Else ``RLIMIT_NPROC``: it counts *all*
+  the user's processes, and the kernel never applies it to root, so as root without such a
+  cgroup a ``pids`` limit is refused (``--executor docker`` applies it as the container's
+  ``pids_limit``).
 * ``cpus``: pinned (``sched_setaffinity``) to the first ``ceil(cpus)`` allowed cores; not throttled.
 * ``gpus``, ``shm_mb``: refused: every process here sees the host's GPUs and ``/dev/shm``.
 
@@ -74,6 +78,7 @@ from ._executor import (
     RunningProcess,
     limit_refusal,
 )
+from ._cgroup import PidsCgroup, pids_cgroup_probe
 from ._logs import CappedLog, LogCap, LogPump, read_tail
 
 Isolation = Literal["auto", "bwrap", "none"]
@@ -212,9 +217,10 @@ class LocalExecutor:
         if limits.shm_mb is not None:
             refused.append(limit_refusal(self.name, "shm_mb", limits.shm_mb, "its processes share the host's "
                                          "/dev/shm", docker))
-        if limits.pids is not None and os.geteuid() == 0:
-            refused.append(limit_refusal(self.name, "pids", limits.pids, "it would be RLIMIT_NPROC, which the kernel "
-                                         "never applies to root", docker + ", or run aibench as a non-root user"))
+        if limits.pids is not None and os.geteuid() == 0 and pids_cgroup_probe()[0] is None:
+            refused.append(limit_refusal(self.name, "pids", limits.pids, f"{pids_cgroup_probe()[1]}, and RLIMIT_NPROC "
+                                         "is never applied to root by the kernel",
+                                         docker + ", or run aibench as a non-root user"))
         return refused
 
     def isolation_for(self, spec: ProcessSpec) -> str:
@@ -245,27 +251,33 @@ class LocalExecutor:
             cores = set(sorted(os.sched_getaffinity(0))[:max(1, math.ceil(limits.cpus))])
         if problem is not None:
             return _failed(spec, problem, notes, mode, home)
+        parent, cgroup = pids_cgroup_probe()[0] if limits.pids is not None else None, None
         try:
             argv = _bwrap_argv(spec) if mode == "bwrap" else list(spec.argv)
+            cgroup = PidsCgroup(parent, limits.pids) if parent is not None and limits.pids is not None else None
             logs = (CappedLog(spec.stdout, self.log_cap), CappedLog(spec.stderr, self.log_cap))
         except OSError as error:
+            if cgroup is not None:
+                cgroup.close()
             return _failed(spec, f"cannot start {spec.argv[0]!r}: {error}", notes, mode, home)
         pipes = [os.pipe(), os.pipe()]
         try:
             started = time.monotonic()
             popen = subprocess.Popen(argv, cwd=None if mode == "bwrap" else spec.cwd, env=env,
                                      stdin=subprocess.DEVNULL, stdout=pipes[0][1], stderr=pipes[1][1],
-                                     start_new_session=True, preexec_fn=_limiter(limits, cores))
+                                     start_new_session=True, preexec_fn=_limiter(limits, cores, cgroup))
         except (OSError, subprocess.SubprocessError) as error:
             for fd in (*pipes[0], *pipes[1]):
                 os.close(fd)
             for log in logs:
                 log.close()
+            if cgroup is not None:
+                cgroup.close()
             return _failed(spec, f"cannot start {spec.argv[0]!r}: {error}", notes, mode, home)
         for _, write in pipes:
             os.close(write)
         pump = LogPump((pipes[0][0], pipes[1][0]), logs, name=f"logs-{spec.name}-{popen.pid}")
-        return _LocalProcess(spec, popen, mode, notes, home, started, pump, _applied(limits, cores))
+        return _LocalProcess(spec, popen, mode, notes, home, started, pump, _applied(limits, cores, cgroup), cgroup)
 
 
 def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: str) -> FinishedProcess:
@@ -281,7 +293,7 @@ def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: 
                                    " ".join([message + ".", *notes]), mode))
 
 
-def _applied(limits: ResourceLimits, cores: set[int] | None) -> dict[str, str]:
+def _applied(limits: ResourceLimits, cores: set[int] | None, cgroup: PidsCgroup | None) -> dict[str, str]:
     """How each limit that is set is applied (``ProcessResult.limits_applied``)."""
     applied = {}
     if limits.time_limit_s is not None:
@@ -290,7 +302,9 @@ def _applied(limits: ResourceLimits, cores: set[int] | None) -> dict[str, str]:
     if limits.memory_mb is not None:
         applied["memory_mb"] = (f"{limits.memory_mb} MiB of address space (RLIMIT_AS, not resident memory: "
                                 f"an allocation beyond it fails)")
-    if limits.pids is not None:
+    if limits.pids is not None and cgroup is not None:
+        applied["pids"] = f"{limits.pids} processes and threads (a pids cgroup of its own, {cgroup.path})"
+    elif limits.pids is not None:
         applied["pids"] = f"{limits.pids} processes of this user, all of them counted (RLIMIT_NPROC)"
     if limits.cpus is not None and cores:
         applied["cpus"] = (f"{limits.cpus:g}: pinned to {len(cores)} core{'s' if len(cores) > 1 else ''} "
@@ -298,15 +312,20 @@ def _applied(limits: ResourceLimits, cores: set[int] | None) -> dict[str, str]:
     return applied
 
 
-def _limiter(limits: ResourceLimits, cores: set[int] | None) -> Callable[[], None] | None:
-    """The preexec function that applies the rlimits and the affinity in the child, if any."""
+def _limiter(limits: ResourceLimits, cores: set[int] | None,
+             cgroup: PidsCgroup | None = None) -> Callable[[], None] | None:
+    """The preexec function that joins the cgroup and applies the rlimits and the affinity in the
+    child, if any."""
     memory = None if limits.memory_mb is None else limits.memory_mb << 20
+    nproc = None if cgroup is not None else limits.pids
     rlimits = [(kind, value) for kind, value in ((resource.RLIMIT_AS, memory),
-                                                 (resource.RLIMIT_NPROC, limits.pids)) if value is not None]
-    if not rlimits and not cores:
+                                                 (resource.RLIMIT_NPROC, nproc)) if value is not None]
+    if not rlimits and not cores and cgroup is None:
         return None
 
     def apply() -> None:
+        if cgroup is not None:
+            cgroup.join()
         for kind, value in rlimits:
             hard = resource.getrlimit(kind)[1]
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
@@ -320,10 +339,11 @@ class _LocalProcess:
     """A started process; see ``RunningProcess``. Not safe to share between threads."""
 
     def __init__(self, spec: ProcessSpec, popen: subprocess.Popen[bytes], isolation: str,
-                 notes: list[str], home: str, started: float, pump: LogPump, applied: dict[str, str]) -> None:
+                 notes: list[str], home: str, started: float, pump: LogPump, applied: dict[str, str],
+                 cgroup: PidsCgroup | None = None) -> None:
         self.spec, self.popen, self.isolation = spec, popen, isolation
         self.notes, self.home, self.started = notes, home, started
-        self.pump, self.applied = pump, applied
+        self.pump, self.applied, self.cgroup = pump, applied, cgroup
         limit = spec.limits.time_limit_s
         self.deadline = None if limit is None else started + limit
         self.result: ProcessResult | None = None
@@ -381,6 +401,10 @@ class _LocalProcess:
         self._signal_group(signal.SIGKILL)  # whatever of the group is left
         code: int | None = self.popen.wait()
         elapsed = time.monotonic() - self.started
+        pids_hit = False
+        if self.cgroup is not None:  # whatever left the process group dies with the cgroup
+            pids_hit = self.cgroup.hit()
+            self.cgroup.close()
         self.pump.finish()  # the logs are complete (tail written) before stderr's end is read
         shutil.rmtree(self.home, ignore_errors=True)
         limits, notes = self.spec.limits, list(self.notes)
@@ -400,6 +424,9 @@ class _LocalProcess:
                 elif code in (134, 135, 137, 139):
                     notes.insert(0, f"exit code {code} (a signal): possibly the memory_mb="
                                     f"{limits.memory_mb} address-space limit; this cannot tell.")
+        if pids_hit:
+            notes.insert(0 if reason == "exited" else 1, f"the process-count limit of {limits.pids} was reached: "
+                                                          "starting more processes or threads failed.")
         self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig,
                                     " ".join(notes), self.isolation, dict(self.applied))
         return self.result

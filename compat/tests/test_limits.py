@@ -5,6 +5,7 @@ with a message naming it. Fails, never skips, without bwrap or Docker."""
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from codalab_worker_compat import DockerExecutor, ProcessSpec, ResourceLimits
+from codalab_worker_compat._cgroup import pids_cgroup_probe
 from codalab_worker_compat._local import LocalExecutor, bwrap_probe
+from processes import processes_with
 from dockerimages import containers, python_image
 
 SLEEP_20 = "import time; time.sleep(20); print('survived')"
@@ -94,6 +97,45 @@ def test_local_refuses_a_limit_it_cannot_apply(tmp_path: Path, limits: ResourceL
     assert result is not None and result.reason == "error" and not made.stdout.exists()
     assert f"the {name} limit" in result.message and "cannot be applied" in result.message
     assert "--executor docker" in result.message
+
+
+FORKS = """
+import os, sys, time
+for _ in range(10):  # up to 1024 processes
+    try:
+        os.fork()
+    except OSError as error:
+        print("fork failed", error, file=sys.stderr, flush=True)
+time.sleep(30)
+"""
+
+
+def test_local_pids_limit_stops_a_fork_bomb_or_is_refused(tmp_path: Path, local: tuple) -> None:
+    """As root, with a pids cgroup: at most 64 processes, the refused forks said, none left; without
+    one the process is refused (RLIMIT_NPROC does not bind root)."""
+    executor, mounts, cwd = local
+    mark = f"codalab-test-marker-{uuid.uuid4().hex}"
+    made = spec(tmp_path, (sys.executable, "-c", FORKS, mark), ResourceLimits(pids=64, time_limit_s=4), mounts, cwd)
+    result = executor.start(made).wait()
+    assert result is not None
+    if pids_cgroup_probe()[0] is None and os.geteuid() == 0:
+        assert result.reason == "error" and "the pids limit (64) cannot be applied" in result.message
+        return
+    assert result.reason == "timeout" and "fork failed" in made.stderr.read_text()
+    assert "the process-count limit of 64 was reached" in result.message
+    assert processes_with(mark) == [], "a process of the fork bomb was left behind"
+
+
+def test_local_pids_cgroup_kills_a_descendant_that_left_the_group(tmp_path: Path) -> None:
+    """Without bwrap a new session escapes the group kill; the pids cgroup still ends it."""
+    if pids_cgroup_probe()[0] is None:  # the feature needs one: without it pids is RLIMIT_NPROC or refused
+        pytest.skip(f"this host has no pids cgroup: {pids_cgroup_probe()[1]}")
+    mark = f"codalab-test-marker-{uuid.uuid4().hex}"
+    code = ("import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', "
+            f"'{mark}'], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)")
+    result = LocalExecutor("none").start(spec(tmp_path, (sys.executable, "-c", code), ResourceLimits(pids=16))).wait()
+    assert result is not None and result.exit_code == 0
+    assert processes_with(mark) == []
 
 
 def test_local_cpus_limit_is_described(tmp_path: Path) -> None:

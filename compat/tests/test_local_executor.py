@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from codalab_worker_compat._executor import ProcessSpec, ResourceLimits
+from codalab_worker_compat._cgroup import pids_cgroup_probe
 from codalab_worker_compat._local import LocalExecutor, bwrap_probe
 from processes import processes_with
 
@@ -339,9 +340,9 @@ def test_memory_limit_under_bwrap(tmp_path: Path, bwrap: LocalExecutor, run_dir:
     assert result is not None and (result.reason, result.isolation) == ("oom", "bwrap")
 
 
-def test_pids_limit_is_rlimit_nproc_and_refused_as_root(tmp_path: Path) -> None:
-    """RLIMIT_NPROC never applies to root: as root the process is refused, naming the limit,
-    why and which executor applies it; as another user it blocks the forks."""
+def test_pids_limit_is_a_cgroup_or_rlimit_nproc_or_refused_as_root(tmp_path: Path) -> None:
+    """A pids cgroup where one can be made; else RLIMIT_NPROC, which never applies to root: as
+    root the process is then refused, naming the limit, why and which executor applies it."""
     code = textwrap.dedent("""\
         import subprocess
         try:
@@ -352,10 +353,14 @@ def test_pids_limit_is_rlimit_nproc_and_refused_as_root(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, PY, "-c", code, limits=ResourceLimits(pids=1))
     result = LocalExecutor().start(spec).wait()
     assert result is not None
-    if os.geteuid() == 0:
+    if pids_cgroup_probe()[0] is not None:
+        assert result.exit_code == 0 and out(spec).startswith("blocked")
+        assert "a pids cgroup of its own" in result.limits_applied["pids"]
+        assert "the process-count limit of 1 was reached" in result.message
+    elif os.geteuid() == 0:
         assert result.reason == "error" and result.limits_applied == {}
         assert "the pids limit (1) cannot be applied" in result.message
-        assert "never applies to root" in result.message and "--executor docker" in result.message
+        assert "never applied to root" in result.message and "--executor docker" in result.message
         assert not spec.stdout.exists() and "pids limit (1)" in err(spec)
     else:
         assert result.exit_code == 0 and out(spec).startswith("blocked")
