@@ -1,13 +1,16 @@
-"""A process-count cgroup for the local executor: ``pids`` applied to root too, where this host
-lets this process create a cgroup with the ``pids`` controller.
+"""Cgroups for the local executor: ``pids`` and ``memory_mb`` applied by the kernel (to root
+too, and to resident memory), where this host lets this process create cgroups.
 
-RLIMIT_NPROC never applies to root; the kernel's pids controller does. :func:`pids_cgroup_probe`
-looks (once per process) for a writable pids hierarchy: cgroup v1's ``pids`` controller
-(``/sys/fs/cgroup/pids/<this process's cgroup>``), else cgroup v2 where ``pids`` is enabled for
-children of this process's cgroup (a delegated subtree). It creates and removes a probe cgroup to
-be sure. Each process then gets its own ``aibench-<hex>`` cgroup: its ``pids.max`` is the limit,
-the child joins it before it executes (so bwrap and everything it starts are counted), the end
-kills whatever is left in it (a descendant that left the process group too) and removes it.
+RLIMIT_NPROC never applies to root and RLIMIT_AS limits address space, not memory; the kernel's
+pids and memory controllers do what the limits mean. :func:`cgroup_probe` looks (once per
+process and controller) for a writable hierarchy: cgroup v1's controller
+(``/sys/fs/cgroup/<controller>/<this process's cgroup>``), else cgroup v2 where the controller is
+enabled for children of this process's cgroup (a delegated subtree). It creates and removes a
+probe cgroup to be sure. Each process then gets its own ``aibench-<hex>`` cgroup per controller:
+``pids.max``; ``memory.limit_in_bytes`` and ``memory.memsw.limit_in_bytes`` (v1) or
+``memory.max`` and ``memory.swap.max`` 0 (v2): no swap. The child joins them before it executes
+(so bwrap and everything it starts count); the end kills whatever is left in them (a descendant
+that left the process group too) and removes them.
 """
 
 from __future__ import annotations
@@ -20,111 +23,158 @@ import uuid
 from pathlib import Path
 from typing import Final
 
-V1_ROOT: Final = Path("/sys/fs/cgroup/pids")
-V2_ROOTS: Final = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"))
+CGROUP_ROOT: Final = Path("/sys/fs/cgroup")
+V2_ROOTS: Final = (CGROUP_ROOT, CGROUP_ROOT / "unified")
 
 
-def _own(kind: str) -> str | None:
-    """This process's cgroup path for controller ``kind`` (``""``: the v2 unified line)."""
+def _own() -> dict[str, str]:
+    """This process's cgroup per v1 controller, and ``""`` for the v2 unified hierarchy."""
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
-        return None
+        return {}
+    found: dict[str, str] = {}
     for line in lines:
         _, controllers, path = line.split(":", 2)
-        if (kind and kind in controllers.split(",")) or (not kind and controllers == ""):
-            return path
-    return None
+        for controller in controllers.split(",") if controllers else [""]:
+            found[controller] = path
+    return found
 
 
-def _candidates() -> list[Path]:
-    found = []
-    own = _own("pids")
-    if own is not None and (V1_ROOT / "cgroup.procs").is_file():
-        found.append(V1_ROOT / own.lstrip("/"))
-    unified = _own("")
-    if unified is not None:
+def _candidates(controller: str) -> list[tuple[Path, int]]:
+    """Folders where ``controller`` cgroups might be made, with the cgroup version."""
+    own, found = _own(), []
+    v1 = CGROUP_ROOT / controller
+    if controller in own and (v1 / "cgroup.procs").is_file():
+        found.append((v1 / own[controller].lstrip("/"), 1))
+    if "" in own:
         for root in V2_ROOTS:
-            base = root / unified.lstrip("/")
+            base = root / own[""].lstrip("/")
             try:
-                if "pids" in (base / "cgroup.subtree_control").read_text().split():
-                    found.append(base)
+                if controller in (base / "cgroup.subtree_control").read_text().split():
+                    found.append((base, 2))
             except OSError:
                 continue
     return found
 
 
 @functools.cache
-def pids_cgroup_probe() -> tuple[Path | None, str]:
-    """The folder under which this process may create pids cgroups, or ``None`` and why not."""
+def cgroup_probe(controller: str) -> tuple[Path | None, int, str]:
+    """Where ``controller`` (``pids``, ``memory``) cgroups can be made, the version, and a word on
+    it; ``None``, 0 and why not when nowhere."""
     reasons = []
-    for parent in _candidates():
+    for parent, version in _candidates(controller):
         probe = parent / f"aibench-probe-{uuid.uuid4().hex[:12]}"
+        limit = "pids.max" if controller == "pids" else ("memory.limit_in_bytes" if version == 1 else "memory.max")
         try:
             probe.mkdir()
             try:
-                (probe / "pids.max").write_text("1\n")
+                (probe / limit).write_text("67108864\n" if controller == "memory" else "1\n")
             finally:
                 probe.rmdir()
         except OSError as error:
             reasons.append(f"{parent}: {error.strerror or error}")
             continue
-        return parent, f"pids cgroup under {parent}"
-    return None, "no writable cgroup with the pids controller" + (f" ({'; '.join(reasons)})" if reasons else "")
+        return parent, version, f"cgroup v{version} {controller} controller under {parent}"
+    return None, 0, (f"no writable cgroup with the {controller} controller"
+                     + (f" ({'; '.join(reasons)})" if reasons else ""))
 
 
-class PidsCgroup:
-    """One process's pids cgroup (see the module docstring). Create it, pass :meth:`join` to the
-    child's preexec, call :meth:`close` when the process has ended.
+class ProcessCgroup:
+    """One process's cgroups (see the module docstring). Create it, pass :meth:`join` to the
+    child's preexec, call :meth:`close` when the process has ended. A limit whose controller
+    :func:`cgroup_probe` did not find is not applied here (``pids``/``memory`` say which were).
 
-    :raises OSError: when the cgroup cannot be created or limited.
+    :raises OSError: when a cgroup cannot be created or limited (nothing is left then).
     """
 
-    def __init__(self, parent: Path, limit: int) -> None:
-        self.path = parent / f"aibench-{uuid.uuid4().hex[:12]}"
-        self.path.mkdir()
+    def __init__(self, pids: int | None, memory_mb: int | None) -> None:
+        self.folders: dict[str, Path] = {}
+        name = f"aibench-{uuid.uuid4().hex[:12]}"
         try:
-            (self.path / "pids.max").write_text(f"{limit}\n")
+            for controller, value in (("pids", pids), ("memory", memory_mb)):
+                parent, version, _ = cgroup_probe(controller)
+                if value is None or parent is None:
+                    continue
+                folder = parent / name
+                if folder not in self.folders.values():  # v2: one cgroup for both controllers
+                    folder.mkdir()
+                self.folders[controller] = folder
+                if controller == "pids":
+                    (folder / "pids.max").write_text(f"{value}\n")
+                elif version == 1:
+                    (folder / "memory.limit_in_bytes").write_text(f"{value << 20}\n")
+                    if (folder / "memory.memsw.limit_in_bytes").exists():
+                        (folder / "memory.memsw.limit_in_bytes").write_text(f"{value << 20}\n")
+                else:
+                    (folder / "memory.max").write_text(f"{value << 20}\n")
+                    if (folder / "memory.swap.max").exists():
+                        (folder / "memory.swap.max").write_text("0\n")
         except OSError:
-            self.path.rmdir()
+            self.close()
             raise
-        self._procs = str(self.path / "cgroup.procs")
+        self._procs = [str(f / "cgroup.procs") for f in dict.fromkeys(self.folders.values())]
+
+    @property
+    def pids(self) -> bool:
+        return "pids" in self.folders
+
+    @property
+    def memory(self) -> bool:
+        return "memory" in self.folders
 
     def join(self) -> None:
-        """Move the calling process into the cgroup (in the child, before it executes)."""
-        fd = os.open(self._procs, os.O_WRONLY)
-        try:
-            os.write(fd, str(os.getpid()).encode())
-        finally:
-            os.close(fd)
+        """Move the calling process into the cgroups (in the child, before it executes)."""
+        for procs in self._procs:
+            fd = os.open(procs, os.O_WRONLY)
+            try:
+                os.write(fd, str(os.getpid()).encode())
+            finally:
+                os.close(fd)
 
-    def hit(self) -> bool:
-        """Whether a fork or thread was refused by the limit (``pids.events``: ``max N``)."""
-        try:
-            events = dict(line.split() for line in (self.path / "pids.events").read_text().splitlines())
-        except (OSError, ValueError):
+    def _counter(self, controller: str, files: tuple[str, ...], key: str) -> bool:
+        """Whether the counter ``key`` of the first of ``files`` that has it is not 0."""
+        folder = self.folders.get(controller)
+        if folder is None:
             return False
-        return events.get("max", "0") != "0"
+        for file in files:
+            try:
+                lines = (folder / file).read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return value.strip() != "0"
+        return False
+
+    def pids_hit(self) -> bool:
+        """Whether a fork or thread was refused by the pids limit."""
+        return self._counter("pids", ("pids.events",), "max")
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process of the cgroup for memory."""
+        return self._counter("memory", ("memory.oom_control", "memory.events"), "oom_kill")
 
     def close(self) -> None:
-        """Kill everything still in the cgroup, then remove it (retried for a second)."""
-        end = time.monotonic() + 1.0
-        while True:
-            try:
-                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-            except (OSError, ValueError):
-                pids = []
-            for pid in pids:
+        """Kill everything still in the cgroups, then remove them (retried for a second)."""
+        for folder in dict.fromkeys(self.folders.values()):
+            end = time.monotonic() + 1.0
+            while folder.exists():
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+                except (OSError, ValueError):
+                    pids = []
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                try:
+                    folder.rmdir()
+                except FileNotFoundError:
+                    break
                 except OSError:
-                    pass
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                if time.monotonic() > end:
-                    return
-                time.sleep(0.01)
+                    if time.monotonic() > end:
+                        break
+                    time.sleep(0.01)

@@ -27,14 +27,16 @@ silently: see :meth:`LocalExecutor.limit_refusals`):
 
 * ``time_limit_s``: enforced while the caller is in ``wait()`` (or calls ``kill()``): SIGTERM to
   the group, SIGKILL after ``KILL_GRACE_S``; reason ``timeout``, ``exit_code`` ``None``.
-* ``memory_mb``: ``RLIMIT_AS``, the *address space*, not resident memory. An allocation beyond it
+* ``memory_mb``: a memory cgroup of its own per process where this host lets us create one
+  (:mod:`._cgroup`), with no swap: past the limit the kernel OOM-kills a process (exit 137 under
+  bwrap and for the killed main process, reason ``oom`` from the cgroup's ``oom_kill`` count).
+  Else ``RLIMIT_AS``, the *address space*, not resident memory. An allocation beyond it
   fails (Python: ``MemoryError``) rather than the kernel killing the process, so reason ``oom``
   means: a non-zero exit with an out-of-memory line at the end of stderr. A death by signal only
   gets a hint in ``message``. Programs that reserve address space (threads, OpenBLAS, CUDA, JVM,
   Go) fail far below their real use: numpy needs about 256 MB on 2 cores; never set it for GPUs.
-  (No cgroup is used by this executor: a resident-memory limit needs ``--executor docker``.)
 * ``pids``: a pids cgroup of its own per process where this host lets us create one
-  (:mod:`._cgroup`: cgroup v1's pids controller, or a delegated v2 subtree): every process and
+  (:mod:`._cgroup`: cgroup v1's controller, or a delegated v2 subtree): every process and
   thread the program starts counts, bwrap's 2 included, a refused fork is said in ``message``,
   and whatever is left in the cgroup is killed at the end. Else ``RLIMIT_NPROC``: it counts *all*
   the user's processes, and the kernel never applies it to root, so as root without such a
@@ -78,7 +80,7 @@ from ._executor import (
     RunningProcess,
     limit_refusal,
 )
-from ._cgroup import PidsCgroup, pids_cgroup_probe
+from ._cgroup import ProcessCgroup, cgroup_probe
 from ._logs import CappedLog, LogCap, LogPump, read_tail
 
 Isolation = Literal["auto", "bwrap", "none"]
@@ -217,8 +219,8 @@ class LocalExecutor:
         if limits.shm_mb is not None:
             refused.append(limit_refusal(self.name, "shm_mb", limits.shm_mb, "its processes share the host's "
                                          "/dev/shm", docker))
-        if limits.pids is not None and os.geteuid() == 0 and pids_cgroup_probe()[0] is None:
-            refused.append(limit_refusal(self.name, "pids", limits.pids, f"{pids_cgroup_probe()[1]}, and RLIMIT_NPROC "
+        if limits.pids is not None and os.geteuid() == 0 and cgroup_probe("pids")[0] is None:
+            refused.append(limit_refusal(self.name, "pids", limits.pids, f"{cgroup_probe('pids')[2]}, and RLIMIT_NPROC "
                                          "is never applied to root by the kernel",
                                          docker + ", or run aibench as a non-root user"))
         return refused
@@ -251,10 +253,11 @@ class LocalExecutor:
             cores = set(sorted(os.sched_getaffinity(0))[:max(1, math.ceil(limits.cpus))])
         if problem is not None:
             return _failed(spec, problem, notes, mode, home)
-        parent, cgroup = pids_cgroup_probe()[0] if limits.pids is not None else None, None
+        cgroup = None
         try:
             argv = _bwrap_argv(spec) if mode == "bwrap" else list(spec.argv)
-            cgroup = PidsCgroup(parent, limits.pids) if parent is not None and limits.pids is not None else None
+            if limits.pids is not None or limits.memory_mb is not None:
+                cgroup = ProcessCgroup(limits.pids, limits.memory_mb)
             logs = (CappedLog(spec.stdout, self.log_cap), CappedLog(spec.stderr, self.log_cap))
         except OSError as error:
             if cgroup is not None:
@@ -293,17 +296,20 @@ def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: 
                                    " ".join([message + ".", *notes]), mode))
 
 
-def _applied(limits: ResourceLimits, cores: set[int] | None, cgroup: PidsCgroup | None) -> dict[str, str]:
+def _applied(limits: ResourceLimits, cores: set[int] | None, cgroup: ProcessCgroup | None) -> dict[str, str]:
     """How each limit that is set is applied (``ProcessResult.limits_applied``)."""
     applied = {}
     if limits.time_limit_s is not None:
         applied["time_limit_s"] = (f"{limits.time_limit_s:g} s wall clock: SIGTERM to the process group, SIGKILL "
                                    f"{KILL_GRACE_S:g} s later")
-    if limits.memory_mb is not None:
+    if limits.memory_mb is not None and cgroup is not None and cgroup.memory:
+        applied["memory_mb"] = (f"{limits.memory_mb} MiB of memory, no swap (a memory cgroup of its own: "
+                                f"OOM-killed past it)")
+    elif limits.memory_mb is not None:
         applied["memory_mb"] = (f"{limits.memory_mb} MiB of address space (RLIMIT_AS, not resident memory: "
                                 f"an allocation beyond it fails)")
-    if limits.pids is not None and cgroup is not None:
-        applied["pids"] = f"{limits.pids} processes and threads (a pids cgroup of its own, {cgroup.path})"
+    if limits.pids is not None and cgroup is not None and cgroup.pids:
+        applied["pids"] = f"{limits.pids} processes and threads (a pids cgroup of its own)"
     elif limits.pids is not None:
         applied["pids"] = f"{limits.pids} processes of this user, all of them counted (RLIMIT_NPROC)"
     if limits.cpus is not None and cores:
@@ -313,11 +319,11 @@ def _applied(limits: ResourceLimits, cores: set[int] | None, cgroup: PidsCgroup 
 
 
 def _limiter(limits: ResourceLimits, cores: set[int] | None,
-             cgroup: PidsCgroup | None = None) -> Callable[[], None] | None:
-    """The preexec function that joins the cgroup and applies the rlimits and the affinity in the
-    child, if any."""
-    memory = None if limits.memory_mb is None else limits.memory_mb << 20
-    nproc = None if cgroup is not None else limits.pids
+             cgroup: ProcessCgroup | None = None) -> Callable[[], None] | None:
+    """The preexec function that joins the cgroups and applies the rlimits and the affinity in
+    the child, if any (an rlimit only where no cgroup applies the limit)."""
+    memory = None if limits.memory_mb is None or (cgroup and cgroup.memory) else limits.memory_mb << 20
+    nproc = None if cgroup is not None and cgroup.pids else limits.pids
     rlimits = [(kind, value) for kind, value in ((resource.RLIMIT_AS, memory),
                                                  (resource.RLIMIT_NPROC, nproc)) if value is not None]
     if not rlimits and not cores and cgroup is None:
@@ -340,7 +346,7 @@ class _LocalProcess:
 
     def __init__(self, spec: ProcessSpec, popen: subprocess.Popen[bytes], isolation: str,
                  notes: list[str], home: str, started: float, pump: LogPump, applied: dict[str, str],
-                 cgroup: PidsCgroup | None = None) -> None:
+                 cgroup: ProcessCgroup | None = None) -> None:
         self.spec, self.popen, self.isolation = spec, popen, isolation
         self.notes, self.home, self.started = notes, home, started
         self.pump, self.applied, self.cgroup = pump, applied, cgroup
@@ -401,9 +407,9 @@ class _LocalProcess:
         self._signal_group(signal.SIGKILL)  # whatever of the group is left
         code: int | None = self.popen.wait()
         elapsed = time.monotonic() - self.started
-        pids_hit = False
+        pids_hit = oom_killed = False
         if self.cgroup is not None:  # whatever left the process group dies with the cgroup
-            pids_hit = self.cgroup.hit()
+            pids_hit, oom_killed = self.cgroup.pids_hit(), self.cgroup.oom_killed()
             self.cgroup.close()
         self.pump.finish()  # the logs are complete (tail written) before stderr's end is read
         shutil.rmtree(self.home, ignore_errors=True)
@@ -416,7 +422,13 @@ class _LocalProcess:
             assert code is not None
             if code < 0:  # a signal, reported as a shell or docker would (137 = SIGKILL)
                 sig, code = -code, 128 - code
-            if limits.memory_mb is not None and code != 0:
+            if oom_killed:
+                reason = "oom"
+                notes.insert(0, f"out of memory: the program used more than its memory limit of {limits.memory_mb} MB "
+                                "and the kernel killed it (its memory cgroup)"
+                                + (f"; it still exited {code}, because its main process survived the kill."
+                                   if code == 0 else "."))
+            elif limits.memory_mb is not None and code != 0 and not (self.cgroup and self.cgroup.memory):
                 if any(marker in self._stderr_tail() for marker in OOM_MARKERS):
                     reason = "oom"
                     notes.insert(0, f"out of memory: the program failed to allocate beyond "

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from codalab_worker_compat import DockerExecutor, ProcessSpec, ResourceLimits
-from codalab_worker_compat._cgroup import pids_cgroup_probe
+from codalab_worker_compat._cgroup import cgroup_probe
 from codalab_worker_compat._local import LocalExecutor, bwrap_probe
 from processes import processes_with
 from dockerimages import containers, python_image
@@ -72,9 +72,13 @@ def test_local_memory_limit_of_1024_mb_stops_a_process_holding_1_5_gb(tmp_path: 
     executor, mounts, cwd = local
     made = spec(tmp_path, (sys.executable, "-c", HOLD_1536), ResourceLimits(memory_mb=1024), mounts, cwd)
     result = executor.start(made).wait()
-    assert result is not None and result.reason == "oom" and result.exit_code == 1, result
-    assert "held" not in made.stdout.read_text() and "MemoryError" in made.stderr.read_text()
-    assert "memory_mb=1024" in result.message
+    assert result is not None and result.reason == "oom" and "held" not in made.stdout.read_text(), result
+    if cgroup_probe("memory")[0] is not None:  # resident memory, as docker: the kernel kills the process
+        assert result.exit_code == 137 and "memory limit of 1024 MB and the kernel killed it" in result.message
+        assert result.limits_applied == {"memory_mb": "1024 MiB of memory, no swap (a memory cgroup of its own: "
+                                                      "OOM-killed past it)"}
+        return
+    assert result.exit_code == 1 and "MemoryError" in made.stderr.read_text() and "memory_mb=1024" in result.message
     assert result.limits_applied == {"memory_mb": "1024 MiB of address space (RLIMIT_AS, not resident memory: an "
                                                   "allocation beyond it fails)"}
 
@@ -118,7 +122,7 @@ def test_local_pids_limit_stops_a_fork_bomb_or_is_refused(tmp_path: Path, local:
     made = spec(tmp_path, (sys.executable, "-c", FORKS, mark), ResourceLimits(pids=64, time_limit_s=4), mounts, cwd)
     result = executor.start(made).wait()
     assert result is not None
-    if pids_cgroup_probe()[0] is None and os.geteuid() == 0:
+    if cgroup_probe("pids")[0] is None and os.geteuid() == 0:
         assert result.reason == "error" and "the pids limit (64) cannot be applied" in result.message
         return
     assert result.reason == "timeout" and "fork failed" in made.stderr.read_text()
@@ -128,14 +132,25 @@ def test_local_pids_limit_stops_a_fork_bomb_or_is_refused(tmp_path: Path, local:
 
 def test_local_pids_cgroup_kills_a_descendant_that_left_the_group(tmp_path: Path) -> None:
     """Without bwrap a new session escapes the group kill; the pids cgroup still ends it."""
-    if pids_cgroup_probe()[0] is None:  # the feature needs one: without it pids is RLIMIT_NPROC or refused
-        pytest.skip(f"this host has no pids cgroup: {pids_cgroup_probe()[1]}")
+    if cgroup_probe("pids")[0] is None:  # the feature needs one: without it pids is RLIMIT_NPROC or refused
+        pytest.skip(f"this host has no pids cgroup: {cgroup_probe('pids')[2]}")
     mark = f"codalab-test-marker-{uuid.uuid4().hex}"
     code = ("import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', "
             f"'{mark}'], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)")
     result = LocalExecutor("none").start(spec(tmp_path, (sys.executable, "-c", code), ResourceLimits(pids=16))).wait()
     assert result is not None and result.exit_code == 0
     assert processes_with(mark) == []
+
+
+def test_local_memory_cgroup_counts_resident_memory_not_address_space(tmp_path: Path) -> None:
+    """Where a memory cgroup exists, reserving 4 GB of address space is fine under a 512 MB limit
+    (RLIMIT_AS would refuse it): only memory in use counts."""
+    if cgroup_probe("memory")[0] is None:  # the feature needs one: without it memory_mb is RLIMIT_AS
+        pytest.skip(f"this host has no memory cgroup: {cgroup_probe('memory')[2]}")
+    code = "import mmap; m = mmap.mmap(-1, 4 << 30); m[:16] = b'x' * 16; print('reserved')"
+    made = spec(tmp_path, (sys.executable, "-c", code), ResourceLimits(memory_mb=512))
+    result = LocalExecutor("none").start(made).wait()
+    assert result is not None and result.exit_code == 0 and made.stdout.read_text() == "reserved\n"
 
 
 def test_local_cpus_limit_is_described(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from codalab_worker_compat._executor import ProcessSpec, ResourceLimits
-from codalab_worker_compat._cgroup import pids_cgroup_probe
+from codalab_worker_compat._cgroup import cgroup_probe
 from codalab_worker_compat._local import LocalExecutor, bwrap_probe
 from processes import processes_with
 
@@ -320,9 +320,15 @@ def test_auto_uses_bwrap_when_it_works(tmp_path: Path, bwrap: LocalExecutor, run
 # --- memory, pids, cpus ---------------------------------------------------------------------------
 
 def test_memory_limit_fails_a_2gb_allocation_with_reason_oom(tmp_path: Path) -> None:
-    """memory_mb is RLIMIT_AS: the allocation fails (MemoryError), nothing is OOM-killed."""
+    """memory_mb is a memory cgroup where one can be made (the kernel OOM-kills the process), else
+    RLIMIT_AS (the allocation fails with MemoryError, nothing is OOM-killed)."""
     spec = make_spec(tmp_path, PY, "-c", "b = bytearray(2 * 1024**3)", limits=ResourceLimits(memory_mb=256))
     result = LocalExecutor().start(spec).wait()
+    if cgroup_probe("memory")[0] is not None:
+        assert result is not None and (result.reason, result.exit_code, result.signal) == ("oom", 137, 9)
+        assert "memory limit of 256 MB and the kernel killed it (its memory cgroup)" in result.message
+        assert "memory cgroup" in result.limits_applied["memory_mb"]
+        return
     assert result is not None and (result.reason, result.exit_code) == ("oom", 1)
     assert "MemoryError" in err(spec) and "memory_mb=256" in result.message and "RLIMIT_AS" in result.message
 
@@ -353,7 +359,7 @@ def test_pids_limit_is_a_cgroup_or_rlimit_nproc_or_refused_as_root(tmp_path: Pat
     spec = make_spec(tmp_path, PY, "-c", code, limits=ResourceLimits(pids=1))
     result = LocalExecutor().start(spec).wait()
     assert result is not None
-    if pids_cgroup_probe()[0] is not None:
+    if cgroup_probe("pids")[0] is not None:
         assert result.exit_code == 0 and out(spec).startswith("blocked")
         assert "a pids cgroup of its own" in result.limits_applied["pids"]
         assert "the process-count limit of 1 was reached" in result.message
