@@ -46,6 +46,8 @@ class RunReport:
     record_error: str | None = None
     #: the plugins' output: {"log": path, "bytes": n, "cut_bytes": n, "tail": the last 2 KiB}
     plugin_output: dict[str, Any] = field(default_factory=dict)
+    #: the run's limits and where each came from (``EffectiveLimits.to_json``)
+    limits: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -78,13 +80,15 @@ class RunReport:
             "scores_file": result.scores.file if result.scores is not None else None,
             "steps": [{"step": s.step, "output_dir": str(s.output_dir),
                        "processes": [{"name": p.name, "exit_code": p.exit_code, "reason": p.reason,
-                                      "elapsed_s": round(p.elapsed_s, 3), "message": p.message}
+                                      "elapsed_s": round(p.elapsed_s, 3), "message": p.message,
+                                      "limits_applied": dict(p.limits_applied)}
                                      for p in s.processes],
                        "logs": {k: str(v) for k, v in s.logs.items()}} for s in result.steps],
             "work_dir": str(self.work_dir),
             "detailed_results": str(self.detailed_results) if self.detailed_results else None,
             "isolation": self.isolation,
             "executor": self.executor,
+            "limits": self.limits,
             "explanations": self.explanations,
             "measurements": self.measurements(),
             "rules_applied": result.rules_applied,
@@ -115,8 +119,11 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     paths; under bubblewrap without network unless ``network``; its warning in the result says
     what it does not protect against), ``docker`` (each process in a hardened container of ``image``, without network unless
     ``network``; raises :class:`codalab_worker_compat.DockerExecutorError` when there is no engine
-    or no such image) or an executor object. ``limits`` (memory, CPUs, processes, GPUs) apply to
-    every process. The ledger records the executor, the image and the ID it was pinned to.
+    or no such image) or an executor object. ``limits`` (time, memory, CPUs, processes, GPUs) apply
+    to every process, each field given overriding the manifest's ``limits`` (its phase's override
+    first; see :mod:`aibench_plugins._limits`); an executor that cannot apply one refuses the run
+    before anything runs (:class:`aibench_plugins._limits.LimitsRefused`). The ledger records the
+    executor, the image and the ID it was pinned to.
     ``explanations`` in the report say, in a participant's words, what the executor saw (out
     of memory, a write to a read-only folder, a network attempt without network).
     """
@@ -152,7 +159,15 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                 return f"a required check failed: {failure_summary(evaluation.failed_required)}"
             return None
 
+    from ._limits import LimitsRefused, check_limits, effective_limits
+
+    chosen = effective_limits(limits, plugins[0] if plugins else None, phase_key)
     runner, owned = _executor(executor, isolation, image, network)
+    try:
+        check_limits(runner, chosen)
+    except LimitsRefused:
+        with closing_executor(runner if owned else None):
+            raise
     described: dict[str, Any] = runner.describe() if hasattr(runner, "describe") else {"executor": runner.name}
     with closing_executor(runner if owned else None), Ledger.open(ledger_path) as ledger:
         retention = _apply_retention(ledger)
@@ -173,7 +188,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
             try:
                 with _terminate_as_exit():
                     result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
-                                            task=task, before_run=before_run, limits=limits or ResourceLimits(),
+                                            task=task, before_run=before_run, limits=chosen.limits,
                                             hide=(ledger.path.parent / "runs",))  # other runs' labels
                     report = _conclude(run_id, result, bundle, work, described, runner.name, record, plugins,
                                        phase_key, evaluation, log)
@@ -184,6 +199,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                     raise RunError(run_id, _stop_message(error, work), work) from error
                 raise
             report.plugin_output = _plugin_output(log)
+            report.limits = chosen.to_json()
             report.result.warnings += retention
         _record_report(ledger, report)
     return report

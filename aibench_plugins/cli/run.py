@@ -29,11 +29,14 @@ from ._output import echo_json, table
                    "codalab-compat/py312:bookworm (make images).")
 @click.option("--network", is_flag=True, help="Give the processes network access (default: none, only their own "
                                               "loopback; local: a bubblewrap network namespace; docker: no bridge).")
+@click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+              help="Wall-clock limit per process, on top of the phase's time limit. Each limit flag overrides the "
+                   "same field of the manifest's limits (aibench.json, its phase's override first).")
 @click.option("--memory-mb", type=click.IntRange(min=6), default=None, metavar="MB",
               help="Memory limit per process (docker default 4096; local: an address-space limit).")
 @click.option("--cpus", type=click.FloatRange(min=0.01), default=None, help="CPU limit per process (docker default 2).")
 @click.option("--pids", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Process-count limit per process (docker default 512).")
+              help="Process-count limit per process (docker default 512; local: refused as root).")
 @click.option("--gpus", default=None, metavar="N|all|IDS",
               help="With --executor docker: GPUs to request, a count, 'all' or comma-separated device ids.")
 @click.option("--work-dir", type=click.Path(file_okay=False), default=None,
@@ -44,7 +47,8 @@ from ._output import echo_json, table
               help="Ignore the bundle's aibench.json: run it exactly as the platform alone would.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (shape in docs/cli.md).")
 def run(bundle: str, submission: str, phase: int | None, task: int | None, platform: str | None, isolation: str,
-        executor: str, image: str | None, network: bool, memory_mb: int | None, cpus: float | None,
+        executor: str, image: str | None, network: bool, time_limit_s: float | None, memory_mb: int | None,
+        cpus: float | None,
         pids: int | None, gpus: str | None, work_dir: str | None, ledger_path: str | None, no_plugins: bool,
         as_json: bool) -> None:
     """Run a submission through a bundle exactly as the platform's worker would.
@@ -76,7 +80,9 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     if executor == "docker" and not image:
         raise click.UsageError("--executor docker needs --image IMAGE (e.g. codalab-compat/py312:bookworm, built by "
                                "'make images')")
-    limits = ResourceLimits(memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
+    from .._limits import LimitsRefused
+
+    limits = ResourceLimits(time_limit_s=time_limit_s, memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
     try:
         report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform, ledger_path=ledger_path,
                             work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
@@ -93,7 +99,7 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
             echo_json({"report_version": 1, "status": "error", "message": str(error), "reason": error.reason})
             raise SystemExit(1) from None
         raise click.ClickException(str(error)) from None
-    except DockerExecutorError as error:
+    except (DockerExecutorError, LimitsRefused) as error:
         if as_json:
             echo_json({"report_version": 1, "status": "error", "message": str(error)})
             raise SystemExit(1) from None
@@ -131,6 +137,10 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
             detail = f" ({process.reason})" if process.reason != "exited" else ""
             click.echo(f"  {step.step}: {process.name} exit {process.exit_code}{detail} "
                        f"in {process.elapsed_s:.2f} s")
+            for name, how in process.limits_applied.items():
+                source = report.limits.get(name, {}).get("source") or ("phase time limit" if name == "time_limit_s"
+                                                                       else "executor default")
+                click.echo(f"    limit {name}: {how} [{source}]")
     evaluation = report.evaluation
     for problem in evaluation.problems if evaluation else []:
         if problem.severity == "warning":

@@ -42,9 +42,15 @@ from typing import Literal, Protocol
 class ResourceLimits:
     """Limits on one process (``None``: no limit, or the executor's default).
 
-    ``gpus`` is a number of GPUs (``-1``: all of them) or a tuple of device ids (``("0", "2")``,
-    or CDI names such as ``nvidia.com/gpu=all``); ``shm_mb`` the size of ``/dev/shm``. Executors
-    that cannot apply a limit say so in the result's ``message``.
+    ``time_limit_s`` is wall-clock seconds from the start; ``memory_mb`` MiB; ``cpus`` cores
+    (fractions allowed); ``pids`` the most processes and threads; ``gpus`` a number of GPUs
+    (``-1``: all of them) or a tuple of device ids (``("0", "2")``, or CDI names such as
+    ``nvidia.com/gpu=all``); ``shm_mb`` the size of ``/dev/shm``.
+
+    Contract: an executor applies every limit that is set, or refuses to start the process
+    (reason ``error``, a ``message`` naming the limit, why it cannot be applied, and which
+    executor can); it never silently ignores one. ``ProcessResult.limits_applied`` says how
+    each was applied.
     """
 
     time_limit_s: float | None = None
@@ -93,7 +99,10 @@ class ProcessResult:
     ``exit_code`` is the process's own exit status, ``None`` when it was killed by the
     executor; ``signal`` the signal that ended it, if any; ``reason`` one of
     ``exited``, ``timeout``, ``oom`` (memory limit), ``killed`` (stopped by the caller),
-    ``error`` (could not start: ``message`` says why).
+    ``error`` (could not start: ``message`` says why). ``limits_applied`` maps each limit
+    that was set (``time_limit_s``, ``memory_mb``, ``cpus``, ``pids``, ``gpus``, ``shm_mb``,
+    executor defaults included) to how the executor applied it, in words
+    (``"1024 MiB of address space (RLIMIT_AS)"``); empty when nothing started.
     """
 
     name: str
@@ -103,6 +112,13 @@ class ProcessResult:
     signal: int | None = None
     message: str = ""
     isolation: str = ""
+    limits_applied: Mapping[str, str] = field(default_factory=dict)
+
+
+def limit_refusal(executor: str, name: str, value: object, why: str, instead: str) -> str:
+    """The message of an ``executor`` that cannot apply a limit: ``name`` (``pids``), the value
+    asked, why it cannot, and what can (``instead``: another executor, or unsetting it)."""
+    return f"the {name} limit ({value}) cannot be applied by the {executor} executor: {why}; {instead}."
 
 
 class RunningProcess(Protocol):

@@ -36,18 +36,33 @@ the process ends, like a container's), ``LANG=C.UTF-8``, ``PYTHONUNBUFFERED=1`` 
 it), then ``spec.env``; nothing else of ``os.environ`` is inherited. stdin is ``/dev/null``; the
 process leads its own session and process group.
 
-Limits, as measured on Linux as root:
+Limits, as measured on Linux as root (``ProcessResult.limits_applied`` says, per process, which
+were applied and how; a limit this executor cannot apply refuses the process, never passes
+silently: see :meth:`LocalExecutor.limit_refusals`):
 
 * ``time_limit_s``: enforced while the caller is in ``wait()`` (or calls ``kill()``): SIGTERM to
   the group, SIGKILL after ``KILL_GRACE_S``; reason ``timeout``, ``exit_code`` ``None``.
-* ``memory_mb``: ``RLIMIT_AS``, the *address space*, not resident memory. An allocation beyond it
+* ``memory_mb``: a memory cgroup of its own per process where this host lets us create one
+  (:mod:`._cgroup`), with no swap: past the limit the kernel OOM-kills a process (exit 137 under
+  bwrap and for the killed main process, reason ``oom`` from the cgroup's ``oom_kill`` count).
+  Else ``RLIMIT_AS``, the *address space*, not resident memory. An allocation beyond it
   fails (Python: ``MemoryError``) rather than the kernel killing the process, so reason ``oom``
   means: a non-zero exit with an out-of-memory line at the end of stderr. A death by signal only
   gets a hint in ``message``. Programs that reserve address space (threads, OpenBLAS, CUDA, JVM,
   Go) fail far below their real use: numpy needs about 256 MB on 2 cores; never set it for GPUs.
-* ``pids``: ``RLIMIT_NPROC``: it counts *all* the user's processes, and the kernel never applies
-  it to root (``message`` then says it was not enforced). Under bwrap, bwrap's 2 count too.
+* ``pids``: a pids cgroup of its own per process where this host lets us create one
+  (:mod:`._cgroup`: cgroup v1's controller, or a delegated v2 subtree): every process and
+  thread the program starts counts, bwrap's 2 included, a refused fork is said in ``message``,
+  and whatever is left in the cgroup is killed at the end. Else ``RLIMIT_NPROC``: it counts *all*
+  the user's processes, and the kernel never applies it to root, so as root without such a
+  cgroup a ``pids`` limit is refused (``--executor docker`` applies it as the container's
+  ``pids_limit``).
 * ``cpus``: pinned (``sched_setaffinity``) to the first ``ceil(cpus)`` allowed cores; not throttled.
+* ``gpus``, ``shm_mb``: refused: every process here sees the host's GPUs and ``/dev/shm``.
+
+Logs: stdout and stderr go through two pipes to :class:`~._logs.CappedLog` files (``log_cap``:
+head and tail kept, the cut said in a line), copied by one thread per process; nothing of a log
+is ever read whole (the out-of-memory check reads the last 64 KiB of stderr).
 
 Nothing is left behind: on exit, timeout or ``kill()`` the process group gets SIGKILL. Without
 bwrap a descendant that starts its own session escapes; under bwrap (``--unshare-pid
@@ -74,7 +89,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final, Literal
 
-from ._executor import FinishedProcess, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
+from ._executor import (
+    FinishedProcess,
+    ProcessResult,
+    ProcessSpec,
+    ResourceLimits,
+    RunningProcess,
+    limit_refusal,
+)
+from ._cgroup import ProcessCgroup, cgroup_probe
+from ._logs import CappedLog, LogCap, LogPump, read_tail
 
 Isolation = Literal["auto", "bwrap", "none"]
 Reason = Literal["exited", "timeout", "oom", "killed", "error"]
@@ -273,15 +297,18 @@ class LocalExecutor:
     :param network: under bwrap, share the host's network (default: a new network namespace,
         only loopback, so no host or outside service is reachable). Path rewriting cannot
         take the network away.
+    :param log_cap: how much of each stream's log is kept on disk (head and tail).
     """
 
     name: str = "local"
 
-    def __init__(self, isolation: Isolation = "auto", *, network: bool = False) -> None:
+    def __init__(self, isolation: Isolation = "auto", *, network: bool = False,
+                 log_cap: LogCap = LogCap()) -> None:
         if isolation not in ("auto", "bwrap", "none"):
             raise ValueError(f"isolation must be auto, bwrap or none, not {isolation!r}")
         self.isolation: Isolation = isolation
         self.network = network
+        self.log_cap = log_cap
 
     def trust_warning(self, isolation: str) -> str:
         """What this executor does not protect against, for a run whose participant code ran
@@ -292,6 +319,23 @@ class LocalExecutor:
                                       else "without network (only its own loopback)")
         return TRUST_NONE.format(how="with container paths rewritten (no bubblewrap: "
                                  + bwrap_probe()[1] + ")" if isolation == "path-rewrite" else "without a sandbox")
+
+    def limit_refusals(self, limits: ResourceLimits) -> list[str]:
+        """Why each limit of ``limits`` that this executor cannot apply is refused (empty: all
+        can be applied): ``gpus`` and ``shm_mb`` always, ``pids`` as root."""
+        docker = "--executor docker applies it (the container's cgroup)"
+        refused = []
+        if limits.gpus is not None:
+            refused.append(limit_refusal(self.name, "gpus", limits.gpus, "its processes see every GPU of the host "
+                                         "and cannot be given or denied some", docker))
+        if limits.shm_mb is not None:
+            refused.append(limit_refusal(self.name, "shm_mb", limits.shm_mb, "its processes share the host's "
+                                         "/dev/shm", docker))
+        if limits.pids is not None and os.geteuid() == 0 and cgroup_probe("pids")[0] is None:
+            refused.append(limit_refusal(self.name, "pids", limits.pids, f"{cgroup_probe('pids')[2]}, and RLIMIT_NPROC "
+                                         "is never applied to root by the kernel",
+                                         docker + ", or run aibench as a non-root user"))
+        return refused
 
     def isolation_for(self, spec: ProcessSpec) -> str:
         """What ``spec`` gets: ``bwrap``, ``path-rewrite``, or ``none`` (it has no mounts)."""
@@ -315,24 +359,40 @@ class LocalExecutor:
         if problem is None and mode == "bwrap" and not bwrap_probe()[0]:
             problem = f"cannot start: isolation 'bwrap' does not work here: {bwrap_probe()[1]}"
         limits, cores = spec.limits, None
-        if limits.pids is not None and os.geteuid() == 0:
-            notes.append(f"pids limit {limits.pids} not enforced: RLIMIT_NPROC does not apply to root.")
+        refused = self.limit_refusals(limits)
+        problem = problem or ("cannot start: " + " ".join(refused) if refused else None)
         if limits.cpus is not None:
             cores = set(sorted(os.sched_getaffinity(0))[:max(1, math.ceil(limits.cpus))])
         if problem is not None:
             return _failed(spec, problem, notes, mode, home)
+        cgroup = None
         try:
             argv = _bwrap_argv(spec, network=self.network, home=home) if mode == "bwrap" else list(spec.argv)
-            for log in (spec.stdout, spec.stderr):
-                log.parent.mkdir(parents=True, exist_ok=True)
-            started = time.monotonic()
-            with open(spec.stdout, "wb") as out, open(spec.stderr, "wb") as err:
-                popen = subprocess.Popen(argv, cwd=None if mode == "bwrap" else spec.cwd, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         start_new_session=True, preexec_fn=_limiter(limits, cores))
-        except (OSError, subprocess.SubprocessError) as error:
+            if limits.pids is not None or limits.memory_mb is not None:
+                cgroup = ProcessCgroup(limits.pids, limits.memory_mb)
+            logs = (CappedLog(spec.stdout, self.log_cap), CappedLog(spec.stderr, self.log_cap))
+        except OSError as error:
+            if cgroup is not None:
+                cgroup.close()
             return _failed(spec, f"cannot start {spec.argv[0]!r}: {error}", notes, mode, home)
-        return _LocalProcess(spec, popen, mode, notes, home, started)
+        pipes = [os.pipe(), os.pipe()]
+        try:
+            started = time.monotonic()
+            popen = subprocess.Popen(argv, cwd=None if mode == "bwrap" else spec.cwd, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=pipes[0][1], stderr=pipes[1][1],
+                                     start_new_session=True, preexec_fn=_limiter(limits, cores, cgroup))
+        except (OSError, subprocess.SubprocessError) as error:
+            for fd in (*pipes[0], *pipes[1]):
+                os.close(fd)
+            for log in logs:
+                log.close()
+            if cgroup is not None:
+                cgroup.close()
+            return _failed(spec, f"cannot start {spec.argv[0]!r}: {error}", notes, mode, home)
+        for _, write in pipes:
+            os.close(write)
+        pump = LogPump((pipes[0][0], pipes[1][0]), logs, name=f"logs-{spec.name}-{popen.pid}")
+        return _LocalProcess(spec, popen, mode, notes, home, started, pump, _applied(limits, cores, cgroup), cgroup)
 
 
 def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: str) -> FinishedProcess:
@@ -348,15 +408,42 @@ def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: 
                                    " ".join([message + ".", *notes]), mode))
 
 
-def _limiter(limits: ResourceLimits, cores: set[int] | None) -> Callable[[], None] | None:
-    """The preexec function that applies the rlimits and the affinity in the child, if any."""
-    memory = None if limits.memory_mb is None else limits.memory_mb << 20
+def _applied(limits: ResourceLimits, cores: set[int] | None, cgroup: ProcessCgroup | None) -> dict[str, str]:
+    """How each limit that is set is applied (``ProcessResult.limits_applied``)."""
+    applied = {}
+    if limits.time_limit_s is not None:
+        applied["time_limit_s"] = (f"{limits.time_limit_s:g} s wall clock: SIGTERM to the process group, SIGKILL "
+                                   f"{KILL_GRACE_S:g} s later")
+    if limits.memory_mb is not None and cgroup is not None and cgroup.memory:
+        applied["memory_mb"] = (f"{limits.memory_mb} MiB of memory, no swap (a memory cgroup of its own: "
+                                f"OOM-killed past it)")
+    elif limits.memory_mb is not None:
+        applied["memory_mb"] = (f"{limits.memory_mb} MiB of address space (RLIMIT_AS, not resident memory: "
+                                f"an allocation beyond it fails)")
+    if limits.pids is not None and cgroup is not None and cgroup.pids:
+        applied["pids"] = f"{limits.pids} processes and threads (a pids cgroup of its own)"
+    elif limits.pids is not None:
+        applied["pids"] = f"{limits.pids} processes of this user, all of them counted (RLIMIT_NPROC)"
+    if limits.cpus is not None and cores:
+        applied["cpus"] = (f"{limits.cpus:g}: pinned to {len(cores)} core{'s' if len(cores) > 1 else ''} "
+                           f"{','.join(map(str, sorted(cores)))} (sched_setaffinity; not throttled)")
+    return applied
+
+
+def _limiter(limits: ResourceLimits, cores: set[int] | None,
+             cgroup: ProcessCgroup | None = None) -> Callable[[], None] | None:
+    """The preexec function that joins the cgroups and applies the rlimits and the affinity in
+    the child, if any (an rlimit only where no cgroup applies the limit)."""
+    memory = None if limits.memory_mb is None or (cgroup and cgroup.memory) else limits.memory_mb << 20
+    nproc = None if cgroup is not None and cgroup.pids else limits.pids
     rlimits = [(kind, value) for kind, value in ((resource.RLIMIT_AS, memory),
-                                                 (resource.RLIMIT_NPROC, limits.pids)) if value is not None]
-    if not rlimits and not cores:
+                                                 (resource.RLIMIT_NPROC, nproc)) if value is not None]
+    if not rlimits and not cores and cgroup is None:
         return None
 
     def apply() -> None:
+        if cgroup is not None:
+            cgroup.join()
         for kind, value in rlimits:
             hard = resource.getrlimit(kind)[1]
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
@@ -391,9 +478,11 @@ class _LocalProcess:
     """A started process; see ``RunningProcess``. Not safe to share between threads."""
 
     def __init__(self, spec: ProcessSpec, popen: subprocess.Popen[bytes], isolation: str,
-                 notes: list[str], home: str, started: float) -> None:
+                 notes: list[str], home: str, started: float, pump: LogPump, applied: dict[str, str],
+                 cgroup: ProcessCgroup | None = None) -> None:
         self.spec, self.popen, self.isolation = spec, popen, isolation
         self.notes, self.home, self.started = notes, home, started
+        self.pump, self.applied, self.cgroup = pump, applied, cgroup
         limit = spec.limits.time_limit_s
         self.deadline = None if limit is None else started + limit
         self.result: ProcessResult | None = None
@@ -452,6 +541,11 @@ class _LocalProcess:
         code: int | None = self.popen.wait()
         _wait_group_gone(self.pid)
         elapsed = time.monotonic() - self.started
+        pids_hit = oom_killed = False
+        if self.cgroup is not None:  # whatever left the process group dies with the cgroup
+            pids_hit, oom_killed = self.cgroup.pids_hit(), self.cgroup.oom_killed()
+            self.cgroup.close()
+        self.pump.finish()  # the logs are complete (tail written) before stderr's end is read
         shutil.rmtree(self.home, ignore_errors=True)
         limits, notes = self.spec.limits, list(self.notes)
         if reason != "exited":  # the executor ended it: no exit code of its own
@@ -462,7 +556,13 @@ class _LocalProcess:
             assert code is not None
             if code < 0:  # a signal, reported as a shell or docker would (137 = SIGKILL)
                 sig, code = -code, 128 - code
-            if limits.memory_mb is not None and code != 0:
+            if oom_killed:
+                reason = "oom"
+                notes.insert(0, f"out of memory: the program used more than its memory limit of {limits.memory_mb} MB "
+                                "and the kernel killed it (its memory cgroup)"
+                                + (f"; it still exited {code}, because its main process survived the kill."
+                                   if code == 0 else "."))
+            elif limits.memory_mb is not None and code != 0 and not (self.cgroup and self.cgroup.memory):
                 if any(marker in self._stderr_tail() for marker in OOM_MARKERS):
                     reason = "oom"
                     notes.insert(0, f"out of memory: the program failed to allocate beyond "
@@ -470,14 +570,12 @@ class _LocalProcess:
                 elif code in (134, 135, 137, 139):
                     notes.insert(0, f"exit code {code} (a signal): possibly the memory_mb="
                                     f"{limits.memory_mb} address-space limit; this cannot tell.")
+        if pids_hit:
+            notes.insert(0 if reason == "exited" else 1, f"the process-count limit of {limits.pids} was reached: "
+                                                          "starting more processes or threads failed.")
         self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig,
-                                    " ".join(notes), self.isolation)
+                                    " ".join(notes), self.isolation, dict(self.applied))
         return self.result
 
     def _stderr_tail(self) -> str:
-        try:
-            with open(self.spec.stderr, "rb") as err:
-                err.seek(max(0, err.seek(0, os.SEEK_END) - 65536))
-                return err.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_tail(self.spec.stderr)

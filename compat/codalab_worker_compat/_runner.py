@@ -143,6 +143,11 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
     except UnsafeEntry as error:
         result.fail(error.message)
     except TimeLimitExceeded:
+        own = limits.time_limit_s
+        if own is not None and own < limit:  # the caller's (aibench's) limit, below the phase's
+            result.fail(f"Execution Time Limit exceeded: a process ran past the time limit of {own:g} s per "
+                        f"process set by aibench (limits.time_limit_s; the phase allows {limit} s)")
+            return result
         result.fail(_time_limit_message(worker, limit))
         if not rules.enforces_time_limit:
             result.warnings.append(
@@ -340,8 +345,9 @@ class _Run:
                 process, rest = pending[0]
                 remaining = deadline - time.monotonic()
                 outcome = process.wait(timeout=max(remaining, 0.0))
-                if outcome is None:
-                    timed_out = [replace(p.kill(), reason="timeout") for p, _ in pending]
+                if outcome is None or outcome.reason == "timeout":  # the step's deadline or the executor's limit
+                    timed_out = [outcome] if outcome is not None else []
+                    timed_out += [replace(p.kill(), reason="timeout") for p, _ in pending[len(timed_out):]]
                     pending.clear()
                     step.processes += timed_out
                     raise TimeLimitExceeded
@@ -452,7 +458,11 @@ class _Run:
         return run
 
     def _limits(self) -> ResourceLimits:
-        return replace(self.limits, time_limit_s=None)  # the runner enforces the step's limit itself
+        """Each process's limits: the caller's, with a time limit no longer than the phase's (the
+        runner enforces the step's deadline too; the executor's limit also bounds a container
+        whose host process dies)."""
+        own = self.limits.time_limit_s
+        return replace(self.limits, time_limit_s=self.limit if own is None else min(own, self.limit))
 
     def _read_only(self, mounts: dict[str, Path]) -> frozenset[str]:
         """What a process only reads (executors mount it read-only): every mount but the output,
