@@ -455,9 +455,33 @@ def f_hostile(name: str, bundle: str = "digits-ingestion-v2", *extra: str) -> Ca
         if listener:
             row.message = short(f"connections received: {listener.hits or 'none'}; " + row.message)
         labels = (row.details.get("scores") or {}).get("accuracy") == 1.0
+        if name == "link-to-ref":
+            copied = followed_links(ctx.root)
+            if copied:
+                row.message = short(f"LINKS FOLLOWED on the host: {', '.join(copied)}; " + row.message)
         if name in ("link-to-ref", "glob-labels"):
             row.message = short(("LABELS REACHED; " if labels else "labels not reached; ") + row.message)
     return fault
+
+
+def followed_links(root: Path) -> list[str]:
+    """Names of attacks.py's link-* members that are regular files somewhere under ``root``: a host
+    process copied what the link pointed to (nothing here follows a link: lstat and O_NOFOLLOW)."""
+    found = set()
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not name.startswith("link-") or os.path.islink(path):
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as handle:
+                    head = handle.read(64)
+            except OSError:
+                continue
+            if head:
+                found.add(f"{name} ({head[:20].decode(errors='replace').strip()!r})")
+    return sorted(found)
 
 
 def f_zip_slip(ctx: Ctx, row: Row, guard: Guard | None) -> None:
@@ -628,8 +652,7 @@ def main(argv: list[str] | None = None) -> int:
             for executor in args.executor or ["local", "docker"]:
                 row = run_row(args, fault, executor)
                 rows.append(row)
-                if not args.json:
-                    print(f"{row.fault} [{row.executor}] {row.status} ({row.elapsed_s} s)", file=sys.stderr, flush=True)
+                print(f"{row.fault} [{row.executor}] {row.status} ({row.elapsed_s} s)", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(args.cache, ignore_errors=True)
     print(json.dumps([asdict(r) for r in rows], indent=1) if args.json else table(rows))

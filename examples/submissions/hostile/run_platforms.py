@@ -101,6 +101,22 @@ def containers() -> set[str]:
     return {line for line in out.split("\n") if line and not line.startswith("aibench-")}
 
 
+def volumes() -> set[str]:
+    out = subprocess.run(["docker", "volume", "ls", "-q", "--filter", "dangling=true"], capture_output=True, text=True)
+    return set(out.stdout.split())
+
+
+def volume_files(names: list[str]) -> list[str]:
+    """Files inside the given volumes (what the participant wrote into them)."""
+    found = []
+    for name in names:
+        point = subprocess.run(["docker", "volume", "inspect", "--format", "{{.Mountpoint}}", name],
+                               capture_output=True, text=True).stdout.strip()
+        if point and os.path.isdir(point):
+            found += [f"{name[:12]}/{f}" for f in os.listdir(point)]
+    return found
+
+
 def hostile_lines(work: Path) -> list[str]:
     lines = []
     for path in sorted(work.glob("storage/submissions/*/details/*std*")):
@@ -125,7 +141,9 @@ def prediction_zip(work: Path) -> dict:
                                          for n in names if n.startswith("link-")}
                 pred = archive.read("predictions.csv")[:40].decode(errors="replace") if "predictions.csv" in names else None
                 found["predictions_head"] = pred
-        except (OSError, zipfile.BadZipFile, KeyError) as error:
+                if "hostile-report.json" in names:
+                    found["hostile_report"] = json.loads(archive.read("hostile-report.json"))
+        except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
             found["error"] = repr(error)
     return found
 
@@ -151,7 +169,7 @@ def run_one(args: argparse.Namespace, worker: str, spec: str, zip_path: Path) ->
     if python:
         command += ["--worker-python", python]
     reset_host()
-    before = containers()
+    before, volumes_before = containers(), volumes()
     listener = Listener(["127.0.0.1", args.gateway])
     start = time.monotonic()
     try:
@@ -165,6 +183,11 @@ def run_one(args: argparse.Namespace, worker: str, spec: str, zip_path: Path) ->
     record: dict = {"worker": worker, "bundle": bundle, "submission": zip_path.stem, "rc": rc, "elapsed_s": elapsed,
                     "command": " ".join(command), "connections": listener.hits, "host_changes": host_changes(),
                     "containers_left": sorted(containers() - before), "left_in_worker_dir": left_in_worker(work)}
+    new_volumes = sorted(volumes() - volumes_before)  # on a shared engine, others' may be among them
+    record["volumes_left"] = len(new_volumes)
+    record["files_in_volumes_left"] = volume_files(new_volumes)
+    if not args.keep and new_volumes:
+        subprocess.run(["docker", "volume", "rm", *new_volumes], capture_output=True)
     try:
         summary = json.loads(Path(str(work) + ".summary.json").read_text())
         sub = summary["submissions"][0]
@@ -210,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / name).write_text(json.dumps(record, indent=1))
             print(json.dumps({k: record.get(k) for k in ("worker", "bundle", "submission", "final_status", "scores",
                                                            "labels_reached", "connections", "host_changes",
-                                                           "containers_left", "elapsed_s")}), flush=True)
+                                                           "containers_left", "volumes_left", "elapsed_s")}), flush=True)
     return 0
 
 
