@@ -2,7 +2,7 @@
 """The fault matrix: every fault of issue 9 through ``aibench run``, per executor, as a table.
 
     python3 scripts/fault_matrix.py [--executor local|docker ...] [--only FAULT ...] [--json]
-                                    [--image IMAGE] [--timeout S] [--bomb-gib G] [--list]
+                                    [--image IMAGE] [--timeout S] [--bomb-gib G] [--rows FILE] [--list]
 
 Each fault runs ``aibench run`` (the CLI, as a subprocess of this checkout's ``.venv``) in its
 own temporary folder (ledger, work dir, ``TMPDIR``, ``AIBENCH_HOME``), with a timeout, and
@@ -132,6 +132,22 @@ class Guard:
                     found.append(f"{name}: {text}")
         return found
 
+    def processes(self) -> list[tuple[int, str]]:
+        """(pid, command line) of every process still in the guard's cgroup."""
+        found = []
+        for d in self.dirs[:1]:
+            try:
+                pids = [int(p) for p in (d / "cgroup.procs").read_text().split()]
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                found.append((pid, cmd.strip()[:80]))
+        return found
+
     def close(self) -> None:
         for d in self.dirs:
             for _ in range(50):
@@ -249,7 +265,7 @@ def collect_left(ctx: Ctx, row: Row, guard: Guard | None) -> None:
     if containers:
         parts.append(f"{len(containers)} container(s)")
         subprocess.run(["docker", "rm", "-f", *[c.split()[0] for c in containers]], capture_output=True)
-    procs = marked_processes(ctx.token)
+    procs = sorted(set(marked_processes(ctx.token)) | set(guard.processes() if guard else []))
     if procs:
         parts.append(f"{len(procs)} process(es)")
         row.details["processes"] = procs[:5]
@@ -301,6 +317,7 @@ def describe(row: Row, rc: int | str, out: bytes, err: bytes, timeout: float) ->
         message = last_line(err)
     if b"Traceback (most recent call last)" in err:
         message = f"TRACEBACK: {last_line(err)}"
+        row.details["stderr_tail"] = err[-800:].decode(errors="replace")
     row.message = short(message)
     if isinstance(report, dict):
         cols = {c.get("key"): c.get("value") for c in report.get("columns") or [] if isinstance(c, dict)}
@@ -316,11 +333,16 @@ def short(text: str, n: int = 110) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+#: faults whose honest run is slow on a loaded machine get at least this many seconds
+MIN_TIMEOUT = {"many-files": 600.0, "zip-bomb": 600.0}
+
+
 def run_simple(ctx: Ctx, row: Row, bundle: Path, submission: Path, *extra: str, guard: Guard | None = None,
                env: dict | None = None) -> dict:
+    timeout = max(ctx.args.timeout, MIN_TIMEOUT.get(row.fault, 0.0))
     proc = spawn(ctx, ctx.run_cmd(bundle, submission, *extra), guard, **({"env": env} if env else {}))
-    rc, out, err = finish(proc, ctx.args.timeout)
-    return describe(row, rc, out, err, ctx.args.timeout)
+    rc, out, err = finish(proc, timeout)
+    return describe(row, rc, out, err, timeout)
 
 
 # ----------------------------------------------------------------------------- inputs built here
@@ -455,7 +477,7 @@ def f_hostile(name: str, bundle: str = "digits-ingestion-v2", *extra: str) -> Ca
         if listener:
             row.message = short(f"connections received: {listener.hits or 'none'}; " + row.message)
         labels = (row.details.get("scores") or {}).get("accuracy") == 1.0
-        if name == "link-to-ref":
+        if name in ("link-to-ref", "link-at-scoring"):
             copied = followed_links(ctx.root)
             if copied:
                 row.message = short(f"LINKS FOLLOWED on the host: {', '.join(copied)}; " + row.message)
@@ -529,22 +551,32 @@ def f_plugin(mode: str) -> Callable[[Ctx, Row, Guard | None], None]:
 def f_killed(ctx: Ctx, row: Row, guard: Guard | None) -> None:
     """SIGKILL `aibench run` once the participant's process is up, then run `aibench history`."""
     proc = spawn(ctx, ctx.run_cmd(DIGITS, SUBS / "digits-ingestion-v2" / "hang"), guard)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        up = docker_leftovers(ctx.root) if ctx.executor == "docker" else [
-            p for p in marked_processes(ctx.token) if "ingestion" in p[1]]
-        if up:
-            break
+
+    def participant() -> list:
+        if ctx.executor == "docker":
+            return docker_leftovers(ctx.root)
+        found = set(marked_processes(ctx.token)) | set(guard.processes() if guard else [])
+        return [p for p in found if "ingestion" in p[1] and "aibench_plugins" not in p[1]]
+
+    deadline, up = time.monotonic() + 60, []
+    while time.monotonic() < deadline and proc.poll() is None and not up:
+        up = participant()
         time.sleep(0.5)
     time.sleep(1)
+    if proc.poll() is not None:
+        row.status, row.message = "not killed", short(f"the run ended before its participant process was seen (rc {proc.returncode})")
+        return
     kill(proc.pid)  # aibench itself only (the guard's wrapper exec()s it, so it keeps the pid)
     proc.communicate()
     time.sleep(2)
-    before_history = docker_leftovers(ctx.root), marked_processes(ctx.token)
+    after_kill = participant()
     rows, error = ledger_rows(ctx)
+    after_history = participant()
     row.status = f"killed; history: {rows}"
-    row.message = short(f"before history: {len(before_history[0])} container(s), {len(before_history[1])} "
-                        f"process(es); " + (f"history failed: {error}" if error else "history ran"))
+    what = "containers" if ctx.executor == "docker" else "processes"
+    row.message = short(f"participant {what}: {len(up)} before "
+                        f"the kill, {len(after_kill)} 2 s after it, {len(after_history)} after `aibench history`"
+                        + (f"; history failed: {error}" if error else ""))
 
 
 def f_concurrent(ctx: Ctx, row: Row, guard: Guard | None, n: int = 4) -> None:
@@ -572,6 +604,7 @@ FAULTS: dict[str, Callable[[Ctx, Row, Guard | None], None]] = {
     "write-beside-model": f_example("write-outside-output"),
     "write-outside": f_hostile("write-outside"),
     "link-to-ref": f_hostile("link-to-ref"),
+    "link-at-scoring": f_hostile("link-at-scoring"),
     "metadata-link": f_hostile("metadata-link"),
     "glob-labels": f_hostile("glob-labels"),
     "scores-in-output": f_hostile("scores-in-output"),
@@ -637,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guard-memory-mb", type=int, default=3072)
     parser.add_argument("--keep", action="store_true", help="keep each row's folder")
     parser.add_argument("--list", action="store_true", help="list the faults and exit")
+    parser.add_argument("--rows", type=Path, help="also append each row, as it finishes, to this JSON-lines file")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(FAULTS))
@@ -653,6 +687,9 @@ def main(argv: list[str] | None = None) -> int:
                 row = run_row(args, fault, executor)
                 rows.append(row)
                 print(f"{row.fault} [{row.executor}] {row.status} ({row.elapsed_s} s)", file=sys.stderr, flush=True)
+                if args.rows:
+                    with args.rows.open("a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(asdict(row)) + "\n")
     finally:
         shutil.rmtree(args.cache, ignore_errors=True)
     print(json.dumps([asdict(r) for r in rows], indent=1) if args.json else table(rows))

