@@ -19,8 +19,8 @@ _EXPORTS = {
                     "MetricInfo"),
     "_exceptions": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
                     "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
-                    "LedgerError", "ManifestError", "MetricInputError", "MissingPluginsError", "PluginError",
-                    "PluginLoadError", "ReadError", "RegistrationError", "RegistryError", "RuntimeRecordError",
+                    "LedgerError", "LimitsRefused", "ManifestError", "MetricInputError", "MissingPluginsError", "PluginError",
+                    "PluginLoadError", "ReadError", "RegistrationError", "RegistryError", "RunError", "RuntimeRecordError",
                     "TableSpecError", "UnknownIdError", "UsageError", "VendorError", "WrapError", "WrapRefused"),
     "_host": ("PluginHost",),
     "_manifest": ("Manifest", "parse_manifest"),
@@ -64,6 +64,7 @@ __all__ = [
     "Kind",
     "KindSpec",
     "LedgerError",
+    "LimitsRefused",
     "Manifest",
     "ManifestError",
     "Metric",
@@ -90,6 +91,7 @@ __all__ = [
     "Registry",
     "RegistryError",
     "Reporter",
+    "RunError",
     "RunReport",
     "RuntimeRecordError",
     "Scores",
@@ -118,7 +120,7 @@ __all__ = [
 if TYPE_CHECKING:
     from ._check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
     from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
-    from ._exceptions import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
+    from ._exceptions import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, LimitsRefused as LimitsRefused, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RunError as RunError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
     from ._host import PluginHost as PluginHost  # noqa: F401
     from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
     from ._markers import hookimpl as hookimpl  # noqa: F401

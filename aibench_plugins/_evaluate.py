@@ -191,7 +191,7 @@ def _run_checks(session: EvaluationSession, submission: Path, reference: Path | 
             context = {"reference": reference, "concepts": concepts or None}
             return list(check.run(submission, **entry.params, **{k: v for k, v in context.items() if k in declared}))
 
-        outcome = call_isolated(call, timeout_s=plan.plugin_time_limit_s)
+        outcome = call_isolated(call, timeout_s=plan.plugin_time_limit_s, label=f"check {entry.use}")
         if not outcome.ok:
             evaluation.failures.append(PluginFailure(entry.use, "check", registration.plugin,
                                                      f"the check itself failed: {outcome.error}", entry.required,
@@ -286,7 +286,8 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
             state.update(**inputs)
             return dict(state.compute())
 
-        outcome = call_isolated(compute, timeout_s=plan.plugin_time_limit_s)
+        outcome = call_isolated(compute, timeout_s=plan.plugin_time_limit_s,
+                                label=f"metric {info.id} [{entry.column_key(split)}]")
         output = entry.output or info.primary
         if outcome.ok and output in outcome.value and not math.isfinite(outcome.value[output]):
             outcome = Outcome(False, error=f"{output} is {outcome.value[output]} (undefined on this data); "

@@ -21,7 +21,9 @@ purpose is one of these; ``codalab_worker_compat`` has its own, under ``CompatEr
     ├── DataError                   the data a run reads  (ValueError)
     │   ├── ReadError               a table cannot be read: file, line, fix
     │   └── TableSpecError          a TableSpec is malformed
-    ├── LedgerError                 the ledger cannot be used (newer format, not a ledger)
+    ├── LedgerError                 the ledger cannot be used or written; ``reason`` says why
+    ├── LimitsRefused               the executor cannot apply a limit that was set; nothing ran
+    ├── RunError                    aibench could not complete a run; its record says so
     ├── WrapError
     │   ├── WrapRefused             the bundle cannot be wrapped safely; every reason listed
     │   ├── VendorError             a distribution cannot be copied into the bundle
@@ -36,10 +38,12 @@ the class also derives from it, so ``except ValueError`` keeps working.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ._records import PluginRecord
     from ._problems import Problem
 
@@ -195,8 +199,48 @@ class ReadError(DataError):
         super().__init__(text)
 
 
+LedgerReason = Literal["full", "locked", "read-only", "corrupt", "io", "newer", "other"]
+
+
 class LedgerError(AibenchError):
-    """The ledger cannot be used: written by a newer aibench, or not a ledger at all."""
+    """The ledger cannot be used, or not written. ``reason`` says why: ``full`` (no space on its
+    file system), ``locked`` (another process held it past the busy timeout), ``read-only``,
+    ``corrupt`` (damaged, or not an aibench ledger), ``io`` (a disk error), ``newer`` (written by
+    a newer aibench) or ``other``; the message says what to do."""
+
+    def __init__(self, message: str, reason: LedgerReason = "other") -> None:
+        super().__init__(message)
+        self.reason: LedgerReason = reason
+
+    @property
+    def writable_later(self) -> bool:
+        """Whether the ledger can still be read (the failure is about writing it)."""
+        return self.reason in ("full", "locked", "read-only", "io")
+
+
+class LimitsRefused(AibenchError):
+    """The executor cannot apply a limit that was set; nothing ran.
+
+    :param refusals: one message per limit (what, why, which executor can).
+    :param sources: where each refused limit came from (``aibench.json /limits/pids``, ``--pids``).
+    """
+
+    def __init__(self, refusals: list[str], sources: Mapping[str, str]) -> None:
+        self.refusals, self.sources = list(refusals), dict(sources)
+        where = "; ".join(f"{name} from {source}" for name, source in self.sources.items())
+        super().__init__("the run was refused before anything ran: " + " ".join(refusals)
+                         + (f" (set by: {where}; a limit in aibench.json is the organiser's to change, a flag "
+                            "is yours)" if where else ""))
+
+
+class RunError(AibenchError):
+    """aibench could not complete a run (a full disk, an error of its own): ``run_id`` names its
+    record, closed as ``failed`` with ``message``; the traceback, when it could be written, is in
+    ``<work_dir>/aibench/error.txt``."""
+
+    def __init__(self, run_id: str, message: str, work_dir: Path) -> None:
+        super().__init__(message)
+        self.run_id, self.message, self.work_dir = run_id, message, work_dir
 
 
 class WrapError(AibenchError):

@@ -11,10 +11,19 @@ Location: ``$AIBENCH_HOME/ledger.sqlite3``; ``AIBENCH_HOME`` defaults to
 ``$XDG_DATA_HOME/aibench``, that is ``~/.local/share/aibench``. The database uses WAL
 mode and a busy timeout, so several processes may record runs at once; keep it on a
 local file system (SQLite's WAL does not work over NFS).
+
+A full disk never costs a run its record: beside the database, ``ledger.sqlite3-reserve``
+holds 2 MiB that the ledger gives back to the file system when a write fails for want of
+space, then writes again (the reserve is made again on a later open, when there is room).
+Every SQLite failure is a :class:`LedgerError` whose ``reason`` (``full``, ``locked``,
+``read-only``, ``corrupt``, ``io``, ``newer``, ``other``) and message say what to do. A ledger
+that cannot be written can still be read (``Ledger.open(path, read_only=True)``); there, runs
+whose process is gone read as ``interrupted`` without being marked so in the file.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -22,8 +31,9 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -33,12 +43,16 @@ from ._exceptions import LedgerError
 from ._hashing import sha256_of_path
 from ._version import __version__
 
-__all__ = ["Ledger", "LedgerError", "RunRecord", "RunStatus", "default_ledger_path", "sha256_of_path"]
+__all__ = ["Ledger", "LedgerError", "RunRecord", "RunStatus", "default_ledger_path", "ledger_error", "sha256_of_path"]
 
 RunStatus = Literal["running", "finished", "failed", "interrupted"]
 STATUSES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 INTERRUPTED_MESSAGE: Final = "the process running it ended without recording a result (killed or crashed)"
 BUSY_TIMEOUT_MS: Final = 30_000
+#: bytes kept in ``<ledger>-reserve``, given back when the disk is full so the record can be written
+RESERVE_BYTES: Final = 2 << 20
+#: the longest message recorded (its head and tail are kept, the cut said)
+MAX_MESSAGE_CHARS: Final = 64 * 1024
 
 #: Forward migrations: entry ``i`` takes the schema from version ``i`` to ``i + 1``. Append only.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -56,6 +70,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 2: the image a container executor ran, pinned (sha256 ID), and the executor's settings (JSON)
     ("ALTER TABLE runs ADD COLUMN image_id TEXT",
      "ALTER TABLE runs ADD COLUMN executor_details TEXT NOT NULL DEFAULT '{}'"),
+    # 3: when 'aibench gc' removed the run's folder (the record itself is kept)
+    ("ALTER TABLE runs ADD COLUMN collected_at TEXT",),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -65,6 +81,30 @@ _PATH_FIELDS: Final = frozenset({"bundle_path", "submission_path"})
 RUN_FIELDS: Final = ("bundle_path", "bundle_sha256", "submission_path", "submission_sha256", "platform",
                      "phase_number", "phase_name", "executor", "image", "image_id", "executor_details",
                      "manifest_sha256", "message", "exit_codes", "scores", "logs", "outputs")
+
+
+def ledger_error(error: sqlite3.Error, path: Path) -> LedgerError:
+    """``error`` in words: what happened to the ledger at ``path`` and what to do about it."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    text = str(error)
+    if "FULL" in name or "full" in text:
+        return LedgerError(f"{path}: the disk holding the run ledger is full ({text}). Free space on that file "
+                           "system: 'aibench gc' removes old run folders (see 'aibench gc --help').", "full")
+    if "BUSY" in name or "LOCKED" in name or "locked" in text:
+        return LedgerError(f"{path}: another process held the run ledger locked for more than "
+                           f"{BUSY_TIMEOUT_MS // 1000} s ({text}). Wait for it to finish, or find it with "
+                           f"'fuser {path}'.", "locked")
+    if "READONLY" in name or "readonly" in text or "read-only" in text:
+        return LedgerError(f"{path}: the run ledger cannot be written ({text}): its file or file system is "
+                           "read-only. Point AIBENCH_HOME (or --ledger) at a writable place.", "read-only")
+    if "CORRUPT" in name or "NOTADB" in name or "malformed" in text or "not a database" in text:
+        return LedgerError(f"{path}: cannot be used as a run ledger ({text}): it is damaged or not an aibench "
+                           f"ledger. Move it aside (mv {path} {path}.broken): aibench then starts a new ledger, and "
+                           "the moved file keeps what it held for 'sqlite3 .recover'.", "corrupt")
+    if "IOERR" in name or "I/O" in text or "unable to open" in text:
+        return LedgerError(f"{path}: the run ledger cannot be read or written ({text}). Check the disk and the "
+                           "folder's permissions.", "io")
+    return LedgerError(f"{path}: cannot be used as a run ledger: {text}", "other")
 
 
 @dataclass(frozen=True)
@@ -81,6 +121,7 @@ class RunRecord:
     local executor and for runs recorded before schema version 2. Times are UTC ISO 8601; ``ended_at`` is ``None`` while running
     and for an ``interrupted`` run. ``process_start`` identifies the process instance
     behind ``pid`` (Linux boot id and start time) and is left out of :meth:`to_json`.
+    ``collected_at`` is when ``aibench gc`` removed the run's folder (``None`` while it is kept).
     """
 
     id: str
@@ -108,6 +149,7 @@ class RunRecord:
     pid: int
     process_start: str | None
     aibench_version: str
+    collected_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (``aibench history --json``): every field but ``process_start``."""
@@ -143,21 +185,37 @@ class Ledger:
     not merged). Fields are those of :data:`RUN_FIELDS`; any other name is a ``TypeError``.
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, *, read_only: bool = False) -> None:
         """Private: use :meth:`open`."""
         self._db = connection
         self.path = path
+        self.read_only = read_only
+        #: why the runs of gone processes could not be marked interrupted at open (they still read so)
+        self.write_error: LedgerError | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None) -> Ledger:
+    def open(cls, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Ledger:
         """Open (creating it and its folder when missing) and migrate the ledger at ``path``
         (default :func:`default_ledger_path`), then mark interrupted runs.
 
-        :raises LedgerError: when the file was written by a newer schema or is not a database.
+        With ``read_only`` the file is only read (it must exist; nothing is created, migrated or
+        marked): for a ledger whose disk is full or which another process holds.
+
+        :raises LedgerError: when the file was written by a newer schema, is not a database, or
+            cannot be opened; its ``reason`` says which.
         """
         target = Path(path) if path is not None else default_ledger_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        if read_only:
+            return cls._open_read_only(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LedgerError(f"{target.parent}: cannot make the ledger's folder: {error.strerror or error}",
+                              "full" if error.errno == errno.ENOSPC else "io") from error
+        try:
+            db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as error:
+            raise ledger_error(error, target) from error
         try:
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -165,14 +223,37 @@ class Ledger:
             _use_wal(db)
             _migrate(db, target)
             ledger = cls(db, target)
-            ledger.mark_interrupted()
-        except sqlite3.DatabaseError as error:
+            try:
+                ledger.mark_interrupted()
+            except LedgerError as error:  # cannot write now: reads still show those runs as interrupted
+                if not error.writable_later:
+                    raise
+                ledger.write_error = error
+        except sqlite3.Error as error:
             db.close()
-            raise LedgerError(f"{target}: cannot be used as a run ledger: {error}") from error
+            raise ledger_error(error, target) from error
         except BaseException:
             db.close()
             raise
+        _make_reserve(target)
         return ledger
+
+    @classmethod
+    def _open_read_only(cls, target: Path) -> Ledger:
+        if not target.is_file():
+            raise LedgerError(f"{target}: no run ledger here", "other")
+        try:
+            db = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                 isolation_level=None)
+            db.row_factory = sqlite3.Row
+            current = int(db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+        except sqlite3.Error as error:
+            raise ledger_error(error, target) from error
+        if current > SCHEMA_VERSION:
+            db.close()
+            raise LedgerError(f"{target}: ledger schema version {current} is newer than this aibench "
+                              f"({__version__}) knows ({SCHEMA_VERSION}); upgrade aibench-plugins", "newer")
+        return cls(db, target, read_only=True)
 
     def close(self) -> None:
         """Close the connection. Safe to call twice."""
@@ -184,6 +265,26 @@ class Ledger:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+    @contextmanager
+    def _sqlite(self) -> Iterator[None]:
+        """SQLite's errors as :class:`LedgerError`; a write that finds the disk full is tried again
+        once after giving back the reserve (module docstring)."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise ledger_error(error, self.path) from error
+
+    def _write(self, statement: str, params: Any) -> sqlite3.Cursor:
+        if self.read_only:
+            raise LedgerError(f"{self.path}: opened read-only", "read-only")
+        with self._sqlite():
+            try:
+                return self._db.execute(statement, params)
+            except sqlite3.Error as error:
+                if ledger_error(error, self.path).reason != "full" or not _release_reserve(self.path):
+                    raise
+                return self._db.execute(statement, params)
 
     @property
     def schema_version(self) -> int:
@@ -202,8 +303,8 @@ class Ledger:
         row.update(id=run_id, status="running", started_at=_now(), host=socket.gethostname(), pid=pid,
                    process_start=stat[1] if stat else None, aibench_version=__version__)
         names = ", ".join(row)
-        self._db.execute(f"INSERT INTO runs ({names}) VALUES ({', '.join('?' * len(row))})",
-                         [_to_column(name, value) for name, value in row.items()])
+        self._write(f"INSERT INTO runs ({names}) VALUES ({', '.join('?' * len(row))})",
+                    [_to_column(name, value) for name, value in row.items()])
         return run_id
 
     def update_run(self, run_id: str, **values: Any) -> None:
@@ -229,29 +330,41 @@ class Ledger:
         :raises KeyError: when no run, or more than one, matches.
         """
         prefix = run_id.lower()
-        found = [] if not prefix or prefix.strip("0123456789abcdef") else self._db.execute(
-            "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(prefix), prefix)).fetchall()
+        with self._sqlite():
+            found = [] if not prefix or prefix.strip("0123456789abcdef") else self._db.execute(
+                "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(prefix), prefix)).fetchall()
         if len(found) != 1:
             raise KeyError(f"{'no run' if not found else 'more than one run'} has id {run_id!r} in {self.path}")
-        return _record(found[0])
+        return _as_seen(_record(found[0]))
 
     def runs(self, limit: int | None = 50, status: RunStatus | None = None) -> list[RunRecord]:
         """Recorded runs, newest first (by ``started_at``, then by insertion); at most
         ``limit`` of them (``None``: all), only those with ``status`` when given."""
+        if self.read_only and status in ("running", "interrupted"):  # a gone process's run reads interrupted
+            return [r for r in self.runs(None) if r.status == status][:limit]
         where, params = ("WHERE status = ?", [status]) if status is not None else ("", [])
-        rows = self._db.execute(f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                                [*params, -1 if limit is None else limit]).fetchall()
-        return [_record(row) for row in rows]
+        with self._sqlite():
+            rows = self._db.execute(f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                                    [*params, -1 if limit is None else limit]).fetchall()
+        return [_as_seen(_record(row)) for row in rows]
+
+    def mark_collected(self, run_id: str) -> None:
+        """Record that the run's folder was removed (``aibench gc``), now; the rest of the record stays.
+
+        :raises KeyError: when no run has this id.
+        """
+        self._set(run_id, {"collected_at": _now()})
 
     def mark_interrupted(self) -> list[str]:
         """Mark ``interrupted`` every ``running`` run of this host whose process is gone,
         keeping everything it recorded (an earlier message is kept after the new one).
         Called by :meth:`open`; returns the ids marked."""
-        rows = self._db.execute("SELECT id, pid, process_start FROM runs WHERE status = 'running' AND host = ?",
-                                (socket.gethostname(),)).fetchall()
+        with self._sqlite():
+            rows = self._db.execute("SELECT id, pid, process_start FROM runs WHERE status = 'running' AND host = ?",
+                                    (socket.gethostname(),)).fetchall()
         gone = [row["id"] for row in rows if not _process_alive(row["pid"], row["process_start"])]
         for run_id in gone:
-            self._db.execute(
+            self._write(
                 "UPDATE runs SET status = 'interrupted', ended_at = NULL, message = "
                 "CASE WHEN message IS NULL THEN ?1 ELSE ?1 || '; last message: ' || message END "
                 "WHERE id = ?2 AND status = 'running'", (INTERRUPTED_MESSAGE, run_id))
@@ -260,10 +373,11 @@ class Ledger:
     def _set(self, run_id: str, row: dict[str, Any]) -> None:
         if row:
             assignments = ", ".join(f"{name} = ?" for name in row)
-            found = self._db.execute(f"UPDATE runs SET {assignments} WHERE id = ?",
-                                     [*(_to_column(name, value) for name, value in row.items()), run_id]).rowcount
+            found = self._write(f"UPDATE runs SET {assignments} WHERE id = ?",
+                                [*(_to_column(name, value) for name, value in row.items()), run_id]).rowcount
         else:
-            found = len(self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchall())
+            with self._sqlite():
+                found = len(self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchall())
         if not found:
             raise KeyError(f"no run has id {run_id!r} in {self.path}")
 
@@ -290,7 +404,7 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
         current = int(db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
         if current > SCHEMA_VERSION:
             raise LedgerError(f"{path}: ledger schema version {current} is newer than this aibench "
-                              f"({__version__}) knows ({SCHEMA_VERSION}); upgrade aibench-plugins")
+                              f"({__version__}) knows ({SCHEMA_VERSION}); upgrade aibench-plugins", "newer")
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version - 1]:
                 db.execute(statement)
@@ -315,6 +429,10 @@ def _encode(values: Mapping[str, Any]) -> dict[str, Any]:
             raise TypeError(f"run field {name!r} must be a mapping, not {type(value).__name__}")
         if name in _PATH_FIELDS and value is not None:
             value = os.path.abspath(os.fspath(value))
+        if name == "message" and isinstance(value, str) and len(value) > MAX_MESSAGE_CHARS:
+            keep = MAX_MESSAGE_CHARS // 2
+            value = (f"{value[:keep]} [aibench: {len(value) - 2 * keep} characters cut here; the message had "
+                     f"{len(value)}] {value[-keep:]}")
         row[name] = value
     return row
 
@@ -332,11 +450,61 @@ def _json_default(value: object) -> Any:
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
-    values = {name: row[name] for name in _COLUMNS}
+    present = set(row.keys())  # a read-only ledger of an older schema lacks the newer columns
+    values: dict[str, Any] = {name: row[name] if name in present else None for name in _COLUMNS}
+    values["executor_details"] = values["executor_details"] or "{}"
     for name in _JSON_FIELDS:
         if values[name] is not None:
             values[name] = json.loads(values[name])
     return RunRecord(**values)
+
+
+def _as_seen(record: RunRecord) -> RunRecord:
+    """``record`` as :meth:`Ledger.mark_interrupted` would leave it: a ``running`` run of this host
+    whose process is gone reads ``interrupted`` (for a ledger that could not be written)."""
+    if (record.status != "running" or record.host != socket.gethostname()
+            or _process_alive(record.pid, record.process_start)):
+        return record
+    message = INTERRUPTED_MESSAGE + (f"; last message: {record.message}" if record.message else "")
+    return replace(record, status="interrupted", ended_at=None, message=message)
+
+
+def _reserve_path(ledger: Path) -> Path:
+    return ledger.with_name(ledger.name + "-reserve")
+
+
+def _make_reserve(ledger: Path) -> None:
+    """Keep :data:`RESERVE_BYTES` allocated beside the ledger, when there is room for four times
+    as much (best effort)."""
+    reserve = _reserve_path(ledger)
+    try:
+        if reserve.is_file() and reserve.stat().st_size >= RESERVE_BYTES:
+            return
+        disk = os.statvfs(ledger.parent)
+        if disk.f_bavail * disk.f_frsize < 4 * RESERVE_BYTES:  # never what fills a nearly full disk
+            return
+        fd = os.open(reserve, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        return
+    try:
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+        else:
+            os.write(fd, bytes(RESERVE_BYTES))
+    except OSError:
+        os.close(fd)
+        reserve.unlink(missing_ok=True)
+        return
+    os.close(fd)
+
+
+def _release_reserve(ledger: Path) -> bool:
+    """Give the reserve back to the file system; whether there was one."""
+    try:
+        _reserve_path(ledger).unlink()
+    except OSError:
+        return False
+    return True
 
 
 def _now() -> str:

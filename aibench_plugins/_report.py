@@ -43,7 +43,7 @@ def collect_sections(host: PluginHost, report: Mapping[str, Any], *,
         def call(reporter: Any = reporter) -> Any:
             return reporter.render(report)
 
-        outcome = call_isolated(call, timeout_s=timeout_s)
+        outcome = call_isolated(call, timeout_s=timeout_s, label=f"reporter {rid}")
         if outcome.ok and (outcome.value is None or isinstance(outcome.value, Section)):
             if outcome.value is not None:
                 sections.append(outcome.value)
@@ -68,6 +68,9 @@ def render_detailed_results(report: Mapping[str, Any], *, sections: Sequence[Sec
     ]
     if report.get("measurements"):
         parts.append(("measurements", "Measurements", _measurements(report["measurements"]), False))
+    output = report.get("plugin_output")
+    if isinstance(output, Mapping) and output.get("bytes"):
+        parts.append(("plugin-output", "Plugin output", _plugin_output(output), False))
     parts += [(f"section-{s.id}", s.title, s.body, s.failed) for s in sections]
     concepts = report.get("concepts") or []
     if concepts:
@@ -97,7 +100,18 @@ def _header(report: Mapping[str, Any]) -> str:
             f"<dt>Platform</dt><dd>{_e(report.get('platform') or 'n/a')}</dd>"
             f"<dt>Phase</dt><dd>{_e(phase_text or 'n/a')}</dd>"
             f'<dt>Status</dt><dd><span class="status {kind}">{_e(status)}</span></dd></dl>'
-            + (f'<p class="message">{_e(message)}</p>' if message else "") + "</header>")
+            + (f'<p class="message">{_e(_bounded(str(message)))}</p>' if message else "") + "</header>")
+
+
+#: the longest text the page shows of a message (a participant's output can make one huge)
+MAX_TEXT_CHARS = 64 * 1024
+
+
+def _bounded(text: str, size: int = MAX_TEXT_CHARS) -> str:
+    """``text``, or its head and tail with the cut said when longer than ``size`` characters."""
+    if len(text) <= size:
+        return text
+    return f"{text[:size // 2]} [… {len(text) - size} characters cut …] {text[-size // 2:]}"
 
 
 def _original_scores(columns: Iterable[Mapping[str, Any]]) -> str:
@@ -173,6 +187,15 @@ def _measurements(measurements: Iterable[Mapping[str, Any]]) -> str:
     rows = [(m.get("name"), m.get("step"), f"{_fmt(m.get('value'), 3)} {m.get('unit') or ''}".strip(),
              m.get("measured_by"), m.get("trust")) for m in measurements]
     return _table(("Measurement", "Step", "Value", "Measured by", "Trust"), rows, numeric=(2,))
+
+
+def _plugin_output(output: Mapping[str, Any]) -> str:
+    """The end of what plugin code printed (the run keeps its head and tail in a log)."""
+    cut = int(output.get("cut_bytes") or 0)
+    where = f" The log, <code>{_e(output['log'])}</code>, keeps its first and last MiB" if output.get("log") else ""
+    return (f"<p>Plugin code wrote {int(output.get('bytes') or 0)} bytes to its standard output and error"
+            + (f" ({cut} bytes cut)" if cut else "") + f".{where}. Its end:</p>"
+            f"<pre>{_e(str(output.get('tail') or '')[-2048:])}</pre>")
 
 
 def _provenance(report: Mapping[str, Any], columns: Sequence[Mapping[str, Any]]) -> str:

@@ -1,108 +1,37 @@
 """``aibench run``: one submission through a bundle, exactly as the platform's worker
-would run it, recorded in the ledger from start to end."""
+would run it, recorded in the ledger from start to end.
+
+What surrounds the evaluation session on the host: the bundle loaded once, its manifest
+validated and its plugins loaded (:func:`_prepare`), the executor chosen in the registry and
+the limits it must apply, the ledger's record opened before anything runs; then the platform's
+steps (with the session's checks before them), and the stages after them
+(:mod:`aibench_plugins._stages`). The report document is ``<run folder>/report.json``.
+"""
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._evaluate import Evaluation, EvaluationSession
-from ._exceptions import ManifestError
+from ._capture import CappedLog, capture_fds
+from ._evaluate import EvaluationSession
+from ._exceptions import AibenchError, ManifestError, RunError
 from ._host import PluginHost
+from ._isolate import plugin_log
 from ._manifest import Manifest
+from ._run_report import REPORT_VERSION, RunReport
 
 if TYPE_CHECKING:
-    from codalab_worker_compat import ResourceLimits
+    from codalab_worker_compat import Bundle, ResourceLimits
 
     from ._executor import HostExecutor
+    from ._limits import EffectiveLimits
 
-REPORT_VERSION = 1
-
-
-@dataclass
-class RunReport:
-    """What ``aibench run`` prints: the run's record, its leaderboard row and where its
-    outputs and logs are."""
-
-    run_id: str
-    result: Any  # codalab_worker_compat.RunResult
-    columns: list[dict[str, Any]]
-    work_dir: Path
-    isolation: str
-    evaluation: Evaluation | None = None
-    manifest_sha256: str | None = None
-    detailed_results: Path | None = None
-    executor: dict[str, Any] = field(default_factory=lambda: {"executor": "local"})
-    explanations: list[str] = field(default_factory=list)
-    #: the manifest's concepts, shown on the page
-    concepts: list[Any] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.result.status == "finished")
-
-    def measurements(self) -> list[dict[str, Any]]:
-        """The wall time of each process, measured by the executor on the host (trustworthy: the
-        participant's code runs inside the process, never in the executor)."""
-        from ._runtime.measurements import Measurement
-
-        return [Measurement(f"{p.name} wall time", round(p.elapsed_s, 3), "s", "executor", s.step).to_json()
-                for s in self.result.steps for p in s.processes]
-
-    def document(self) -> dict[str, Any]:
-        """The report document (``report.json``, ``schemas/aibench-report.schema.json``): the same
-        shape the wrapped runtime writes, with what only the host knows under ``run``."""
-        from ._report_doc import report_document
-
-        full = self.to_json(embed=False)
-        host_only = ("run_id", "time_limit_s", "scores_file", "steps", "work_dir", "detailed_results", "isolation",
-                     "executor", "explanations", "rules_applied", "warnings")
-        return report_document(
-            producer="aibench run", status=self.result.status, message=self.result.message,
-            platform=self.result.worker, phase=full["phase"], manifest_sha256=self.manifest_sha256,
-            columns=self.columns, evaluation=self.evaluation, measurements=full["measurements"],
-            concepts=self.concepts, run={k: full[k] for k in host_only if k in full})
-
-    def to_json(self, *, embed: bool = True) -> dict[str, Any]:
-        """The documented ``aibench run --json`` shape (docs/cli.md): the run's record, and the
-        report document under ``report`` (``embed``)."""
-        result = self.result
-        data = {
-            "report_version": REPORT_VERSION,
-            "run_id": self.run_id,
-            "status": result.status,
-            "message": result.message,
-            "platform": result.worker,
-            "phase": {"number": result.phase.number, "name": result.phase.name},
-            "time_limit_s": result.time_limit_s,
-            "columns": self.columns,
-            "plugin_columns": [c.to_json() for c in self.evaluation.columns] if self.evaluation else [],
-            "plugin_failures": [f.to_json() for f in self.evaluation.failures] if self.evaluation else [],
-            "check_problems": [p.to_json() for p in self.evaluation.problems] if self.evaluation else [],
-            "manifest_sha256": self.manifest_sha256,
-            "scores_file": result.scores.file if result.scores is not None else None,
-            "steps": [{"step": s.step, "output_dir": str(s.output_dir),
-                       "processes": [{"name": p.name, "exit_code": p.exit_code, "reason": p.reason,
-                                      "elapsed_s": round(p.elapsed_s, 3), "message": p.message}
-                                     for p in s.processes],
-                       "logs": {k: str(v) for k, v in s.logs.items()}} for s in result.steps],
-            "work_dir": str(self.work_dir),
-            "detailed_results": str(self.detailed_results) if self.detailed_results else None,
-            "isolation": self.isolation,
-            "executor": self.executor,
-            "explanations": self.explanations,
-            "measurements": self.measurements(),
-            "rules_applied": result.rules_applied,
-            "warnings": result.warnings,
-        }
-        if embed:
-            data["report"] = self.document()
-        return data
+__all__ = ["REPORT_VERSION", "RunError", "RunReport", "closing_executor", "run_bundle"]
 
 
 def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | None = None,
@@ -117,92 +46,114 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     ``ai4mediabench``; by default the bundle's own (v1 bundles on v1, v2 bundles on
     Codabench). The run is recorded as ``running`` before anything executes; a run
     whose process is killed shows as ``interrupted`` the next time the ledger opens.
-    With ``use_plugins`` and an ``aibench.json`` in the bundle, its checks run before
-    and its metrics after the platform's steps. Raises
+    With ``use_plugins`` and an ``aibench.json`` in the bundle, the evaluation session runs
+    its checks before and its metrics after the platform's steps. Raises
     :class:`codalab_worker_compat.BundleError` when the bundle cannot be run and
     :class:`ManifestError` when its manifest has problems.
 
     ``executor`` is the id of a registered executor (:class:`aibench_plugins.HostExecutor`):
-    ``local`` (processes on this machine, ``isolation`` says how they get their paths), ``docker``
-    (each process in a hardened container of ``image``, without network unless ``network``; raises
-    :class:`codalab_worker_compat.DockerExecutorError` when there is no engine or no such image),
-    one a plugin registers, or an executor object. An option the executor does not take is a
-    :class:`aibench_plugins.UsageError`. ``limits`` (memory, CPUs, processes, GPUs) apply to
-    every process. The ledger records the executor, the image and the ID it was pinned to.
-    ``explanations`` in the report say, in a participant's words, what the executor saw (out
-    of memory, a write to a read-only folder, a network attempt without network).
+    ``local`` (processes on this machine, ``isolation`` says how they get their paths; under
+    bubblewrap without network unless ``network``; its warning in the result says what it does
+    not protect against), ``docker`` (each process in a hardened container of ``image``, without
+    network unless ``network``; raises :class:`codalab_worker_compat.DockerExecutorError` when
+    there is no engine or no such image), one a plugin registers, or an executor object. An
+    option the executor does not take is a :class:`aibench_plugins.UsageError`. ``limits``
+    (time, memory, CPUs, processes, GPUs) apply to every process, each field given overriding
+    the manifest's ``limits`` (its phase's override first; see :mod:`aibench_plugins._limits`);
+    an executor that cannot apply one refuses the run before anything runs
+    (:class:`aibench_plugins._limits.LimitsRefused`). The ledger records the executor, the
+    image and the ID it was pinned to. ``explanations`` in the report say, in a participant's
+    words, what the executor saw (out of memory, a write to a read-only folder, a network
+    attempt without network).
     """
-    from codalab_worker_compat import ResourceLimits, load_bundle, resolve_worker, run_submission
+    run = _prepare(bundle_path, phase, use_plugins, limits)
+    runner, owned = _executor(executor, run.host, {"isolation": isolation, "image": image, "network": network})
+    from ._limits import check_limits
+
+    with closing_executor(runner if owned else None):
+        check_limits(runner, run.limits)  # LimitsRefused before anything runs or is recorded
+        return _execute(run, runner, Path(bundle_path), Path(submission), phase=phase, task=task,
+                        platform=platform, ledger_path=ledger_path, work_dir=work_dir)
+
+
+@dataclass
+class _Prepared:
+    """A run before anything executes: the bundle loaded once, its session, its limits."""
+
+    bundle: Bundle
+    record: Any  # the bundle's wrap record when it was made by aibench wrap
+    session: EvaluationSession | None
+    limits: EffectiveLimits
+    loading: CappedLog
+
+    @property
+    def host(self) -> PluginHost | None:
+        return self.session.host if self.session is not None else None
+
+
+def _prepare(bundle_path: str | Path, phase: int | None, use_plugins: bool,
+             limits: ResourceLimits | None) -> _Prepared:
+    from codalab_worker_compat import load_bundle
+
+    from ._limits import effective_limits
+    from ._wraprecord import find_in_bundle
+
+    bundle = load_bundle(bundle_path)
+    record = find_in_bundle(bundle)  # a wrapped bundle's plugins run inside its scoring program
+    loading = CappedLog(head_bytes=64 * 1024, tail_bytes=64 * 1024)  # a plugin that prints at import
+    with capture_fds(loading):
+        plugins = _load_plugins(bundle, bundle_path) if use_plugins and record is None else None
+    session = EvaluationSession(plugins[0], plugins[1], _phase_key(bundle, phase, plugins[0])) if plugins else None
+    chosen = effective_limits(limits, session.plan if session is not None else None,
+                              plugins[0].file if plugins else None)
+    return _Prepared(bundle, record, session, chosen, loading)
+
+
+def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission: Path, *, phase: int | None,
+             task: int | None, platform: str | None, ledger_path: str | Path | None,
+             work_dir: str | Path | None) -> RunReport:
+    """The run itself, recorded: the ledger's row, the platform's steps, the stages after them."""
+    from codalab_worker_compat import BundleError, DockerExecutorError, resolve_worker, run_submission
 
     from ._hashing import sha256_of_path
     from ._ledger import Ledger
+    from ._stages import PLUGIN_LOG, apply_retention, conclude, own_file, plugin_output, record_report, record_stop, \
+        stop_message
 
-    bundle = load_bundle(bundle_path)
+    bundle, session, described = run.bundle, run.session, runner.describe()
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
-    from ._wraprecord import find_in_bundle
-
-    record = find_in_bundle(bundle)
-    wrapped = record is not None  # its plugins run inside its scoring program
-    plugins = _load_plugins(bundle, bundle_path) if use_plugins and not wrapped else None
-    session = EvaluationSession(plugins[0], plugins[1], _phase_key(bundle, phase, plugins[0])) if plugins else None
-    evaluation = session.result if session is not None else None
-    before_run = session.before_scoring if session is not None else None
-
-    runner, owned = _executor(executor, plugins[1] if plugins else None,
-                              {"isolation": isolation, "image": image, "network": network})
-    described = runner.describe()
-    with closing_executor(runner if owned else None), Ledger.open(ledger_path) as ledger:
+    with Ledger.open(ledger_path) as ledger:
+        retention = apply_retention(ledger)
         run_id = ledger.start_run(
-            bundle_path=str(Path(bundle_path).resolve()), bundle_sha256=sha256_of_path(bundle_path),
-            submission_path=str(Path(submission).resolve()), submission_sha256=sha256_of_path(submission),
+            bundle_path=str(bundle_path.resolve()), bundle_sha256=sha256_of_path(bundle_path),
+            submission_path=str(submission.resolve()), submission_sha256=sha256_of_path(submission),
             platform=worker, executor=runner.name, image=described.get("image"), image_id=described.get("image_id"),
             executor_details={k: v for k, v in described.items() if k not in ("executor", "image", "image_id")},
-            manifest_sha256=plugins[0].sha256 if plugins else None)
+            manifest_sha256=session.manifest.sha256 if session is not None else None)
         runner.label(run_id)
         work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
-        try:
-            with _terminate_as_exit():
-                result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
-                                        task=task, before_run=before_run, limits=limits or ResourceLimits())
-                if session is not None and result.status == "finished" and result.scoring_input:
-                    session.after_scoring(result.scoring_input / "res", result.scoring_input / "ref")
-                    if session.failure():
-                        result.fail(str(session.failure()))
-        except BaseException as error:
-            ledger.finish_run(run_id, "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit))
-                              else "failed", message=f"aibench stopped: {type(error).__name__}: {error}")
-            raise
-        if wrapped:
-            result.rules_applied.append("wrapped bundle (aibench wrap): its plugins run inside its scoring program, "
-                                        "as on the platform; aibench run adds none")
-        result.warnings += _portability_warnings(result)
-        explanations = explain(result, runner.name)
-        columns = _columns(bundle.columns, result.row)
-        if record is not None:  # the columns aibench wrap added are filled by the plugins in the scoring program
-            original = {str(c["key"]) for c in record.columns}
-            columns = [c | {"source": "scoring program" if c["key"] in original else "plugin (wrapped runtime)"}
-                       for c in columns]
-        scores = {c["key"]: c["value"] for c in columns} if result.row is not None else None
-        if scores is not None and evaluation is not None:
-            scores |= {c.key: c.value for c in evaluation.columns}
-        message = result.message + "".join(f" (aibench: {e})" for e in explanations if result.status == "failed")
-        ledger.finish_run(
-            run_id, result.status, message=message, phase_number=result.phase.number,
-            phase_name=result.phase.name,
-            exit_codes={s.step: {p.name: p.exit_code for p in s.processes} for s in result.steps},
-            scores=scores,
-            logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
-            outputs={"work_dir": str(work)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
-    isolation_used = next((p.isolation for s in result.steps for p in s.processes if p.isolation), "none")
-    report = RunReport(run_id, result, columns, work, isolation_used, evaluation,
-                       plugins[0].sha256 if plugins else None, executor=described, explanations=explanations,
-                       concepts=plugins[0].concepts if plugins else [])
-    if plugins:
-        report.detailed_results = _write_detailed_results(report, plugins[1], work)
-    elif wrapped:
-        page = next((s.output_dir / "detailed_results.html" for s in result.steps if s.step == "scoring"), None)
-        report.detailed_results = page if page is not None and page.is_file() else None
+        result = None
+        with plugin_log(own_file(work, PLUGIN_LOG)) as log:
+            if run.loading.total:
+                log.write(b"--- output while loading the plugins ---\n" + run.loading.text().encode())
+            try:
+                with _terminate_as_exit():
+                    result = run_submission(bundle, submission, runner, work, worker=worker, phase=phase, task=task,
+                                            before_run=session.before_scoring if session is not None else None,
+                                            limits=run.limits.limits, hide=(ledger.path.parent / "runs",))
+                    report = conclude(run_id, result, bundle, work, described, runner.name, run.record, session,
+                                      log)
+            except BaseException as error:
+                record_stop(ledger, run_id, error, work, result)
+                if isinstance(error, Exception) and not isinstance(error, (AibenchError, BundleError,
+                                                                          DockerExecutorError)):
+                    raise RunError(run_id, stop_message(error, work), work) from error
+                raise
+            report.plugin_output = plugin_output(log)
+            report.limits = run.limits.to_json()
+            report.result.warnings += retention
+        record_report(ledger, report)
     return report
 
 
@@ -242,69 +193,7 @@ def closing_executor(executor: Any) -> Iterator[None]:
             executor.close()
 
 
-#: what a program prints when it writes to a read-only folder, or reaches for a network it lacks
-_READ_ONLY_MARKERS = ("Read-only file system",)
-_NETWORK_MARKERS = ("Network is unreachable", "Temporary failure in name resolution", "Name or service not known",
-                    "No address associated with hostname", "Could not resolve host", "nodename nor servname")
-
-
-def explain(result: Any, executor: str) -> list[str]:
-    """What the executor saw, in a participant's words: out of memory, a process that could not
-    start, the process-count limit, and (in containers) writes to read-only folders and network
-    attempts without network. The platform's own message stays as it is."""
-    found: list[str] = []
-    for step in result.steps:
-        for process in step.processes:
-            where = f"{step.step} step, {process.name}"
-            if process.reason == "oom":
-                found.append(f"{where}: {process.message}")
-            elif process.reason == "error":
-                found.append(f"{where}: could not start: {process.message}")
-            found += [f"{where}: {sentence.rstrip('.')}." for sentence in process.message.split(". ")
-                      if "process-count limit" in sentence]
-            if executor != "docker":
-                continue
-            tail = _tail(step.logs.get(f"{process.name} stderr"))
-            if any(marker in tail for marker in _READ_ONLY_MARKERS):
-                found.append(f"{where}: tried to write to a read-only folder. Only /app/output (and /app/shared "
-                             "while scoring) and /tmp are writable in the docker executor's containers; the code, "
-                             "the input data and the reference data are read-only. Write results to /app/output and "
-                             "scratch files to /tmp.")
-            if any(marker in tail for marker in _NETWORK_MARKERS):
-                found.append(f"{where}: tried to use the network, which the docker executor turns off (only "
-                             "loopback). Ship what the code needs inside the submission, or run with --network "
-                             "when the competition allows downloads.")
-    return found
-
-
-def _tail(path: Path | None, size: int = 65536) -> str:
-    if path is None:
-        return ""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, handle.seek(0, 2) - size))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def _write_detailed_results(report: RunReport, host: PluginHost, work: Path) -> Path:
-    """``report.json`` of the run, and ``detailed_results.html`` from it alone, with the sections
-    of every registered reporter."""
-    import json
-
-    from ._report import collect_sections, render_detailed_results
-    from ._report_doc import REPORT_FILE
-
-    path = report.detailed_results = work / "detailed_results.html"
-    document = report.document()
-    (work / REPORT_FILE).write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    sections = collect_sections(host, document)
-    path.write_text(render_detailed_results(document, sections=sections), encoding="utf-8")
-    return path
-
-
-def _load_plugins(bundle: Any, bundle_path: str | Path) -> tuple[Manifest, PluginHost] | None:
+def _load_plugins(bundle: Bundle, bundle_path: str | Path) -> tuple[Manifest, PluginHost] | None:
     """The bundle's manifest and its plugins, or ``None`` when it has no aibench.json.
     A manifest with problems refuses the run (:class:`ManifestError`, every problem listed)."""
     if not bundle.exists("aibench.json"):
@@ -317,39 +206,12 @@ def _load_plugins(bundle: Any, bundle_path: str | Path) -> tuple[Manifest, Plugi
     return report.manifest, report.host
 
 
-def _phase_key(bundle: Any, phase: int | None, manifest: Manifest) -> str | None:
+def _phase_key(bundle: Bundle, phase: int | None, manifest: Manifest) -> str | None:
     """The manifest's ``phases`` key for the phase that runs (:meth:`Manifest.phase_for`)."""
     chosen = next((p for p in bundle.phases if phase is None or p.number == phase), None)
     if chosen is None:
         return manifest.phase_key(phase)
     return manifest.phase_for(chosen.number, chosen.name)
-
-
-def _portability_warnings(result: Any) -> list[str]:
-    """Each scores.txt line that v1 and v2 workers would read differently (§8.1-3): the same
-    bundle would score differently on CodaLab and on Codabench."""
-    from codalab_worker_compat import compare_lines
-
-    scoring = next((s for s in result.steps if s.step == "scoring"), None)
-    scores_txt = scoring.output_dir / "scores.txt" if scoring is not None else None
-    if scores_txt is None or not scores_txt.is_file():
-        return []
-    return [f"scores.txt line {d.line} {d.text!r}: v1 reads {d.v1}, v2 reads {d.v2}"
-            for d in compare_lines(scores_txt.read_text(errors="replace"))]
-
-
-def _columns(columns: Any, row: Any) -> list[dict[str, Any]]:
-    values = row.values if row is not None else {}
-    out = []
-    for column in columns:
-        value = values.get(column.key)
-        out.append({"key": column.key, "title": column.title, "sorting": column.sorting,
-                    "precision": column.precision, "value": _number(value)})
-    return out
-
-
-def _number(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
 
 
 @contextmanager

@@ -57,7 +57,7 @@ class ValidationReport:
 def validate_bundle(path: str | Path, *, strict: bool | None = None, bundle: Bundle | None = None) -> ValidationReport:
     """Validate the bundle at ``path`` (folder or zip) and its ``aibench.json``; ``bundle`` is the
     bundle already loaded from ``path`` (``aibench run`` and ``aibench wrap`` load it once)."""
-    from codalab_worker_compat import BundleError, load_bundle
+    from codalab_worker_compat import BundleError, load_bundle, reference_exposures
 
     report = ValidationReport(str(path))
     if bundle is None:
@@ -69,6 +69,9 @@ def validate_bundle(path: str | Path, *, strict: bool | None = None, bundle: Bun
     report.platform = bundle.platform
     report.phases = [{"number": p.number, "name": p.name} for p in bundle.phases]
     report.problems += [Problem("", p.message, file=p.file, fix=p.fix, severity=p.severity) for p in bundle.problems()]
+    report.problems += [Problem("", w, file=bundle.spec_name, severity="warning",
+                                fix="run ingestion in the prediction step; only the scoring program reads the "
+                                    "reference data") for w in reference_exposures(bundle)]
 
     manifest_name = sibling(bundle.spec_name, MANIFEST_NAME)
     if not bundle.exists(MANIFEST_NAME):

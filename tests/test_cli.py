@@ -26,8 +26,8 @@ def test_version() -> None:
     assert aibench("--version").stdout.strip() == f"aibench {version('aibench-plugins')}"
 
 
-@pytest.mark.parametrize("command", [[], ["validate"], ["plugins"], ["plugins", "list"], ["schema"]],
-                         ids=["main", "validate", "plugins", "plugins-list", "schema"])
+@pytest.mark.parametrize("command", [[], ["validate"], ["plugins"], ["plugins", "list"], ["schema"], ["gc"], ["history"]],
+                         ids=["main", "validate", "plugins", "plugins-list", "schema", "gc", "history"])
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     out = aibench(*command, "--help").stdout
     assert "Usage: aibench" in out

@@ -36,9 +36,12 @@ def test_the_local_executor_has_the_whole_contract(host: PluginHost) -> None:
     local = host.registry(Kind.EXECUTOR).get("local").component.create({"isolation": "none"})
     assert CONTRACT == ["close", "describe", "label", "limit_refusals", "start"]
     assert all(callable(getattr(local, name)) for name in CONTRACT)
-    assert local.describe() == {"executor": "local", "isolation": "none"}
+    assert local.describe() == {"executor": "local", "isolation": "none", "network": False}
     local.label("run-1")
-    assert local.limit_refusals(None) == [] and local.close() is None
+    from codalab_worker_compat import ResourceLimits
+
+    assert local.limit_refusals(ResourceLimits()) == [] and local.close() is None
+    assert "gpus" in " ".join(local.limit_refusals(ResourceLimits(gpus=1)))
 
 
 def test_an_unknown_executor_is_refused_naming_the_known_ones(iris_bundle: Path, tmp_path: Path) -> None:
@@ -70,7 +73,7 @@ def test_an_executor_object_is_used_as_it_is(iris_bundle: Path, tmp_path: Path, 
             labels.append(run_id)
 
         def limit_refusals(self, limits: object) -> list[str]:
-            return []
+            return made.limit_refusals(limits)
 
         def close(self) -> None:
             raise AssertionError("an executor the caller made is the caller's to close")

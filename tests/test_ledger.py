@@ -55,18 +55,19 @@ def full_run(ledger: Ledger, tmp_path: Path, **extra: Any) -> str:
 def test_new_ledger_records_its_schema_version_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "ledger.sqlite3"
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 2
+        assert ledger.schema_version == SCHEMA_VERSION == 3
         assert ledger.path == path
     with Ledger.open(path) as ledger:  # reopening applies nothing twice
         assert ledger.schema_version == SCHEMA_VERSION
     rows = sql(path, "SELECT version, applied_at FROM schema_version")
-    assert [version for version, _ in rows] == [1, 2]
+    assert [version for version, _ in rows] == [1, 2, 3]
     assert datetime.fromisoformat(rows[0][1]).tzinfo == timezone.utc
     assert sql(path, "PRAGMA journal_mode") == [("wal",)]
 
 
 def test_a_version_1_ledger_is_migrated_keeping_its_runs(tmp_path: Path) -> None:
-    """Schema 2 adds the pinned image ID and the executor's details; older runs read as None and {}."""
+    """Schema 2 adds the pinned image ID and the executor's details, 3 when the folder was collected;
+    older runs read as None and {}."""
     path = tmp_path / "ledger.sqlite3"
     with closing(sqlite3.connect(path)) as db, db:
         db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -77,9 +78,10 @@ def test_a_version_1_ledger_is_migrated_keeping_its_runs(tmp_path: Path) -> None
                    "VALUES ('a' || hex(randomblob(15)), 'finished', '/b', 'local', '2026-01-01T00:00:00+00:00', "
                    "'elsewhere', 1, '0.1.0')")
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 2
+        assert ledger.schema_version == SCHEMA_VERSION == 3
         (old,) = ledger.runs()
         assert (old.executor, old.image, old.image_id, old.executor_details) == ("local", None, None, {})
+        assert old.collected_at is None
         details = {"repo_digests": [], "network": False, "user": "65534:65534"}
         run_id = ledger.start_run(bundle_path="b", executor="docker", image="codalab-compat/py312:bookworm",
                                   image_id="sha256:" + "1" * 64, executor_details=details)
@@ -515,3 +517,58 @@ def test_history_default_ledger_empty_and_errors(tmp_path: Path, monkeypatch: py
     assert CliRunner().invoke(history, ["--limit", "-1"]).exit_code == 2
     help_text = CliRunner().invoke(history, ["--help"]).stdout
     assert "Example" in help_text and "aibench history" in help_text
+
+
+# -- a record that stays bounded and a ledger that says what is wrong (issue 9 items 6, 8) --
+
+
+def test_a_huge_message_is_recorded_with_its_head_and_tail(tmp_path: Path) -> None:
+    from aibench_plugins._ledger import MAX_MESSAGE_CHARS
+
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        run_id = ledger.start_run(bundle_path="b")
+        ledger.finish_run(run_id, "failed", message="A" * 1000 + "x" * 12_000_000 + "THE END")
+        message = ledger.get(run_id).message
+    assert message is not None and len(message) < MAX_MESSAGE_CHARS + 200
+    assert message.startswith("A" * 1000) and message.endswith("THE END")
+    assert "characters cut here; the message had 12001007" in message
+
+
+def test_a_full_disk_write_gives_back_the_reserve_and_succeeds(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger.open(path) as ledger:
+        reserve = tmp_path / "ledger.sqlite3-reserve"
+        assert reserve.stat().st_size == 2 << 20
+        run_id = ledger.start_run(bundle_path="b")
+        real = ledger._db
+        failures = iter([sqlite3.OperationalError("database or disk is full")])
+
+        class Full:
+            def execute(self, *args: Any) -> Any:
+                error = next(failures, None)
+                if error is not None:
+                    raise error
+                return real.execute(*args)
+
+        monkeypatch.setattr(ledger, "_db", Full())
+        ledger.finish_run(run_id, "finished", scores={"accuracy": 1.0})
+        monkeypatch.setattr(ledger, "_db", real)
+        assert ledger.get(run_id).status == "finished" and not reserve.exists()
+    Ledger.open(path).close()
+    assert reserve.stat().st_size == 2 << 20  # made again when there is room
+
+
+@pytest.mark.parametrize(("error", "reason", "advice"), [
+    (sqlite3.OperationalError("database or disk is full"), "full", "aibench gc"),
+    (sqlite3.OperationalError("database is locked"), "locked", "fuser"),
+    (sqlite3.OperationalError("attempt to write a readonly database"), "read-only", "AIBENCH_HOME"),
+    (sqlite3.DatabaseError("database disk image is malformed"), "corrupt", "Move it aside"),
+    (sqlite3.DatabaseError("file is not a database"), "corrupt", "Move it aside"),
+    (sqlite3.OperationalError("disk I/O error"), "io", "Check the disk"),
+], ids=["full", "locked", "read-only", "malformed", "not-a-database", "io"])
+def test_sqlite_failures_are_explained(tmp_path: Path, error: sqlite3.Error, reason: str, advice: str) -> None:
+    from aibench_plugins._ledger import ledger_error
+
+    explained = ledger_error(error, tmp_path / "ledger.sqlite3")
+    assert explained.reason == reason and advice in str(explained) and str(tmp_path) in str(explained)

@@ -204,3 +204,8 @@ def test_the_sample_report_is_a_valid_report_document() -> None:
 
     assert report_problems(_report(concepts=CONCEPTS)) == []
     assert report_problems({**_report(), "plugin_columns": [{"key": 1}]})
+
+
+def test_a_huge_message_is_shown_bounded() -> None:
+    page = render_detailed_results({**_report(), "status": "failed", "message": "M" * 5_000_000 + "END"})
+    assert len(page) < 200_000 and "characters cut" in page and "END" in page

@@ -139,7 +139,7 @@ def test_cli_refuses_what_cannot_run(tmp_path: Path) -> None:
     cli = [sys.executable, "-m", "aibench_plugins", "run", str(BUNDLES / "iris-v2"), str(SUBMISSIONS / "iris-v2" / "good")]
     missing = subprocess.run([*cli, "--executor", "docker"], capture_output=True, text=True, env=env)
     assert missing.returncode == 2 and "--executor docker needs --image IMAGE" in missing.stderr
-    local = subprocess.run([*cli, "--network"], capture_output=True, text=True, env=env)
+    local = subprocess.run([*cli, "--gpus", "1"], capture_output=True, text=True, env=env)  # --network works locally
     assert local.returncode == 2 and "apply to --executor docker" in local.stderr
     unknown = subprocess.run([*cli, "--executor", "docker", "--image", "aibench-test/no-such-image:1"],
                              capture_output=True, text=True, env=env)

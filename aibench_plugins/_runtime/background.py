@@ -14,8 +14,10 @@ import os
 import signal
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from .._isolate import die_with_parent, plugin_log
 from .child import FORWARDED
 
 Result = tuple[list[Any], list[Any]]  # (PluginColumn list, PluginFailure list)
@@ -54,18 +56,24 @@ class Metrics:
     """``compute()`` (returning columns and failures) run in a forked process, started now.
 
     ``result(timeout_s)`` waits for it; ``None`` with ``error`` set when it failed, crashed or
-    ran out of time (then it is killed). ``cancel()`` kills it. Never leaves the process behind.
+    ran out of time (then it is killed). ``cancel()`` kills it. Never leaves the process behind:
+    it dies with the process that started it, even one killed with SIGKILL. The output of the
+    plugin children it starts goes to a capped log at ``log_path`` (in memory when ``None``).
     """
 
-    def __init__(self, compute: Callable[[], Result]) -> None:
+    def __init__(self, compute: Callable[[], Result], log_path: Path | None = None) -> None:
         context = multiprocessing.get_context("fork")
         self._receiver, sender = context.Pipe(duplex=False)
 
+        parent = os.getpid()
+
         def child() -> None:
+            die_with_parent(parent)
             for number in FORWARDED:  # the runtime passes these on to the original command, not this process
                 signal.signal(number, signal.SIG_DFL)
             try:
-                message: tuple[Any, ...] = ("ok", compute())
+                with plugin_log(log_path):
+                    message: tuple[Any, ...] = ("ok", compute())
             except BaseException as error:  # noqa: BLE001 - everything is reported to the parent
                 message = ("error", f"{type(error).__name__}: {error}", traceback.format_exc())
             sender.send(message)

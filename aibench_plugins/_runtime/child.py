@@ -1,9 +1,11 @@
 """Running the original command of a wrapped program as the worker would have run it:
 same argv, working directory, environment and standard streams; signals the worker
-sends (``docker stop``: SIGTERM) are passed on to it."""
+sends (``docker stop``: SIGTERM) are passed on to it, and it gets SIGTERM too when the
+runtime itself ends without passing one on (killed with SIGKILL: Linux ``PR_SET_PDEATHSIG``)."""
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import subprocess
@@ -12,6 +14,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .._isolate import die_with_parent
 
 #: the signals a worker's ``docker stop`` or a terminal sends, passed on to the original command
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -41,7 +45,9 @@ class Original:
         self._failed: ChildResult | None = None
         self._previous: dict[int, Any] = {}
         try:
-            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(list(command))
+            runtime = os.getpid()
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                list(command), preexec_fn=lambda: die_with_parent(runtime, signal.SIGTERM))
         except OSError as error:
             self._process = None
             code = 126 if isinstance(error, PermissionError) else 127

@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._capture import capture_fds
+from .._isolate import current_plugin_log, plugin_log
 from .background import Metrics, usable_cores
 from .child import ChildResult, Original, run_original, say
 from .measurements import MEASUREMENTS_FILE, Measurement, read_prediction_measurements, write_ingestion_measurements
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from .._evaluate import EvaluationSession
 
 REPORT_DIR = "aibench"
+PLUGIN_LOG, METRICS_LOG = "plugins.log", "metrics.log"
 
 
 def run(argv: Sequence[str], home: str) -> int:
@@ -91,6 +94,20 @@ class _Scoring:
         self.report: dict[str, Any] = {}
 
     def run(self) -> int:
+        """Score; plugin code's output goes to ``aibench/plugins.log`` (head and tail kept), never
+        to the program's streams, which are the platform's log."""
+        with plugin_log(self._report_file(PLUGIN_LOG)):
+            return self._run()
+
+    def _report_file(self, name: str) -> Path | None:
+        """``output/aibench/<name>``, or ``None`` when the folder cannot be made."""
+        try:
+            (self.output / REPORT_DIR).mkdir(exist_ok=True)
+        except OSError:
+            return None
+        return self.output / REPORT_DIR / name
+
+    def _run(self) -> int:
         from .._evaluate import Evaluation
 
         evaluation = Evaluation()
@@ -145,9 +162,10 @@ class _Scoring:
                                  "again")
             manifest = Manifest(json.loads(data), "aibench.json", digest)
             host = PluginHost(raise_failures=False, strict=False, check_schemas=False)
-            host.load_builtins(host_side=False)
-            host.load_requested(manifest.plugin_requests)
-            host.freeze()
+            with capture_fds(current_plugin_log()):  # a plugin printing at import
+                host.load_builtins(host_side=False)
+                host.load_requested(manifest.plugin_requests)
+                host.freeze()
         except Exception as error:  # noqa: BLE001 - recorded; the original still runs
             required = bool(self.record.required)
             evaluation.failures.append(PluginFailure("aibench runtime", "runtime", None,
@@ -239,7 +257,7 @@ class _Scoring:
             return found.columns[before[0]:], found.failures[before[1]:]
 
         try:
-            return Metrics(compute)
+            return Metrics(compute, self._report_file(METRICS_LOG))
         except OSError as error:  # no process left to fork (a pids limit): the metrics run after the original
             say(f"the metrics cannot run in a process of their own ({error})")
             return None
@@ -307,12 +325,15 @@ class _Scoring:
         too unless the original output is left untouched."""
         from .._report_doc import report_document
 
+        log = current_plugin_log()
         phases = ", ".join(str(p.get("name") or p.get("number")) for p in self.record.phases)
         self.report = report_document(
             producer="wrapped runtime", status=status, message=message,
             platform=f"{self.record.bundle_platform} bundle (wrapped)", phase={"number": None, "name": phases},
             manifest_sha256=self.record.manifest_sha256, columns=self.columns, evaluation=evaluation,
-            measurements=self.measurements, concepts=self.concepts, wrapped=self.wrapped)
+            measurements=self.measurements, concepts=self.concepts, wrapped=self.wrapped,
+            plugin_output={"log": f"{REPORT_DIR}/{PLUGIN_LOG}", "bytes": log.total, "cut_bytes": log.cut,
+                           "tail": log.tail_text(2048)})
         try:
             folder = self.output / REPORT_DIR
             folder.mkdir(exist_ok=True)

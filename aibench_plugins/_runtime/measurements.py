@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import yaml
 
+from .._capture import read_head
+
 MEASUREMENTS_FILE = ".aibench_measurements.json"
 MeasuredBy = Literal["worker", "executor", "ingestion", "scoring"]
 TRUST: dict[str, str] = {
@@ -60,8 +62,8 @@ def read_prediction_measurements(predictions: Path, *, trust_worker_metadata: bo
     metadata = predictions / "metadata"
     if trust_worker_metadata and metadata.is_file():
         try:
-            data = yaml.safe_load(metadata.read_text(encoding="utf-8", errors="replace"))
-        except yaml.YAMLError:
+            data = yaml.safe_load(_small_file(metadata).decode("utf-8", errors="replace"))
+        except (OSError, ValueError, yaml.YAMLError):
             data = None
         if isinstance(data, dict):
             for key, name in (("elapsedTime", "participant program wall time"),
@@ -71,8 +73,8 @@ def read_prediction_measurements(predictions: Path, *, trust_worker_metadata: bo
     ingestion = predictions / MEASUREMENTS_FILE
     if ingestion.is_file():
         try:
-            data = json.loads(ingestion.read_text(encoding="utf-8"))
-        except ValueError:
+            data = json.loads(_small_file(ingestion))
+        except (OSError, ValueError):
             data = None
         if isinstance(data, dict):
             for key, name, unit in (("wall_time_s", "ingestion wall time", "s"),
@@ -80,6 +82,20 @@ def read_prediction_measurements(predictions: Path, *, trust_worker_metadata: bo
                 if _finite(data.get(key)):
                     found.append(Measurement(name, float(data[key]), unit, "ingestion", "prediction"))
     return found
+
+
+#: the most of a measurements file read: the worker's and the ingestion's are a few lines; a
+#: participant's process may leave a huge one in its output
+MAX_MEASUREMENTS_BYTES = 64 * 1024
+
+
+def _small_file(path: Path) -> bytes:
+    """The file's bytes. :raises ValueError: when it is larger than :data:`MAX_MEASUREMENTS_BYTES`
+    (it is not read)."""
+    data, more = read_head(path, MAX_MEASUREMENTS_BYTES)
+    if more:
+        raise ValueError(f"{path.name} is larger than {MAX_MEASUREMENTS_BYTES} bytes")
+    return data
 
 
 def _finite(value: object) -> bool:

@@ -22,6 +22,8 @@ from typing import Literal
 
 from codalab_worker_compat import Column, ScorePlatform, ScoresResult, map_to_columns, read_scores
 
+from .._capture import read_head
+
 BundlePlatform = Literal["v1", "v2"]
 
 
@@ -49,13 +51,20 @@ def readers(platform: BundlePlatform, file: Path) -> Sequence[ScorePlatform]:
     return ("v1", "codabench") if file.name == "scores.txt" else ("v1",)
 
 
+#: the largest scores file the runtime rewrites (a real one is a few lines)
+MAX_SCORES_BYTES = 16 << 20
+
+
 def merge_scores(output: Path, additions: Mapping[str, float], platform: BundlePlatform) -> Merge:
     """Add ``additions`` to the scores file in ``output``; see the module docstring."""
     path = scores_file(output, platform)
     if path is None:
         return Merge(None, error="the scoring program wrote no scores file")
     merge = Merge(path.name)
-    original = path.read_bytes()
+    original, more = read_head(path, MAX_SCORES_BYTES)
+    if more:
+        merge.error = f"{path.name} is larger than {MAX_SCORES_BYTES} bytes: the plugin scores are not merged into it"
+        return merge
     before = {worker: read_scores(output, worker) for worker in readers(platform, path)}
     own = readers(platform, path)[0]
     if before[own].outcome != "ok":

@@ -35,11 +35,16 @@ def history(as_json: bool, limit: int, status: str | None, ledger_path: str | No
       aibench history --limit 5
       aibench history --status failed --json | jq -r '.runs[].message'
     """
-    from .._ledger import Ledger
+    from .._ledger import LedgerError
 
-    with Ledger.open(ledger_path) as ledger:
-        records = ledger.runs(limit=limit or None, status=cast("RunStatus | None", status))
-        location = ledger.path
+    try:
+        records, location = _read(ledger_path, limit, status)
+    except LedgerError as error:  # damaged, newer, unreadable: said, never a traceback
+        if as_json:
+            echo_json({"history_version": HISTORY_VERSION, "status": "error", "reason": error.reason,
+                       "message": str(error)})
+            raise SystemExit(1) from None
+        raise click.ClickException(str(error)) from None
     if as_json:
         echo_json({"history_version": HISTORY_VERSION, "runs": [r.to_json() for r in records]})
     elif not records:
@@ -47,6 +52,25 @@ def history(as_json: bool, limit: int, status: str | None, ledger_path: str | No
     else:
         click.echo(table(("ID", "STARTED (UTC)", "PLATFORM", "EXECUTOR", "PHASE", "STATUS", "SCORES", "BUNDLE"),
                          [_row(r) for r in records]))
+
+
+def _read(ledger_path: str | None, limit: int, status: str | None) -> tuple[list[RunRecord], Any]:
+    """The runs, from the ledger opened for writing (interrupted runs marked) or, when it cannot
+    be written now (a full disk, a lock, a read-only file system), read-only with a warning."""
+    from .._ledger import Ledger, LedgerError
+
+    try:
+        ledger = Ledger.open(ledger_path)
+        error = ledger.write_error
+    except LedgerError as failure:
+        if not failure.writable_later:
+            raise
+        ledger, error = Ledger.open(ledger_path, read_only=True), failure
+    if error is not None:
+        click.echo(f"warning: {error}\nwarning: showing the ledger read-only: runs whose process ended read as "
+                   "interrupted, but are not marked so in the file until it can be written.", err=True)
+    with ledger:
+        return ledger.runs(limit=limit or None, status=cast("RunStatus | None", status)), ledger.path
 
 
 def _row(record: RunRecord) -> tuple[str, ...]:

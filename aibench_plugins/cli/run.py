@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
 import click
 
 from ._output import echo_json, table
@@ -18,20 +22,26 @@ from ._output import echo_json, table
 @click.option("--platform", type=click.Choice(["v1", "v2", "codabench", "ai4mediabench"]), default=None,
               help="Whose worker rules to apply; v2 means current Codabench. Default: the bundle's own.")
 @click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default="auto", show_default=True,
-              help="How processes get the paths they expect: bubblewrap mount namespaces, or rewriting "
-                   "$-variables and /app paths in commands (none).")
-@click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
-              help="local: processes on this machine; docker: each process in a hardened container of --image "
-                   "(no network, read-only except /app/output and /tmp, non-root, no capabilities, limits).")
+              help="How local processes get the paths they expect: bubblewrap (a sandbox: the host read-only, "
+                   "uid 65534, no network, the run folder and the bundle hidden), or rewriting $-variables and /app "
+                   "paths in commands (none: NO sandbox). Untrusted code: --executor docker.")
+@click.option("--executor", default="local", show_default=True, metavar="ID",
+              help="A registered executor: local (processes on this machine), docker (each process in a hardened "
+                   "container of --image: no network, read-only except /app/output and /tmp, non-root, no "
+                   "capabilities, limits), or one a plugin of the manifest registers ('aibench plugins list').")
 @click.option("--image", default=None, metavar="IMAGE",
               help="With --executor docker: the image (name or ID), pinned to its ID for the run, e.g. "
                    "codalab-compat/py312:bookworm (make images).")
-@click.option("--network", is_flag=True, help="With --executor docker: give the containers network access.")
+@click.option("--network", is_flag=True, help="Give the processes network access (default: none, only their own "
+                                              "loopback; local: a bubblewrap network namespace; docker: no bridge).")
+@click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+              help="Wall-clock limit per process, on top of the phase's time limit. Each limit flag overrides the "
+                   "same field of the manifest's limits (aibench.json, its phase's override first).")
 @click.option("--memory-mb", type=click.IntRange(min=6), default=None, metavar="MB",
               help="Memory limit per process (docker default 4096; local: an address-space limit).")
 @click.option("--cpus", type=click.FloatRange(min=0.01), default=None, help="CPU limit per process (docker default 2).")
 @click.option("--pids", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Process-count limit per process (docker default 512).")
+              help="Process-count limit per process (docker default 512; local: refused as root).")
 @click.option("--gpus", default=None, metavar="N|all|IDS",
               help="With --executor docker: GPUs to request, a count, 'all' or comma-separated device ids.")
 @click.option("--work-dir", type=click.Path(file_okay=False), default=None,
@@ -42,7 +52,8 @@ from ._output import echo_json, table
               help="Ignore the bundle's aibench.json: run it exactly as the platform alone would.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (shape in docs/cli.md).")
 def run(bundle: str, submission: str, phase: int | None, task: int | None, platform: str | None, isolation: str,
-        executor: str, image: str | None, network: bool, memory_mb: int | None, cpus: float | None,
+        executor: str, image: str | None, network: bool, time_limit_s: float | None, memory_mb: int | None,
+        cpus: float | None,
         pids: int | None, gpus: str | None, work_dir: str | None, ledger_path: str | None, no_plugins: bool,
         as_json: bool) -> None:
     """Run a submission through a bundle exactly as the platform's worker would.
@@ -62,43 +73,64 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
       aibench run bundles/wine-v1 submission.zip --platform v2 --json
       aibench run bundles/digits-ingestion-v2 sub.zip --executor docker --image codalab-compat/py312:bookworm
     """
-    from codalab_worker_compat import BundleError, DockerExecutorError, ResourceLimits
+    from codalab_worker_compat import ResourceLimits
 
-    from .._exceptions import ManifestError
+    from .._exceptions import UsageError
     from .._run import run_bundle
 
-    if executor == "local" and (image or network or gpus):
-        raise click.UsageError("--image, --network and --gpus apply to --executor docker")
+    if executor == "local" and (image or gpus):
+        raise click.UsageError("--image and --gpus apply to --executor docker")
     if executor == "docker" and not image:
         raise click.UsageError("--executor docker needs --image IMAGE (e.g. codalab-compat/py312:bookworm, built by "
                                "'make images')")
-    limits = ResourceLimits(memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
-    try:
-        report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform, ledger_path=ledger_path,
-                            work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
-                            use_plugins=not no_plugins, executor=executor,
-                            image=image, network=network, limits=limits)
-    except DockerExecutorError as error:
-        if as_json:
-            echo_json({"report_version": 1, "status": "error", "message": str(error)})
-            raise SystemExit(1) from None
-        raise click.ClickException(str(error)) from None
-    except ManifestError as error:
-        if as_json:
-            echo_json({"report_version": 1, "status": "error", "message": "the bundle's aibench.json has problems",
-                       "problems": [p.to_json() for p in error.problems]})
-            raise SystemExit(1) from None
-        click.echo(f"the bundle's aibench.json has problems ('aibench validate' lists them):\n{error}", err=True)
-        raise SystemExit(1) from None
-    except BundleError as error:
-        if as_json:
-            echo_json({"report_version": 1, "status": "error", "message": str(error), "file": error.file,
-                       "line": error.line, "fix": error.fix})
-            raise SystemExit(1) from None
-        raise click.ClickException(str(error)) from None
+    limits = ResourceLimits(time_limit_s=time_limit_s, memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
+    with _reported(as_json):
+        try:
+            report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform,
+                                ledger_path=ledger_path, work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
+                                use_plugins=not no_plugins, executor=executor, image=image, network=network,
+                                limits=limits)
+        except UsageError as error:  # an option the chosen executor does not take, an unknown executor
+            raise click.UsageError(str(error)) from None
     if as_json:
         echo_json(report.to_json())
-        raise SystemExit(0 if report.ok else 1)
+        raise SystemExit(0 if report.ok and not report.errors else 1)
+    _print_run(report)
+    _print_outcome(report)
+
+
+@contextmanager
+def _reported(as_json: bool) -> Iterator[None]:
+    """Each error ``run_bundle`` raises on purpose, said as a message (``--json``: a JSON object),
+    exit status 1; never a traceback of ours."""
+    from codalab_worker_compat import BundleError, DockerExecutorError
+
+    from .._exceptions import LedgerError, LimitsRefused, ManifestError, RunError, UnknownIdError
+
+    def fail(data: dict[str, Any], text: str) -> NoReturn:
+        if as_json:
+            echo_json({"report_version": 1, "status": "error", **data})
+        else:
+            click.echo(text, err=True)
+        raise SystemExit(1)
+
+    try:
+        yield
+    except RunError as error:  # recorded as failed
+        fail({"run_id": error.run_id, "message": error.message}, f"run {error.run_id[:8]} failed: {error.message}")
+    except LedgerError as error:
+        fail({"message": str(error), "reason": error.reason}, f"Error: {error}")
+    except (DockerExecutorError, LimitsRefused, UnknownIdError) as error:
+        fail({"message": str(error)}, f"Error: {error}")
+    except ManifestError as error:
+        fail({"message": "the bundle's aibench.json has problems", "problems": [p.to_json() for p in error.problems]},
+             f"the bundle's aibench.json has problems ('aibench validate' lists them):\n{error}")
+    except BundleError as error:
+        fail({"message": str(error), "file": error.file, "line": error.line, "fix": error.fix}, f"Error: {error}")
+
+
+def _print_run(report: Any) -> None:
+    """What ran: platform, executor, rules, warnings, each process and its limits, the row, the failures."""
     result = report.result
     click.echo(f"run {report.run_id[:8]}  platform {result.worker}  phase {result.phase.number}"
                f" ({result.phase.name or 'unnamed'})  time limit {result.time_limit_s} s  isolation {report.isolation}")
@@ -116,6 +148,10 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
             detail = f" ({process.reason})" if process.reason != "exited" else ""
             click.echo(f"  {step.step}: {process.name} exit {process.exit_code}{detail} "
                        f"in {process.elapsed_s:.2f} s")
+            for name, how in process.limits_applied.items():
+                source = report.limits.get(name, {}).get("source") or ("phase time limit" if name == "time_limit_s"
+                                                                       else "executor default")
+                click.echo(f"    limit {name}: {how} [{source}]")
     evaluation = report.evaluation
     for problem in evaluation.problems if evaluation else []:
         if problem.severity == "warning":
@@ -130,20 +166,36 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
         required = "required, fails the run" if failure.required else "not required: original scores stand"
         click.echo(f"  plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
                    + f" ({failure.plugin}): {failure.message} ({required})", err=True)
+
+
+def _print_outcome(report: Any) -> None:
+    """Where the outputs are, the status, and for a failed run why (exit status 1)."""
+    from .._capture import read_tail
+
+    result = report.result
     click.echo(f"\noutputs: {report.work_dir}")
     if report.detailed_results is not None:
         click.echo(f"  detailed results: {report.detailed_results}")
     for step in result.steps:
         for name, path in step.logs.items():
             click.echo(f"  {name}: {path}")
+    if report.plugin_output.get("bytes"):
+        cut = report.plugin_output.get("cut_bytes")
+        click.echo(f"  plugin output: {report.plugin_output.get('log') or '(kept in memory)'} "
+                   f"({report.plugin_output['bytes']} bytes{f', {cut} cut' if cut else ''})")
+    for stage_error in report.errors:  # stages after the platform's that failed: the scores above stand
+        click.echo(f"error: {stage_error}", err=True)
     if report.ok:
-        click.echo("status: finished")
+        click.echo("status: finished" + (" (aibench could not complete every stage: see the errors above)"
+                                         if report.errors else ""))
+        if report.errors:
+            raise SystemExit(1)
         return
     for step in result.steps:  # the end of each failing process's stderr says why
         for process in step.processes:
             path = step.logs.get(f"{process.name} stderr")
-            if process.exit_code not in (0, None) and path is not None and path.is_file():
-                tail = path.read_text(errors="replace").strip().splitlines()[-5:]
+            if process.exit_code not in (0, None) and path is not None:
+                tail = read_tail(path, 8192).strip().splitlines()[-5:]  # a log may be huge: its end only
                 if tail:
                     click.echo(f"\nlast lines of the {process.name}'s stderr ({step.step} step):", err=True)
                     click.echo("\n".join(f"  | {line}" for line in tail), err=True)

@@ -27,13 +27,17 @@ class _Local:
         return self._executor.start(spec)
 
     def describe(self) -> dict[str, Any]:
-        return {"executor": self.name, "isolation": self._executor.isolation}
+        return {"executor": self.name, "isolation": self._executor.isolation, "network": self._executor.network}
 
     def label(self, run_id: str) -> None:
         """Local processes carry no labels."""
 
     def limit_refusals(self, limits: Any) -> list[str]:
-        return []
+        return list(self._executor.limit_refusals(limits))
+
+    def trust_warning(self, isolation: str) -> str:
+        """What it does not protect against (compat's runner adds it to the run's warnings)."""
+        return str(self._executor.trust_warning(isolation))
 
     def close(self) -> None:
         """Nothing to release."""
@@ -57,7 +61,7 @@ class _Docker:
         self._executor.run_label = run_id
 
     def limit_refusals(self, limits: Any) -> list[str]:
-        return []
+        return list(self._executor.limit_refusals(limits))
 
     def close(self) -> None:
         self._executor.close()
@@ -67,14 +71,14 @@ class LocalExecutorPlugin:
     """``local``: the platforms' steps as processes on this machine."""
 
     info = ExecutorInfo(
-        id="local", options=("isolation",),
+        id="local", options=("isolation", "network"),
         description="Processes on this machine; mounts through bubblewrap when it works. For organisers "
                     "testing their own bundles: use docker for untrusted code.")
 
     def create(self, options: Mapping[str, Any]) -> _Local:
         from codalab_worker_compat import LocalExecutor
 
-        return _Local(LocalExecutor(isolation=options.get("isolation") or "auto"))
+        return _Local(LocalExecutor(isolation=options.get("isolation") or "auto", network=bool(options.get("network"))))
 
 
 class DockerExecutorPlugin:

@@ -21,6 +21,8 @@ from ._local import LocalExecutor
 from ._metadata import MetadataError, ProgramMetadata, is_code_submission, metadata_path, read_metadata
 from ._platforms import RULES, WORKERS, Worker, WorkerRules, resolve_worker
 from ._runner import RunResult, StepResult, run_submission
+from ._safefs import UnsafeEntry
+from ._trust import reference_exposures
 from ._scores import (
     LeaderboardRow,
     LineDifference,
@@ -58,6 +60,7 @@ __all__ = [
     "ScorePlatform",
     "ScoresResult",
     "StepResult",
+    "UnsafeEntry",
     "Worker",
     "WorkerRules",
     "compare_lines",
@@ -68,6 +71,7 @@ __all__ = [
     "read_metadata",
     "read_scores",
     "reap_orphans",
+    "reference_exposures",
     "resolve_worker",
     "run_submission",
     "shell_warnings",

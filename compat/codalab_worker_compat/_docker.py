@@ -12,18 +12,19 @@ The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -
   so a tag moved mid-run changes nothing. :attr:`DockerExecutor.image_id` and
   :meth:`DockerExecutor.describe` give them for the run record. The image's ENTRYPOINT is kept
   and ``argv`` is its command, as the platforms do (``docs/codalab-contract.md`` §5.4).
-* **Paths**: v2 specs place each host folder of ``mounts`` at its container path (``/app/...``)
-  with cwd ``/app/program``. v1 specs have no mounts: host paths are the paths, as the v1 worker
-  mounts them at identical paths (§4.5). The executor mounts, read-only and at its own path, the
-  deepest folder holding the working directory and the folders its symlinks point to (for the
-  runner: the run's work dir), and inside it, writable, the working directory and each of those
-  folders, or folders named in ``argv`` or ``env`` values, that is not an input of
-  ``spec.read_only``. ``/``, top-level and system folders (``/usr``, ``/etc``, ...) are never
-  mounted writable: such a spec fails to start.
+* **Paths**: exactly ``spec.mounts``, each host folder at its container path (``/app/...`` for
+  v2, cwd ``/app/program``; the v1 worker's host paths for v1, cwd the run folder): the
+  ``_executor`` visibility contract. Nothing is derived from ``argv`` or ``env`` and nothing
+  above a mount is mounted, so a v1 command naming ``$program/..`` reaches no other folder.
+  ``/``, top-level and system folders (``/usr``, ``/etc``, ...) are never mounted writable:
+  such a spec fails to start. The v1 run folder itself exists only inside the container (Docker
+  creates it as the parent of the mounts, on the read-only root): the v1 worker mounts it
+  writable (§4.5), here a program writes only to ``output``, ``temp``, the shared folder and
+  ``/tmp``.
 * **Read-only**: the root filesystem; ``/tmp`` is a tmpfs (``tmp_mb``, exec allowed, also ``HOME``;
   Docker gives it the mode of the image's own ``/tmp``, 1777 in Debian images);
   every mount in ``spec.read_only`` and ``/app/data``. Only the rest (``/app/output``,
-  ``/app/shared``; for v1 the run folder, its output and shared folders) is writable.
+  ``/app/shared``; for v1 ``output``, ``temp`` and the shared folder) is writable.
 * **User**: 65534:65534 (nobody) when this host process runs as root, else the host's uid:gid.
   As root, the executor opens the writable host folders to that user (``a+rwX``, symlinks not
   followed; files the container writes belong to 65534 on the host). Read-only inputs are not
@@ -41,10 +42,17 @@ The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -
 * **Environment**: ``HOME=/tmp``, ``LANG=C.UTF-8``, ``PYTHONUNBUFFERED=1``, then ``spec.env``,
   over the image's own ``ENV`` (its ``PATH``); nothing of this process's environment.
 * **Logs**: attached before start with stdout and stderr kept apart, written as they come to
-  ``spec.stdout`` and ``spec.stderr``; the engine keeps no copy (log driver ``none``).
+  ``spec.stdout`` and ``spec.stderr`` through :class:`~._logs.CappedLog` (``log_cap``: head and
+  tail kept on disk, the cut said in a line); the engine keeps no copy (log driver ``none``).
+  Nothing reads a whole log: the process-count check reads the last 64 KiB of stderr.
 * **Time**: ``limits.time_limit_s`` is enforced while the caller is in ``wait()``: the container
   is killed (SIGKILL) and removed; reason ``timeout``, ``exit_code`` ``None``, ``signal`` 9.
-  ``kill()`` does the same with reason ``killed``.
+  ``kill()`` does the same with reason ``killed``. The container also carries its deadline
+  (label ``aibench.deadline``, Unix time: start + limit + ``DEADLINE_GRACE_S``), which
+  :func:`reap_orphans` enforces even while its owner lives: a container outlives neither its
+  owner nor its deadline by more than the time until the next reaping (any ``aibench`` command).
+* **Limits applied**: ``ProcessResult.limits_applied`` names each limit given to the container
+  (``time_limit_s``, ``memory_mb``, ``cpus``, ``pids``, ``shm_mb``, ``gpus``), defaults included.
 * **Outcome**: ``exit_code`` is the container's exit status (137 after a SIGKILL). Reason
   ``oom`` comes from ``State.OOMKilled`` in inspect, never from the exit code: a shell whose child
   was OOM-killed exits 0, and that run is still ``oom``. ``elapsed_s`` is the engine's
@@ -55,15 +63,22 @@ The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -
   (``aibench.owner-pid``, ``aibench.owner-start``, ``aibench.owner-host``, ``aibench.run``,
   ``aibench.step``) and force-removed (with its anonymous volumes) once it ends, is killed, or
   fails to start (a failed start leaves a "Created" container in Docker). A host process killed
-  with SIGKILL cannot clean up; :func:`reap_orphans`, run whenever an executor is made, removes
-  the containers whose owner process on this host is gone.
+  with SIGKILL cannot clean up: a watcher (:func:`~._reaper.watch`, one detached process per
+  owner, started with the first executor) removes its containers within a second of its death;
+  :func:`reap_orphans`, run whenever an executor is made, and :func:`~._reaper.reap_quick`, run
+  by every ``aibench`` command, remove those whose owner on this host is gone or whose deadline
+  has passed (should the watcher itself have been killed).
 
 What the platforms do differently (§5.5, §12): Codabench c7dbc75 runs containers as the image's
 user (root), with the network on unless the worker disables it, no memory, CPU, PIDs or shm
 limit, a writable root filesystem and writable ``/app/program``, ``/app/input`` mounts (only
 ``/app/data`` read-only), 14 capabilities dropped rather than all, ``userns_mode=host``, and
 the image by name (pulled). AI4Media-Bench (= Codabench 2023-10) only adds
-``no-new-privileges``. A program that writes beside its own code or downloads at run time works
+``no-new-privileges``. The v1 worker (§4.5) mounts the whole run folder writable (``-v RUN:RUN``,
+so a program may write beside its code and into its inputs), the shared folder, and the reference
+data (``-v HIDDEN:HIDDEN``) into every ingestion container, as root on the bridge network; here
+only the parts, inputs read-only, and the reference data only for an ingestion command naming
+``$hidden``. A program that writes beside its own code or downloads at run time works
 there and fails here: write to ``/app/output`` or ``/tmp``, and pass ``network=True`` when the
 competition allows downloads.
 """
@@ -84,6 +99,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ._executor import FinishedProcess, ProcessResult, ProcessSpec, RunningProcess
+from ._logs import CappedLog, LogCap, read_tail
+from ._reaper import is_orphan, process_start, start_watcher
 
 if TYPE_CHECKING:
     import docker
@@ -100,6 +117,8 @@ NOBODY: Final = "65534:65534"
 ALWAYS_READ_ONLY: Final = frozenset({"/app/data"})
 LABEL: Final = "aibench"
 STOP_WAIT_S: Final = 30
+#: seconds a container may outlive its time limit before :func:`reap_orphans` removes it
+DEADLINE_GRACE_S: Final = 10
 NO_GPU_MESSAGE: Final = ("no GPU runtime on this host: the Docker engine could not select a device driver for the "
                          "GPU request ({detail}). Install the NVIDIA Container Toolkit (or use gpu_driver='cdi' on "
                          "an engine with CDI, Docker 25+), or run without GPUs")
@@ -131,44 +150,18 @@ def _client(base_url: str | None) -> docker.DockerClient:
     return client
 
 
-def _process_start(pid: int) -> str | None:
-    """The start time of ``pid`` (clock ticks since boot, from ``/proc``), to tell a reused pid."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()
-    except OSError:
-        return None
-    return fields[19].decode()
-
-
-def _owner_alive(pid_text: str, start: str) -> bool:
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    now = _process_start(pid)
-    return now is None or not start or now == start
-
-
 def reap_orphans(client: docker.DockerClient | None = None, *, base_url: str | None = None) -> list[str]:
     """Remove (force, with volumes) every container labelled by aibench on this host whose owner
-    process is gone (dead, or its pid reused); return their names. Containers of other hosts
-    sharing the engine, and of live owners, are left alone."""
+    process is gone (dead, or its pid reused) or whose deadline (label ``aibench.deadline``) has
+    passed; return their names. Containers of other hosts sharing the engine, and of live owners
+    within their deadline, are left alone."""
     own = client is None
     client = client or _client(base_url)
     removed = []
     try:
-        host = socket.gethostname()
+        host, now = socket.gethostname(), time.time()
         for summary in client.api.containers(all=True, filters={"label": [f"{LABEL}.owner-host={host}"]}):
-            labels = summary.get("Labels") or {}
-            if _owner_alive(labels.get(f"{LABEL}.owner-pid", ""), labels.get(f"{LABEL}.owner-start", "")):
+            if not is_orphan(summary.get("Labels") or {}, now):
                 continue
             try:
                 client.api.remove_container(summary["Id"], force=True, v=True)
@@ -189,36 +182,13 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
-def _common(paths: list[str]) -> str:
-    return os.path.commonpath(paths) if paths else "/"
-
-
 def _binds(spec: ProcessSpec) -> list[_Bind]:
-    """The mounts of ``spec`` (see the module docstring): ``mounts`` for v2, identical host paths
-    for v1. Raises ``ValueError`` when a v1 spec would need a system folder mounted."""
+    """The mounts of ``spec``, exactly (see the module docstring): each host folder of
+    ``mounts`` at its container path, read-only when in ``read_only`` or ``/app/data``.
+    Nothing is derived from ``argv`` or ``env``, and nothing above a mount is mounted."""
     read_only = set(spec.read_only) | ALWAYS_READ_ONLY
-    if spec.mounts:
-        return [_Bind(target, os.path.realpath(host), target in read_only)
-                for target, host in sorted(spec.mounts.items())]
-    cwd = os.path.realpath(spec.cwd)
-    linked = []
-    if os.path.isdir(cwd):
-        linked = [os.path.realpath(e.path) for e in sorted(os.scandir(cwd), key=lambda e: e.name)
-                  if e.is_symlink() and os.path.isdir(e.path)]
-    root = _common([cwd, *linked])
-    if _protected(root):
-        raise ValueError(f"cannot start: the working directory {spec.cwd!r} and the folders its symlinks point to "
-                         f"have no common folder but {root!r}, which is not mounted into containers")
-    inputs = {os.path.realpath(p) for p in read_only if p.startswith("/") and os.path.isdir(p)}
-    named = [os.path.realpath(piece) for text in (*spec.argv, *spec.env.values()) for piece in re.split(r"[:=]", text)
-             if piece.startswith("/") and os.path.isdir(piece)]
-    binds = [_Bind(root, root, True)]  # the work dir, read-only; what the process writes, writable inside it
-    for path in sorted({cwd, *linked, *named}):
-        if _under(path, root) and path != root and not any(_under(path, i) for i in inputs):
-            binds.append(_Bind(path, path, False))
-    if cwd == root:
-        binds[0] = _Bind(root, root, False)
-    return binds
+    return [_Bind(target, os.path.realpath(host), target in read_only)
+            for target, host in sorted(spec.mounts.items())]
 
 
 #: host folders never mounted writable nor opened to the container user
@@ -235,21 +205,35 @@ def _protected(path: str) -> bool:
 
 def _open_to(path: str) -> None:
     """Make the writable folder ``path`` and what it holds writable for any user (a+rwX), so
-    that uid 65534 can write there; symlinks are not followed, system folders never touched."""
-    def fix(target: str, is_dir: bool) -> None:
-        mode = stat.S_IMODE(os.lstat(target).st_mode)
-        wanted = mode | 0o666 | (0o111 if is_dir or mode & 0o111 else 0)
-        if wanted != mode:
-            os.chmod(target, wanted)
-
+    that uid 65534 can write there; system folders are never touched. No link is followed, even
+    one a running container swaps in meanwhile (a v2 program and ingestion container share
+    ``/app/output``): the walk holds folder descriptors (``os.fwalk``), and each entry is opened
+    with ``O_NOFOLLOW`` and changed through its descriptor (``fchmod``)."""
     if _protected(path) or not os.path.isdir(path) or os.path.islink(path):
         raise ValueError(f"cannot start: refusing to open {path!r} to the container user")
-    fix(path, True)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            full = os.path.join(root, name)
-            if not os.path.islink(full):
-                fix(full, name in dirs)
+    for _, _, files, folder in os.fwalk(path, follow_symlinks=False):
+        _fix_mode(".", folder)
+        for name in files:  # each folder is fixed when fwalk enters it
+            _fix_mode(name, folder)
+
+
+def _fix_mode(name: str, folder: int) -> None:
+    """a+rw (and a+x for folders and executables) on ``name`` in the folder descriptor ``folder``;
+    a link, or anything that cannot be opened without following one, is left alone."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=folder)
+    except OSError:
+        return  # ELOOP (a link), gone meanwhile, or a socket: nothing to open for the container user
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return
+        bits = stat.S_IMODE(mode)
+        wanted = bits | 0o666 | (0o111 if stat.S_ISDIR(mode) or bits & 0o111 else 0)
+        if wanted != bits:
+            os.fchmod(fd, wanted)
+    finally:
+        os.close(fd)
 
 
 def _elapsed(state: Mapping[str, Any], fallback: float) -> float:
@@ -275,7 +259,9 @@ class DockerExecutor:
     :param user: the container user; default 65534:65534 as root, else this process's uid:gid.
     :param run_label: stored in each container's ``aibench.run`` label (a run id).
     :param base_url: the engine's socket (default: ``DOCKER_HOST`` or the standard socket).
-    :param reap: remove orphaned aibench containers of this host now (:func:`reap_orphans`).
+    :param reap: remove orphaned aibench containers of this host now (:func:`reap_orphans`), and
+        start this process's watcher.
+    :param log_cap: how much of each stream's log is kept on disk (head and tail).
     :raises DockerExecutorError: when the SDK is missing, no engine answers or the image is unknown.
     """
 
@@ -284,7 +270,8 @@ class DockerExecutor:
     def __init__(self, image: str, *, network: bool = False, memory_mb: int | None = DEFAULT_MEMORY_MB,
                  cpus: float | None = DEFAULT_CPUS, pids: int | None = DEFAULT_PIDS, shm_mb: int = DEFAULT_SHM_MB,
                  tmp_mb: int = DEFAULT_TMP_MB, gpu_driver: GpuDriver = "nvidia", user: str | None = None,
-                 run_label: str = "", base_url: str | None = None, reap: bool = True) -> None:
+                 run_label: str = "", base_url: str | None = None, reap: bool = True,
+                 log_cap: LogCap = LogCap()) -> None:
         if gpu_driver not in ("nvidia", "cdi"):
             raise ValueError(f"gpu_driver must be nvidia or cdi, not {gpu_driver!r}")
         self.client = _client(base_url)
@@ -307,8 +294,9 @@ class DockerExecutor:
         self.network, self.memory_mb, self.cpus, self.pids = network, memory_mb, cpus, pids
         self.shm_mb, self.tmp_mb, self.gpu_driver = shm_mb, tmp_mb, gpu_driver
         self.user = user or (NOBODY if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}")
-        self.run_label = run_label
-        self._owner = (str(os.getpid()), _process_start(os.getpid()) or "", socket.gethostname())
+        self.run_label, self.log_cap = run_label, log_cap
+        self._owner = (str(os.getpid()), process_start(os.getpid()) or "", socket.gethostname())
+        self.watcher = start_watcher() if reap else None
 
     def describe(self) -> dict[str, Any]:
         """What the run record stores: the image as given, its ID and digests, and the settings."""
@@ -361,6 +349,11 @@ class DockerExecutor:
         labels = {f"{LABEL}.owner-pid": self._owner[0], f"{LABEL}.owner-start": self._owner[1],
                   f"{LABEL}.owner-host": self._owner[2], f"{LABEL}.run": self.run_label,
                   f"{LABEL}.step": spec.name}
+        if spec.limits.time_limit_s is not None:  # creation + start take a few seconds at most
+            labels[f"{LABEL}.deadline"] = f"{time.time() + spec.limits.time_limit_s + DEADLINE_GRACE_S:.0f}"
+            applied = {"time_limit_s": f"{spec.limits.time_limit_s:g} s wall clock: the container is killed and "
+                                       f"removed (if this process dies: by its watcher at once, else by the next "
+                                       f"aibench command from {DEADLINE_GRACE_S} s past the deadline)", **applied}
         env = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", **spec.env}
         api, container, attached = self.client.api, None, None
         try:
@@ -369,9 +362,7 @@ class DockerExecutor:
                                            host_config=config, stdin_open=False, tty=False)
             container = str(created["Id"])
             attached = api.attach_socket(container, params={"stdout": 1, "stderr": 1, "stream": 1})
-            for log in (spec.stdout, spec.stderr):
-                log.parent.mkdir(parents=True, exist_ok=True)
-            out, err = open(spec.stdout, "wb"), open(spec.stderr, "wb")
+            out, err = CappedLog(spec.stdout, self.log_cap), CappedLog(spec.stderr, self.log_cap)
             try:
                 started = time.monotonic()
                 api.start(container)
@@ -391,9 +382,14 @@ class DockerExecutor:
             raise
         return _DockerProcess(self, spec, container, name, attached, out, err, started, notes, applied)
 
+    def limit_refusals(self, limits: Any) -> list[str]:
+        """The limits this executor cannot apply: none (an engine without a GPU runtime fails
+        the start of a process asking for GPUs, with :data:`NO_GPU_MESSAGE`)."""
+        return []
+
     def _host_config(self, spec: ProcessSpec, binds: list[_Bind],
-                     notes: list[str]) -> tuple[Any, tuple[int | None, float | None, int | None]]:
-        """The container's host config, and the (memory, cpus, pids) limits applied."""
+                     notes: list[str]) -> tuple[Any, dict[str, str]]:
+        """The container's host config, and how each limit is applied (``limits_applied``)."""
         import docker.types
 
         limits = spec.limits
@@ -415,15 +411,21 @@ class DockerExecutor:
             "shm_size": f"{shm}m",
             "log_config": {"Type": "none", "Config": {}},
         }
+        applied = {"shm_mb": f"{shm} MiB /dev/shm (shm_size)"}
         if memory is not None:
             options["mem_limit"] = options["memswap_limit"] = f"{memory}m"
+            applied["memory_mb"] = (f"{memory} MiB of memory, no swap (the container's memory cgroup: OOM-killed "
+                                    "past it)")
         if cpus is not None:
             options["nano_cpus"] = int(cpus * 1e9)
+            applied["cpus"] = f"{cpus:g} cores of CPU time (the container's CFS quota, a throttle)"
         if pids is not None:
             options["pids_limit"] = pids
+            applied["pids"] = f"{pids} processes and threads (the container's pids cgroup)"
         if limits.gpus is not None:
             options["device_requests"] = [self._gpu_request(limits.gpus, docker.types.DeviceRequest)]
-        return self.client.api.create_host_config(**options), (memory, cpus, pids)
+            applied["gpus"] = f"{limits.gpus} (a {self.gpu_driver} device request)"
+        return self.client.api.create_host_config(**options), applied
 
     def _gpu_request(self, gpus: int | tuple[str, ...], request: Any) -> Any:
         if self.gpu_driver == "cdi":
@@ -501,23 +503,23 @@ class _DockerProcess:
     """A running container; see ``RunningProcess``. Not safe to share between threads."""
 
     def __init__(self, executor: DockerExecutor, spec: ProcessSpec, container: str, name: str, attached: Any,
-                 out: Any, err: Any, started: float, notes: list[str],
-                 limits: tuple[int | None, float | None, int | None]) -> None:
+                 out: CappedLog, err: CappedLog, started: float, notes: list[str], applied: dict[str, str]) -> None:
         self.api, self.spec, self.container, self.name = executor.client.api, spec, container, name
-        self.attached, self.started, self.notes, self.limits = attached, started, notes, limits
+        self.attached, self.started, self.notes, self.applied = attached, started, notes, applied
+        limits = spec.limits
+        self.memory = limits.memory_mb if limits.memory_mb is not None else executor.memory_mb
+        self.pids = limits.pids if limits.pids is not None else executor.pids
         limit = spec.limits.time_limit_s
         self.deadline = None if limit is None else started + limit
         self.result: ProcessResult | None = None
         self.reader = threading.Thread(target=self._copy, args=(out, err), name=f"logs-{name}", daemon=True)
         self.reader.start()
 
-    def _copy(self, out: Any, err: Any) -> None:
-        """Copy the attached streams to the log files until the container's streams close."""
+    def _copy(self, out: CappedLog, err: CappedLog) -> None:
+        """Copy the attached streams to the capped logs until the container's streams close."""
         try:
             for stream, data in _frames(self.attached):
-                target = err if stream == 2 else out
-                target.write(data)
-                target.flush()
+                (err if stream == 2 else out).write(data)
         except (OSError, ValueError):
             pass  # the socket was closed under us (kill); what came is written
         finally:
@@ -590,7 +592,7 @@ class _DockerProcess:
         elapsed = _elapsed(state, time.monotonic() - self.started)
         code: int | None = state.get("ExitCode")
         notes, sig = list(self.notes), None
-        memory, _, pids = self.limits
+        memory, pids = self.memory, self.pids
         oom = bool(state.get("OOMKilled"))
         if reason != "exited":
             code, sig = None, 9
@@ -608,17 +610,13 @@ class _DockerProcess:
         if pids is not None and code != 0 and self._pids_hit():
             notes.insert(1 if reason == "timeout" else 0,
                          f"the process-count limit of {pids} was reached: starting more processes or threads failed.")
-        self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig, " ".join(notes), "docker")
+        self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig, " ".join(notes), "docker",
+                                    dict(self.applied))
         return self.result
 
     def _pids_hit(self) -> bool:
         """Whether the stderr tail shows failed forks (the pids cgroup is gone once it exits)."""
-        try:
-            with open(self.spec.stderr, "rb") as err:
-                err.seek(max(0, err.seek(0, os.SEEK_END) - 65536))
-                tail = err.read().decode("utf-8", "replace")
-        except OSError:
-            return False
+        tail = read_tail(self.spec.stderr)
         return any(m in tail for m in ("Resource temporarily unavailable", "can't fork", "Cannot fork",
                                        "BlockingIOError", "pthread_create failed", "can't start new thread"))
 

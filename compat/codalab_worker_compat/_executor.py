@@ -5,6 +5,29 @@ The local executor implements it here; Docker, Ray and cloud executors implement
 same interface elsewhere. A process is described by what it *sees*: its argv, its
 working directory and the mounts that place host folders at the paths it expects
 (``/app/program`` and so on for v2 workers).
+
+**The visibility contract** (issue 9: participant code is untrusted). A spec states exactly
+what its process may see and write; executors never derive a mount from ``argv`` or ``env``:
+
+* ``mounts`` lists *every* host folder the process may see, at the path the process uses
+  (container path). v2 specs use ``/app/...``; v1 specs use the worker's host paths
+  (``<run>/program``, ``<run>/input``, ``<run>/output``, ``<run>/temp``, the shared folder and,
+  for an ingestion program whose command names ``$hidden``, the reference data), each mapped to
+  the folder that holds its content. Nothing above a mount is given: the run folder itself is
+  never mounted, so a step never reaches the reference data or another step's folders through
+  a parent directory.
+* ``read_only`` names the container paths of ``mounts`` the process must not change (the
+  programs, the inputs, the reference data); every other mount (output, shared, temp) is
+  writable. Executors honour it (``docker``: ``:ro`` binds; ``local`` under bubblewrap:
+  ``--ro-bind``).
+* ``hidden`` names host paths the process must not see even where an executor shows the
+  host's own files (the local executor under bubblewrap shows the host read-only): the run
+  folder, the bundle, other runs. An executor that shows nothing of the host (``docker``)
+  has nothing to do for them.
+
+A spec with no ``mounts`` sees host paths as they are; executors run it without a sandbox
+(the runner never builds one). The local executor without bubblewrap (``path-rewrite``)
+cannot enforce any of this and says so in each result's ``message``.
 """
 
 from __future__ import annotations
@@ -19,9 +42,15 @@ from typing import Literal, Protocol
 class ResourceLimits:
     """Limits on one process (``None``: no limit, or the executor's default).
 
-    ``gpus`` is a number of GPUs (``-1``: all of them) or a tuple of device ids (``("0", "2")``,
-    or CDI names such as ``nvidia.com/gpu=all``); ``shm_mb`` the size of ``/dev/shm``. Executors
-    that cannot apply a limit say so in the result's ``message``.
+    ``time_limit_s`` is wall-clock seconds from the start; ``memory_mb`` MiB; ``cpus`` cores
+    (fractions allowed); ``pids`` the most processes and threads; ``gpus`` a number of GPUs
+    (``-1``: all of them) or a tuple of device ids (``("0", "2")``, or CDI names such as
+    ``nvidia.com/gpu=all``); ``shm_mb`` the size of ``/dev/shm``.
+
+    Contract: an executor applies every limit that is set, or refuses to start the process
+    (reason ``error``, a ``message`` naming the limit, why it cannot be applied, and which
+    executor can); it never silently ignores one. ``ProcessResult.limits_applied`` says how
+    each was applied.
     """
 
     time_limit_s: float | None = None
@@ -39,15 +68,16 @@ class ProcessSpec:
     :param name: a short label for logs and records (``scoring``, ``ingestion``, ``program``).
     :param argv: the command, already split and with ``$``-variables substituted.
     :param cwd: the working directory *as the process sees it*.
-    :param mounts: container path -> host folder. Empty for v1 (host paths are the paths).
+    :param mounts: container path -> host folder: every host folder the process may see (see
+        the module docstring); v1 specs use the worker's host paths as container paths.
     :param env: extra environment variables (added to a minimal base environment).
     :param stdout: host file that receives standard output.
     :param stderr: host file that receives standard error.
     :param limits: resource limits; ``time_limit_s`` is enforced by the executor.
-    :param read_only: the inputs the process must not change: container paths of ``mounts``
-        (host paths for v1 specs, which have no mounts). Executors that harden (``docker``) mount
-        them read-only; the local executor, which models the platforms, keeps only ``/app/data``
-        read-only, as they do.
+    :param read_only: the container paths of ``mounts`` the process must not change (programs,
+        inputs, reference data); executors mount them read-only, and always ``/app/data``.
+    :param hidden: host paths the process must not see at all (the run folder, the bundle, other
+        runs), for executors that otherwise show the host's files (see the module docstring).
     """
 
     name: str
@@ -59,6 +89,7 @@ class ProcessSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     limits: ResourceLimits = ResourceLimits()
     read_only: frozenset[str] = frozenset()
+    hidden: frozenset[Path] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -68,7 +99,10 @@ class ProcessResult:
     ``exit_code`` is the process's own exit status, ``None`` when it was killed by the
     executor; ``signal`` the signal that ended it, if any; ``reason`` one of
     ``exited``, ``timeout``, ``oom`` (memory limit), ``killed`` (stopped by the caller),
-    ``error`` (could not start: ``message`` says why).
+    ``error`` (could not start: ``message`` says why). ``limits_applied`` maps each limit
+    that was set (``time_limit_s``, ``memory_mb``, ``cpus``, ``pids``, ``gpus``, ``shm_mb``,
+    executor defaults included) to how the executor applied it, in words
+    (``"1024 MiB of address space (RLIMIT_AS)"``); empty when nothing started.
     """
 
     name: str
@@ -78,6 +112,13 @@ class ProcessResult:
     signal: int | None = None
     message: str = ""
     isolation: str = ""
+    limits_applied: Mapping[str, str] = field(default_factory=dict)
+
+
+def limit_refusal(executor: str, name: str, value: object, why: str, instead: str) -> str:
+    """The message of an ``executor`` that cannot apply a limit: ``name`` (``pids``), the value
+    asked, why it cannot, and what can (``instead``: another executor, or unsetting it)."""
+    return f"the {name} limit ({value}) cannot be applied by the {executor} executor: {why}; {instead}."
 
 
 class RunningProcess(Protocol):

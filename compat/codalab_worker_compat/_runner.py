@@ -6,10 +6,28 @@ The v1 worker (§4.1) runs the prediction step only for phases that are not
 scoring-only, and gives each process host paths with the run directory as working
 directory (§4.2, §4.5). What differs between the worker versions comes from
 :data:`RULES` and is listed in :attr:`RunResult.rules_applied`.
+
+What each process may see and write (issue 9) is stated in its ``ProcessSpec`` (the contract in
+``_executor``): only the folders the worker gives that step (§4.2, §4.5, §5.3), nothing above
+them, and the run folder, the bundle and ``hide`` hidden. The prediction step never gets the
+reference data, except where the platform itself gives it to the ingestion program (v1
+``$hidden``, v2 ``ingestion_only_during_scoring``): modelled, and warned about (``_trust``). Every
+host-side copy, read or write in a folder a participant's process could write goes through
+``_safefs`` (no link followed, no special file read). Where this is stricter than the workers:
+
+* the workers copy predictions and result submissions following links, and write the worker's
+  ``output/metadata`` through a link (as root, on the worker host): here such a run fails, and
+  its message tells the participant which entry to replace by a regular file;
+* the v1 worker mounts the whole run folder writable (``-v RUN:RUN``) and the reference data
+  into every ingestion container: here each part is its own mount (inputs and programs
+  read-only), the run folder exists only as their parent, and ``$hidden`` is mounted only for an
+  ingestion command that names it;
+* the workers mount ``/app/program`` and ``/app/input`` writable (§5.5): read-only here.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -25,11 +43,15 @@ from ._command import CommandError, split_command, substitute, variables
 from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 from ._metadata import MetadataError, ProgramMetadata, read_metadata
 from ._platforms import RULES, Worker, WorkerRules
+from ._safefs import UnsafeEntry, check_tree, copy_tree, write_file
+from ._trust import phase_exposure, v1_hidden_warning
 from ._scores import LeaderboardRow, ScoresResult, map_to_columns, read_scores
 
 Step = Literal["prediction", "scoring"]
 Status = Literal["finished", "failed"]
 V2_MAX_TIME_LIMIT = 600  # MAX_EXECUTION_TIME_LIMIT on the default queue (§5.1)
+LINK_FIX = ("Participant: leave only regular files and folders there (replace each link by a copy of the file, "
+            "and write nothing but files)")
 
 
 @dataclass
@@ -77,7 +99,8 @@ class TimeLimitExceeded(Exception):
 def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_dir: Path, *,
                    worker: Worker, phase: int | None = None, task: int | None = None,
                    limits: ResourceLimits = ResourceLimits(),
-                   before_run: Callable[[Path, Path | None], str | None] | None = None) -> RunResult:
+                   before_run: Callable[[Path, Path | None], str | None] | None = None,
+                   hide: Sequence[Path] = ()) -> RunResult:
     """Run ``submission`` (a zip or a folder) through a phase of ``bundle`` in ``work_dir``.
 
     A v2 phase with several tasks runs each task as its own child submission on
@@ -87,17 +110,24 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
     bundle's parts are unpacked; a message it returns refuses the submission before anything
     runs (aibench's submission checks use it; no platform does this).
 
+    ``hide``: host paths no process of the run may see (e.g. the folder holding other runs), on top
+    of ``work_dir`` and the bundle, which are always hidden (``ProcessSpec.hidden``). An executor
+    with a ``trust_warning(isolation)`` method (the local one) has its text added to the warnings
+    whenever participant code ran.
+
     Never raises for a failing submission or program: the failure is in the result,
     worded as the platform words it. Raises :class:`BundleError` when the bundle itself
     cannot be run here (no such phase, programs that are dataset keys on a server).
     """
     rules = RULES[worker]
+    work_dir = Path(os.path.abspath(work_dir))  # mount points are absolute paths
     chosen = _choose_task(_choose_phase(bundle, phase), task, bundle)
     limit = chosen.execution_time_limit or rules.default_time_limit
     if worker != "v1":
         limit = min(limit, V2_MAX_TIME_LIMIT)
     result = RunResult(worker, chosen, time_limit_s=limit)
     result.rules_applied += _describe(rules, limit)
+    result.warnings += phase_exposure(bundle, chosen)
     work_dir.mkdir(parents=True, exist_ok=True)
     parts = _unpack_parts(bundle, chosen, submission, work_dir, worker, result)
     if parts is None:
@@ -106,15 +136,24 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
         refusal = before_run(parts.submission, parts.reference_data)
         if refusal:
             return result.fail(refusal)
-    run = _Run(bundle, chosen, rules, executor, work_dir, parts, limits, limit, result)
+    hidden = frozenset(Path(os.path.abspath(p)) for p in (work_dir, bundle.path, *hide))
+    run = _Run(bundle, chosen, rules, executor, work_dir, parts, limits, limit, result, hidden)
     try:
         run.execute()
+    except UnsafeEntry as error:
+        result.fail(error.message)
     except TimeLimitExceeded:
+        own = limits.time_limit_s
+        if own is not None and own < limit:  # the caller's (aibench's) limit, below the phase's
+            result.fail(f"Execution Time Limit exceeded: a process ran past the time limit of {own:g} s per "
+                        f"process set by aibench (limits.time_limit_s; the phase allows {limit} s)")
+            return result
         result.fail(_time_limit_message(worker, limit))
         if not rules.enforces_time_limit:
             result.warnings.append(
                 f"Codabench c7dbc75 does not enforce the time limit while a container runs (§12): there the "
                 f"run would go on until Celery's soft limit ({limit} s + 20 min). aibench stopped it at {limit} s.")
+    result.warnings += run.trust_warnings()
     return result
 
 
@@ -145,8 +184,10 @@ def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path
     if unpacked["scoring_program"] is None:
         raise BundleError(f"phase {phase.number} has no scoring program", file=bundle.spec_name)
     try:
+        if submission.is_dir():  # unpack copies a folder following links: refuse links first
+            check_tree(submission, "the submission folder", LINK_FIX)
         result.warnings += [f"submission: {w}" for w in unpack(submission, work_dir / "submission", worker)]
-    except ArchiveError as error:
+    except (ArchiveError, UnsafeEntry) as error:
         result.fail(str(error))
         return None
     return _Parts(work_dir / "submission", unpacked["scoring_program"], unpacked["ingestion_program"],
@@ -157,10 +198,12 @@ class _Run:
     """The state of one run: directories, deadline, and the steps."""
 
     def __init__(self, bundle: Bundle, phase: Phase, rules: WorkerRules, executor: Executor, work: Path,
-                 parts: _Parts, limits: ResourceLimits, limit: int, result: RunResult) -> None:
+                 parts: _Parts, limits: ResourceLimits, limit: int, result: RunResult,
+                 hidden: frozenset[Path] = frozenset()) -> None:
         self.bundle, self.phase, self.rules, self.executor = bundle, phase, rules, executor
         self.work, self.parts, self.limits, self.result = work, parts, limits, result
-        self.limit = limit
+        self.limit, self.hidden = limit, hidden
+        self._v1_parts: dict[Step, dict[str, Path]] = {}
         self.v2 = rules.app_paths
         self.env = {"PYTHONUNBUFFERED": "1"} | ({"http_proxy": "", "https_proxy": ""} if self.v2 else {})
 
@@ -185,11 +228,11 @@ class _Run:
         ingestion = self.parts.ingestion_program if not self.phase.ingestion_only_during_scoring else None
         started: list[tuple[str, ProgramMetadata | None, Sequence[str]]] = []
         if metadata is None:
-            if self.v2:  # result submission: its files are the predictions (§5.3)
-                shutil.copytree(submission, step.output_dir, dirs_exist_ok=True)
-            else:  # v1 renames program/ to output/; its ingestion program runs only for code (§4.4)
-                shutil.rmtree(step.output_dir)
-                shutil.copytree(submission, step.output_dir)
+            # v2 copies a result submission into output/ (§5.3); v1 renames program/ to output/ and
+            # runs its ingestion program only for code (§4.4). Either way: no link followed.
+            step.output_dir.rmdir()
+            copy_tree(submission, step.output_dir, "the submission", LINK_FIX)
+            if not self.v2:
                 ingestion = None
         elif not metadata.commands and ingestion is None:
             self.result.warnings.append(
@@ -230,7 +273,8 @@ class _Run:
         step = StepResult("scoring", self._fresh("scoring/output"))
         self.result.steps.append(step)
         inputs = self._fresh("scoring/input")
-        self._copy_modes_lost(predictions, inputs / "res")
+        copy_tree(predictions, inputs / "res", "the submission" if predictions == self.parts.submission else
+                  "the prediction output (" + ("/app/output" if self.v2 else "$output") + ")", LINK_FIX)
         if self.parts.reference_data is not None:
             shutil.copytree(self.parts.reference_data, inputs / "ref")
         else:
@@ -260,6 +304,9 @@ class _Run:
             # c7dbc75 first PATCHes "program_rc=N, async=[...]", then the message the site keeps.
             self.result.fail(f"Child task failed or non-zero return code (program_rc={exit_code})" if self.v2 else
                              f"scoring program exited with code {exit_code} (§4.10)")
+        check_tree(step.output_dir, "the scoring output", "Organiser: the scoring program must write regular files "
+                   "only" + (" (participant code imported by the ingestion program runs in this step too)"
+                             if any("ingestion" in p.name for p in step.processes) else ""))
         scores = read_scores(step.output_dir, self.rules.worker, scorer_exit_code=exit_code)
         self.result.scores = scores
         if scores.outcome == "failed":
@@ -298,8 +345,9 @@ class _Run:
                 process, rest = pending[0]
                 remaining = deadline - time.monotonic()
                 outcome = process.wait(timeout=max(remaining, 0.0))
-                if outcome is None:
-                    timed_out = [replace(p.kill(), reason="timeout") for p, _ in pending]
+                if outcome is None or outcome.reason == "timeout":  # the step's deadline or the executor's limit
+                    timed_out = [outcome] if outcome is not None else []
+                    timed_out += [replace(p.kill(), reason="timeout") for p, _ in pending[len(timed_out):]]
                     pending.clear()
                     step.processes += timed_out
                     raise TimeLimitExceeded
@@ -333,9 +381,12 @@ class _Run:
             except CommandError as error:
                 argv = ["/bin/false"]
                 self.result.warnings.append(f"{name}: {error}")
-            mounts, cwd, env = self._layout(kind, step)
+            hidden = not self.v2 and kind == "ingestion" and "$hidden" in command
+            if hidden and self.parts.reference_data is not None:
+                self.result.warnings.append(v1_hidden_warning(self.phase))
+            mounts, cwd, env = self._layout(kind, step, v1_hidden=hidden)
             specs.append(ProcessSpec(name, tuple(argv), cwd, stdout, stderr, mounts, env, self._limits(),
-                                     self._read_only(mounts)))
+                                     self._read_only(mounts), self.hidden))
         return specs
 
     def _variables(self, role: Literal["program", "ingestion"], step: Step) -> list[tuple[str, str]]:
@@ -345,14 +396,12 @@ class _Run:
         return variables(self.rules.worker, role=role, step=step, run_dir=self._v1_run_dir(role, step),
                          hidden_dir=self.parts.reference_data, shared_dir=self._fresh_keep("shared"))
 
-    def _layout(self, role: str, step: StepResult) -> tuple[dict[str, Path], str, dict[str, str]]:
-        """Mounts, working directory and environment of a process (§4.5, §5.3, §5.5)."""
+    def _layout(self, role: str, step: StepResult, *,
+                v1_hidden: bool = False) -> tuple[dict[str, Path], str, dict[str, str]]:
+        """Mounts, working directory and environment of a process (§4.5, §5.3, §5.5): only the
+        folders the worker gives that container, at the paths it uses."""
         if not self.v2:
-            run_dir = self._v1_run_dir(role, step.step)
-            env = dict(self.env)
-            if role == "ingestion":
-                env["PYTHONPATH"] = f"$PYTHONPATH:{run_dir / 'program'}"  # literal: no shell (§4.5)
-            return {}, str(run_dir), env
+            return self._v1_layout(role, step, v1_hidden)
         mounts: dict[str, Path] = {"/app/output": step.output_dir, "/app/data": self._fresh_keep("data")}
         if self.parts.input_data is not None and (step.step == "prediction" or
                                                   self.phase.ingestion_only_during_scoring):
@@ -373,36 +422,65 @@ class _Run:
                 mounts["/app/program"] = self.parts.scoring_program
         return mounts, "/app/program", dict(self.env)
 
+    def _v1_layout(self, role: str, step: StepResult,
+                   v1_hidden: bool) -> tuple[dict[str, Path], str, dict[str, str]]:
+        """v1 (§4.2, §4.5): the run folder's parts and the shared folder at the worker's host paths;
+        the reference data only for an ingestion command that names ``$hidden``."""
+        run_dir = self._v1_run_dir(role, step.step)
+        env = dict(self.env)
+        if role == "ingestion":
+            env["PYTHONPATH"] = f"$PYTHONPATH:{run_dir / 'program'}"  # literal: no shell (§4.5)
+        mounts = {str(run_dir / name): source for name, source in self._v1_parts[step.step].items()}
+        mounts[str(self._fresh_keep("shared"))] = self._fresh_keep("shared")
+        if v1_hidden and self.parts.reference_data is not None:  # -v HIDDEN:HIDDEN, ingestion only (§4.5)
+            mounts[str(self.parts.reference_data)] = self.parts.reference_data
+        return mounts, str(run_dir), env
+
     def _v1_run_dir(self, role: str, step: Step) -> Path:
-        """The v1 run directory: program/, input/, output/, temp/ side by side (§4.2)."""
+        """The v1 run directory: program/, input/, output/, temp/ side by side (§4.2). Each is
+        its own mount (``_v1_parts``); on the host the run directory holds symlinks to them, for
+        the local executor without a sandbox (path rewriting), which shows host paths as they are."""
         run = self.work / f"v1-{step}" / "run"
-        if not run.exists():
-            run.mkdir(parents=True)
+        if step not in self._v1_parts:
             stepdir = self.work / step
-            if step == "prediction":
-                _link(self.parts.submission, run / "program")
-                _link(self.parts.input_data or self._fresh_keep("empty-input"), run / "input")
-                if self.parts.ingestion_program is not None:
-                    _link(self.parts.ingestion_program, run / "ingestion_program")
-            else:
-                _link(self.parts.scoring_program, run / "program")
-                _link(self._scoring_inputs, run / "input")
-            _link(stepdir / "output", run / "output")
-            (run / "temp").mkdir()
+            parts = {"program": self.parts.submission, "input": self.parts.input_data or self._fresh_keep("empty-input")}
+            if step == "prediction" and self.parts.ingestion_program is not None:
+                parts["ingestion_program"] = self.parts.ingestion_program
+            if step == "scoring":
+                parts = {"program": self.parts.scoring_program, "input": self._scoring_inputs}
+            parts |= {"output": stepdir / "output", "temp": self._fresh(f"{step}/temp")}
+            if run.exists():
+                shutil.rmtree(run)
+            run.mkdir(parents=True)
+            for name, source in parts.items():
+                _link(source, run / name)
+            self._v1_parts[step] = {name: source.resolve() for name, source in parts.items()}
         return run
 
     def _limits(self) -> ResourceLimits:
-        return replace(self.limits, time_limit_s=None)  # the runner enforces the step's limit itself
+        """Each process's limits: the caller's, with a time limit no longer than the phase's (the
+        runner enforces the step's deadline too; the executor's limit also bounds a container
+        whose host process dies)."""
+        own = self.limits.time_limit_s
+        return replace(self.limits, time_limit_s=self.limit if own is None else min(own, self.limit))
 
     def _read_only(self, mounts: dict[str, Path]) -> frozenset[str]:
-        """What a process only reads (hardened executors mount it read-only): every v2 mount but
-        ``/app/output`` and ``/app/shared``; for v1, the host folders of programs and inputs."""
+        """What a process only reads (executors mount it read-only): every mount but the output,
+        shared and (v1) temp folders."""
         if self.v2:
             return frozenset(mounts) - {"/app/output", "/app/shared"}
-        parts = self.parts
-        inputs = [parts.submission, parts.scoring_program, parts.ingestion_program, parts.reference_data,
-                  parts.input_data, getattr(self, "_scoring_inputs", None)]
-        return frozenset(str(p.resolve()) for p in inputs if p is not None)
+        writable = {str(self.work / "shared")} | {c for c in mounts if c.endswith(("/run/output", "/run/temp"))}
+        return frozenset(mounts) - writable
+
+    def trust_warnings(self) -> list[str]:
+        """The executor's ``trust_warning`` for each isolation that participant code ran under
+        (every prediction-step process, and ingestion during scoring, which imports it)."""
+        describe = getattr(self.executor, "trust_warning", None)
+        if describe is None:
+            return []
+        isolations = [p.isolation for s in self.result.steps for p in s.processes
+                      if s.step == "prediction" or "ingestion" in p.name]
+        return [describe(i) for i in dict.fromkeys(isolations)]
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -430,14 +508,14 @@ class _Run:
         }
         if self.v2:
             record["ingestionElapsedTime"] = sum(p.elapsed_s for p in ingestion) if ingestion else None
-            if path.exists():
+            if os.path.lexists(path):
                 self.result.fail("Error, the output directory already contains a metadata file. This file is used "
                                  "to store exitCode and other data, do not write to this file manually.")
                 return False
-            path.write_text(yaml.safe_dump(record))
-        else:
-            with path.open("a") as handle:
-                handle.write(yaml.safe_dump(record))
+        # Never through a link (the workers would follow it, as root on their host): refused instead.
+        write_file(path, yaml.safe_dump(record), append=not self.v2, what=f"the {step.step} output",
+                   fix="The worker writes its exit codes into output/metadata. Participant: do not create "
+                       "'metadata' in the output folder (as a link or otherwise)")
         return True
 
     def _fresh(self, name: str) -> Path:
@@ -451,11 +529,6 @@ class _Run:
         path = self.work / name
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    @staticmethod
-    def _copy_modes_lost(source: Path, target: Path) -> None:
-        """Copy predictions as the platform moves them: through a zip, so file modes are lost."""
-        shutil.copytree(source, target, copy_function=shutil.copyfile)
 
 
 def _exit_code(process: ProcessResult) -> int | None:

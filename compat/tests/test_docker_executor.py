@@ -276,16 +276,21 @@ def test_missing_mount_folder_is_an_error(executor: DockerExecutor, tmp_path: Pa
 
 
 def test_system_folders_never_opened(executor: DockerExecutor, tmp_path: Path) -> None:
-    """A writable mount of a system folder, or a v1 working directory whose folders meet only in
-    a system folder, is refused before anything is mounted or has its mode changed."""
+    """A writable mount of a system folder, at a container path or at its own path (v1), is
+    refused before anything is mounted or has its mode changed; a working directory in a system
+    folder mounts nothing (issue 9: mounts come from ``spec.mounts`` only, never from cwd or argv;
+    this test asserted "not mounted into containers" for the old cwd-derived v1 mounts)."""
     guarded = Path("/usr/share/doc/busybox-static")
     before = {p: p.stat().st_mode for p in (guarded, *guarded.iterdir())}
     writable = ProcessSpec("program", ("true",), "/app/output", tmp_path / "o", tmp_path / "e", {"/app/output": guarded})
     result = run(executor, writable)
     assert result.reason == "error" and "refusing" in result.message
-    v1 = ProcessSpec("program", ("true",), str(guarded), tmp_path / "o", tmp_path / "e")
+    v1 = ProcessSpec("program", ("true",), str(guarded), tmp_path / "o", tmp_path / "e", {str(guarded): guarded})
     result = run(executor, v1)
-    assert result.reason == "error" and "not mounted into containers" in result.message
+    assert result.reason == "error" and "refusing" in result.message
+    named = ProcessSpec("program", ("touch", f"{guarded}/x"), str(guarded), tmp_path / "o", tmp_path / "e")
+    result = run(executor, named)
+    assert result.exit_code != 0, "a folder named in argv was mounted"
     assert {p: p.stat().st_mode for p in before} == before
 
 
@@ -355,30 +360,35 @@ def test_no_temp_dir_left(busybox: str, tmp_path: Path, label: str, app: dict[st
 
 
 def test_v1_spec_sees_host_paths(executor: DockerExecutor, tmp_path: Path) -> None:
-    """A v1 run folder whose entries are symlinks to folders of the work dir (§4.2), plus a
-    hidden folder named only in the command: all at their host paths; inputs read-only."""
+    """A v1 spec lists its folders as mounts at the worker's host paths (§4.2, §4.5): the run
+    folder's program/input/output/temp and the hidden folder, inputs read-only. A folder that is
+    named in the command but not mounted (the bundle beside the run folder) is not there
+    (issue 9; this test used to build a symlinked run folder and let argv name the hidden one)."""
     work = tmp_path / "work"
-    for folder in ("submission", "input", "prediction/output", "hidden", "shared"):
+    for folder in ("submission", "input", "prediction/output", "prediction/temp", "hidden", "bundle"):
         (work / folder).mkdir(parents=True)
     (work / "submission" / "run.sh").write_text(
         'echo "$(cat input/x.txt) $(cat "$1/h.txt")" > output/answer.txt\n'
         'touch program/x 2>/dev/null && echo "program writable" || echo "program read-only"\n'
         'touch "$1/x" 2>/dev/null && echo "hidden writable" || echo "hidden read-only"\n'
-        'touch temp/t && echo "temp writable"\n')
+        'touch temp/t && echo "temp writable"\n'
+        'cat "$2/labels.txt" 2>/dev/null || echo "bundle not there"\n')
     (work / "input" / "x.txt").write_text("input")
     (work / "hidden" / "h.txt").write_text("hidden")
+    (work / "bundle" / "labels.txt").write_text("the labels")
     run_dir = work / "v1-prediction" / "run"
-    run_dir.mkdir(parents=True)
-    for name, target in (("program", "submission"), ("input", "input"), ("output", "prediction/output")):
-        (run_dir / name).symlink_to(work / target, target_is_directory=True)
-    (run_dir / "temp").mkdir()
-    read_only = frozenset(str(work / f) for f in ("submission", "input", "hidden"))
-    process = ProcessSpec("program", ("sh", str(run_dir / "program" / "run.sh"), str(work / "hidden")), str(run_dir),
-                          tmp_path / "o.txt", tmp_path / "e.txt", {}, {}, ResourceLimits(), read_only)
+    mounts = {str(run_dir / "program"): work / "submission", str(run_dir / "input"): work / "input",
+              str(run_dir / "output"): work / "prediction" / "output", str(run_dir / "temp"): work / "prediction" / "temp",
+              str(work / "hidden"): work / "hidden"}
+    read_only = frozenset({str(run_dir / "program"), str(run_dir / "input"), str(work / "hidden")})
+    process = ProcessSpec("program", ("sh", str(run_dir / "program" / "run.sh"), str(work / "hidden"),
+                                      str(work / "bundle")), str(run_dir),
+                          tmp_path / "o.txt", tmp_path / "e.txt", mounts, {}, ResourceLimits(), read_only)
     result = run(executor, process)
     assert result.exit_code == 0, err(process)
     assert (work / "prediction" / "output" / "answer.txt").read_text() == "input hidden\n"
-    assert out(process).split("\n")[:3] == ["program read-only", "hidden read-only", "temp writable"]
+    assert out(process).split("\n")[:4] == ["program read-only", "hidden read-only", "temp writable",
+                                            "bundle not there"]
 
 
 # -- the runner with the Docker executor and a Python image ----------------------------------

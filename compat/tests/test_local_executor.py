@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from codalab_worker_compat._executor import ProcessSpec, ResourceLimits
+from codalab_worker_compat._cgroup import cgroup_probe
 from codalab_worker_compat._local import LocalExecutor, bwrap_probe
 from processes import processes_with
 
@@ -319,9 +320,15 @@ def test_auto_uses_bwrap_when_it_works(tmp_path: Path, bwrap: LocalExecutor, run
 # --- memory, pids, cpus ---------------------------------------------------------------------------
 
 def test_memory_limit_fails_a_2gb_allocation_with_reason_oom(tmp_path: Path) -> None:
-    """memory_mb is RLIMIT_AS: the allocation fails (MemoryError), nothing is OOM-killed."""
+    """memory_mb is a memory cgroup where one can be made (the kernel OOM-kills the process), else
+    RLIMIT_AS (the allocation fails with MemoryError, nothing is OOM-killed)."""
     spec = make_spec(tmp_path, PY, "-c", "b = bytearray(2 * 1024**3)", limits=ResourceLimits(memory_mb=256))
     result = LocalExecutor().start(spec).wait()
+    if cgroup_probe("memory")[0] is not None:
+        assert result is not None and (result.reason, result.exit_code, result.signal) == ("oom", 137, 9)
+        assert "memory limit of 256 MB and the kernel killed it (its memory cgroup)" in result.message
+        assert "memory cgroup" in result.limits_applied["memory_mb"]
+        return
     assert result is not None and (result.reason, result.exit_code) == ("oom", 1)
     assert "MemoryError" in err(spec) and "memory_mb=256" in result.message and "RLIMIT_AS" in result.message
 
@@ -339,7 +346,9 @@ def test_memory_limit_under_bwrap(tmp_path: Path, bwrap: LocalExecutor, run_dir:
     assert result is not None and (result.reason, result.isolation) == ("oom", "bwrap")
 
 
-def test_pids_limit_is_rlimit_nproc_which_root_ignores(tmp_path: Path) -> None:
+def test_pids_limit_is_a_cgroup_or_rlimit_nproc_or_refused_as_root(tmp_path: Path) -> None:
+    """A pids cgroup where one can be made; else RLIMIT_NPROC, which never applies to root: as
+    root the process is then refused, naming the limit, why and which executor applies it."""
     code = textwrap.dedent("""\
         import subprocess
         try:
@@ -349,12 +358,19 @@ def test_pids_limit_is_rlimit_nproc_which_root_ignores(tmp_path: Path) -> None:
         """)
     spec = make_spec(tmp_path, PY, "-c", code, limits=ResourceLimits(pids=1))
     result = LocalExecutor().start(spec).wait()
-    assert result is not None and result.exit_code == 0
-    if os.geteuid() == 0:
-        assert out(spec) == "[0, 0, 0, 0, 0]\n"
-        assert "pids limit 1 not enforced: RLIMIT_NPROC does not apply to root" in result.message
+    assert result is not None
+    if cgroup_probe("pids")[0] is not None:
+        assert result.exit_code == 0 and out(spec).startswith("blocked")
+        assert "a pids cgroup of its own" in result.limits_applied["pids"]
+        assert "the process-count limit of 1 was reached" in result.message
+    elif os.geteuid() == 0:
+        assert result.reason == "error" and result.limits_applied == {}
+        assert "the pids limit (1) cannot be applied" in result.message
+        assert "never applied to root" in result.message and "--executor docker" in result.message
+        assert not spec.stdout.exists() and "pids limit (1)" in err(spec)
     else:
-        assert out(spec).startswith("blocked") and "pids" not in result.message
+        assert result.exit_code == 0 and out(spec).startswith("blocked")
+        assert "RLIMIT_NPROC" in result.limits_applied["pids"]
 
 
 @pytest.mark.parametrize("cpus, cores", [(1, 1), (0.5, 1), (1.5, 2)], ids=["1", "0.5", "1.5"])

@@ -611,12 +611,14 @@ TOOL = '#!/bin/sh\necho "DER: 0.5" > "$1/scores.txt"\n'
      "check=True)\n", 1, "PermissionError: [Errno 13] Permission denied: './program/tool.sh'"),
     ("./program/tool.sh $output", "", 126, "cannot start './program/tool.sh': not executable"),
     ("python3 program/score.py $output", "import os, subprocess, sys\nos.chmod('program/tool.sh', 0o755)\n"
-     "subprocess.run(['./program/tool.sh', sys.argv[1]], check=True)\n", 0, ""),
+     "subprocess.run(['./program/tool.sh', sys.argv[1]], check=True)\n", 1, "Read-only file system"),
 ], ids=["subprocess", "command", "chmod-workaround"])
 def test_v1_executable_bits_are_lost(tmp_path: Path, command: str, script: str, code: int, error: str) -> None:
     """§8 item 8 (§4.3): extraction drops the 0o755 stored in the zip, so running ./program/tool.sh
-    fails with permission denied, as on the platform (as a command, docker run's exit code 126);
-    chmod from the run dir is the known workaround (siyuliang/codalab_diar_score)."""
+    fails with permission denied, as on the platform (as a command, docker run's exit code 126).
+    chmod from the run dir is the known workaround on the platform (siyuliang/codalab_diar_score),
+    where the v1 worker mounts the run folder writable; here the program is read-only (issue 9),
+    so the workaround fails: run the tool with ``sh program/tool.sh`` instead."""
     bundle = v1_bundle(tmp_path / "bundle", {"metadata": f"command: {command}\n", "score.py": script, "tool.sh": TOOL},
                        modes={"tool.sh": 0o755})
     result = run(bundle, zip_tree(tmp_path / "submission.zip", {"predictions.txt": "a\n"}), tmp_path, "v1")

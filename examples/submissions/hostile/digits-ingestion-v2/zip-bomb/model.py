@@ -1,0 +1,9 @@
+"""Hostile example 'zip-bomb' (see ../../README.md): the attack runs in fit(), inside the ingestion
+program's process; predict() answers all zeros (honest accuracy 0.1) unless it found the labels.
+build.py adds attacks.py beside this file and the padding that makes it hostile."""
+
+from attacks import Model as HostileModel
+
+
+class Model(HostileModel):
+    ATTACK = "whoami"
