@@ -21,6 +21,7 @@ from ._local import LocalExecutor
 from ._metadata import MetadataError, ProgramMetadata, is_code_submission, metadata_path, read_metadata
 from ._platforms import RULES, WORKERS, Worker, WorkerRules, resolve_worker
 from ._runner import RunResult, StepResult, run_submission
+from ._unpack_limits import DEFAULT_LIMITS, UnpackLimits
 from ._scores import (
     LeaderboardRow,
     LineDifference,
@@ -32,6 +33,7 @@ from ._scores import (
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "RULES",
     "WORKERS",
     "ArchiveError",
@@ -58,6 +60,7 @@ __all__ = [
     "ScorePlatform",
     "ScoresResult",
     "StepResult",
+    "UnpackLimits",
     "Worker",
     "WorkerRules",
     "compare_lines",

@@ -25,6 +25,7 @@ from ._command import CommandError, split_command, substitute, variables
 from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 from ._metadata import MetadataError, ProgramMetadata, read_metadata
 from ._platforms import RULES, Worker, WorkerRules
+from ._unpack_limits import DEFAULT_LIMITS, UnpackLimits
 from ._scores import LeaderboardRow, ScoresResult, map_to_columns, read_scores
 
 Step = Literal["prediction", "scoring"]
@@ -77,7 +78,8 @@ class TimeLimitExceeded(Exception):
 def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_dir: Path, *,
                    worker: Worker, phase: int | None = None, task: int | None = None,
                    limits: ResourceLimits = ResourceLimits(),
-                   before_run: Callable[[Path, Path | None], str | None] | None = None) -> RunResult:
+                   before_run: Callable[[Path, Path | None], str | None] | None = None,
+                   unpack_limits: UnpackLimits = DEFAULT_LIMITS) -> RunResult:
     """Run ``submission`` (a zip or a folder) through a phase of ``bundle`` in ``work_dir``.
 
     A v2 phase with several tasks runs each task as its own child submission on
@@ -85,7 +87,9 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
 
     ``before_run(submission_dir, reference_dir)`` is called once the submission and the
     bundle's parts are unpacked; a message it returns refuses the submission before anything
-    runs (aibench's submission checks use it; no platform does this).
+    runs (aibench's submission checks use it; no platform does this). ``unpack_limits`` bound
+    what unpacking the submission and each of the bundle's parts may write (no platform has
+    them); a submission over them fails the run, a bundle part raises :class:`BundleError`.
 
     Never raises for a failing submission or program: the failure is in the result,
     worded as the platform words it. Raises :class:`BundleError` when the bundle itself
@@ -99,7 +103,7 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
     result = RunResult(worker, chosen, time_limit_s=limit)
     result.rules_applied += _describe(rules, limit)
     work_dir.mkdir(parents=True, exist_ok=True)
-    parts = _unpack_parts(bundle, chosen, submission, work_dir, worker, result)
+    parts = _unpack_parts(bundle, chosen, submission, work_dir, worker, result, unpack_limits)
     if parts is None:
         return result
     if before_run is not None:
@@ -128,7 +132,7 @@ class _Parts:
 
 
 def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path, worker: Worker,
-                  result: RunResult) -> _Parts | None:
+                  result: RunResult, limits: UnpackLimits) -> _Parts | None:
     scratch = work_dir / "bundle"
     unpacked: dict[str, Path | None] = {}
     for name in ("scoring_program", "ingestion_program", "reference_data", "input_data"):
@@ -139,13 +143,15 @@ def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path
         source = bundle.materialize(target, scratch / "raw")
         unpacked[name] = destination = scratch / name
         try:
-            result.warnings += [f"{name}: {w}" for w in unpack(source, destination, worker)]
+            result.warnings += [f"{name}: {w}" for w in unpack(source, destination, worker, limits=limits,
+                                                               owner="organiser", part=f"{name} {target!r}")]
         except ArchiveError as error:
             raise BundleError(f"{name} {target!r}: {error}", file=bundle.spec_name) from None
     if unpacked["scoring_program"] is None:
         raise BundleError(f"phase {phase.number} has no scoring program", file=bundle.spec_name)
     try:
-        result.warnings += [f"submission: {w}" for w in unpack(submission, work_dir / "submission", worker)]
+        result.warnings += [f"submission: {w}" for w in unpack(submission, work_dir / "submission", worker,
+                                                               limits=limits)]
     except ArchiveError as error:
         result.fail(str(error))
         return None
