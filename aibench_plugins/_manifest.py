@@ -15,7 +15,7 @@ from ._problems import Problem, did_you_mean, pointer
 from ._schema import SECTIONS, manifest_problems, params_problems
 
 if TYPE_CHECKING:
-    from codalab_worker_compat import Bundle
+    from codalab_worker_compat import Bundle, UnpackLimits
 
     from ._host import PluginHost
 
@@ -285,3 +285,35 @@ def _column_problems(metrics: Sequence[Any], at: str, original: set[str], host: 
                                     f"{registry.get(use).component.info.direction}.",
                     expected=repr(implied), found=repr(sort), fix=f"remove 'sort' or set it to {implied!r}",
                     severity="warning")
+
+
+def unpack_limits(bundle: Bundle) -> UnpackLimits:
+    """The unpack limits for runs of ``bundle``: compat's defaults, with what the manifest's
+    ``unpack_limits`` sets (MiB for sizes). A bundle without a readable manifest, or a value
+    that is not a positive number, keeps the default (``aibench validate`` reports the latter)."""
+    from dataclasses import replace
+
+    from codalab_worker_compat import DEFAULT_LIMITS
+    from codalab_worker_compat._unpack_limits import MANIFEST_KEYS
+
+    name = _sibling(bundle.spec_name, MANIFEST_NAME)
+    if not bundle.exists(MANIFEST_NAME):
+        return DEFAULT_LIMITS
+    try:
+        document = json.loads(bundle.read_bytes(name).decode("utf-8-sig"))
+    except (OSError, KeyError, UnicodeDecodeError, ValueError, RecursionError):
+        return DEFAULT_LIMITS
+    given = document.get("unpack_limits") if isinstance(document, dict) else None
+    if not isinstance(given, dict):
+        return DEFAULT_LIMITS
+    changes: dict[str, Any] = {}
+    for field_name, (key, unit) in MANIFEST_KEYS.items():
+        value = given.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 2**62:
+            changes[field_name] = value if field_name == "max_ratio" else int(value * unit)
+    return replace(DEFAULT_LIMITS, **changes)
+
+
+def _sibling(spec_name: str, name: str) -> str:
+    parent = spec_name.rpartition("/")[0]
+    return f"{parent}/{name}" if parent else name

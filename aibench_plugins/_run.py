@@ -112,6 +112,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
 
     from ._hashing import sha256_of_path
     from ._ledger import Ledger
+    from ._manifest import unpack_limits
 
     bundle = load_bundle(bundle_path)
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
@@ -153,7 +154,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
         try:
             with _terminate_as_exit():
                 result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
-                                        task=task, before_run=before_run, limits=limits or ResourceLimits())
+                                        task=task, before_run=before_run, limits=limits or ResourceLimits(),
+                                        unpack_limits=unpack_limits(bundle))
                 if plugins and evaluation is not None and result.status == "finished" and result.scoring_input:
                     evaluate_metrics(plugins[0], plugins[1], result.scoring_input / "res",
                                      result.scoring_input / "ref", phase=phase_key, evaluation=evaluation)
