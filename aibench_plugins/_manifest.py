@@ -61,22 +61,48 @@ class Manifest:
 def parse_manifest(data: bytes, file: str = MANIFEST_NAME) -> tuple[Manifest | None, list[Problem]]:
     """Parse and structurally validate manifest bytes.
 
-    Returns the manifest (``None`` when it is not JSON) and every schema problem.
+    Returns the manifest (``None`` when it is not UTF-8 JSON holding an object: NaN, Infinity,
+    lone surrogates, numbers over Python's digit limit and nesting past the recursion limit
+    count as not JSON) and every schema problem. Never raises for any ``data``: every fault of
+    the file is a :class:`Problem`.
     """
     from ._jsonpos import value_positions
 
     try:
         text = data.decode("utf-8-sig")
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
     except UnicodeDecodeError as error:
         return None, [Problem("", f"not UTF-8 text ({error.reason} at byte {error.start}).", file=file,
                               fix="save the file as UTF-8")]
+    except UnicodeEncodeError:
+        return None, [Problem("", "a string holds a lone surrogate escape (such as \\ud800): it is not Unicode text.",
+                              file=file, fix="write the character itself, or a valid surrogate pair")]
     except json.JSONDecodeError as error:
         return None, [Problem("", f"not valid JSON: {error.msg}.", file=file, line=error.lineno, column=error.colno,
                               fix="check the punctuation just before this position (commas, quotes, brackets)")]
+    except RecursionError:
+        return None, [Problem("", "not a manifest: its arrays or objects nest deeper than Python can read.",
+                              file=file, fix="a manifest nests a few levels at most; remove the extra brackets")]
+    except ValueError as error:  # an integer over Python's digit limit
+        return None, [Problem("", f"not a manifest JSON number: {error}.", file=file,
+                              fix="write numbers with at most a few digits")]
+    if not isinstance(document, dict):
+        return None, [Problem("", f"the manifest must be a JSON object, found {_json_kind(document)}.", file=file,
+                              expected='an object such as {"schema_version": 1}', found=_json_kind(document),
+                              fix='start from {"schema_version": 1}; \'aibench schema\' prints the format')]
     positions = value_positions(text)
     manifest = Manifest(document, file, hashlib.sha256(data).hexdigest(), positions)
     return manifest, manifest_problems(document, positions, file)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a JSON number (JSON has no NaN or Infinity)", name, 0)
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array", type(None): "null"}
+    return kinds.get(type(value), "a value")
 
 
 def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | None,
@@ -115,7 +141,8 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
                 continue
             for index, entry in enumerate(entries):
                 at = f"{base}/{section}/{index}"
-                if not isinstance(entry, Mapping) or is_broken(f"{at}/use") or is_broken(f"{at}/params"):
+                if (not isinstance(entry, Mapping) or not isinstance(entry.get("use"), str) or at in broken
+                        or is_broken(f"{at}/use") or is_broken(f"{at}/params")):
                     continue
                 _component_problems(entry, at, Kind(kind_value), host, manifest, failed_plugins, add, problems)
         metrics = scope.get("metrics")
@@ -185,10 +212,10 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
                         fix=f"did you mean {suggestion!r}?" if suggestion else None)
     concepts = doc.get("concepts")
     if isinstance(concepts, list):
-        labels = [c.get("label") for c in concepts if isinstance(c, Mapping)]
+        labels = [c.get("label") for c in concepts if isinstance(c, Mapping) and isinstance(c.get("label"), str)]
         seen: set[Any] = set()
         for index, concept in enumerate(concepts):
-            if not isinstance(concept, Mapping):
+            if not isinstance(concept, Mapping) or not isinstance(concept.get("label"), str):
                 continue
             if concept.get("label") in seen:
                 add(f"/concepts/{index}/label", f"concept {concept.get('label')!r} is declared twice.")
