@@ -224,7 +224,8 @@ def _parse_spec(text: bytes, name: str) -> dict[str, Any]:
         problem = getattr(error, "problem", None) or error
         raise BundleError(f"{name} is not valid YAML: {problem}", file=name, line=mark.line + 1 if mark else None,
                           fix="the sites read it with a safe YAML loader: plain mappings, lists and scalars, no "
-                              "custom or Python tags, keys that are scalars") from None
+                              "custom or Python tags, keys that are scalars, anchors and aliases only to share a few "
+                              "small mappings") from None
     if not isinstance(spec, dict):
         raise BundleError(f"{name} must hold a mapping at the top level, found {type(spec).__name__}", file=name)
     return spec
