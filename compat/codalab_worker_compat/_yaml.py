@@ -11,7 +11,7 @@ A document without aliases, or with the few that bundles use for leaderboards (Â
 the worker reads it.
 
 Construction failures that are not ``yaml.YAMLError`` (an integer over Python's 4,300-digit
-limit, a date out of range, nesting deeper than the recursion limit) become
+limit, a date out of range, an empty ``!!int``, nesting deeper than the recursion limit) become
 :class:`YAMLBoundError` too, so each caller handles one family: ``yaml.YAMLError``.
 """
 
@@ -61,8 +61,11 @@ def construct(loader: Any, node: Any, *, max_expansion: int = MAX_ALIAS_EXPANSIO
         return loader.construct_document(node)
     except RecursionError:
         raise YAMLBoundError("the YAML nests deeper than Python's recursion limit") from None
-    except (ValueError, OverflowError, TypeError) as error:  # int() digit limit, bad dates
-        raise YAMLBoundError(f"a value cannot be built: {error}") from None
+    except yaml.YAMLError:
+        raise
+    except Exception as error:  # noqa: BLE001 - PyYAML's constructors let the document's faults escape as
+        # ValueError (int() digit limit, dates), IndexError ('!!int' of nothing), TypeError, OverflowError...
+        raise YAMLBoundError(f"a value cannot be built: {type(error).__name__}: {error}") from None
 
 
 def check_aliases(root: yaml.Node, limit: int = MAX_ALIAS_EXPANSION) -> None:
