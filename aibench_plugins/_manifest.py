@@ -184,17 +184,20 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
             continue
         for index, entry in enumerate(metrics):
             at = f"{base}/metrics/{index}"
-            if not isinstance(entry, Mapping) or any(b.startswith(at) for b in broken):
+            if not isinstance(entry, Mapping) or any(b == at or b.startswith(at + "/") for b in broken):
                 continue
+            inputs = entry.get("inputs") if isinstance(entry.get("inputs"), Mapping) else {}
             for name in ("predictions", "references"):
-                table = (entry.get("inputs") or {}).get(name, name)
-                if table not in data:
-                    where = f"{at}/inputs/{name}" if name in (entry.get("inputs") or {}) else at
+                table = inputs.get(name, name)
+                if isinstance(table, str) and table not in data:
+                    where = f"{at}/inputs/{name}" if name in inputs else at
                     add(where, f"metric {entry.get('use')!r} reads table {table!r}, which 'data' does not declare.",
                         expected=f"a table named {table!r} under /data", found=repr(sorted(data)) if data else "no /data",
                         fix=f"add \"data\": {{\"{table}\": {{\"file\": \"...\", \"id\": \"id\", \"columns\": [\"...\"]}}}}")
             chosen = entry.get("splits", list(splits) or ["all"])
-            for position, split in enumerate(chosen):
+            for position, split in enumerate(chosen if isinstance(chosen, list) else []):
+                if not isinstance(split, str):
+                    continue
                 if split != "all" and split not in splits:
                     suggestion = did_you_mean(split, [*splits, "all"])
                     add(f"{at}/splits/{position}", f"no split {split!r}.", expected=f"'all' or one of {sorted(splits)}",
