@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ._host import PluginHost
 
 MANIFEST_NAME = "aibench.json"
+#: deeper documents are refused before the schema (its validator stops at a recursion limit)
+MAX_DEPTH = 64
 OVERRIDABLE = ("metrics", "checks", "fairness", "robustness", "complexity", "executor", "limits")
 
 
@@ -63,7 +65,7 @@ def parse_manifest(data: bytes, file: str = MANIFEST_NAME) -> tuple[Manifest | N
 
     Returns the manifest (``None`` when it is not UTF-8 JSON holding an object: NaN, Infinity,
     lone surrogates, numbers over Python's digit limit and nesting past the recursion limit
-    count as not JSON) and every schema problem. Never raises for any ``data``: every fault of
+    count as not JSON, as does nesting deeper than :data:`MAX_DEPTH`) and every schema problem. Never raises for any ``data``: every fault of
     the file is a :class:`Problem`.
     """
     from ._jsonpos import value_positions
@@ -87,6 +89,9 @@ def parse_manifest(data: bytes, file: str = MANIFEST_NAME) -> tuple[Manifest | N
     except ValueError as error:  # an integer over Python's digit limit
         return None, [Problem("", f"not a manifest JSON number: {error}.", file=file,
                               fix="write numbers with at most a few digits")]
+    if _depth(document) > MAX_DEPTH:
+        return None, [Problem("", f"not a manifest: its arrays or objects nest deeper than {MAX_DEPTH} levels.",
+                              file=file, fix="a manifest nests a few levels at most; remove the extra brackets")]
     if not isinstance(document, dict):
         return None, [Problem("", f"the manifest must be a JSON object, found {_json_kind(document)}.", file=file,
                               expected='an object such as {"schema_version": 1}', found=_json_kind(document),
@@ -94,6 +99,17 @@ def parse_manifest(data: bytes, file: str = MANIFEST_NAME) -> tuple[Manifest | N
     positions = value_positions(text)
     manifest = Manifest(document, file, hashlib.sha256(data).hexdigest(), positions)
     return manifest, manifest_problems(document, positions, file)
+
+
+def _depth(document: Any) -> int:
+    """How deeply ``document`` nests arrays and objects (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def _refuse_constant(name: str) -> Any:
@@ -112,7 +128,8 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
     requirements, and phase keys that match no phase of the bundle.
 
     Entries that already have a structural problem are skipped, so one mistake gives
-    one message.
+    one message. Never raises for a manifest :func:`parse_manifest` returned: a value of an
+    unexpected type is left to the structural problems.
     """
     doc, file, positions = manifest.document, manifest.file, manifest.positions
     broken = {p.pointer for p in structural}

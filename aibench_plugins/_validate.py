@@ -51,7 +51,8 @@ class ValidationReport:
 
 
 def validate_bundle(path: str | Path, *, strict: bool | None = None) -> ValidationReport:
-    """Validate the bundle at ``path`` (folder or zip) and its ``aibench.json``."""
+    """Validate the bundle at ``path`` (folder or zip) and its ``aibench.json``. Every fault of the
+    bundle or the manifest is a problem of the report; nothing is raised for their content."""
     from codalab_worker_compat import BundleError, load_bundle
 
     report = ValidationReport(str(path))

@@ -57,7 +57,8 @@ REPRODUCERS = ["0", "[]", '{"a": Infinity}', '{"schema_version": NaN}', '{"metri
                '{"a": "\\ud800"}', '{"schema_version": 1, "plugins": 3}',
                '{"schema_version": 1, "metrics": [{"use": "aibench.f1", "key": "f", "inputs": [1]}]}',
                '{"schema_version": 1, "metrics": [{"use": "aibench.f1", "key": "f", "splits": 3}]}',
-               '{"schema_version": 1, "unpack_limits": {"max_entries": 1e400}}']
+               '{"schema_version": 1, "unpack_limits": {"max_entries": 1e400}}',
+               '{"schema_version": 1, "a": ' + "[" * 900 + "]" * 900 + "}"]
 
 
 def with_examples(test: Any) -> Any:

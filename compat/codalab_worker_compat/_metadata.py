@@ -99,9 +99,10 @@ def is_code_submission(folder: Path, worker: Worker) -> bool:
 def read_metadata(folder: Path, worker: Worker) -> ProgramMetadata | None:
     """Read the metadata file of ``folder`` as ``worker`` does; ``None`` when there is none.
 
-    Raises :class:`MetadataError` for invalid YAML, a top level that is neither a mapping nor
-    empty, and a ``command`` the worker would crash on (v2: a list, §5.4; v1: neither a
-    string nor a list of strings).
+    Raises :class:`MetadataError`, and nothing else for any content of the file, for invalid
+    YAML (tags that would build objects, aliases expanding past a bound, values PyYAML cannot
+    build), a top level that is neither a mapping nor empty, and a ``command`` the worker would
+    crash on (v2: a list, §5.4; v1: neither a string nor a list of strings).
     """
     path = metadata_path(folder, worker)
     if path is None:

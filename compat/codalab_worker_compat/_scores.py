@@ -98,6 +98,9 @@ def read_scores(output_dir: str | Path, platform: ScorePlatform, *, scorer_exit_
     (§12: each version fails differently) or a value JSON cannot carry give ``no_scores``.
     A non-zero ``scorer_exit_code`` fails v1 (§4.10) and codabench (§5.10, §12), not ai4mediabench.
     With ``strict``, each ``scores.txt`` line v1 and v2 read differently is added to the warnings.
+
+    Never raises for what the files hold (any bytes, nesting, aliases, digits: the outcome and
+    ``error`` say what the platform does); raises ``ValueError`` only for an unknown ``platform``.
     """
     _check(platform)
     out, notes = Path(output_dir), []
@@ -198,8 +201,9 @@ def compare_lines(text: str) -> list[LineDifference]:
     v1 reads each non-empty line alone (``split(":")``, then ``float``). v2 reads the whole text as
     YAML, so a line's v2 reading is the top-level entry that starts on it, part of an entry's value,
     nothing (blank or comment), or no score when the document is not a mapping or not YAML. Two
-    readings agree when the keys match and the numbers are equal. Line numbers are YAML's; they
-    match ``split("\\n")`` unless the text holds a Unicode line separator.
+    readings agree when the keys match and the numbers are equal. Line numbers are
+    those of ``split("\\n")``, also when the text holds a Unicode line separator (U+2028...), which
+    YAML counts as a line break. Never raises, for any text.
     """
     text = _newlines(text)
     lines, seen, found = text.split("\n"), set(), []
