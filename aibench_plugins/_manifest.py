@@ -203,7 +203,7 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
             at = f"{base}/metrics/{index}"
             if not isinstance(entry, Mapping) or any(b == at or b.startswith(at + "/") for b in broken):
                 continue
-            inputs = entry.get("inputs") if isinstance(entry.get("inputs"), Mapping) else {}
+            inputs: Mapping[str, Any] = entry["inputs"] if isinstance(entry.get("inputs"), Mapping) else {}
             for name in ("predictions", "references"):
                 table = inputs.get(name, name)
                 if isinstance(table, str) and table not in data:
