@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,10 +25,12 @@ from typing import Any, Literal
 
 import yaml
 
+from ._unpack_limits import DEFAULT_LIMITS, Breach, Budget, UnpackLimits, describe
 from ._yaml import PlainDataLoader, load
 
 Platform = Literal["v1", "v2"]
 SPEC_NAME = "competition.yaml"
+MAX_SPEC_BYTES = 16 * 1024 * 1024  # read into memory whole: a larger spec is refused before reading
 _PROGRAM_FIELDS = ("scoring_program", "ingestion_program", "reference_data", "input_data")
 
 
@@ -119,10 +122,11 @@ class Bundle:
         with zipfile.ZipFile(self.path) as archive:
             return archive.read(name)
 
-    def materialize(self, name: str, scratch: Path) -> Path:
+    def materialize(self, name: str, scratch: Path, limits: UnpackLimits = DEFAULT_LIMITS) -> Path:
         """A local path for ``name`` (relative to the spec file): the folder or file itself
         for a folder bundle; for a zip bundle, the member file or folder extracted under
-        ``scratch``. Raises :class:`BundleError` when the bundle has no such entry."""
+        ``scratch``, streamed within ``limits``. Raises :class:`BundleError` when the bundle
+        has no such entry or its members go over the limits."""
         relative = _clean(self._relative(name))
         if not self.exists(name):
             raise BundleError(f"{name!r} is not in the bundle", file=self.spec_name,
@@ -130,15 +134,23 @@ class Bundle:
         if self.path.is_dir():
             return self.path / relative
         target = scratch / relative
+        budget = Budget(limits)
         with zipfile.ZipFile(self.path) as archive:
-            members = [m for m in archive.namelist()
-                       if (m == relative or m.startswith(relative + "/")) and not m.endswith("/")]
-            for member in members:
-                destination = (scratch / member).resolve()
-                if not destination.is_relative_to(scratch.resolve()):
-                    raise BundleError(f"zip member {member!r} points outside the bundle", file=str(self.path))
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                destination.write_bytes(archive.read(member))
+            members = [i for i in archive.infolist()
+                       if (i.filename == relative or i.filename.startswith(relative + "/")) and not i.is_dir()]
+            try:
+                budget.check_members(members, sum(i.compress_size for i in members))
+                for member in members:
+                    destination = (scratch / member.filename).resolve()
+                    if not destination.is_relative_to(scratch.resolve()):
+                        raise BundleError(f"zip member {member.filename!r} points outside the bundle",
+                                          file=str(self.path))
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(member) as source, destination.open("wb") as out:
+                        budget.copy(source, out, member.filename)
+            except Breach as breach:
+                raise BundleError(describe(breach, self.path.name, "organiser", repr(name)),
+                                  file=str(self.path)) from None
         return target
 
     def problems(self) -> list[BundleProblem]:
@@ -190,9 +202,17 @@ def load_bundle(path: str | Path) -> Bundle:
                     raise BundleError(f"no {SPEC_NAME} in {path.name}", file=str(path),
                                       fix=f"zip the bundle so that {SPEC_NAME} is at the root of the archive")
                 spec_name = candidates[0]
+                size = archive.getinfo(spec_name).file_size
+                if size > MAX_SPEC_BYTES:
+                    raise BundleError(f"{spec_name} is {size:,} bytes uncompressed, over the {MAX_SPEC_BYTES:,} bytes "
+                                      "a competition spec may have here; it was not read", file=str(path),
+                                      fix="a competition.yaml is a few kilobytes: check that the right file is zipped")
                 text = archive.read(spec_name)
-        except zipfile.BadZipFile as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
             raise BundleError(f"{path.name} is not a valid zip file ({error})", file=str(path)) from None
+        except (NotImplementedError, RuntimeError, ValueError, OSError) as error:  # encrypted, unknown method
+            raise BundleError(f"{path.name}: {spec_name} cannot be read from the zip ({error})", file=str(path),
+                              fix="zip the bundle without encryption, with deflate or no compression") from None
         names = frozenset(m for m in members if not m.endswith("/"))
     else:
         raise BundleError(f"{path} does not exist", file=str(path))

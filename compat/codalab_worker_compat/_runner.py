@@ -140,7 +140,7 @@ def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path
         if target is None:
             unpacked[name] = None
             continue
-        source = bundle.materialize(target, scratch / "raw")
+        source = bundle.materialize(target, scratch / "raw", limits)
         unpacked[name] = destination = scratch / name
         try:
             result.warnings += [f"{name}: {w}" for w in unpack(source, destination, worker, limits=limits,

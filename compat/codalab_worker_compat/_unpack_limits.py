@@ -99,7 +99,7 @@ class Budget:
         limits = self.limits
         if limits.max_entries is not None and self.entries + len(infos) > limits.max_entries:
             over = infos[max(limits.max_entries - self.entries, 0)].filename
-            raise Breach("max_entries", over, f"makes the number of entries {self.entries + len(infos):,}",
+            raise Breach("max_entries", over, "brings the number of entries to",
                          self.entries + len(infos), limits.max_entries)
         declared = self.written
         for info in infos:

@@ -110,7 +110,7 @@ def test_100000_one_byte_files_refused_by_count(tmp_path: Path) -> None:
         unpack(source, tmp_path / "out", "codabench")
     assert caught.value.limit == "max_entries"
     assert caught.value.message.startswith(
-        "flood.zip: member 'f/50000' makes the number of entries 100,000: 100,000, over the limit of 50,000 "
+        "flood.zip: member 'f/50000' brings the number of entries to: 100,000, over the limit of 50,000 "
         "(unpack limit max_entries); unpacking refused before writing it.")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
@@ -161,7 +161,7 @@ def test_v1_nested_zips_share_the_budget(tmp_path: Path) -> None:
     with zipfile.ZipFile(source, "w") as archive:
         archive.writestr("metadata", "command: x\n")
         archive.writestr("data.zip", inner.getvalue())
-    with pytest.raises(ArchiveError, match="data.zip: member 'x18' makes the number of entries 32") as caught:
+    with pytest.raises(ArchiveError, match="data.zip: member 'x18' brings the number of entries to: 32") as caught:
         unpack(source, tmp_path / "out", "v1", limits=UnpackLimits(max_entries=20))
     assert caught.value.limit == "max_entries"
 
@@ -231,3 +231,32 @@ def test_folder_entry_and_file_of_the_same_name_refused(tmp_path: Path) -> None:
         archive.writestr("a", "file")
     with pytest.raises(ArchiveError, match="member 'a/' needs 'a' to be a folder"):
         unpack(source, tmp_path / "out", "codabench")
+
+
+# --- zip bundles: parts streamed out of the bundle zip within the limits -------------------------
+
+def test_zip_bundle_part_over_the_limits_is_the_organisers_to_fix(tmp_path: Path) -> None:
+    from codalab_worker_compat import BundleError, load_bundle
+
+    source = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("competition.yaml", "version: 2\n")
+        for index in range(30):
+            archive.writestr(f"reference_data/r{index}.csv", "1\n")
+    bundle = load_bundle(source)
+    with pytest.raises(BundleError, match=r"bundle.zip: member 'reference_data/r10.csv' brings the number of entries "
+                                          r"to: 30, over the limit of 10 .* The organiser's to fix: the bundle's "
+                                          r"'reference_data'"):
+        bundle.materialize("reference_data", tmp_path / "scratch", UnpackLimits(max_entries=10))
+    assert not (tmp_path / "scratch").exists()
+    assert len(list(bundle.materialize("reference_data", tmp_path / "ok").iterdir())) == 30
+
+
+def test_zip_bundle_with_a_huge_spec_is_refused_before_reading(tmp_path: Path) -> None:
+    from codalab_worker_compat import BundleError, load_bundle
+
+    source = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("competition.yaml", b"#" * (17 * MIB))
+    with pytest.raises(BundleError, match="competition.yaml is 17,825,792 bytes uncompressed, over the 16,777,216"):
+        load_bundle(source)
