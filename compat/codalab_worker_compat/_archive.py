@@ -88,6 +88,10 @@ def unpack(source: Path, target: Path, worker: Worker, *, limits: UnpackLimits =
     warnings: list[str] = []
     job = _Unpacking(Budget(limits), owner, part)
     if source.is_dir():
+        try:
+            job.budget.check_folder(source)
+        except Breach as breach:
+            raise ArchiveError(describe(breach, source.name, owner, part), limit=breach.limit) from None
         shutil.copytree(source, target, symlinks=False, ignore_dangling_symlinks=True, dirs_exist_ok=True)
     elif source.is_file() and worker == "v1" and source.suffix != ".zip":
         target.mkdir(parents=True, exist_ok=True)

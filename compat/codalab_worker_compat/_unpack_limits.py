@@ -14,8 +14,10 @@ organiser raises them in the manifest (``unpack_limits`` in ``aibench.json``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Final, Literal
 from zipfile import ZipInfo
 
@@ -129,6 +131,34 @@ class Budget:
                 and info.file_size > limits.max_ratio * max(info.compress_size, 1)):
             raise Breach("max_ratio", name, f"expands {_size(info.file_size)} from {info.compress_size:,} bytes, "
                          "a ratio of", info.file_size / max(info.compress_size, 1), limits.max_ratio)
+
+    def check_folder(self, root: Path) -> None:
+        """The same limits (entries, depth, sizes; no ratio) for a folder that is copied as the zip it
+        becomes on upload. Sizes are those the copy writes (file links are followed, as it does)."""
+        limits, total, entries = self.limits, 0, 0
+        for folder, dirs, files in os.walk(root):
+            for name in sorted(dirs) + sorted(files):
+                entries += 1
+                relative = os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
+                if limits.max_entries is not None and entries > limits.max_entries:
+                    raise Breach("max_entries", relative, "brings the number of entries to at least", entries,
+                                 limits.max_entries)
+                if limits.max_depth is not None and relative.count("/") + 1 > limits.max_depth:
+                    raise Breach("max_depth", relative[:120], "has a path depth (folders and file)",
+                                 relative.count("/") + 1, limits.max_depth)
+                if name in files:
+                    try:
+                        size = os.stat(os.path.join(folder, name)).st_size
+                    except OSError:
+                        continue  # a dangling link: the copy skips it
+                    total += size
+                    if limits.max_member_bytes is not None and size > limits.max_member_bytes:
+                        raise Breach("max_member_bytes", relative, "has a size of", size, limits.max_member_bytes)
+                    if limits.max_total_bytes is not None and total > limits.max_total_bytes:
+                        raise Breach("max_total_bytes", relative, "brings the total size to", total,
+                                     limits.max_total_bytes)
+        self.entries += entries
+        self.written += total
 
     def copy(self, source: IO[bytes], target: IO[bytes], member: str) -> None:
         """Copy one member, counting the bytes actually written against the size limits."""

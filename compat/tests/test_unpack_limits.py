@@ -260,3 +260,15 @@ def test_zip_bundle_with_a_huge_spec_is_refused_before_reading(tmp_path: Path) -
         archive.writestr("competition.yaml", b"#" * (17 * MIB))
     with pytest.raises(BundleError, match="competition.yaml is 17,825,792 bytes uncompressed, over the 16,777,216"):
         load_bundle(source)
+
+
+def test_folder_submission_is_held_to_the_same_limits(tmp_path: Path) -> None:
+    source = tmp_path / "submission"
+    (source / "junk").mkdir(parents=True)
+    for index in range(12):
+        (source / "junk" / f"{index}.txt").write_text("x")
+    with pytest.raises(ArchiveError, match=r"submission: member 'junk/7.txt' brings the number of entries to at "
+                                           r"least: 11, over the limit of 10 \(unpack limit max_entries\)"):
+        unpack(source, tmp_path / "out", "codabench", limits=UnpackLimits(max_entries=10))
+    assert not (tmp_path / "out").exists()
+    unpack(source, tmp_path / "out", "codabench")
