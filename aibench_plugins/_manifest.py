@@ -253,7 +253,7 @@ def _plugin_problems(plugins: Sequence[Any], add: Any, is_broken: Any) -> None:
     seen: dict[Any, int] = {}
     for index, plugin in enumerate(plugins):
         at = f"/plugins/{index}"
-        if not isinstance(plugin, Mapping) or is_broken(at):
+        if not isinstance(plugin, Mapping) or is_broken(at) or not isinstance(plugin.get("id"), str):
             continue
         plugin_id = plugin.get("id")
         if plugin_id in seen:
@@ -261,7 +261,7 @@ def _plugin_problems(plugins: Sequence[Any], add: Any, is_broken: Any) -> None:
                 fix="keep one entry")
         seen.setdefault(plugin_id, index)
         requirement = plugin.get("requirement")
-        if requirement is None:
+        if not isinstance(requirement, str):
             continue
         try:
             parsed = Requirement(requirement)

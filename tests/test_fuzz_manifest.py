@@ -58,7 +58,8 @@ REPRODUCERS = ["0", "[]", '{"a": Infinity}', '{"schema_version": NaN}', '{"metri
                '{"schema_version": 1, "metrics": [{"use": "aibench.f1", "key": "f", "inputs": [1]}]}',
                '{"schema_version": 1, "metrics": [{"use": "aibench.f1", "key": "f", "splits": 3}]}',
                '{"schema_version": 1, "unpack_limits": {"max_entries": 1e400}}',
-               '{"schema_version": 1, "a": ' + "[" * 900 + "]" * 900 + "}"]
+               '{"schema_version": 1, "a": ' + "[" * 900 + "]" * 900 + "}",
+               '{"schema_version": 1, "plugins": [{"id": []}]}']
 
 
 def with_examples(test: Any) -> Any:
