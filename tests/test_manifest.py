@@ -213,3 +213,15 @@ def test_unreadable_manifests_are_one_problem(data: bytes, message: str) -> None
 def test_wrong_types_are_schema_problems_not_crashes(iris_bundle: Path, manifest: dict[str, Any]) -> None:
     write(iris_bundle, manifest)
     assert errors(iris_bundle)
+
+
+def test_schema_has_no_duplicate_keys() -> None:
+    """A duplicated key is silently dropped by json.loads: the schema would not say what it seems to."""
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+        return dict(pairs)
+
+    schema = json.loads((REPO / "schemas" / "aibench-manifest.schema.json").read_text(), object_pairs_hook=unique)
+    assert set(schema["$defs"]["unpack_limits"]["properties"]) == {
+        "max_total_mb", "max_member_mb", "max_entries", "max_ratio", "max_depth"}
