@@ -82,7 +82,7 @@ def describe(breach: Breach, archive: str, owner: Owner, part: str) -> str:
     else:
         fix = (f"The organiser's to fix: the bundle's {part} is over aibench's unpack limit. Shrink the archive, "
                f"or raise the limit with {how}")
-    return (f"{archive}: {where} {breach.what}: {shown(breach.value)}, over the limit of {shown(breach.maximum)} "
+    return (f"{archive}: {where} {breach.what} {shown(breach.value)}, over the limit of {shown(breach.maximum)} "
             f"(unpack limit {key}); unpacking refused before writing it. {fix}")
 
 
@@ -123,7 +123,7 @@ class Budget:
             depth = len([p for p in name.split("/") if p not in ("", ".")])
             if depth > limits.max_depth:
                 raise Breach("max_depth", name[:120] + ("..." if len(name) > 120 else ""),
-                             "has a path depth (folders and file)", depth, limits.max_depth)
+                             "has a path depth (folders and file) of", depth, limits.max_depth)
         if limits.max_member_bytes is not None and info.file_size > limits.max_member_bytes:
             raise Breach("max_member_bytes", name, "declares an uncompressed size of", info.file_size,
                          limits.max_member_bytes)
@@ -147,7 +147,7 @@ class Budget:
                     raise Breach("max_entries", relative, "brings the number of entries to at least", entries,
                                  limits.max_entries)
                 if limits.max_depth is not None and relative.count("/") + 1 > limits.max_depth:
-                    raise Breach("max_depth", relative[:120], "has a path depth (folders and file)",
+                    raise Breach("max_depth", relative[:120], "has a path depth (folders and file) of",
                                  relative.count("/") + 1, limits.max_depth)
                 if name in files:
                     try:
