@@ -371,8 +371,8 @@ def _store(value: object, platform: ScorePlatform) -> Decimal:
     try:
         decimal = _CONTEXT.create_decimal_from_float(number) if isinstance(number, float) \
             else Decimal(number)  # type: ignore[arg-type]
-    except (InvalidOperation, TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a number: DecimalField refuses it, the upload fails") from None
+    except (InvalidOperation, TypeError, ValueError, OverflowError):  # a list reads as Decimal's (sign, digits, exp)
+        raise ValueError(f"{str(value)[:60]!r} is not a number: DecimalField refuses it, the upload fails") from None
     if not decimal.is_finite():
         raise ValueError(f"{value!r} is not finite: the database refuses it (§4.9 #1669, §8.15, §11)")
     try:

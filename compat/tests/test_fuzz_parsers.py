@@ -144,6 +144,7 @@ def _check_scores(folder: Path) -> None:
 @example("accuracy: &a [*a]\n")
 @example("? [a]\n: 1")
 @example("accuracy: !!python/object/apply:os.getcwd []")
+@example("accuracy: [9223372036854775808,0,0]")
 def test_read_scores_txt_never_raises(scratch: Path, text: str) -> None:
     _write(scratch, "scores.txt", text)
     _check_scores(scratch)
