@@ -130,7 +130,7 @@ def _extract(archive_path: Path, target: Path, worker: Worker, warnings: list[st
             for info in infos:
                 _check_member(info.filename, archive_path.name)
             _check_clashes(infos, archive_path.name)
-            job.budget.check_members(infos, archive_path.stat().st_size)
+            job.budget.check_members(infos, os.fstat(archive.fp.fileno()).st_size if archive.fp else 0)
             backslashed = [i.filename for i in infos if "\\" in i.filename]
             if backslashed:
                 warnings.append(
