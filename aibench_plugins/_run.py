@@ -132,6 +132,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
 
     from ._hashing import sha256_of_path
     from ._ledger import Ledger
+    from ._manifest import unpack_limits
 
     bundle = load_bundle(bundle_path)
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
@@ -189,7 +190,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                 with _terminate_as_exit():
                     result = run_submission(bundle, Path(submission), runner, work, worker=worker, phase=phase,
                                             task=task, before_run=before_run, limits=chosen.limits,
-                                            hide=(ledger.path.parent / "runs",))  # other runs' labels
+                                            hide=(ledger.path.parent / "runs",),  # other runs' labels
+                                            unpack_limits=unpack_limits(bundle))
                     report = _conclude(run_id, result, bundle, work, described, runner.name, record, plugins,
                                        phase_key, evaluation, log)
             except BaseException as error:
