@@ -62,8 +62,12 @@ def add_columns(text: str, platform: Literal["v1", "v2"], columns: Sequence[NewC
 # -- the spec as the platform will read it -------------------------------------------
 
 def _load(text: str) -> Any:
+    """The spec as a safe loader reads it, aliases bounded (compat's ``_yaml``: a "billion laughs"
+    spec would make the comparison of the edit walk every expansion). Raises ColumnEditError."""
+    from codalab_worker_compat._yaml import load
+
     try:
-        return yaml.safe_load(text)
+        return load(text, yaml.SafeLoader)
     except yaml.YAMLError as error:
         raise ColumnEditError(f"competition.yaml is not YAML a safe loader reads: {error}") from None
 

@@ -318,6 +318,31 @@ def _json_kind(value: Any) -> str:
         type(value), "a number")
 
 
+class _TooLarge(Exception):
+    """An integer of a JSON file that does not fit the 64-bit integers ids and values are read into."""
+
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+        super().__init__(digits)
+
+    def read_error(self, name: str, line: int) -> ReadError:
+        shown = self.digits if len(self.digits) <= 30 else f"{self.digits[:12]}...{self.digits[-6:]}"
+        return ReadError(f"line {line}: the integer {shown} ({len(self.digits.lstrip('-'))} digits) does not fit "
+                         "a 64-bit integer", file=name, line=line, kind="unreadable",
+                         fix='write such an id as a string ("id": "123...") and such a value as a float')
+
+
+def _int64(digits: str) -> int:
+    """``json`` ``parse_int``: an integer within 64 bits, else :class:`_TooLarge` (also before Python's
+    4,300-digit conversion limit is reached)."""
+    if len(digits) > 20:
+        raise _TooLarge(digits)
+    value = int(digits)
+    if not -(2**63) <= value < 2**63:
+        raise _TooLarge(digits)
+    return value
+
+
 def _load_json(path: Path, name: str) -> Any:
     raw = path.read_bytes()
     try:
@@ -330,7 +355,12 @@ def _load_json(path: Path, name: str) -> Any:
         raise ReadError("file is empty", file=name, kind="unreadable",
                         fix='write a list of records, such as [{"id": "a", "label": "cat"}]')
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_int64)
+    except _TooLarge as error:
+        raise error.read_error(name, text.count("\n", 0, max(text.find(error.digits), 0)) + 1) from None
+    except RecursionError:
+        raise ReadError("nests arrays or objects deeper than Python can read", file=name, kind="unreadable",
+                        fix="write a flat list of records or an object mapping ids to values") from None
     except json.JSONDecodeError as error:
         raise ReadError(f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})", file=name,
                         line=error.lineno, kind="unreadable",
@@ -410,7 +440,13 @@ def _read_jsonl(path: Path, name: str, spec: TableSpec) -> Table:
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                record = json.loads(raw, parse_int=_int64)
+            except _TooLarge as error:
+                raise error.read_error(name, number) from None
+            except RecursionError:
+                raise ReadError(f"line {number} nests arrays or objects deeper than Python can read", file=name,
+                                line=number, kind="unreadable",
+                                fix='write one flat JSON object per line, such as {"id": "a", "label": "cat"}') from None
             except UnicodeDecodeError:
                 raise ReadError(f"line {number} is not valid UTF-8", file=name, line=number, kind="unreadable",
                                 fix="save the file as UTF-8") from None

@@ -1,5 +1,6 @@
 """Where each value of a JSON document starts, by JSON pointer, so that a problem can
-name its line and column. The text must already be valid JSON."""
+name its line and column. The text must already be valid JSON that ``json.loads`` reads and that
+nests at most a few hundred levels (``parse_manifest`` checks both first); for such text it never raises."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from json import decoder
 scanstring = decoder.scanstring  # type: ignore[attr-defined]  # public since Python 2, not in typeshed
 
 _WS = re.compile(r"[ \t\n\r]*")
-_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
+_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null|NaN|-?Infinity")
 
 
 def value_positions(text: str) -> dict[str, tuple[int, int]]:

@@ -16,11 +16,13 @@ from ._problems import Problem, did_you_mean, pointer
 from ._schema import manifest_problems, params_problems
 
 if TYPE_CHECKING:
-    from codalab_worker_compat import Bundle
+    from codalab_worker_compat import Bundle, UnpackLimits
 
     from ._host import PluginHost
 
 MANIFEST_NAME = "aibench.json"
+#: deeper documents are refused before the schema (its validator stops at a recursion limit)
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -89,22 +91,62 @@ class Manifest:
 def parse_manifest(data: bytes, file: str = MANIFEST_NAME) -> tuple[Manifest | None, list[Problem]]:
     """Parse and structurally validate manifest bytes.
 
-    Returns the manifest (``None`` when it is not JSON) and every schema problem.
+    Returns the manifest (``None`` when it is not UTF-8 JSON holding an object: NaN, Infinity,
+    lone surrogates, numbers over Python's digit limit and nesting past the recursion limit
+    count as not JSON, as does nesting deeper than :data:`MAX_DEPTH`) and every schema problem. Never raises for any ``data``: every fault of
+    the file is a :class:`Problem`.
     """
     from ._jsonpos import value_positions
 
     try:
         text = data.decode("utf-8-sig")
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
     except UnicodeDecodeError as error:
         return None, [Problem("", f"not UTF-8 text ({error.reason} at byte {error.start}).", file=file,
                               fix="save the file as UTF-8")]
+    except UnicodeEncodeError:
+        return None, [Problem("", "a string holds a lone surrogate escape (such as \\ud800): it is not Unicode text.",
+                              file=file, fix="write the character itself, or a valid surrogate pair")]
     except json.JSONDecodeError as error:
         return None, [Problem("", f"not valid JSON: {error.msg}.", file=file, line=error.lineno, column=error.colno,
                               fix="check the punctuation just before this position (commas, quotes, brackets)")]
+    except RecursionError:
+        return None, [Problem("", "not a manifest: its arrays or objects nest deeper than Python can read.",
+                              file=file, fix="a manifest nests a few levels at most; remove the extra brackets")]
+    except ValueError as error:  # an integer over Python's digit limit
+        return None, [Problem("", f"not a manifest JSON number: {error}.", file=file,
+                              fix="write numbers with at most a few digits")]
+    if _depth(document) > MAX_DEPTH:
+        return None, [Problem("", f"not a manifest: its arrays or objects nest deeper than {MAX_DEPTH} levels.",
+                              file=file, fix="a manifest nests a few levels at most; remove the extra brackets")]
+    if not isinstance(document, dict):
+        return None, [Problem("", f"the manifest must be a JSON object, found {_json_kind(document)}.", file=file,
+                              expected='an object such as {"schema_version": 1}', found=_json_kind(document),
+                              fix='start from {"schema_version": 1}; \'aibench schema\' prints the format')]
     positions = value_positions(text)
     manifest = Manifest(document, file, hashlib.sha256(data).hexdigest(), positions)
     return manifest, manifest_problems(document, positions, file)
+
+
+def _depth(document: Any) -> int:
+    """How deeply ``document`` nests arrays and objects (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a JSON number (JSON has no NaN or Infinity)", name, 0)
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array", type(None): "null"}
+    return kinds.get(type(value), "a value")
 
 
 def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | None,
@@ -114,7 +156,8 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
     requirements, and phase keys that match no phase of the bundle.
 
     Entries that already have a structural problem are skipped, so one mistake gives
-    one message.
+    one message. Never raises for a manifest :func:`parse_manifest` returned: a value of an
+    unexpected type is left to the structural problems.
     """
     doc, file, positions = manifest.document, manifest.file, manifest.positions
     broken = {p.pointer for p in structural}
@@ -152,7 +195,8 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
                 continue
             for index, entry in enumerate(entries):
                 at = f"{base}/{row.section}/{index}"
-                if not isinstance(entry, Mapping) or is_broken(f"{at}/use") or is_broken(f"{at}/params"):
+                if (not isinstance(entry, Mapping) or not isinstance(entry.get("use"), str) or at in broken
+                        or is_broken(f"{at}/use") or is_broken(f"{at}/params")):
                     continue
                 _component_problems(entry, at, row.kind, host, manifest, failed_plugins, add, problems)
         metrics = scope.get("metrics")
@@ -190,17 +234,20 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
             continue
         for index, entry in enumerate(metrics):
             at = f"{base}/metrics/{index}"
-            if not isinstance(entry, Mapping) or any(b.startswith(at) for b in broken):
+            if not isinstance(entry, Mapping) or any(b == at or b.startswith(at + "/") for b in broken):
                 continue
+            inputs: Mapping[str, Any] = entry["inputs"] if isinstance(entry.get("inputs"), Mapping) else {}
             for name in ("predictions", "references"):
-                table = (entry.get("inputs") or {}).get(name, name)
-                if table not in data:
-                    where = f"{at}/inputs/{name}" if name in (entry.get("inputs") or {}) else at
+                table = inputs.get(name, name)
+                if isinstance(table, str) and table not in data:
+                    where = f"{at}/inputs/{name}" if name in inputs else at
                     add(where, f"metric {entry.get('use')!r} reads table {table!r}, which 'data' does not declare.",
                         expected=f"a table named {table!r} under /data", found=repr(sorted(data)) if data else "no /data",
                         fix=f"add \"data\": {{\"{table}\": {{\"file\": \"...\", \"id\": \"id\", \"columns\": [\"...\"]}}}}")
             chosen = entry.get("splits", list(splits) or ["all"])
-            for position, split in enumerate(chosen):
+            for position, split in enumerate(chosen if isinstance(chosen, list) else []):
+                if not isinstance(split, str):
+                    continue
                 if split != "all" and split not in splits:
                     suggestion = did_you_mean(split, [*splits, "all"])
                     add(f"{at}/splits/{position}", f"no split {split!r}.", expected=f"'all' or one of {sorted(splits)}",
@@ -218,10 +265,10 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
                         fix=f"did you mean {suggestion!r}?" if suggestion else None)
     concepts = doc.get("concepts")
     if isinstance(concepts, list):
-        labels = [c.get("label") for c in concepts if isinstance(c, Mapping)]
+        labels = [c.get("label") for c in concepts if isinstance(c, Mapping) and isinstance(c.get("label"), str)]
         seen: set[Any] = set()
         for index, concept in enumerate(concepts):
-            if not isinstance(concept, Mapping):
+            if not isinstance(concept, Mapping) or not isinstance(concept.get("label"), str):
                 continue
             if concept.get("label") in seen:
                 add(f"/concepts/{index}/label", f"concept {concept.get('label')!r} is declared twice.")
@@ -239,7 +286,7 @@ def _plugin_problems(plugins: Sequence[Any], add: Any, is_broken: Any) -> None:
     seen: dict[Any, int] = {}
     for index, plugin in enumerate(plugins):
         at = f"/plugins/{index}"
-        if not isinstance(plugin, Mapping) or is_broken(at):
+        if not isinstance(plugin, Mapping) or is_broken(at) or not isinstance(plugin.get("id"), str):
             continue
         plugin_id = plugin.get("id")
         if plugin_id in seen:
@@ -247,7 +294,7 @@ def _plugin_problems(plugins: Sequence[Any], add: Any, is_broken: Any) -> None:
                 fix="keep one entry")
         seen.setdefault(plugin_id, index)
         requirement = plugin.get("requirement")
-        if requirement is None:
+        if not isinstance(requirement, str):
             continue
         try:
             parsed = Requirement(requirement)
@@ -325,3 +372,35 @@ def _column_problems(metrics: Sequence[Any], at: str, original: set[str], host: 
                                     f"{registry.get(use).component.info.direction}.",
                     expected=repr(implied), found=repr(sort), fix=f"remove 'sort' or set it to {implied!r}",
                     severity="warning")
+
+
+def unpack_limits(bundle: Bundle) -> UnpackLimits:
+    """The unpack limits for runs of ``bundle``: compat's defaults, with what the manifest's
+    ``unpack_limits`` sets (MiB for sizes). A bundle without a readable manifest, or a value
+    that is not a positive number, keeps the default (``aibench validate`` reports the latter)."""
+    from dataclasses import replace
+
+    from codalab_worker_compat import DEFAULT_LIMITS
+    from codalab_worker_compat._unpack_limits import MANIFEST_KEYS
+
+    name = _sibling(bundle.spec_name, MANIFEST_NAME)
+    if not bundle.exists(MANIFEST_NAME):
+        return DEFAULT_LIMITS
+    try:
+        document = json.loads(bundle.read_bytes(name).decode("utf-8-sig"))
+    except (OSError, KeyError, UnicodeDecodeError, ValueError, RecursionError):
+        return DEFAULT_LIMITS
+    given = document.get("unpack_limits") if isinstance(document, dict) else None
+    if not isinstance(given, dict):
+        return DEFAULT_LIMITS
+    changes: dict[str, Any] = {}
+    for field_name, (key, unit) in MANIFEST_KEYS.items():
+        value = given.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 2**62:
+            changes[field_name] = value if field_name == "max_ratio" else int(value * unit)
+    return replace(DEFAULT_LIMITS, **changes)
+
+
+def _sibling(spec_name: str, name: str) -> str:
+    parent = spec_name.rpartition("/")[0]
+    return f"{parent}/{name}" if parent else name

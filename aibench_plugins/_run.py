@@ -117,6 +117,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
 
     from ._hashing import sha256_of_path
     from ._ledger import Ledger
+    from ._manifest import unpack_limits
     from ._stages import PLUGIN_LOG, apply_retention, conclude, own_file, plugin_output, record_report, record_stop, \
         stop_message
 
@@ -141,7 +142,8 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
                 with _terminate_as_exit():
                     result = run_submission(bundle, submission, runner, work, worker=worker, phase=phase, task=task,
                                             before_run=session.before_scoring if session is not None else None,
-                                            limits=run.limits.limits, hide=(ledger.path.parent / "runs",))
+                                            limits=run.limits.limits, hide=(ledger.path.parent / "runs",),
+                                            unpack_limits=unpack_limits(bundle))
                     report = conclude(run_id, result, bundle, work, described, runner.name, run.record, session,
                                       log)
             except BaseException as error:

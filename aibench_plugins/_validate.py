@@ -56,7 +56,9 @@ class ValidationReport:
 
 def validate_bundle(path: str | Path, *, strict: bool | None = None, bundle: Bundle | None = None) -> ValidationReport:
     """Validate the bundle at ``path`` (folder or zip) and its ``aibench.json``; ``bundle`` is the
-    bundle already loaded from ``path`` (``aibench run`` and ``aibench wrap`` load it once)."""
+    bundle already loaded from ``path`` (``aibench run`` and ``aibench wrap`` load it once). Every
+    fault of the bundle or the manifest is a problem of the report; nothing is raised for their
+    content."""
     from codalab_worker_compat import BundleError, load_bundle, reference_exposures
 
     report = ValidationReport(str(path))
@@ -116,7 +118,9 @@ def _plugin_problems(manifest: Manifest, host: PluginHost) -> list[Problem]:
     """A problem for each named plugin that is missing or failed: an error when the
     manifest requires it (or in strict mode), otherwise a warning."""
     problems = []
-    index = {p.get("id"): i for i, p in enumerate(manifest.document.get("plugins", [])) if isinstance(p, dict)}
+    plugins = manifest.document.get("plugins")
+    index = {p.get("id"): i for i, p in enumerate(plugins if isinstance(plugins, list) else [])
+             if isinstance(p, dict) and isinstance(p.get("id"), str)}
     for record in host.failed():
         at = f"/plugins/{index[record.id]}" if record.id in index else ""
         line, column = manifest.positions.get(at, (None, None))

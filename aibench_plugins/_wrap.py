@@ -314,9 +314,10 @@ def _wrapped_command(original: str, role: Role, platform: str) -> str:
 
 def _rewrite_metadata(path: Path, commands: list[str], where: str) -> None:
     import yaml
+    from codalab_worker_compat._yaml import load as load_yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"), yaml.SafeLoader)  # alias bombs refused
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise WrapRefused([f"{where}: {path.name} cannot be rewritten safely ({error})"]) from None
     if not isinstance(data, dict):

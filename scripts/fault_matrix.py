@@ -265,7 +265,14 @@ def collect_left(ctx: Ctx, row: Row, guard: Guard | None) -> None:
     if containers:
         parts.append(f"{len(containers)} container(s)")
         subprocess.run(["docker", "rm", "-f", *[c.split()[0] for c in containers]], capture_output=True)
-    procs = sorted(set(marked_processes(ctx.token)) | set(guard.processes() if guard else []))
+    # the Docker executor's watcher (codalab_worker_compat._reaper) polls its owner every 0.5 s and
+    # exits once it is gone: give what is still ending a few seconds before counting it as left
+    end = time.monotonic() + 3.0
+    while True:
+        procs = sorted(set(marked_processes(ctx.token)) | set(guard.processes() if guard else []))
+        if not procs or time.monotonic() >= end:
+            break
+        time.sleep(0.2)
     if procs:
         parts.append(f"{len(procs)} process(es)")
         row.details["processes"] = procs[:5]

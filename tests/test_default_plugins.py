@@ -100,3 +100,21 @@ def test_size_limit_reads_metadata_only(host: PluginHost, tmp_path: Path) -> Non
     [per_file, total] = check.run(tmp_path, max_file_mb=100, max_total_mb=500)
     assert per_file.file == "predictions.csv" and "2048.0 MiB, over the 100 MiB limit" in per_file.message
     assert "over the 500 MiB limit" in total.message
+
+
+def test_required_files_caps_the_problems_it_lists(host: PluginHost, tmp_path: Path) -> None:
+    """Issue 9 item 12: stray files give 20 problems and one summary (100,000 of them gave a 12 MB
+    message); 5,000 show it as well."""
+    (tmp_path / "predictions.csv").write_text("id,label\n")
+    stray = tmp_path / "junk"
+    stray.mkdir()
+    for index in range(5_000):
+        (stray / str(index)).touch()
+    check = component(host, Kind.CHECK, "aibench.required_files")
+    problems = check.run(tmp_path, files=["predictions.csv"], allow_others=False)
+    assert len(problems) == 21
+    assert all(p.message == "unexpected file" for p in problems[:20])
+    assert problems[20].message == "... and 4980 more unexpected files (5000 in all)"
+    assert "only the first 20 problems are listed (max_problems)" in str(problems[20])
+    assert sum(len(str(p)) for p in problems) < 10_000
+    assert len(check.run(tmp_path, files=["predictions.csv"], allow_others=False, max_problems=3)) == 4

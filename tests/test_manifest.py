@@ -255,3 +255,40 @@ def test_the_plan_resolves_phases_default_splits_column_keys_and_limits(iris_bun
                                          {"predictions": "predictions", "references": "references"})
     assert top.plugin_time_limit_s == final.plugin_time_limit_s == 5.0
     assert manifest.plan(None) is top  # parsed once
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"0", "the manifest must be a JSON object, found a number."),
+    (b"[]", "the manifest must be a JSON object, found an array."),
+    (b'{"a": Infinity}', "not valid JSON: Infinity is not a JSON number (JSON has no NaN or Infinity)."),
+    (b'{"schema_version": NaN}', "not valid JSON: NaN is not a JSON number (JSON has no NaN or Infinity)."),
+    (b"[" * 100_000 + b"]" * 100_000, "not a manifest: its arrays or objects nest deeper than Python can read."),
+    (b'{"a": [' + b"[" * 900 + b"]" * 900 + b"]}", "not a manifest: its arrays or objects nest deeper than 64 levels."),
+    (b'{"a": ' + b"1" * 5000 + b"}", "not a manifest JSON number: Exceeds the limit (4300 digits)"),
+    (b'{"a": "\\ud800"}', "a string holds a lone surrogate escape (such as \\ud800): it is not Unicode text."),
+], ids=["number", "array", "infinity", "nan", "nesting-100000", "nesting-900", "5000-digits", "lone-surrogate"])
+def test_unreadable_manifests_are_one_problem(data: bytes, message: str) -> None:
+    """Issue 9 item 13: each of these raised (AttributeError, JSONDecodeError from the positions,
+    RecursionError, ValueError, UnicodeEncodeError)."""
+    manifest, [problem] = parse_manifest(data)
+    assert manifest is None and problem.message.startswith(message) and problem.fix
+
+
+@pytest.mark.parametrize("manifest", [{"schema_version": 1, "metrics": [{"": 1}]},
+                                      {"schema_version": 1, "concepts": [{"label": [None]}]},
+                                      {"schema_version": 1, "plugins": 3}], ids=["no-use", "list-label", "plugins-int"])
+def test_wrong_types_are_schema_problems_not_crashes(iris_bundle: Path, manifest: dict[str, Any]) -> None:
+    write(iris_bundle, manifest)
+    assert errors(iris_bundle)
+
+
+def test_schema_has_no_duplicate_keys() -> None:
+    """A duplicated key is silently dropped by json.loads: the schema would not say what it seems to."""
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+        return dict(pairs)
+
+    schema = json.loads((REPO / "schemas" / "aibench-manifest.schema.json").read_text(), object_pairs_hook=unique)
+    assert set(schema["$defs"]["unpack_limits"]["properties"]) == {
+        "max_total_mb", "max_member_mb", "max_entries", "max_ratio", "max_depth"}

@@ -163,3 +163,20 @@ def test_a_hanging_plugin_dies_with_a_killed_aibench_run_and_the_run_reads_inter
                              capture_output=True, text=True, timeout=60)
     [record] = json.loads(history.stdout)["runs"]
     assert record["status"] == "interrupted" and "ended without recording a result" in record["message"]
+
+
+@pytest.mark.parametrize("command", [["validate", "--json"], ["plugins", "list", "--json"],
+                                     ["plugins", "list", "--json", "--bundle"]],
+                         ids=["validate", "plugins-list", "plugins-list-bundle"])
+def test_a_plugin_printing_at_import_leaves_validate_and_plugins_list_json(tmp_path: Path, loud_site: Path,
+                                                                          command: list[str]) -> None:
+    environ = os.environ | {"AIBENCH_HOME": str(tmp_path / "home"), "PYTHONPATH": str(loud_site)}
+    args = [*command, str(loud_bundle(tmp_path))] if command[0] == "validate" or "--bundle" in command else command
+    done = subprocess.run([sys.executable, "-m", "aibench_plugins", *args], env=environ, capture_output=True,
+                          timeout=300)
+
+    shown = json.loads(done.stdout)  # nothing but the JSON on stdout
+    assert b"chatter" not in done.stdout and b"chatter" not in done.stderr
+    assert b"plugins printed" in done.stderr and len(done.stderr) < 4096
+    if command[0] == "plugins":
+        assert any(p["id"] == "acme-loud" and p["status"] == "loaded" for p in shown["plugins"])

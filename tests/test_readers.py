@@ -452,3 +452,12 @@ def test_align_label_maps_of_another_size(tmp_path: Path) -> None:
                                         r"truth\.npz have shape \(2, 4, 5\) \(each row 4x5\) Fix: save values of "
                                         r"shape \(n, 4, 5\)"):
         align(predictions, references)
+
+
+def test_jsonl_id_too_large_for_64_bits_is_a_read_error(tmp_path: Path) -> None:
+    """Issue 9 item 13: this id raised OverflowError when joined on ids."""
+    write(tmp_path, "p.jsonl", '{"id": 1, "label": "a"}\n{"id": 123456789012345678901234567890, "label": "b"}\n')
+    with pytest.raises(ReadError, match=r"p.jsonl:2: line 2: the integer 123456789012345678901234567890 \(30 digits\) "
+                                        r"does not fit a 64-bit integer Fix: write such an id as a string") as caught:
+        read_table(tmp_path, TableSpec("p.jsonl", id="id", columns=["label"]))
+    assert caught.value.kind == "unreadable" and caught.value.line == 2

@@ -399,3 +399,23 @@ def test_history_of_a_ledger_locked_by_another_process_reads_it_and_says_so(
     assert "another process held the run ledger locked" in result.stderr and "fuser" in result.stderr
     [row] = json.loads(result.stdout)["runs"]
     assert (row["id"], row["status"], row["scores"]) == (run_id, "finished", {"accuracy": 0.5})
+
+
+def test_a_billion_laughs_metadata_in_the_predictions_is_refused_quickly(tmp_path: Path) -> None:
+    """v1 appends the worker's metadata to a participant's own file: the wrapped runtime reads it
+    with compat's bounded loader, as every participant-influenced YAML is read (issue 9 item 8).
+    An alias bomb there is refused and its measurements are not taken (PyYAML alone keeps aliases
+    as references, so it returns quickly too, but hands the bomb on to whatever walks it)."""
+    import time
+
+    from aibench_plugins._runtime.measurements import read_prediction_measurements
+
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    predictions = tmp_path / "res"
+    predictions.mkdir()
+    (predictions / "metadata").write_text("\n".join(lines) + "\nelapsedTime: 1.5\n")
+    started = time.monotonic()
+    measured = read_prediction_measurements(predictions, trust_worker_metadata=True)
+    assert time.monotonic() - started < 2
+    assert measured == []

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from codalab_worker_compat._yaml import load as load_yaml
 
 from .._capture import read_head
 
@@ -62,7 +63,7 @@ def read_prediction_measurements(predictions: Path, *, trust_worker_metadata: bo
     metadata = predictions / "metadata"
     if trust_worker_metadata and metadata.is_file():
         try:
-            data = yaml.safe_load(_small_file(metadata).decode("utf-8", errors="replace"))
+            data = load_yaml(_small_file(metadata).decode("utf-8", errors="replace"), yaml.SafeLoader)  # alias bombs refused
         except (OSError, ValueError, yaml.YAMLError):
             data = None
         if isinstance(data, dict):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -20,3 +21,18 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [headers, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+@contextmanager
+def plugin_output_held(as_json: bool) -> Iterator[None]:
+    """Hold what plugins print while the block loads them (an import-time ``print()``) away from
+    this command's streams, so ``--json`` stays JSON; afterwards one note on stderr says how much
+    was held and, without ``--json``, shows its last lines."""
+    from .._capture import CappedLog, capture_fds
+
+    held = CappedLog(head_bytes=0, tail_bytes=2048)
+    with capture_fds(held):
+        yield
+    if held.total:
+        click.echo(f"note: plugins printed {held.total} bytes while loading; not shown on stdout"
+                   + ("" if as_json else f"; the last of it:\n{held.tail_text(2048)}"), err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._output import echo_json, table
+from ._output import echo_json, plugin_output_held, table
 
 LIST_VERSION = 1
 
@@ -39,13 +39,15 @@ def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None
         from .._host import PluginHost
 
         host = PluginHost(strict=strict or None, raise_failures=False)
-        host.load_builtins()
-        host.load_all_installed()
+        with plugin_output_held(as_json):
+            host.load_builtins()
+            host.load_all_installed()
         records = host.sorted_records()
     else:
         from .._validate import validate_bundle
 
-        report = validate_bundle(bundle, strict=strict or None)
+        with plugin_output_held(as_json):
+            report = validate_bundle(bundle, strict=strict or None)
         if not report.plugins:  # the bundle or its manifest could not be read
             for problem in report.errors:
                 click.echo(f"  {problem}", err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._output import echo_json
+from ._output import echo_json, plugin_output_held
 
 
 @click.command()
@@ -26,7 +26,8 @@ def validate(bundle: str, as_json: bool, strict: bool | None) -> None:
     """
     from .._validate import validate_bundle
 
-    report = validate_bundle(bundle, strict=strict or None)
+    with plugin_output_held(as_json):
+        report = validate_bundle(bundle, strict=strict or None)
     if as_json:
         echo_json(report.to_json())
     else:

@@ -24,6 +24,12 @@ _REQUIRED = {
             "default": True,
             "description": "When false, a file matching none of the patterns is a problem.",
         },
+        "max_problems": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 20,
+            "description": "Unexpected files listed before one summary problem '... and N more'.",
+        },
     },
     "required": ["files"],
     "additionalProperties": False,
@@ -45,8 +51,10 @@ def _files(root: Path) -> list[str]:
 
 
 @check(id="aibench.required_files", params_schema=_REQUIRED)
-def required_files(submission: Path, *, files: list[str], allow_others: bool = True) -> Iterator[SubmissionProblem]:
-    """Each pattern matches at least one file of the submission; optionally nothing else is present."""
+def required_files(submission: Path, *, files: list[str], allow_others: bool = True,
+                   max_problems: int = 20) -> Iterator[SubmissionProblem]:
+    """Each pattern matches at least one file of the submission; optionally nothing else is present.
+    Unexpected files are listed up to ``max_problems``, then one summary problem ``... and N more``."""
     present = _files(submission)
     for pattern in files:
         if not fnmatch.filter(present, pattern):
@@ -54,10 +62,15 @@ def required_files(submission: Path, *, files: list[str], allow_others: bool = T
                                     fix=f"add a file named like {pattern!r} at the root of the submission zip"
                                         f" (found: {', '.join(present[:10]) or 'no files'})")
     if not allow_others:
-        for name in present:
-            if not any(fnmatch.fnmatch(name, pattern) for pattern in files):
-                yield SubmissionProblem("aibench.required_files", "unexpected file", file=name,
-                                        fix=f"remove it; the submission may only hold {', '.join(files)}")
+        stray = [name for name in present if not any(fnmatch.fnmatch(name, pattern) for pattern in files)]
+        for name in stray[:max_problems]:
+            yield SubmissionProblem("aibench.required_files", "unexpected file", file=name,
+                                    fix=f"remove it; the submission may only hold {', '.join(files)}")
+        if len(stray) > max_problems:
+            yield SubmissionProblem("aibench.required_files", f"... and {len(stray) - max_problems} more unexpected "
+                                    f"files ({len(stray)} in all)",
+                                    fix=f"only the first {max_problems} problems are listed (max_problems); remove "
+                                        "every file the submission may not hold and submit again")
 
 
 @check(id="aibench.size_limit", params_schema=_SIZE)

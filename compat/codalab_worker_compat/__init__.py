@@ -23,6 +23,7 @@ from ._platforms import RULES, WORKERS, Worker, WorkerRules, resolve_worker
 from ._runner import RunResult, StepResult, run_submission
 from ._safefs import UnsafeEntry
 from ._trust import reference_exposures
+from ._unpack_limits import DEFAULT_LIMITS, UnpackLimits
 from ._scores import (
     LeaderboardRow,
     LineDifference,
@@ -34,6 +35,7 @@ from ._scores import (
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "RULES",
     "WORKERS",
     "ArchiveError",
@@ -61,6 +63,7 @@ __all__ = [
     "ScoresResult",
     "StepResult",
     "UnsafeEntry",
+    "UnpackLimits",
     "Worker",
     "WorkerRules",
     "compare_lines",

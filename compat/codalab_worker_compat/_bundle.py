@@ -15,7 +15,9 @@ What is read here, and the rule each reading follows (sections of
 
 from __future__ import annotations
 
+import math
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -23,8 +25,12 @@ from typing import Any, Literal
 
 import yaml
 
+from ._unpack_limits import DEFAULT_LIMITS, Breach, Budget, UnpackLimits, describe
+from ._yaml import PlainDataLoader, load
+
 Platform = Literal["v1", "v2"]
 SPEC_NAME = "competition.yaml"
+MAX_SPEC_BYTES = 16 * 1024 * 1024  # read into memory whole: a larger spec is refused before reading
 _PROGRAM_FIELDS = ("scoring_program", "ingestion_program", "reference_data", "input_data")
 
 
@@ -116,10 +122,11 @@ class Bundle:
         with zipfile.ZipFile(self.path) as archive:
             return archive.read(name)
 
-    def materialize(self, name: str, scratch: Path) -> Path:
+    def materialize(self, name: str, scratch: Path, limits: UnpackLimits = DEFAULT_LIMITS) -> Path:
         """A local path for ``name`` (relative to the spec file): the folder or file itself
         for a folder bundle; for a zip bundle, the member file or folder extracted under
-        ``scratch``. Raises :class:`BundleError` when the bundle has no such entry."""
+        ``scratch``, streamed within ``limits``. Raises :class:`BundleError` when the bundle
+        has no such entry or its members go over the limits."""
         relative = _clean(self._relative(name))
         if not self.exists(name):
             raise BundleError(f"{name!r} is not in the bundle", file=self.spec_name,
@@ -127,15 +134,23 @@ class Bundle:
         if self.path.is_dir():
             return self.path / relative
         target = scratch / relative
+        budget = Budget(limits)
         with zipfile.ZipFile(self.path) as archive:
-            members = [m for m in archive.namelist()
-                       if (m == relative or m.startswith(relative + "/")) and not m.endswith("/")]
-            for member in members:
-                destination = (scratch / member).resolve()
-                if not destination.is_relative_to(scratch.resolve()):
-                    raise BundleError(f"zip member {member!r} points outside the bundle", file=str(self.path))
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                destination.write_bytes(archive.read(member))
+            members = [i for i in archive.infolist()
+                       if (i.filename == relative or i.filename.startswith(relative + "/")) and not i.is_dir()]
+            try:
+                budget.check_members(members, sum(i.compress_size for i in members))
+                for member in members:
+                    destination = (scratch / member.filename).resolve()
+                    if not destination.is_relative_to(scratch.resolve()):
+                        raise BundleError(f"zip member {member.filename!r} points outside the bundle",
+                                          file=str(self.path))
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(member) as source, destination.open("wb") as out:
+                        budget.copy(source, out, member.filename)
+            except Breach as breach:
+                raise BundleError(describe(breach, self.path.name, "organiser", repr(name)),
+                                  file=str(self.path)) from None
         return target
 
     def problems(self) -> list[BundleProblem]:
@@ -164,8 +179,10 @@ class Bundle:
 def load_bundle(path: str | Path) -> Bundle:
     """Open the bundle at ``path`` (a folder or a ``.zip``) and read its spec.
 
-    Raises :class:`BundleError` when there is no spec, it is not valid YAML, or its
-    version is unknown.
+    Raises :class:`BundleError`, and nothing else, when there is no spec, it is not valid YAML
+    (custom or Python tags, unhashable keys, aliases that expand past a bound), its version is
+    unknown, or a field the site reads has the wrong type (a phase list that is not a list, a
+    time limit that is not an integer). Other unexpected fields are ignored, as the sites do.
     """
     path = Path(path)
     if path.is_dir():
@@ -185,9 +202,17 @@ def load_bundle(path: str | Path) -> Bundle:
                     raise BundleError(f"no {SPEC_NAME} in {path.name}", file=str(path),
                                       fix=f"zip the bundle so that {SPEC_NAME} is at the root of the archive")
                 spec_name = candidates[0]
+                size = archive.getinfo(spec_name).file_size
+                if size > MAX_SPEC_BYTES:
+                    raise BundleError(f"{spec_name} is {size:,} bytes uncompressed, over the {MAX_SPEC_BYTES:,} bytes "
+                                      "a competition spec may have here; it was not read", file=str(path),
+                                      fix="a competition.yaml is a few kilobytes: check that the right file is zipped")
                 text = archive.read(spec_name)
-        except zipfile.BadZipFile as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
             raise BundleError(f"{path.name} is not a valid zip file ({error})", file=str(path)) from None
+        except (NotImplementedError, RuntimeError, ValueError, OSError) as error:  # encrypted, unknown method
+            raise BundleError(f"{path.name}: {spec_name} cannot be read from the zip ({error})", file=str(path),
+                              fix="zip the bundle without encryption, with deflate or no compression") from None
         names = frozenset(m for m in members if not m.endswith("/"))
     else:
         raise BundleError(f"{path} does not exist", file=str(path))
@@ -206,44 +231,95 @@ def load_bundle(path: str | Path) -> Bundle:
 
 
 def _parse_spec(text: bytes, name: str) -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    """The spec as the site reads it: v2's ``safe_load``; when a tag refuses it, v1's ``full_load``
+    for the plain-data ``!!python/`` tags of old CodaLab dumps (§3.1), never evaluating one.
+    Aliases are bounded (``_yaml``). Raises only :class:`BundleError`."""
     try:
-        spec = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except yaml.constructor.ConstructorError:
-        # Python tags from old CodaLab dumps: the v1 site's full_load accepts them (§3.1).
-        spec = yaml.full_load(text)
+        try:
+            spec = load(text, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.constructor.ConstructorError:
+            spec = load(text, PlainDataLoader)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise BundleError(f"{name} is not valid YAML: {getattr(error, 'problem', error)}", file=name,
-                          line=mark.line + 1 if mark else None) from None
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        problem = getattr(error, "problem", None) or error
+        raise BundleError(f"{name} is not valid YAML: {problem}", file=name, line=mark.line + 1 if mark else None,
+                          fix="the sites read it with a safe YAML loader: plain mappings, lists and scalars, no "
+                              "custom or Python tags, keys that are scalars, anchors and aliases only to share a few "
+                              "small mappings") from None
     if not isinstance(spec, dict):
         raise BundleError(f"{name} must hold a mapping at the top level, found {type(spec).__name__}", file=name)
     return spec
 
 
+def _int(value: Any, where: str, default: int) -> int:
+    """``int(value or default)`` as the sites' integer fields take it; :class:`BundleError` otherwise."""
+    if not value:
+        return default
+    if isinstance(value, (bool, int)):
+        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit() and len(value) < 100:
+        return int(value)
+    raise BundleError(f"{where} is {str(value)[:60]!r}, not an integer: the site refuses the bundle", file=SPEC_NAME,
+                      fix=f"write {where} as a whole number")
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise BundleError(f"{where} is {_kind(value)}, not a mapping: the site cannot read it",
+                          file=SPEC_NAME, fix=f"write {where} as a mapping (key: value lines)")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BundleError(f"{where} is {_kind(value)}, not a list: the site cannot read it",
+                          file=SPEC_NAME, fix=f"write {where} as a list ('- ' items)")
+    return value
+
+
+def _kind(value: Any) -> str:
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
 def _v1_phases(spec: Mapping[str, Any]) -> list[Phase]:
     raw = spec.get("phases") or {}
-    items = raw.values() if isinstance(raw, Mapping) else raw
+    items = raw.values() if isinstance(raw, Mapping) else _list(raw, "phases")
     phases = []
     for position, phase in enumerate(items, start=1):
         if not isinstance(phase, Mapping):
             continue
+        where = f"phase {position}"
         programs = {f: str(phase[f]) for f in _PROGRAM_FIELDS if phase.get(f)}
-        phases.append(Phase(int(phase.get("phasenumber", position)), str(phase.get("label", "")),
-                            int(phase.get("execution_time_limit") or 300), programs,
+        phases.append(Phase(_int(phase.get("phasenumber", position), f"{where} phasenumber", position),
+                            str(phase.get("label", "")),
+                            _int(phase.get("execution_time_limit"), f"{where} execution_time_limit", 300), programs,
                             scoring_only=bool(phase.get("is_scoring_only", True))))
     return sorted(phases, key=lambda p: p.number)
 
 
 def _v2_phases(spec: Mapping[str, Any]) -> list[Phase]:
-    tasks = {t.get("index"): t for t in spec.get("tasks") or [] if isinstance(t, Mapping)}
-    raw = [p for p in spec.get("phases") or [] if isinstance(p, Mapping)]
+    tasks: dict[int, Mapping[str, Any]] = {}
+    for position, task in enumerate(_list(spec.get("tasks"), "tasks")):
+        if isinstance(task, Mapping):
+            tasks.setdefault(_int(task.get("index"), f"tasks[{position}] index", 0), task)
+    raw = [p for p in _list(spec.get("phases"), "phases") if isinstance(p, Mapping)]
+    indexed = [(_int(p.get("index"), f"phases[{i}] index", 0), i, p) for i, p in enumerate(raw)]
     phases = []
-    for number, phase in enumerate(sorted(raw, key=lambda p: p.get("index", 0))):
+    for number, (_, position, phase) in enumerate(sorted(indexed, key=lambda item: item[:2])):
+        where = f"phases[{position}]"
+        indexes = [_int(i, f"{where} tasks", 0) for i in _list(phase.get("tasks"), f"{where} tasks")]
         per_task = tuple({f: str(task[f]) for f in _PROGRAM_FIELDS if task.get(f)}
-                         for task in (tasks.get(index, {}) for index in phase.get("tasks") or []))
-        first = next((tasks.get(index, {}) for index in phase.get("tasks") or []), {})
-        phases.append(Phase(number, str(phase.get("name", "")), int(phase.get("execution_time_limit") or 600),
+                         for task in (tasks.get(index, {}) for index in indexes))
+        first = next((tasks.get(index, {}) for index in indexes), {})
+        phases.append(Phase(number, str(phase.get("name", "")),
+                            _int(phase.get("execution_time_limit"), f"{where} execution_time_limit", 600),
                             per_task[0] if per_task else {},
                             ingestion_only_during_scoring=bool(first.get("ingestion_only_during_scoring", False)),
                             tasks=per_task))
@@ -251,24 +327,37 @@ def _v2_phases(spec: Mapping[str, Any]) -> list[Phase]:
 
 
 def _v1_columns(spec: Mapping[str, Any]) -> list[Column]:
-    columns = (spec.get("leaderboard") or {}).get("columns") or {}
-    return [Column(str(key), str(c.get("label") or key), "asc" if c.get("sort") == "asc" else "desc",
-                   int(c.get("numeric_format") or 2), position,
-                   str((c.get("computed") or {}).get("operation")) if isinstance(c.get("computed"), Mapping) else None,
-                   hidden=bool(c.get("hidden", False)))
-            for position, (key, c) in enumerate(columns.items(), start=1) if isinstance(c, Mapping)]
+    columns = _mapping(_mapping(spec.get("leaderboard"), "leaderboard").get("columns"), "leaderboard.columns")
+    found = []
+    for position, (key, c) in enumerate(columns.items(), start=1):
+        if not isinstance(c, Mapping):
+            continue
+        computed = c.get("computed")
+        found.append(Column(str(key), str(c.get("label") or key), "asc" if c.get("sort") == "asc" else "desc",
+                            _int(c.get("numeric_format"), f"column {key!r} numeric_format", 2), position,
+                            str(computed.get("operation")) if isinstance(computed, Mapping) else None,
+                            hidden=bool(c.get("hidden", False))))
+    return found
 
 
 def _v2_columns(spec: Mapping[str, Any]) -> list[Column]:
-    boards = spec.get("leaderboards") or []
+    boards = _list(spec.get("leaderboards"), "leaderboards")
     if not boards or not isinstance(boards[0], Mapping):
         return []
-    return [Column(str(c.get("key")), str(c.get("title") or c.get("key")),
-                   "asc" if c.get("sorting") == "asc" else "desc", int(c.get("precision") or 2),
-                   int(c["index"]) if isinstance(c.get("index"), int) else position,
-                   str(c["computation"]) if c.get("computation") else None,
-                   tuple(int(i) for i in c.get("computation_indexes") or ()), bool(c.get("hidden", False)))
-            for position, c in enumerate(boards[0].get("columns") or []) if isinstance(c, Mapping)]
+    found = []
+    for position, c in enumerate(_list(boards[0].get("columns"), "leaderboards[0].columns")):
+        if not isinstance(c, Mapping):
+            continue
+        where = f"leaderboards[0].columns[{position}]"
+        indexes = _list(c.get("computation_indexes"), f"{where} computation_indexes")
+        found.append(Column(str(c.get("key")), str(c.get("title") or c.get("key")),
+                            "asc" if c.get("sorting") == "asc" else "desc",
+                            _int(c.get("precision"), f"{where} precision", 2),
+                            int(c["index"]) if isinstance(c.get("index"), int) else position,
+                            str(c["computation"]) if c.get("computation") else None,
+                            tuple(_int(i, f"{where} computation_indexes", 0) for i in indexes),
+                            bool(c.get("hidden", False))))
+    return found
 
 
 def _clean(name: str) -> str:

@@ -57,6 +57,8 @@ def cut_line(cut: int, cap: LogCap) -> bytes:
 class CappedLog:
     """A write-only log file that keeps the head and the tail of what is written (see the module
     docstring). Not thread-safe: one writer per log. ``close()`` writes the tail; it is idempotent.
+    Neither raises for the disk: a write that fails (a full disk) stops what reaches the file, the
+    stream is still drained, and ``error`` says what happened.
 
     :param path: the file, created (truncated) now; its folder is created if missing.
     """
@@ -71,6 +73,8 @@ class CappedLog:
         self.written = 0
         #: bytes dropped between the head and the tail (known once closed)
         self.cut = 0
+        #: the first write to the file that failed (``None``: all of them went through)
+        self.error: OSError | None = None
 
     def write(self, data: bytes) -> None:
         """Keep ``data`` (the head goes to disk now, the rest is the candidate tail)."""
@@ -79,9 +83,13 @@ class CappedLog:
         self.written += len(data)
         if self._head_left:
             head, data = data[:self._head_left], data[self._head_left:]
-            self._file.write(head)
-            self._file.flush()
             self._head_left -= len(head)
+            if self.error is None:
+                try:
+                    self._file.write(head)
+                    self._file.flush()
+                except OSError as error:
+                    self.error = error
         if not data:
             return
         limit = self.cap.tail_bytes
@@ -100,17 +108,23 @@ class CappedLog:
         if self._file is None:
             return
         file, self._file = self._file, None
+        extra = len(self._tail) - self.cap.tail_bytes
+        if extra > 0:
+            del self._tail[:extra]
+            self.cut += extra
         try:
-            extra = len(self._tail) - self.cap.tail_bytes
-            if extra > 0:
-                del self._tail[:extra]
-                self.cut += extra
-            if self.cut:
-                file.write(cut_line(self.cut, self.cap))
-            file.write(self._tail)
+            if self.error is None:
+                if self.cut:
+                    file.write(cut_line(self.cut, self.cap))
+                file.write(self._tail)
+        except OSError as error:
+            self.error = error
         finally:
             self._tail = bytearray()
-            file.close()
+            try:
+                file.close()
+            except OSError as error:  # the buffered bytes could not be written
+                self.error = self.error or error
 
     def __enter__(self) -> CappedLog:
         return self

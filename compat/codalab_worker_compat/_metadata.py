@@ -19,7 +19,8 @@ Python 2. For plain YAML, FullLoader builds exactly what ``SafeLoader`` builds (
 resolvers), so this module parses with ``SafeLoader`` extended by the ``!!python/`` tags that
 FullLoader turns into plain data (str, int, float, bool, none, bytes, complex, list, tuple,
 dict). Other ``!!python/`` tags (FullLoader's ``python/name:``, the v1 loader's objects) are
-refused with :class:`MetadataError` rather than evaluated. v1 ran on Python 2, where a
+refused with :class:`MetadataError` rather than evaluated, and so is a document whose aliases
+expand past a bound (``_yaml``: a "billion laughs" file). v1 ran on Python 2, where a
 non-ASCII scalar is ``unicode``, not ``str``: such values are not sub-bundles.
 """
 
@@ -35,6 +36,7 @@ from typing import Any, Final
 import yaml
 
 from ._platforms import Worker
+from ._yaml import PlainDataLoader, load
 
 V1_RESERVED_KEYS: Final = ("description", "command", "exitCode", "elapsedTime", "stdout", "stderr",
                            "submitted-by", "submitted-at")
@@ -97,9 +99,10 @@ def is_code_submission(folder: Path, worker: Worker) -> bool:
 def read_metadata(folder: Path, worker: Worker) -> ProgramMetadata | None:
     """Read the metadata file of ``folder`` as ``worker`` does; ``None`` when there is none.
 
-    Raises :class:`MetadataError` for invalid YAML, a top level that is neither a mapping nor
-    empty, and a ``command`` the worker would crash on (v2: a list, §5.4; v1: neither a
-    string nor a list of strings).
+    Raises :class:`MetadataError`, and nothing else for any content of the file, for invalid
+    YAML (tags that would build objects, aliases expanding past a bound, values PyYAML cannot
+    build), a top level that is neither a mapping nor empty, and a ``command`` the worker would
+    crash on (v2: a list, §5.4; v1: neither a string nor a list of strings).
     """
     path = metadata_path(folder, worker)
     if path is None:
@@ -179,36 +182,9 @@ def _v1_sub_bundles(data: Mapping[str, Any], warnings: list[str]) -> dict[str, s
     return found
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader plus the ``!!python/`` tags that FullLoader turns into plain data."""
-
-
-def _python_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        scalars: dict[str, Any] = {
-            "none": loader.construct_yaml_null, "bool": loader.construct_yaml_bool,
-            "str": loader.construct_scalar, "unicode": loader.construct_scalar,
-            "bytes": loader.construct_yaml_binary, "int": loader.construct_yaml_int,
-            "long": loader.construct_yaml_int, "float": loader.construct_yaml_float,
-            "complex": lambda n: complex(loader.construct_scalar(n)),
-        }
-        if suffix in scalars:
-            return scalars[suffix](node)
-    elif isinstance(node, yaml.SequenceNode) and suffix in ("list", "tuple"):
-        items = loader.construct_sequence(node, deep=True)
-        return tuple(items) if suffix == "tuple" else items
-    elif isinstance(node, yaml.MappingNode) and suffix == "dict":
-        return loader.construct_mapping(node, deep=True)
-    raise yaml.constructor.ConstructorError(
-        None, None, f"!!python/{suffix} would build a Python object; it is not evaluated here", node.start_mark)
-
-
-_Loader.add_multi_constructor("tag:yaml.org,2002:python/", _python_tag)
-
-
 def _parse(text: bytes, name: str, worker: Worker) -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader plus plain-data tags
+        return load(text, PlainDataLoader)  # SafeLoader plus plain-data tags, aliases bounded
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or error

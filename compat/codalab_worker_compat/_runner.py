@@ -45,6 +45,7 @@ from ._metadata import MetadataError, ProgramMetadata, read_metadata
 from ._platforms import RULES, Worker, WorkerRules
 from ._safefs import UnsafeEntry, check_tree, copy_tree, write_file
 from ._trust import phase_exposure, v1_hidden_warning
+from ._unpack_limits import DEFAULT_LIMITS, UnpackLimits
 from ._scores import LeaderboardRow, ScoresResult, map_to_columns, read_scores
 
 Step = Literal["prediction", "scoring"]
@@ -100,7 +101,8 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
                    worker: Worker, phase: int | None = None, task: int | None = None,
                    limits: ResourceLimits = ResourceLimits(),
                    before_run: Callable[[Path, Path | None], str | None] | None = None,
-                   hide: Sequence[Path] = ()) -> RunResult:
+                   hide: Sequence[Path] = (),
+                   unpack_limits: UnpackLimits = DEFAULT_LIMITS) -> RunResult:
     """Run ``submission`` (a zip or a folder) through a phase of ``bundle`` in ``work_dir``.
 
     A v2 phase with several tasks runs each task as its own child submission on
@@ -108,7 +110,9 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
 
     ``before_run(submission_dir, reference_dir)`` is called once the submission and the
     bundle's parts are unpacked; a message it returns refuses the submission before anything
-    runs (aibench's submission checks use it; no platform does this).
+    runs (aibench's submission checks use it; no platform does this). ``unpack_limits`` bound
+    what unpacking the submission and each of the bundle's parts may write (no platform has
+    them); a submission over them fails the run, a bundle part raises :class:`BundleError`.
 
     ``hide``: host paths no process of the run may see (e.g. the folder holding other runs), on top
     of ``work_dir`` and the bundle, which are always hidden (``ProcessSpec.hidden``). An executor
@@ -129,7 +133,7 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
     result.rules_applied += _describe(rules, limit)
     result.warnings += phase_exposure(bundle, chosen)
     work_dir.mkdir(parents=True, exist_ok=True)
-    parts = _unpack_parts(bundle, chosen, submission, work_dir, worker, result)
+    parts = _unpack_parts(bundle, chosen, submission, work_dir, worker, result, unpack_limits)
     if parts is None:
         return result
     if before_run is not None:
@@ -167,7 +171,7 @@ class _Parts:
 
 
 def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path, worker: Worker,
-                  result: RunResult) -> _Parts | None:
+                  result: RunResult, limits: UnpackLimits) -> _Parts | None:
     scratch = work_dir / "bundle"
     unpacked: dict[str, Path | None] = {}
     for name in ("scoring_program", "ingestion_program", "reference_data", "input_data"):
@@ -175,10 +179,11 @@ def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path
         if target is None:
             unpacked[name] = None
             continue
-        source = bundle.materialize(target, scratch / "raw")
+        source = bundle.materialize(target, scratch / "raw", limits)
         unpacked[name] = destination = scratch / name
         try:
-            result.warnings += [f"{name}: {w}" for w in unpack(source, destination, worker)]
+            result.warnings += [f"{name}: {w}" for w in unpack(source, destination, worker, limits=limits,
+                                                               owner="organiser", part=f"{name} {target!r}")]
         except ArchiveError as error:
             raise BundleError(f"{name} {target!r}: {error}", file=bundle.spec_name) from None
     if unpacked["scoring_program"] is None:
@@ -186,7 +191,8 @@ def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path
     try:
         if submission.is_dir():  # unpack copies a folder following links: refuse links first
             check_tree(submission, "the submission folder", LINK_FIX)
-        result.warnings += [f"submission: {w}" for w in unpack(submission, work_dir / "submission", worker)]
+        result.warnings += [f"submission: {w}" for w in unpack(submission, work_dir / "submission", worker,
+                                                               limits=limits)]
     except (ArchiveError, UnsafeEntry) as error:
         result.fail(str(error))
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
@@ -21,6 +22,7 @@ from typing import Literal, Protocol
 import yaml
 
 from ._bundle import Column
+from ._yaml import check_aliases, compose, construct
 
 ScorePlatform = Literal["v1", "codabench", "ai4mediabench"]
 Outcome = Literal["ok", "failed", "no_scores"]
@@ -96,6 +98,9 @@ def read_scores(output_dir: str | Path, platform: ScorePlatform, *, scorer_exit_
     (§12: each version fails differently) or a value JSON cannot carry give ``no_scores``.
     A non-zero ``scorer_exit_code`` fails v1 (§4.10) and codabench (§5.10, §12), not ai4mediabench.
     With ``strict``, each ``scores.txt`` line v1 and v2 read differently is added to the warnings.
+
+    Never raises for what the files hold (any bytes, nesting, aliases, digits: the outcome and
+    ``error`` say what the platform does); raises ``ValueError`` only for an unknown ``platform``.
     """
     _check(platform)
     out, notes = Path(output_dir), []
@@ -196,8 +201,9 @@ def compare_lines(text: str) -> list[LineDifference]:
     v1 reads each non-empty line alone (``split(":")``, then ``float``). v2 reads the whole text as
     YAML, so a line's v2 reading is the top-level entry that starts on it, part of an entry's value,
     nothing (blank or comment), or no score when the document is not a mapping or not YAML. Two
-    readings agree when the keys match and the numbers are equal. Line numbers are YAML's; they
-    match ``split("\\n")`` unless the text holds a Unicode line separator.
+    readings agree when the keys match and the numbers are equal. Line numbers are
+    those of ``split("\\n")``, also when the text holds a Unicode line separator (U+2028...), which
+    YAML counts as a line break. Never raises, for any text.
     """
     text = _newlines(text)
     lines, seen, found = text.split("\n"), set(), []
@@ -264,6 +270,11 @@ def _read_v2(out: Path, platform: ScorePlatform) -> ScoresResult:
         except json.JSONDecodeError as problem:
             result = ScoresResult(platform, "scores.json", "failed", error=(
                 f"Could not decode scores json properly ({problem.msg}): SubmissionException, Failed (§5.9)"))
+        except (ValueError, RecursionError) as problem:  # [unverified]: json.load raises it, the worker fails
+            what = "nests deeper than Python's recursion limit" if isinstance(problem, RecursionError) else \
+                f"holds a value json.load refuses ({problem})"
+            result = ScoresResult(platform, "scores.json", "failed", error=(
+                f"scores.json {what}: json.load raises and the worker fails the submission (§5.9) [unverified]"))
         result.warnings[:0] = notes
         return result
     if not txt_path.exists():
@@ -286,7 +297,7 @@ def _deliver_v2(parsed: object, platform: ScorePlatform, file: str | None) -> Sc
     if not isinstance(parsed, dict):
         result.error = (f"the scores are a {type(parsed).__name__} ({str(parsed)[:60]!r}), not a mapping: "
                         "the site raises AttributeError and shows n/a (§5.9, §8.1)")
-    elif _non_finite(parsed):
+    elif _non_finite_or_too_deep(parsed):
         result.error = ("NaN/inf in the scores: requests raises InvalidJSONError; Finished, no scores, output "
                         "not uploaded (§5.9, §12)" if platform == "codabench" else
                         "NaN/inf in the scores: requests 2.20 sends bare NaN, the site's strict JSON parser "
@@ -294,23 +305,31 @@ def _deliver_v2(parsed: object, platform: ScorePlatform, file: str | None) -> Sc
     else:
         try:
             result.scores, result.outcome = json.loads(json.dumps(parsed)), "ok"
-        except (TypeError, ValueError) as problem:  # [unverified]: read in code, not run
+        except (TypeError, ValueError, RecursionError) as problem:  # [unverified]: read in code, not run
             result.error = f"the scores cannot be sent as JSON ({problem}): the POST raises, no scores (§5.9)"
         result.warnings += [f"key {k!r} is sent as {_json_key(k)!r}" for k in parsed if not isinstance(k, str)]
     return result
 
 
 def _yaml_document(text: str) -> tuple[object, list[tuple[object, int, int]]]:
-    """The document, and (key, first line, last line) of each top-level entry when it is a mapping."""
+    """The document, and (key, first line, last line) of each top-level entry when it is a mapping.
+
+    Lines are those of ``text.split("\\n")`` (YAML also breaks lines at U+0085, U+2028 and U+2029;
+    its marks' character offsets are mapped back). Aliases are bounded (``_yaml``); raises only
+    ``yaml.YAMLError``."""
     loader = yaml.SafeLoader(text)
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
     try:
-        node, spans = loader.get_single_node(), []
+        node, spans = compose(loader), []
         if isinstance(node, yaml.MappingNode):
+            check_aliases(node)
             for key_node, value_node in node.value:
-                end, first = value_node.end_mark, key_node.start_mark.line
-                last = end.line - 1 if end.column == 0 and end.line > first else end.line
-                spans.append((loader.construct_object(key_node, deep=True), first + 1, last + 1))
-        return (loader.construct_document(node) if node is not None else None), spans
+                end, first = value_node.end_mark, bisect_right(starts, key_node.start_mark.index) - 1
+                last = bisect_right(starts, end.index) - 1
+                if end.index == starts[last] and last > first:
+                    last -= 1
+                spans.append((construct(loader, key_node), first + 1, last + 1))
+        return construct(loader, node), spans
     finally:
         loader.dispose()
 
@@ -352,14 +371,21 @@ def _store(value: object, platform: ScorePlatform) -> Decimal:
     try:
         decimal = _CONTEXT.create_decimal_from_float(number) if isinstance(number, float) \
             else Decimal(number)  # type: ignore[arg-type]
-    except (InvalidOperation, TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a number: DecimalField refuses it, the upload fails") from None
+    except (InvalidOperation, TypeError, ValueError, OverflowError):  # a list reads as Decimal's (sign, digits, exp)
+        raise ValueError(f"{str(value)[:60]!r} is not a number: DecimalField refuses it, the upload fails") from None
     if not decimal.is_finite():
         raise ValueError(f"{value!r} is not finite: the database refuses it (§4.9 #1669, §8.15, §11)")
     try:
         return decimal.quantize(_QUANTUM, context=_CONTEXT)
     except InvalidOperation:
         raise ValueError(f"{value!r} does not fit Decimal(20,10): at most 10 digits before the point") from None
+
+
+def _non_finite_or_too_deep(value: object) -> bool:
+    try:
+        return _non_finite(value)
+    except RecursionError:  # json.dumps then raises too: treated as "cannot be sent"
+        return False
 
 
 def _non_finite(value: object) -> bool:

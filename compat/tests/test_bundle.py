@@ -141,3 +141,35 @@ def test_v2_computed_columns_and_tasks_are_read(tmp_path: Path) -> None:
     [phase] = bundle.phases
     assert [t["reference_data"] for t in phase.tasks] == ["reference_data", "other_ref"]
     assert bundle.exists("other_ref")  # an empty folder is part of the bundle
+
+
+# --- fields of the wrong type, tags, digits (issue 9 item 13: each raised something else) -------
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("phases: {1: {execution_time_limit: A}}", "phase 1 execution_time_limit is 'A', not an integer"),
+    ("phases: {1: {execution_time_limit: .inf}}", "phase 1 execution_time_limit is 'inf', not an integer"),
+    ("version: 2\nphases: [{tasks: true}]", "phases[0] tasks is a boolean, not a list"),
+    ("version: 2\nleaderboards: {'': null}", "leaderboards is a mapping, not a list"),
+    ("version: 2\nleaderboards: 3", "leaderboards is an integer, not a list"),
+    ("version: 2\ntasks: [{index: [0]}]", "tasks[0] index is '[0]', not an integer"),
+    ("version: 2\nleaderboards: [{columns: [{precision: T}]}]", "leaderboards[0].columns[0] precision is 'T'"),
+    ("? [a]\n: 1", "is not valid YAML: found unhashable key"),
+    ("a: !custom 1", "is not valid YAML: could not determine a constructor for the tag '!custom'"),
+    ("a: !!python/object/apply:os.system ['true']", "!!python/object/apply:os.system would build a Python object"),
+    ("a: " + "1" * 4400, "is not valid YAML: a value cannot be built: ValueError: Exceeds the limit (4300 digits)"),
+    ("leaderboard: {columns: [1]}", "leaderboard.columns is a list, not a mapping"),
+], ids=["time-limit-text", "time-limit-inf", "tasks-bool", "leaderboards-mapping", "leaderboards-int",
+        "task-index-list", "precision-text", "unhashable-key", "custom-tag", "python-apply", "4400-digits",
+        "v1-columns-list"])
+def test_malformed_spec_is_a_bundle_error(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "competition.yaml").write_text(text)
+    with pytest.raises(BundleError) as caught:
+        load_bundle(tmp_path)
+    assert message in str(caught.value)
+    assert caught.value.file == "competition.yaml"
+
+
+def test_python_plain_data_tags_of_old_dumps_still_load(tmp_path: Path) -> None:
+    """§3.1: the v1 site's full_load accepts !!python/unicode; the value is the string."""
+    (tmp_path / "competition.yaml").write_text("title: !!python/unicode 'x'\nphases: {1: {phasenumber: 1}}\n")
+    assert load_bundle(tmp_path).spec["title"] == "x"

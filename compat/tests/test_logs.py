@@ -59,6 +59,16 @@ def test_a_zero_cap_is_refused() -> None:
         LogCap(0, 0)
 
 
+@pytest.mark.parametrize("size", [100, 200_000], ids=["head-only", "head-and-tail"])
+def test_a_full_disk_stops_the_log_without_raising(size: int) -> None:
+    log = CappedLog(Path("/dev/full"), CAP)  # every write to /dev/full fails with ENOSPC
+    log.write(b"x" * size)
+    log.write(b"y" * size)
+    log.close()
+    assert log.error is not None and log.error.errno == 28
+    assert log.written == 2 * size
+
+
 def test_read_tail_reads_the_end_only(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_bytes(b"x" * 1_000_000 + b"the end")

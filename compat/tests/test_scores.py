@@ -299,3 +299,23 @@ def test_v1_computed_column_is_not_computed_for_one_run() -> None:
     row = map_to_columns({"a": 0.5}, columns, "v1")
     assert row.values["avg_rank"] is None
     assert any("ranks across submissions" in w for w in row.warnings)
+
+
+def test_compare_lines_counts_lines_as_split_does_with_unicode_separators() -> None:
+    """Issue 9 item 13: U+2028 is a YAML line break, not a split('\\n') one; this raised IndexError."""
+    [only] = compare_lines("\u2028a: \u2028")
+    assert (only.line, only.v2) == (1, "a = None")
+    [difference] = compare_lines("a: 1\u2028b: 2\nc: 3\n")
+    assert difference.line == 1 and difference.v1.startswith("split(':') gives 3 part(s)")
+
+
+@pytest.mark.parametrize(("name", "text", "error"), [
+    ("scores.json", '{"a": ' + "1" * 4400 + "}", "holds a value json.load refuses"),
+    ("scores.json", "[" * 100_000 + "]" * 100_000, "nests deeper than Python's recursion limit"),
+    ("scores.txt", "a: " + "1" * 4400, "a value cannot be built: ValueError: Exceeds the limit"),
+    ("scores.txt", "[" * 100_000 + "]" * 100_000, "the YAML nests deeper than Python's recursion limit"),
+], ids=["json-digits", "json-nesting", "txt-digits", "txt-nesting"])
+def test_scores_beyond_the_parsers_limits_give_an_outcome(tmp_path: Path, name: str, text: str, error: str) -> None:
+    (tmp_path / name).write_text(text)
+    result = read_scores(tmp_path, "codabench", strict=True)
+    assert result.outcome in ("failed", "no_scores") and error in str(result.error)
