@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from ._platforms import RULES, Worker
+from ._errors import CompatError
 
 Role = Literal["program", "ingestion"]
 Step = Literal["prediction", "scoring"]
@@ -38,7 +39,7 @@ _OPERATOR: Final = re.compile(r"&&|\|\||\$\(|>>|[|;<>&`]")
 _NAME: Final = re.compile(r"\$(\{)?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-class CommandError(Exception):
+class CommandError(CompatError):
     """A command the worker cannot turn into an argv."""
 
     def __init__(self, message: str) -> None:

@@ -101,6 +101,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from ._executor import FinishedProcess, ProcessResult, ProcessSpec, RunningProcess
 from ._logs import CappedLog, LogCap, read_tail
 from ._reaper import is_orphan, process_start, start_watcher
+from ._errors import CompatError
 
 if TYPE_CHECKING:
     import docker
@@ -124,7 +125,7 @@ NO_GPU_MESSAGE: Final = ("no GPU runtime on this host: the Docker engine could n
                          "an engine with CDI, Docker 25+), or run without GPUs")
 
 
-class DockerExecutorError(Exception):
+class DockerExecutorError(CompatError):
     """The executor cannot be used: no ``docker`` SDK, no engine answering, or no such image."""
 
 
