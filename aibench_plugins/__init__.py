@@ -14,29 +14,29 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 _EXPORTS = {
-    "_check": ("FunctionCheck", "SubmissionProblem", "check"),
-    "_components": ("CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind", "KindSpec",
+    "components.check": ("FunctionCheck", "SubmissionProblem", "check"),
+    "core.kinds": ("CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind", "KindSpec",
                     "MetricInfo"),
-    "_exceptions": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
+    "core.errors": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
                     "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
                     "LedgerError", "LimitsRefused", "ManifestError", "MetricInputError", "MissingPluginsError", "PluginError",
                     "PluginLoadError", "ReadError", "RegistrationError", "RegistryError", "RunError", "RuntimeRecordError",
                     "TableSpecError", "UnknownIdError", "UsageError", "VendorError", "WrapError", "WrapRefused"),
-    "_host": ("PluginHost",),
-    "_manifest": ("Manifest", "parse_manifest"),
-    "_markers": ("hookimpl",),
-    "_evaluate": ("Evaluation", "EvaluationSession", "PluginColumn", "PluginFailure"),
-    "_executor": ("ExecutorFactory", "HostExecutor"),
-    "_hookspecs": ("Register",),
-    "_metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "Scores", "metric"),
-    "_reporter": ("Reporter", "Section"),
-    "_run": ("RunReport", "run_bundle"),
-    "_stateful": ("MetricFactory", "MetricStateBase", "StatefulMetric", "object_schema"),
-    "_problems": ("Problem",),
-    "_records": ("PluginRecord", "PluginRequest"),
-    "_registry": ("Registration", "Registry"),
-    "_validate": ("ValidationReport", "validate_bundle"),
-    "_wrap": ("WrapReport", "wrap_bundle"),
+    "core.host": ("PluginHost",),
+    "manifest.loading": ("Manifest", "parse_manifest"),
+    "core.markers": ("hookimpl",),
+    "evaluation.session": ("Evaluation", "EvaluationSession", "PluginColumn", "PluginFailure"),
+    "components.executor": ("ExecutorFactory", "HostExecutor"),
+    "core.hookspecs": ("Register",),
+    "components.metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "Scores", "metric"),
+    "components.reporter": ("Reporter", "Section"),
+    "run.runner": ("RunReport", "run_bundle"),
+    "components.stateful": ("MetricFactory", "MetricStateBase", "StatefulMetric", "object_schema"),
+    "core.problems": ("Problem",),
+    "core.records": ("PluginRecord", "PluginRequest"),
+    "core.registry": ("Registration", "Registry"),
+    "manifest.validate": ("ValidationReport", "validate_bundle"),
+    "wrap.wrapping": ("WrapReport", "wrap_bundle"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -118,24 +118,24 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ._check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
-    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
-    from ._exceptions import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, LimitsRefused as LimitsRefused, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RunError as RunError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
-    from ._host import PluginHost as PluginHost  # noqa: F401
-    from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
-    from ._markers import hookimpl as hookimpl  # noqa: F401
-    from ._evaluate import Evaluation as Evaluation, EvaluationSession as EvaluationSession, PluginColumn as PluginColumn, PluginFailure as PluginFailure  # noqa: F401
-    from ._executor import ExecutorFactory as ExecutorFactory, HostExecutor as HostExecutor  # noqa: F401
-    from ._hookspecs import Register as Register  # noqa: F401
-    from ._metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, Scores as Scores, metric as metric  # noqa: F401
-    from ._reporter import Reporter as Reporter, Section as Section  # noqa: F401
-    from ._run import RunReport as RunReport, run_bundle as run_bundle  # noqa: F401
-    from ._stateful import MetricFactory as MetricFactory, MetricStateBase as MetricStateBase, StatefulMetric as StatefulMetric, object_schema as object_schema  # noqa: F401
-    from ._problems import Problem as Problem  # noqa: F401
-    from ._records import PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
-    from ._registry import Registration as Registration, Registry as Registry  # noqa: F401
-    from ._validate import ValidationReport as ValidationReport, validate_bundle as validate_bundle  # noqa: F401
-    from ._wrap import WrapReport as WrapReport, wrap_bundle as wrap_bundle  # noqa: F401
+    from .components.check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
+    from .core.kinds import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
+    from .core.errors import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, LimitsRefused as LimitsRefused, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RunError as RunError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
+    from .core.host import PluginHost as PluginHost  # noqa: F401
+    from .manifest.loading import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
+    from .core.markers import hookimpl as hookimpl  # noqa: F401
+    from .evaluation.session import Evaluation as Evaluation, EvaluationSession as EvaluationSession, PluginColumn as PluginColumn, PluginFailure as PluginFailure  # noqa: F401
+    from .components.executor import ExecutorFactory as ExecutorFactory, HostExecutor as HostExecutor  # noqa: F401
+    from .core.hookspecs import Register as Register  # noqa: F401
+    from .components.metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, Scores as Scores, metric as metric  # noqa: F401
+    from .components.reporter import Reporter as Reporter, Section as Section  # noqa: F401
+    from .run.runner import RunReport as RunReport, run_bundle as run_bundle  # noqa: F401
+    from .components.stateful import MetricFactory as MetricFactory, MetricStateBase as MetricStateBase, StatefulMetric as StatefulMetric, object_schema as object_schema  # noqa: F401
+    from .core.problems import Problem as Problem  # noqa: F401
+    from .core.records import PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
+    from .core.registry import Registration as Registration, Registry as Registry  # noqa: F401
+    from .manifest.validate import ValidationReport as ValidationReport, validate_bundle as validate_bundle  # noqa: F401
+    from .wrap.wrapping import WrapReport as WrapReport, wrap_bundle as wrap_bundle  # noqa: F401
 
 def __getattr__(name: str) -> Any:
     module = _MODULE_OF.get(name)

@@ -75,8 +75,8 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
     """
     from codalab_worker_compat import ResourceLimits
 
-    from .._exceptions import UsageError
-    from .._run import run_bundle
+    from ..core.errors import UsageError
+    from ..run.runner import run_bundle
 
     if executor == "local" and (image or gpus):
         raise click.UsageError("--image and --gpus apply to --executor docker")
@@ -105,7 +105,7 @@ def _reported(as_json: bool) -> Iterator[None]:
     exit status 1; never a traceback of ours."""
     from codalab_worker_compat import BundleError, DockerExecutorError
 
-    from .._exceptions import LedgerError, LimitsRefused, ManifestError, RunError, UnknownIdError
+    from ..core.errors import LedgerError, LimitsRefused, ManifestError, RunError, UnknownIdError
 
     def fail(data: dict[str, Any], text: str) -> NoReturn:
         if as_json:
@@ -170,7 +170,7 @@ def _print_run(report: Any) -> None:
 
 def _print_outcome(report: Any) -> None:
     """Where the outputs are, the status, and for a failed run why (exit status 1)."""
-    from .._capture import read_tail
+    from ..core.capture import read_tail
 
     result = report.result
     click.echo(f"\noutputs: {report.work_dir}")

@@ -23,8 +23,8 @@ Conventions are scikit-learn's and scipy's, which the tests check on random inpu
 * ``aibench.pearson`` and ``aibench.spearman`` are NaN, as scipy's, when either input is
   constant or there are fewer than two samples; ties get average ranks.
 
-The states derive from :class:`~aibench_plugins._stateful.MetricStateBase` and the
-metrics are :class:`~aibench_plugins._stateful.StatefulMetric` factories (re-exported
+The states derive from :class:`~aibench_plugins.components.stateful.MetricStateBase` and the
+metrics are :class:`~aibench_plugins.components.stateful.StatefulMetric` factories (re-exported
 here). numpy is imported when a metric is used, not when the plugin loads.
 """
 

@@ -36,13 +36,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._components import Kind
+from ..core.kinds import Kind
 from .checks import check_check
 from .metrics import METRIC_CHECKS, N_SAMPLES, MetricCheck, check_metric, make_inputs, parametrize_with_checks
 
 if TYPE_CHECKING:
-    from .._host import PluginHost
-    from .._records import PluginRecord
+    from ..core.host import PluginHost
+    from ..core.records import PluginRecord
 
 __all__ = [
     "METRIC_CHECKS",
@@ -102,7 +102,7 @@ def __dir__() -> list[str]:
 def _make_fixtures() -> dict[str, Any]:
     import pytest
 
-    from .._host import PluginHost, normalize
+    from ..core.host import PluginHost, normalize
 
     @pytest.fixture
     def aibench_host() -> PluginHost:

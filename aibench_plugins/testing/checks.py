@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._check import SubmissionProblem
-from .._components import CheckInfo
+from ..components.check import SubmissionProblem
+from ..core.kinds import CheckInfo
 from .metrics import _NetworkBlocked, _NetworkGuard
 
 __all__ = ["check_check"]

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._components import ComponentInfo, InputSpec, MetricInfo
-from .._exceptions import UsageError
+from ..core.kinds import ComponentInfo, InputSpec, MetricInfo
+from ..core.errors import UsageError
 
 if TYPE_CHECKING:
     import pytest
