@@ -15,7 +15,7 @@ from typing import Any
 from aibench_plugins.run.runner import RunReport, run_bundle
 from aibench_plugins.wrap.wrapping import wrap_bundle
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BUNDLES = REPO / "bundles"
 SUBMISSIONS = REPO / "examples" / "submissions"
 VENV_BIN = str(Path(sys.executable).parent)
