@@ -21,7 +21,7 @@ _EXPORTS = {
                     "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
                     "LedgerError", "LimitsRefused", "ManifestError", "MetricInputError", "MissingPluginsError", "PluginError",
                     "PluginLoadError", "ReadError", "RegistrationError", "RegistryError", "RunError", "RuntimeRecordError",
-                    "TableSpecError", "UnknownIdError", "UsageError", "VendorError", "WrapError", "WrapRefused"),
+                    "TableSpecError", "UnknownIdError", "UnknownRunError", "UsageError", "VendorError", "WrapError", "WrapRefused"),
     "core.host": ("PluginHost",),
     "manifest.loading": ("Manifest", "parse_manifest"),
     "core.markers": ("hookimpl",),
@@ -100,6 +100,7 @@ __all__ = [
     "SubmissionProblem",
     "TableSpecError",
     "UnknownIdError",
+    "UnknownRunError",
     "UsageError",
     "ValidationReport",
     "VendorError",
@@ -120,7 +121,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .components.check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
     from .core.kinds import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
-    from .core.errors import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, LimitsRefused as LimitsRefused, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RunError as RunError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
+    from .core.errors import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, LimitsRefused as LimitsRefused, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RunError as RunError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UnknownRunError as UnknownRunError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
     from .core.host import PluginHost as PluginHost  # noqa: F401
     from .manifest.loading import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
     from .core.markers import hookimpl as hookimpl  # noqa: F401

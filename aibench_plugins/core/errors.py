@@ -22,6 +22,7 @@ purpose is one of these; ``codalab_worker_compat`` has its own, under ``CompatEr
     │   ├── ReadError               a table cannot be read: file, line, fix
     │   └── TableSpecError          a TableSpec is malformed
     ├── LedgerError                 the ledger cannot be used or written; ``reason`` says why
+    ├── UnknownRunError             the ledger has no run with that id  (KeyError)
     ├── LimitsRefused               the executor cannot apply a limit that was set; nothing ran
     ├── RunError                    aibench could not complete a run; its record says so
     ├── WrapError
@@ -216,6 +217,17 @@ class LedgerError(AibenchError):
     def writable_later(self) -> bool:
         """Whether the ledger can still be read (the failure is about writing it)."""
         return self.reason in ("full", "locked", "read-only", "io")
+
+
+class UnknownRunError(AibenchError, KeyError):
+    """The ledger has no run (or more than one) with that id."""
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 class LimitsRefused(AibenchError):

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from ..core.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from .ledger import Ledger, RunRecord
@@ -86,7 +87,7 @@ def parse_size(text: str) -> int | None:
     if text.strip().lower() in ("off", "none"):
         return None
     if found is None:
-        raise ValueError(f"{text!r} is not a size: write e.g. 10G, 500M, 2.5GiB, 1024 (bytes) or off")
+        raise InvalidValueError(f"{text!r} is not a size: write e.g. 10G, 500M, 2.5GiB, 1024 (bytes) or off")
     return int(float(found.group(1)) * 1024 ** "_kmgt".index(found.group(2) or "_"))
 
 

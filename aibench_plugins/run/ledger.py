@@ -39,7 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, get_args
 
-from ..core.errors import LedgerError
+from ..core.errors import InvalidValueError, LedgerError, UnknownRunError, UsageError
 from .hashing import sha256_of_path
 from .._version import __version__
 
@@ -296,7 +296,7 @@ class Ledger:
         host; return its id (uuid4 hex). ``bundle_path`` is required; paths are stored
         absolute. Hashes are not computed here: pass ``sha256_of_path(...)`` results."""
         if "bundle_path" not in values:
-            raise TypeError("start_run() needs bundle_path")
+            raise UsageError("start_run() needs bundle_path")
         row = {"exit_codes": {}, "logs": {}, "outputs": {}, "executor_details": {}, **_encode(values)}
         run_id = uuid.uuid4().hex
         pid, stat = os.getpid(), _proc_stat(os.getpid())
@@ -321,7 +321,7 @@ class Ledger:
         :raises KeyError: when no run has this id.
         """
         if status not in STATUSES or status == "running":
-            raise ValueError(f"finish_run() status must be finished, failed or interrupted, not {status!r}")
+            raise InvalidValueError(f"finish_run() status must be finished, failed or interrupted, not {status!r}")
         self._set(run_id, {**_encode(values), "status": status, "ended_at": _now()})
 
     def get(self, run_id: str) -> RunRecord:
@@ -334,7 +334,8 @@ class Ledger:
             found = [] if not prefix or prefix.strip("0123456789abcdef") else self._db.execute(
                 "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(prefix), prefix)).fetchall()
         if len(found) != 1:
-            raise KeyError(f"{'no run' if not found else 'more than one run'} has id {run_id!r} in {self.path}")
+            raise UnknownRunError(f"{'no run' if not found else 'more than one run'} has id {run_id!r} in {self.path}",
+                                  run_id=run_id)
         return _as_seen(_record(found[0]))
 
     def runs(self, limit: int | None = 50, status: RunStatus | None = None) -> list[RunRecord]:
@@ -379,7 +380,7 @@ class Ledger:
             with self._sqlite():
                 found = len(self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchall())
         if not found:
-            raise KeyError(f"no run has id {run_id!r} in {self.path}")
+            raise UnknownRunError(f"no run has id {run_id!r} in {self.path}", run_id=run_id)
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
@@ -424,9 +425,9 @@ def _encode(values: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if name not in RUN_FIELDS:
             hint = did_you_mean(name, RUN_FIELDS)
-            raise TypeError(f"unknown run field {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+            raise UsageError(f"unknown run field {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
         if name in _JSON_FIELDS and not isinstance(value, Mapping) and not (name == "scores" and value is None):
-            raise TypeError(f"run field {name!r} must be a mapping, not {type(value).__name__}")
+            raise UsageError(f"run field {name!r} must be a mapping, not {type(value).__name__}")
         if name in _PATH_FIELDS and value is not None:
             value = os.path.abspath(os.fspath(value))
         if name == "message" and isinstance(value, str) and len(value) > MAX_MESSAGE_CHARS:
@@ -446,7 +447,7 @@ def _to_column(name: str, value: Any) -> Any:
 def _json_default(value: object) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    raise TypeError(f"cannot record {type(value).__name__} {value!r} as JSON")
+    raise UsageError(f"cannot record {type(value).__name__} {value!r} as JSON")
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
