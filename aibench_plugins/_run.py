@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._capture import CappedLog, capture_fds, read_head, read_tail
+from ._capture import CappedLog, LogCap, capture_fds, read_head, read_tail
 from ._evaluate import Evaluation, evaluate_metrics, failure_summary, run_checks
 from ._exceptions import AibenchError, ManifestError
 from ._host import PluginHost
@@ -140,7 +140,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
 
     record = find_in_bundle(bundle)
     wrapped = record is not None  # its plugins run inside its scoring program
-    loading = CappedLog(head_bytes=64 * 1024, tail_bytes=64 * 1024)  # a plugin that prints at import
+    loading = CappedLog(None, LogCap(64 << 10, 64 << 10))  # a plugin that prints at import
     with capture_fds(loading):
         plugins = _load_plugins(bundle, bundle_path) if use_plugins and not wrapped else None
     phase_key = _phase_key(bundle, phase, plugins[0]) if plugins else None
@@ -184,7 +184,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
         result = None
         with plugin_log(_own_file(work, PLUGIN_LOG)) as log:
-            if loading.total:
+            if loading.written:
                 log.write(b"--- output while loading the plugins ---\n" + loading.text().encode())
             try:
                 with _terminate_as_exit():
@@ -319,7 +319,7 @@ def _conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict
 
 
 def _plugin_output(log: CappedLog) -> dict[str, Any]:
-    return {"log": str(log.path) if log.path else None, "bytes": log.total, "cut_bytes": log.cut,
+    return {"log": str(log.path) if log.path else None, "bytes": log.written, "cut_bytes": log.cut,
             "tail": log.tail_text(2048)}
 
 

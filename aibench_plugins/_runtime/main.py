@@ -331,7 +331,7 @@ class _Scoring:
     def _write_report(self, status: str, message: str, evaluation: Any, *, html: bool) -> None:
         """``aibench/report.json`` always; the page too unless the original output is left untouched."""
         log = current_plugin_log()
-        self.report["plugin_output"] = {"log": f"{REPORT_DIR}/{PLUGIN_LOG}", "bytes": log.total, "cut_bytes": log.cut,
+        self.report["plugin_output"] = {"log": f"{REPORT_DIR}/{PLUGIN_LOG}", "bytes": log.written, "cut_bytes": log.cut,
                                         "tail": log.tail_text(2048)}
         self.report.update(status=status, message=message,
                            plugin_columns=[c.to_json() for c in evaluation.columns],
