@@ -151,10 +151,10 @@ def _under(path: str, prefix: str) -> bool:
 def _bwrap_argv(spec: ProcessSpec, *, network: bool = False, home: str | None = None) -> list[str]:
     """The bwrap command line that runs ``spec`` with its mounts (see the module docstring).
 
-    Order matters (later mounts cover earlier ones): the host's system folders and
-    :func:`software_folders` read-only (nothing else of the host: not ``/root``, ``/home``, ``/srv``,
-    ``/work``..., where other copies of a bundle may lie),
-    ``/dev``, a new ``/proc``, a tmpfs ``/tmp``, ``/dev/null`` over the host's password hashes,
+    Order matters (later mounts cover earlier ones): the host's system folders read-only,
+    ``/dev``, a new ``/proc``, a tmpfs ``/tmp`` and ``/run``, :func:`software_folders` read-only
+    (nothing else of the host: not ``/root``, ``/home``, ``/srv``, ``/work``..., where other copies
+    of a bundle may lie), ``/dev/null`` over the host's password hashes,
     a tmpfs at the top-level folder of each container-only path (``/app``), a tmpfs (folders)
     or ``/dev/null`` (files) over each ``spec.hidden`` path, then each mount at its container
     path, read-only for ``spec.read_only`` and ``/app/data``, ``home`` writable, and the sandbox's
@@ -169,12 +169,12 @@ def _bwrap_argv(spec: ProcessSpec, *, network: bool = False, home: str | None = 
         if path in tops or not os.path.lexists(path):
             continue
         argv += ["--symlink", os.readlink(path), path] if os.path.islink(path) else ["--ro-bind", path, path]
-    for path in software_folders():
-        if not any(_under(path, top) for top in tops):
-            argv += ["--ro-bind", path, path]
     # A new /dev (null, zero, random, tty, shm...) plus the GPUs; a private /tmp; an empty /run: the
     # host's sockets (the Docker daemon's above all) accept connections through a read-only mount.
     argv += ["--dev", "/dev", *_gpu_devices(), "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    for path in software_folders():  # after /tmp and /run: a venv may lie under /tmp
+        if not any(_under(path, top) for top in tops):
+            argv += ["--ro-bind", path, path]
     if network and os.path.isdir("/run/systemd/resolve"):
         argv += ["--ro-bind", "/run/systemd/resolve", "/run/systemd/resolve"]
     argv += [a for secret in _masked() for a in ("--ro-bind", os.devnull, secret)]
@@ -281,8 +281,10 @@ def _host_path(path: str, spec: ProcessSpec) -> str | None:
             return str(mounts[cpath]) + path[len(cpath):]
     if any(_under(cpath, path) for cpath in mounts):
         return "/"
-    covered = _tops(spec) | {"/tmp", "/run"} | {str(h) for h in spec.hidden}
-    return None if any(_under(path, c) for c in covered) else path
+    if any(_under(path, c) for c in _tops(spec) | {str(h) for h in spec.hidden}):
+        return None
+    visible = (*software_folders(), *SYSTEM_FOLDERS)  # what _bwrap_argv shows of the host
+    return path if any(_under(path, v) for v in visible) else None
 
 
 def _mount_problem(mounts: Mapping[str, Path]) -> str | None:
