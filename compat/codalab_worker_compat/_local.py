@@ -31,9 +31,9 @@ provided (``ProcessResult.isolation`` says which was used):
 * a spec without mounts (not one of the runner's) runs as a plain subprocess (``none``).
 * ``auto``: ``bwrap`` if ``bwrap`` is on PATH and a one-time probe (cached per process) works.
 
-Environment: ``PATH`` (the host's, else a default), ``HOME`` (a fresh empty folder, removed when
-the process ends, like a container's), ``LANG=C.UTF-8``, ``PYTHONUNBUFFERED=1`` (the workers set
-it), then ``spec.env``; nothing else of ``os.environ`` is inherited. stdin is ``/dev/null``; the
+Environment: ``PATH`` (the host's, else a default), ``HOME`` (a fresh empty folder beside
+``spec.stdout``, removed when the process ends, like a container's), ``LANG=C.UTF-8``,
+``PYTHONUNBUFFERED=1`` (the workers set it), then ``spec.env``; nothing else of ``os.environ`` is inherited. stdin is ``/dev/null``; the
 process leads its own session and process group.
 
 Limits, as measured on Linux as root (``ProcessResult.limits_applied`` says, per process, which
@@ -378,7 +378,12 @@ class LocalExecutor:
     def start(self, spec: ProcessSpec) -> RunningProcess:
         """Start ``spec``; a process that cannot start comes back finished with reason ``error``
         (its ``message`` is also appended to ``spec.stderr``)."""
-        mode, notes, home = self.isolation_for(spec), [], tempfile.mkdtemp(prefix="codalab-home-")
+        # HOME beside the logs (in the run folder: a host killed mid-run leaves it there, for the
+        # run's retention to remove, not in TMPDIR)
+        spec.stdout.parent.mkdir(parents=True, exist_ok=True)
+        mode, notes = self.isolation_for(spec), []
+        home = tempfile.mkdtemp(prefix=f".home-{spec.name.replace(' ', '_').replace('/', '_')}-",
+                                dir=spec.stdout.parent)
         problem = _mount_problem(spec.mounts)
         if mode == "path-rewrite":
             why = "isolation='none'" if self.isolation == "none" else bwrap_probe()[1]
