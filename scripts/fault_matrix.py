@@ -481,6 +481,7 @@ def f_hostile(name: str, bundle: str = "digits-ingestion-v2", *extra: str) -> Ca
         finally:
             if listener:
                 listener.close()
+            HOST_SENTINEL.unlink(missing_ok=True)
         if listener:
             row.message = short(f"connections received: {listener.hits or 'none'}; " + row.message)
         labels = (row.details.get("scores") or {}).get("accuracy") == 1.0

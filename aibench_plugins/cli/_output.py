@@ -28,11 +28,11 @@ def plugin_output_held(as_json: bool) -> Iterator[None]:
     """Hold what plugins print while the block loads them (an import-time ``print()``) away from
     this command's streams, so ``--json`` stays JSON; afterwards one note on stderr says how much
     was held and, without ``--json``, shows its last lines."""
-    from ..core.capture import CappedLog, capture_fds
+    from ..core.capture import CappedLog, LogCap, capture_fds
 
-    held = CappedLog(head_bytes=0, tail_bytes=2048)
+    held = CappedLog(None, LogCap(0, 2048))
     with capture_fds(held):
         yield
-    if held.total:
-        click.echo(f"note: plugins printed {held.total} bytes while loading; not shown on stdout"
+    if held.written:
+        click.echo(f"note: plugins printed {held.written} bytes while loading; not shown on stdout"
                    + ("" if as_json else f"; the last of it:\n{held.tail_text(2048)}"), err=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .capture import CappedLog, fd_streams
+from .capture import PLUGIN_LOG_CAP, CappedLog, LogCap, fd_streams
 
 __all__ = ["Outcome", "call_isolated", "current_plugin_log", "die_with_parent", "plugin_log"]
 
@@ -83,19 +83,17 @@ def current_plugin_log() -> CappedLog:
     of this process (its head and tail only)."""
     global _current
     if _current is None:
-        _current = CappedLog(head_bytes=64 * 1024, tail_bytes=64 * 1024)
+        _current = CappedLog(None, LogCap(64 << 10, 64 << 10))
     return _current
 
 
 @contextmanager
-def plugin_log(path: Path | None, *, head_bytes: int | None = None,
-               tail_bytes: int | None = None) -> Iterator[CappedLog]:
+def plugin_log(path: Path | None, cap: LogCap = PLUGIN_LOG_CAP) -> Iterator[CappedLog]:
     """Send the output of the plugin children started in the block to a :class:`CappedLog` at
     ``path`` (in memory when ``None``), closed at the end of the block."""
     global _current
     previous = _current
-    options = {k: v for k, v in (("head_bytes", head_bytes), ("tail_bytes", tail_bytes)) if v is not None}
-    log = CappedLog(path, **options)
+    log = CappedLog(path, cap)
     _current = log
     try:
         yield log

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..core.capture import CappedLog, capture_fds
+from ..core.capture import CappedLog, LogCap, capture_fds
 from ..evaluation.session import EvaluationSession
 from ..core.errors import AibenchError, ManifestError, RunError
 from ..core.host import PluginHost
@@ -100,7 +100,7 @@ def _prepare(bundle_path: str | Path, phase: int | None, use_plugins: bool,
 
     bundle = load_bundle(bundle_path)
     record = find_in_bundle(bundle)  # a wrapped bundle's plugins run inside its scoring program
-    loading = CappedLog(head_bytes=64 * 1024, tail_bytes=64 * 1024)  # a plugin that prints at import
+    loading = CappedLog(None, LogCap(64 << 10, 64 << 10))  # a plugin that prints at import
     with capture_fds(loading):
         plugins = _load_plugins(bundle, bundle_path) if use_plugins and record is None else None
     session = EvaluationSession(plugins[0], plugins[1], _phase_key(bundle, phase, plugins[0])) if plugins else None
@@ -136,7 +136,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
         result = None
         with plugin_log(own_file(work, PLUGIN_LOG)) as log:
-            if run.loading.total:
+            if run.loading.written:
                 log.write(b"--- output while loading the plugins ---\n" + run.loading.text().encode())
             try:
                 with _terminate_as_exit():

@@ -132,7 +132,7 @@ def conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[
 
 
 def plugin_output(log: CappedLog) -> dict[str, Any]:
-    return {"log": str(log.path) if log.path else None, "bytes": log.total, "cut_bytes": log.cut,
+    return {"log": str(log.path) if log.path else None, "bytes": log.written, "cut_bytes": log.cut,
             "tail": log.tail_text(2048)}
 
 

@@ -332,7 +332,7 @@ class _Scoring:
             platform=f"{self.record.bundle_platform} bundle (wrapped)", phase={"number": None, "name": phases},
             manifest_sha256=self.record.manifest_sha256, columns=self.columns, evaluation=evaluation,
             measurements=self.measurements, concepts=self.concepts, wrapped=self.wrapped,
-            plugin_output={"log": f"{REPORT_DIR}/{PLUGIN_LOG}", "bytes": log.total, "cut_bytes": log.cut,
+            plugin_output={"log": f"{REPORT_DIR}/{PLUGIN_LOG}", "bytes": log.written, "cut_bytes": log.cut,
                            "tail": log.tail_text(2048)})
         try:
             folder = self.output / REPORT_DIR

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from codalab_worker_compat._yaml import load as load_yaml
+from codalab_worker_compat import load_yaml
 
 from ..core.capture import read_head
 

@@ -314,7 +314,7 @@ def _wrapped_command(original: str, role: Role, platform: str) -> str:
 
 def _rewrite_metadata(path: Path, commands: list[str], where: str) -> None:
     import yaml
-    from codalab_worker_compat._yaml import load as load_yaml
+    from codalab_worker_compat import load_yaml
 
     try:
         data = load_yaml(path.read_text(encoding="utf-8"), yaml.SafeLoader)  # alias bombs refused

@@ -19,12 +19,15 @@ from ._command import CommandError, shell_warnings, split_command, substitute, v
 from ._docker import DockerExecutor, DockerExecutorError, reap_orphans
 from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 from ._local import LocalExecutor
+from ._logs import CappedLog, LogCap, read_head, read_tail
 from ._metadata import MetadataError, ProgramMetadata, is_code_submission, metadata_path, read_metadata
 from ._platforms import RULES, WORKERS, Worker, WorkerRules, resolve_worker
 from ._runner import RunResult, StepResult, run_submission
 from ._safefs import UnsafeEntry
 from ._trust import reference_exposures
 from ._unpack_limits import DEFAULT_LIMITS, UnpackLimits
+from ._yaml import YAMLBoundError
+from ._yaml import load as load_yaml
 from ._scores import (
     LeaderboardRow,
     LineDifference,
@@ -45,6 +48,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "BundleProblem",
+    "CappedLog",
     "Column",
     "CommandError",
     "DockerExecutor",
@@ -53,6 +57,7 @@ __all__ = [
     "LeaderboardRow",
     "LineDifference",
     "LocalExecutor",
+    "LogCap",
     "MetadataError",
     "Phase",
     "Platform",
@@ -65,17 +70,21 @@ __all__ = [
     "ScorePlatform",
     "ScoresResult",
     "StepResult",
-    "UnsafeEntry",
     "UnpackLimits",
+    "UnsafeEntry",
     "Worker",
     "WorkerRules",
+    "YAMLBoundError",
     "compare_lines",
     "is_code_submission",
     "load_bundle",
+    "load_yaml",
     "map_to_columns",
     "metadata_path",
+    "read_head",
     "read_metadata",
     "read_scores",
+    "read_tail",
     "reap_orphans",
     "reference_exposures",
     "resolve_worker",

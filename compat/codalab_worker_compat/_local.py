@@ -31,9 +31,9 @@ provided (``ProcessResult.isolation`` says which was used):
 * a spec without mounts (not one of the runner's) runs as a plain subprocess (``none``).
 * ``auto``: ``bwrap`` if ``bwrap`` is on PATH and a one-time probe (cached per process) works.
 
-Environment: ``PATH`` (the host's, else a default), ``HOME`` (a fresh empty folder, removed when
-the process ends, like a container's), ``LANG=C.UTF-8``, ``PYTHONUNBUFFERED=1`` (the workers set
-it), then ``spec.env``; nothing else of ``os.environ`` is inherited. stdin is ``/dev/null``; the
+Environment: ``PATH`` (the host's, else a default), ``HOME`` (a fresh empty folder beside
+``spec.stdout``, removed when the process ends, like a container's), ``LANG=C.UTF-8``,
+``PYTHONUNBUFFERED=1`` (the workers set it), then ``spec.env``; nothing else of ``os.environ`` is inherited. stdin is ``/dev/null``; the
 process leads its own session and process group.
 
 Limits, as measured on Linux as root (``ProcessResult.limits_applied`` says, per process, which
@@ -83,6 +83,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -111,6 +112,8 @@ READ_ONLY: Final = frozenset({"/app/data"})
 SANDBOX_UID: Final = 65534
 #: host files covered by /dev/null under bubblewrap (readable to root, whom the sandbox user maps to)
 MASKED: Final = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+#: the host's system folders a sandboxed process sees, read-only (programs, libraries, settings)
+SYSTEM_FOLDERS: Final = ("/bin", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/sbin", "/sys", "/usr")
 OOM_MARKERS: Final = ("MemoryError", "Unable to allocate", "Cannot allocate memory", "bad_alloc",
                       "can't allocate memory", "out of memory", "pthread_create failed")
 REWRITE_WARNING: Final = (
@@ -122,13 +125,13 @@ REWRITE_WARNING: Final = (
 
 TRUST_BWRAP: Final = (
     "the local executor ran participant code under bubblewrap: as uid 65534 with no capabilities, {network}, "
-    "seeing this machine's files read-only (the run folder, the bundle and other runs hidden, the reference data "
-    "only in the scoring step), writing only its output, shared and temp folders. It does NOT protect against: "
-    "a kernel exploit (the kernel is shared), exhausting memory, CPU, processes or disk (no cgroup: memory_mb is an "
-    "address-space rlimit, pids is not applied to root, no disk quota), reading what root may read on this "
-    "machine outside the hidden paths (the sandbox user maps to the caller outside its namespace: /root, other "
-    "bundles, source trees), and side channels. For untrusted submissions use --executor docker "
-    "(DockerExecutor), never the local executor")
+    "seeing read-only only this machine's system folders ({system}) and the software folders of its PATH and "
+    "Python ({software}), its own mounts, a private /tmp and HOME (the run folder, the bundle and other runs "
+    "hidden, the reference data only in the scoring step), writing only its output, shared and temp folders. "
+    "It does NOT protect against: a kernel exploit (the kernel is shared), exhausting CPU or disk (no CPU quota, "
+    "no disk quota; memory and processes only where limits are set, see each process's limits), reading what "
+    "root may read inside those visible folders (the sandbox user maps to the caller outside its namespace), "
+    "and side channels. For untrusted submissions use --executor docker (DockerExecutor), never the local executor")
 TRUST_NONE: Final = (
     "NO SANDBOX: the local executor ran participant code {how}, as this process's own user, with NONE of the "
     "protections: it could read the reference labels, rewrite the scoring program and the scores, write anywhere "
@@ -149,28 +152,30 @@ def _under(path: str, prefix: str) -> bool:
 def _bwrap_argv(spec: ProcessSpec, *, network: bool = False, home: str | None = None) -> list[str]:
     """The bwrap command line that runs ``spec`` with its mounts (see the module docstring).
 
-    Order matters (later mounts cover earlier ones): the host's top-level entries read-only,
-    ``/dev``, a new ``/proc``, a tmpfs ``/tmp``, ``/dev/null`` over the host's password hashes,
+    Order matters (later mounts cover earlier ones): the host's system folders read-only,
+    ``/dev``, a new ``/proc``, a tmpfs ``/tmp`` and ``/run``, :func:`software_folders` read-only
+    (nothing else of the host: not ``/root``, ``/home``, ``/srv``, ``/work``..., where other copies
+    of a bundle may lie), ``/dev/null`` over the host's password hashes,
     a tmpfs at the top-level folder of each container-only path (``/app``), a tmpfs (folders)
     or ``/dev/null`` (files) over each ``spec.hidden`` path, then each mount at its container
-    path, read-only for ``spec.read_only`` and ``/app/data``, and ``home`` writable.
+    path, read-only for ``spec.read_only`` and ``/app/data``, ``home`` writable, and the sandbox's
+    own root remounted read-only.
     """
     tops = _tops(spec)
     argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
     if not network:
         argv.append("--unshare-net")
-    for entry in sorted(os.listdir("/")):
-        path = "/" + entry
-        if path in tops or path in ("/proc", "/dev", "/tmp", "/run"):
+    for path in SYSTEM_FOLDERS:
+        if path in tops or not os.path.lexists(path):
             continue
-        if os.path.islink(path):
-            argv += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path) or os.path.isfile(path):
-            argv += ["--ro-bind", path, path]
+        argv += ["--symlink", os.readlink(path), path] if os.path.islink(path) else ["--ro-bind", path, path]
     # A new /dev (null, zero, random, tty, shm...) plus the GPUs; a private /tmp; an empty /run: the
     # host's sockets (the Docker daemon's above all) accept connections through a read-only mount.
     argv += ["--dev", "/dev", *_gpu_devices(), "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    for path in software_folders():  # after /tmp and /run: a venv may lie under /tmp
+        if not any(_under(path, top) for top in tops):
+            argv += ["--ro-bind", path, path]
     if network and os.path.isdir("/run/systemd/resolve"):
         argv += ["--ro-bind", "/run/systemd/resolve", "/run/systemd/resolve"]
     argv += [a for secret in _masked() for a in ("--ro-bind", os.devnull, secret)]
@@ -186,7 +191,27 @@ def _bwrap_argv(spec: ProcessSpec, *, network: bool = False, home: str | None = 
         argv += ["--ro-bind" if cpath in read_only else "--bind", str(spec.mounts[cpath]), cpath]
     if home is not None:
         argv += ["--bind", home, home]
-    return [*argv, "--chdir", spec.cwd, "--", *spec.argv]
+    # the sandbox's own root (a tmpfs holding the mount points) read-only: nothing is written
+    # outside the writable mounts
+    return [*argv, "--remount-ro", "/", "--chdir", spec.cwd, "--", *spec.argv]
+
+
+@functools.cache
+def software_folders() -> tuple[str, ...]:
+    """The host folders outside :data:`SYSTEM_FOLDERS` that a sandboxed program needs to run:
+    this Python's prefixes (a venv and its base) and, for each ``PATH`` entry, its prefix
+    (``~/.pyenv`` for ``~/.pyenv/shims``, ``<venv>`` for ``<venv>/bin``; the entry alone when
+    that prefix is a top-level folder). Real paths, existing folders, nested ones dropped."""
+    found = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    for entry in (os.environ.get("PATH") or DEFAULT_PATH).split(os.pathsep):
+        if not os.path.isabs(entry):
+            continue
+        real = os.path.realpath(entry)
+        parent = os.path.dirname(real)
+        found.add(parent if os.path.basename(real) in ("bin", "sbin", "shims") and parent.count("/") >= 2 else real)
+    kept = sorted(p for p in found if os.path.isdir(p) and p != "/"
+                  and not any(_under(p, system) for system in SYSTEM_FOLDERS))
+    return tuple(p for p in kept if not any(_under(p, other) for other in kept if other != p))
 
 
 @functools.cache
@@ -257,8 +282,10 @@ def _host_path(path: str, spec: ProcessSpec) -> str | None:
             return str(mounts[cpath]) + path[len(cpath):]
     if any(_under(cpath, path) for cpath in mounts):
         return "/"
-    covered = _tops(spec) | {"/tmp", "/run"} | {str(h) for h in spec.hidden}
-    return None if any(_under(path, c) for c in covered) else path
+    if any(_under(path, c) for c in _tops(spec) | {str(h) for h in spec.hidden}):
+        return None
+    visible = (*software_folders(), *SYSTEM_FOLDERS)  # what _bwrap_argv shows of the host
+    return path if any(_under(path, v) for v in visible) else None
 
 
 def _mount_problem(mounts: Mapping[str, Path]) -> str | None:
@@ -317,9 +344,12 @@ class LocalExecutor:
         warnings whenever participant code ran."""
         if isolation == "bwrap":
             return TRUST_BWRAP.format(network="with the host's network (network=True)" if self.network
-                                      else "without network (only its own loopback)")
-        return TRUST_NONE.format(how="with container paths rewritten (no bubblewrap: "
-                                 + bwrap_probe()[1] + ")" if isolation == "path-rewrite" else "without a sandbox")
+                                      else "without network (only its own loopback)",
+                                      system=", ".join(p for p in SYSTEM_FOLDERS if os.path.lexists(p)),
+                                      software=", ".join(software_folders()) or "none")
+        why = "isolation='none' was asked" if self.isolation == "none" else bwrap_probe()[1]
+        return TRUST_NONE.format(how=f"with container paths rewritten (no bubblewrap: {why})"
+                                 if isolation == "path-rewrite" else "without a sandbox")
 
     def limit_refusals(self, limits: ResourceLimits) -> list[str]:
         """Why each limit of ``limits`` that this executor cannot apply is refused (empty: all
@@ -349,7 +379,12 @@ class LocalExecutor:
     def start(self, spec: ProcessSpec) -> RunningProcess:
         """Start ``spec``; a process that cannot start comes back finished with reason ``error``
         (its ``message`` is also appended to ``spec.stderr``)."""
-        mode, notes, home = self.isolation_for(spec), [], tempfile.mkdtemp(prefix="codalab-home-")
+        # HOME beside the logs (in the run folder: a host killed mid-run leaves it there, for the
+        # run's retention to remove, not in TMPDIR)
+        spec.stdout.parent.mkdir(parents=True, exist_ok=True)
+        mode, notes = self.isolation_for(spec), []
+        home = tempfile.mkdtemp(prefix=f".home-{spec.name.replace(' ', '_').replace('/', '_')}-",
+                                dir=spec.stdout.parent)
         problem = _mount_problem(spec.mounts)
         if mode == "path-rewrite":
             why = "isolation='none'" if self.isolation == "none" else bwrap_probe()[1]

@@ -1,11 +1,12 @@
 """Capped logs: what a process writes to stdout or stderr, kept on disk within a bound.
 
-A participant's program may write without end (a 1.5 GB stderr once made the CLI fail with
-``MemoryError``). Each stream goes through a :class:`CappedLog`: the first ``head_bytes`` go to
-the file as they come; past them, only the last ``tail_bytes`` are kept (in memory, at most
-twice that) and written after one line saying how many bytes were cut, when the log is closed.
-So a log file never exceeds ``head_bytes + tail_bytes`` plus that line, and the host process
-holds at most ``2 * tail_bytes`` per stream, whatever the process writes.
+A participant's program (or a plugin: aibench sends plugin output through the same class) may
+write without end (a 1.5 GB stderr once made the CLI fail with ``MemoryError``). Each stream goes
+through a :class:`CappedLog`: the first ``head_bytes`` go to the file as they come; past them,
+only the last ``tail_bytes`` are kept (in memory, at most twice that) and written after one line
+saying how many bytes were cut, when the log is closed. So a log file never exceeds
+``head_bytes + tail_bytes`` plus that line, and the host process holds at most
+``head_bytes + 2 * tail_bytes`` per stream, whatever the process writes.
 
 While the process runs, the file holds the head only (and then nothing new until it ends): a
 live reader sees the beginning, the whole log once it has ended. A host killed meanwhile leaves
@@ -51,81 +52,95 @@ class LogCap:
 
 def cut_line(cut: int, cap: LogCap) -> bytes:
     """The line that replaces the ``cut`` bytes dropped from the middle of a log."""
-    return (f"\n[... {cut} bytes cut here by the executor: each log keeps the first {_size(cap.head_bytes)} and "
+    return (f"\n[... {cut} bytes cut here: this log keeps the first {_size(cap.head_bytes)} and "
             f"the last {_size(cap.tail_bytes)} of its stream ...]\n").encode()
 
 
 class CappedLog:
-    """A write-only log file that keeps the head and the tail of what is written (see the module
-    docstring). Not thread-safe: one writer per log. ``close()`` writes the tail; it is idempotent.
-    Neither raises for the disk: a write that fails (a full disk) stops what reaches the file, the
-    stream is still drained, and ``error`` says what happened.
+    """A log that keeps the head and the tail of what is written to it (module docstring).
 
-    :param path: the file, created (truncated) now; its folder is created if missing.
+    With a ``path`` (created, truncated, now; its folder too) the head goes to that file as it
+    comes and :meth:`close` writes the cut line and the tail; without one the log lives in memory
+    only (:meth:`text`). Thread-safe; ``close()`` is idempotent, and what is written after it is
+    counted, not kept. Never raises for the disk: a write that fails (a full disk) stops what
+    reaches the file, the stream is still taken in, and ``error`` says what happened.
     """
 
-    def __init__(self, path: Path, cap: LogCap = LogCap()) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path | None = None, cap: LogCap = LogCap()) -> None:
         self.path, self.cap = path, cap
-        self._file: BinaryIO | None = open(path, "wb")
-        self._head_left = cap.head_bytes
+        self._file: BinaryIO | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._head = bytearray()
         self._tail = bytearray()
+        self._lock = threading.Lock()
+        self._closed = False
         #: bytes written to this log in all (kept or cut)
         self.written = 0
-        #: bytes dropped between the head and the tail (known once closed)
-        self.cut = 0
         #: the first write to the file that failed (``None``: all of them went through)
         self.error: OSError | None = None
 
+    @property
+    def cut(self) -> int:
+        """Bytes dropped between the head and the tail."""
+        return self.written - len(self._head) - min(len(self._tail), self.cap.tail_bytes)
+
     def write(self, data: bytes) -> None:
-        """Keep ``data`` (the head goes to disk now, the rest is the candidate tail)."""
-        if self._file is None:
-            raise InvalidValue(f"the log {self.path} is closed")
-        self.written += len(data)
-        if self._head_left:
-            head, data = data[:self._head_left], data[self._head_left:]
-            self._head_left -= len(head)
-            if self.error is None:
-                try:
-                    self._file.write(head)
-                    self._file.flush()
-                except OSError as error:
-                    self.error = error
-        if not data:
-            return
-        limit = self.cap.tail_bytes
-        if len(data) >= limit:
-            self.cut += len(self._tail) + len(data) - limit
-            self._tail = bytearray(data[len(data) - limit:])
-            return
-        self._tail += data
-        if len(self._tail) > 2 * limit:  # trim in batches: amortised O(1) per byte
-            drop = len(self._tail) - limit
-            del self._tail[:drop]
-            self.cut += drop
+        """Keep ``data`` (the head goes to the file now, the rest is the candidate tail)."""
+        with self._lock:
+            self.written += len(data)
+            if self._closed:
+                return
+            room = self.cap.head_bytes - len(self._head)
+            if room > 0:
+                head, data = data[:room], data[room:]
+                self._head += head
+                self._to_file(head)
+            limit = self.cap.tail_bytes
+            if data and limit:
+                self._tail += data[-limit:]
+                if len(self._tail) > 2 * limit:  # trim in batches: amortised O(1) per byte
+                    del self._tail[:-limit]
+
+    def text(self) -> str:
+        """What the log keeps, with the cut said, decoded (invalid UTF-8 replaced)."""
+        with self._lock:
+            return bytes(self._kept()).decode("utf-8", "replace")
+
+    def tail_text(self, size: int = 4096) -> str:
+        """The last ``size`` bytes written (as far as kept), decoded."""
+        with self._lock:
+            tail = self._tail[-self.cap.tail_bytes:] if self.cap.tail_bytes else bytearray()
+            kept = tail if self.cut else self._head + tail
+            return bytes(kept[-size:]).decode("utf-8", "replace")
 
     def close(self) -> None:
-        """Write the cut line (if anything was cut) and the tail; close the file."""
-        if self._file is None:
-            return
-        file, self._file = self._file, None
-        extra = len(self._tail) - self.cap.tail_bytes
-        if extra > 0:
-            del self._tail[:extra]
-            self.cut += extra
-        try:
-            if self.error is None:
-                if self.cut:
-                    file.write(cut_line(self.cut, self.cap))
-                file.write(self._tail)
-        except OSError as error:
-            self.error = error
-        finally:
-            self._tail = bytearray()
+        """Write the cut line (if anything was cut) and the tail to the file; close it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._file is None:
+                return
+            self._to_file(self._kept()[len(self._head):])
             try:
-                file.close()
+                self._file.close()
             except OSError as error:  # the buffered bytes could not be written
                 self.error = self.error or error
+
+    def _kept(self) -> bytearray:
+        tail = self._tail[-self.cap.tail_bytes:] if self.cap.tail_bytes else bytearray()
+        return self._head + (cut_line(self.cut, self.cap) if self.cut else b"") + tail
+
+    def _to_file(self, data: bytes | bytearray) -> None:
+        if self._file is None or self.error is not None or not data:
+            return
+        try:
+            self._file.write(data)
+            self._file.flush()
+        except OSError as error:
+            self.error = error
 
     def __enter__(self) -> CappedLog:
         return self
@@ -192,15 +207,46 @@ class LogPump:
         self._thread.join(grace_s + 5.0)
 
 
-def read_tail(path: Path, size: int = 65536) -> str:
-    """The last ``size`` bytes of the file at ``path`` as text (``""`` when it cannot be read):
-    what the executors read of a log, never the whole file."""
+def read_tail(path: Path | str | None, size: int = 65536) -> str:
+    """The last ``size`` bytes of the file at ``path``, decoded (invalid UTF-8 replaced); ``""``
+    when there is no such file or it cannot be read. Never reads more than ``size`` bytes, never
+    follows a link and never blocks on a FIFO (a participant may have left either)."""
+    if path is None:
+        return ""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, handle.seek(0, os.SEEK_END) - size))
-            return handle.read().decode("utf-8", "replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return ""
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        os.lseek(fd, max(0, end - size), os.SEEK_SET)
+        return _read_at_most(fd, size).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def read_head(path: Path | str, size: int) -> tuple[bytes, bool]:
+    """The first ``size`` bytes of the file at ``path`` and whether it holds more. Never follows
+    a link nor blocks on a FIFO. :raises OSError: when it cannot be read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        data = _read_at_most(fd, size + 1)
+    finally:
+        os.close(fd)
+    return data[:size], len(data) > size
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left > 0:
+        chunk = os.read(fd, min(left, MIB))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _size(count: int) -> str:
@@ -211,4 +257,5 @@ def _size(count: int) -> str:
     return f"{count} bytes"
 
 
-__all__ = ["DEFAULT_HEAD_BYTES", "DEFAULT_TAIL_BYTES", "CappedLog", "LogCap", "LogPump", "cut_line", "read_tail"]
+__all__ = ["DEFAULT_HEAD_BYTES", "DEFAULT_TAIL_BYTES", "CappedLog", "LogCap", "LogPump", "cut_line", "read_head",
+           "read_tail"]

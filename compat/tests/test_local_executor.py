@@ -142,6 +142,7 @@ def test_environment_is_minimal_plus_spec_env(tmp_path: Path, monkeypatch: pytes
     assert env["PATH"] == os.environ["PATH"]
     assert (env["LANG"], env["PYTHONUNBUFFERED"], env["EXTRA"]) == ("C.UTF-8", "1", "1")
     assert not os.path.exists(env["HOME"]), "the fresh HOME is removed when the process ends"
+    assert Path(env["HOME"]).parent == spec.stdout.parent, "HOME lies beside the logs, in the run folder"
 
 
 # --- failure to start ----------------------------------------------------------------------------

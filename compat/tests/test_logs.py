@@ -19,7 +19,7 @@ import pytest
 
 from codalab_worker_compat import DockerExecutor, ProcessSpec, ResourceLimits
 from codalab_worker_compat._local import LocalExecutor, bwrap_probe
-from codalab_worker_compat._logs import CappedLog, LogCap, cut_line, read_tail
+from codalab_worker_compat._logs import CappedLog, LogCap, cut_line, read_head, read_tail
 from dockerimages import busybox_image, containers
 from processes import processes_with
 
@@ -51,7 +51,7 @@ def test_capped_log_keeps_head_and_tail_and_says_the_cut(tmp_path: Path, sizes: 
     cut = total - CAP.head_bytes - CAP.tail_bytes
     assert log.cut == cut and log.written == total
     assert kept == data[:CAP.head_bytes] + cut_line(cut, CAP) + data[-CAP.tail_bytes:]
-    assert f"[... {cut} bytes cut here by the executor".encode() in kept
+    assert f"[... {cut} bytes cut here: this log keeps".encode() in kept
 
 
 def test_a_zero_cap_is_refused() -> None:
@@ -67,6 +67,32 @@ def test_a_full_disk_stops_the_log_without_raising(size: int) -> None:
     log.close()
     assert log.error is not None and log.error.errno == 28
     assert log.written == 2 * size
+
+
+def test_capped_log_in_memory_keeps_head_and_tail() -> None:
+    log = CappedLog(None, LogCap(10, 5))
+    for chunk in (b"0123456", b"789abcdef", b"ghijklmnop", b"END"):
+        log.write(chunk)
+    assert log.written == 29 and log.cut == 14
+    assert log.text() == "0123456789" + cut_line(14, LogCap(10, 5)).decode() + "opEND"
+    assert log.tail_text(3) == "END"
+    small = CappedLog(None, LogCap(100, 100))
+    small.write("héllo\n".encode())
+    assert small.text() == "héllo\n" and small.cut == 0 and small.tail_text() == "héllo\n"
+
+
+def test_reads_never_follow_a_link_nor_block_and_stop_at_their_size(tmp_path: Path) -> None:
+    target = tmp_path / "secret"
+    target.write_text("the labels")
+    (tmp_path / "link").symlink_to(target)
+    assert read_tail(tmp_path / "link") == "" and read_tail(None) == "" and read_tail(tmp_path / "none") == ""
+    os.mkfifo(tmp_path / "fifo")
+    assert read_tail(tmp_path / "fifo") == ""  # never blocks on a FIFO a participant left
+    (tmp_path / "small").write_bytes(b"abc")
+    assert read_head(tmp_path / "small", 3) == (b"abc", False)
+    assert read_head(tmp_path / "small", 2) == (b"ab", True)
+    with pytest.raises(OSError):
+        read_head(tmp_path / "link", 3)
 
 
 def test_read_tail_reads_the_end_only(tmp_path: Path) -> None:
@@ -98,7 +124,7 @@ def check_flood(spec: ProcessSpec, rss_before: float) -> None:
     limit = CAP.head_bytes + CAP.tail_bytes + 400
     assert len(err) < limit and len(out) <= limit, (len(err), len(out))
     assert err.startswith(b"FIRST-ERR-LINE\n") and err.endswith(b"\nLAST-ERR-LINE\n")
-    assert b"bytes cut here by the executor" in err and b"FIRST-OUT-LINE" not in err
+    assert b"bytes cut here: this log keeps" in err and b"FIRST-OUT-LINE" not in err
     assert out.startswith(b"FIRST-OUT-LINE\n") and out.endswith(b"\nLAST-OUT-LINE\n") and b"EEEE" not in out
     assert peak_rss_mb() - rss_before < 64, f"the host process grew by {peak_rss_mb() - rss_before:.0f} MB"
 
@@ -160,6 +186,6 @@ def test_docker_executor_caps_a_huge_stderr_on_disk(tmp_path: Path, docker_execu
     assert result is not None and result.reason == "exited" and result.exit_code == 0, result
     err = spec.stderr.read_bytes()
     assert err.startswith(b"FIRST-ERR-LINE\n") and err.endswith(b"\0LAST-ERR-LINE\n")
-    assert len(err) < CAP.head_bytes + CAP.tail_bytes + 400 and b"bytes cut here by the executor" in err
+    assert len(err) < CAP.head_bytes + CAP.tail_bytes + 400 and b"bytes cut here: this log keeps" in err
     assert spec.stdout.read_bytes() == b"FIRST-OUT-LINE\nLAST-OUT-LINE\n"
     assert peak_rss_mb() - rss < 64

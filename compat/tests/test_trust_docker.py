@@ -50,12 +50,13 @@ def test_v1_parent_of_program_is_not_mounted(tmp_path: Path, executor: DockerExe
 def test_v2_prediction_container_reaches_nothing(tmp_path: Path, executor: DockerExecutor) -> None:
     work = tmp_path / "work"
     sentinel = f"aibench-sentinel-{uuid.uuid4().hex}"
-    submission = code_submission(tmp_path / "sub", HOSTILE, f"python3 run.py {work} 9 {sentinel}")
+    submission = code_submission(tmp_path / "sub", HOSTILE, f"python3 run.py {work} 9 {sentinel} /nonexistent")
     result = run(v2_scoring_bundle(tmp_path / "bundle"), submission, work, "codabench", executor)
     assert result.status == "finished", result.message
     log = step(result, "prediction").logs["submission stdout"].read_text()
     attempts = json.loads([line for line in log.splitlines() if line.startswith("{")][-1])
     assert {k: v for k, v in attempts.items() if v == "ok"} == {}, attempts
+    assert attempts["root listing"] == []
     assert result.row is not None and result.row.values["accuracy"] == Decimal("0.25")
     assert not Path("/etc", sentinel).exists() and not Path("/root", sentinel).exists()
     assert not [w for w in result.warnings if "bubblewrap" in w or "NO SANDBOX" in w]

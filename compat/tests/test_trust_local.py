@@ -2,7 +2,8 @@
 
 The submission finds this run's scoring program through ``/proc/self/mountinfo`` (and the work
 dir it is told) and tries to rewrite it, writes into ``/etc`` and ``/root`` (unique sentinel
-names), reads the run's labels, and connects to a TCP server this test starts on 127.0.0.1.
+names), reads the run's labels and a copy of them outside the run folder (the organiser's other
+checkout), lists ``/root``, and connects to a TCP server this test starts on 127.0.0.1.
 All must fail, and the honest score (0.25) must stand. Without bubblewrap (path rewriting) there
 is no protection, and the run's warnings say so.
 """
@@ -10,6 +11,7 @@ is no protection, and the run's warnings say so.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import uuid
@@ -20,13 +22,13 @@ from pathlib import Path
 import pytest
 
 from codalab_worker_compat import LocalExecutor, RunResult, load_bundle, run_submission
-from codalab_worker_compat._local import bwrap_probe
+from codalab_worker_compat._local import bwrap_probe, software_folders
 from hostile import HONEST, code_submission, v2_scoring_bundle
 from test_runner import step
 
 HOSTILE = """\
     import glob, json, os, socket, sys
-    work, port, sentinel = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    work, port, sentinel, copy = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     tried = {"uid": os.getuid()}
     mounts = [line.split() for line in open("/proc/self/mountinfo")]
     output = [m[3] for m in mounts if m[4] == "/app/output"]  # its host path: <work>/prediction/output
@@ -55,6 +57,11 @@ HOSTILE = """\
             raise FileNotFoundError("no labels")
         open(found[0]).read()
     attempt("read labels", labels)
+    attempt("read a copy of the labels", lambda: open(copy).read())
+    try:
+        tried["root listing"] = sorted(os.listdir("/root"))
+    except OSError:
+        tried["root listing"] = []
     attempt("connect", lambda: socket.create_connection(("127.0.0.1", port), timeout=3).sendall(b"leak"))
     def docker():
         with socket.socket(socket.AF_UNIX) as engine:
@@ -101,11 +108,25 @@ def server() -> Iterator[tuple[int, list[bytes]]]:
     listener.close()
 
 
-def hostile_run(tmp_path: Path, port: int, executor: LocalExecutor) -> tuple[RunResult, str, Path]:
+@pytest.fixture
+def labels_copy() -> Iterator[Path]:
+    """A copy of the labels outside /tmp and outside any run folder, as an organiser's other
+    checkout of the bundle would be (beside this repository), removed afterwards."""
+    folder = Path(__file__).resolve().parents[2] / f".hostile-labels-copy-{uuid.uuid4().hex}"
+    folder.mkdir()
+    (folder / "labels.txt").write_text("1\n1\n0\n1\n")
+    try:
+        yield folder / "labels.txt"
+    finally:
+        shutil.rmtree(folder)
+
+
+def hostile_run(tmp_path: Path, port: int, executor: LocalExecutor,
+                copy: Path = Path("/nonexistent")) -> tuple[RunResult, str, Path]:
     sentinel = f"aibench-sentinel-{uuid.uuid4().hex}"
     bundle = v2_scoring_bundle(tmp_path / "bundle")
     work = tmp_path / "work"
-    submission = code_submission(tmp_path / "sub", HOSTILE, f"python3 run.py {work} {port} {sentinel}")
+    submission = code_submission(tmp_path / "sub", HOSTILE, f"python3 run.py {work} {port} {sentinel} {copy}")
     result = run_submission(load_bundle(bundle), submission, executor, work, worker="codabench")
     return result, sentinel, work
 
@@ -127,15 +148,18 @@ def host_reaches_docker() -> bool:
         return bool(engine.recv(100))
 
 
-def test_hostile_submission_under_bwrap_reaches_nothing(tmp_path: Path, server: tuple[int, list[bytes]]) -> None:
+def test_hostile_submission_under_bwrap_reaches_nothing(tmp_path: Path, server: tuple[int, list[bytes]],
+                                                        labels_copy: Path) -> None:
     ok, why = bwrap_probe()
     assert ok, f"this test needs bubblewrap: apt-get install -y bubblewrap ({why})"
     assert host_reaches_docker(), "the control failed: this test needs a Docker engine at /var/run/docker.sock"
     port, received = server
-    result, sentinel, work = hostile_run(tmp_path, port, LocalExecutor())
+    result, sentinel, work = hostile_run(tmp_path, port, LocalExecutor(), labels_copy)
     attempts = tried(result)
     assert attempts["uid"] == 65534
     assert {k: v for k, v in attempts.items() if v == "ok"} == {}, attempts
+    software = {Path(p).name for p in software_folders() if Path(p).parent == Path("/root")}
+    assert set(attempts["root listing"]) <= software, attempts  # only the mount points of PATH's software
     assert attempts["mountinfo"] == [str(work / "prediction" / "output")]  # the host path is visible, not reachable
     assert result.status == "finished", result.message
     assert result.row is not None and result.row.values["accuracy"] == Decimal("0.25")

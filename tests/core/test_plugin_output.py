@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from measure import run_with_peak_rss
 
 REPO = Path(__file__).resolve().parents[2]
 IRIS_BUNDLE, IRIS_GOOD = REPO / "bundles" / "iris-v2", REPO / "examples" / "submissions" / "iris-v2" / "good"
@@ -94,22 +95,19 @@ def loud_bundle(tmp_path: Path, metric: str = "acme.loud_exact_match") -> Path:
     return bundle
 
 
-def run_measured(tmp_path: Path, site: Path, *args: str) -> tuple[int, bytes, bytes, Any]:
-    """``aibench run ...`` with the plugin installed: exit status, stdout, stderr, rusage."""
+def run_measured(tmp_path: Path, site: Path, *args: str) -> tuple[int, bytes, bytes, int]:
+    """``aibench run ...`` with the plugin installed: exit status, stdout, stderr, peak RSS in KiB."""
     environ = os.environ | {"AIBENCH_HOME": str(tmp_path / "home"), "PYTHONPATH": str(site)}
-    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
-        process = subprocess.Popen([sys.executable, "-m", "aibench_plugins", "run", *args], env=environ,
-                                   stdout=out, stderr=err, cwd=tmp_path)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, (tmp_path / "out").read_bytes(), (tmp_path / "err").read_bytes(), usage
+    returncode, peak_kib = run_with_peak_rss([sys.executable, "-m", "aibench_plugins", "run", *args], env=environ,
+                                             stdout=tmp_path / "out", stderr=tmp_path / "err", cwd=tmp_path)
+    return returncode, (tmp_path / "out").read_bytes(), (tmp_path / "err").read_bytes(), peak_kib
 
 
 def test_a_plugin_printing_50_mb_leaves_run_json_parseable_and_its_log_capped(tmp_path: Path,
                                                                              loud_site: Path) -> None:
     bundle = loud_bundle(tmp_path)
 
-    code, stdout, stderr, usage = run_measured(tmp_path, loud_site, str(bundle), str(IRIS_GOOD), "--json")
+    code, stdout, stderr, peak_kib = run_measured(tmp_path, loud_site, str(bundle), str(IRIS_GOOD), "--json")
 
     assert code == 0, stderr[-3000:]
     assert len(stdout) < 256 * 1024 and len(stderr) < 64 * 1024, (len(stdout), len(stderr))
@@ -122,7 +120,7 @@ def test_a_plugin_printing_50_mb_leaves_run_json_parseable_and_its_log_capped(tm
     assert log.stat().st_size < (2 << 20) + 4096
     text = log.read_bytes()
     assert b"import chatter" in text and b"bytes cut here" in text and b"THE LAST LINE OF THE METRIC" in text
-    assert usage.ru_maxrss < 450 << 10, f"peak RSS {usage.ru_maxrss} KiB"
+    assert peak_kib < 450 << 10, f"peak RSS {peak_kib} KiB"
     work = Path(report["work_dir"])
     assert sum(p.stat().st_size for p in work.rglob("*") if p.is_file()) < 10 << 20
     page = Path(report["detailed_results"]).read_text()

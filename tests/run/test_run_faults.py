@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from measure import run_with_peak_rss
 
 import aibench_plugins.run.stages as run_module  # the stages after the executor (issue 10: one module)
 from aibench_plugins.run.ledger import Ledger, LedgerError
@@ -334,18 +335,15 @@ def test_a_huge_stderr_is_shown_by_its_tail_with_bounded_memory(tmp_path: Path) 
     submission.mkdir()
     (submission / "model.py").write_text(HUGE_STDERR_MODEL)
     environ = os.environ | {"AIBENCH_HOME": str(tmp_path / "home")}
-    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
-        process = subprocess.Popen([sys.executable, "-m", "aibench_plugins", "run",
-                                    str(BUNDLES / "digits-ingestion-v2"), str(submission)],
-                                   env=environ, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+    returncode, peak_kib = run_with_peak_rss(
+        [sys.executable, "-m", "aibench_plugins", "run", str(BUNDLES / "digits-ingestion-v2"), str(submission)],
+        env=environ, stdout=tmp_path / "out", stderr=tmp_path / "err")
     stdout, stderr = (tmp_path / "out").read_bytes(), (tmp_path / "err").read_bytes()
-    assert process.returncode == 1, stderr[-2000:]
+    assert returncode == 1, stderr[-2000:]
     assert b"Traceback" not in stderr and b"MemoryError" not in stderr
     assert b"the last line of a huge log" in stderr
     assert len(stdout) + len(stderr) < 1 << 20
-    assert usage.ru_maxrss < 450 << 10, f"peak RSS {usage.ru_maxrss} KiB"  # the log is 600 MB
+    assert peak_kib < 450 << 10, f"peak RSS {peak_kib} KiB"  # the log is 600 MB
     record = only_record(tmp_path / "home")
     assert record.status == "failed"
 

@@ -54,7 +54,9 @@ def _output(result: RunResult) -> Path:
 
 
 def _aibench_containers(executor: object) -> list[object]:
-    return list(executor.client.containers.list(all=True, filters={"label": "aibench.owner-pid"}))  # type: ignore[attr-defined]
+    """The containers this test process's executors left (others' on a shared engine are theirs)."""
+    return list(executor.client.containers.list(  # type: ignore[attr-defined]
+        all=True, filters={"label": f"aibench.owner-pid={os.getpid()}"}))
 
 
 def test_the_image_has_no_aibench_and_no_network(executor: object) -> None:
