@@ -42,8 +42,9 @@ install: $(STAMP)
 demo: $(STAMP) system-deps
 	@bash scripts/demo.sh
 
-## make test: the whole pytest suite
+## make test: the import contracts (pyproject.toml [tool.importlinter]), then the whole pytest suite
 test: $(STAMP) system-deps images
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 ## make bench: benchmarks in bench/, each against a baseline measured in the same run

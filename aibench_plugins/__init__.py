@@ -14,70 +14,129 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 _EXPORTS = {
-    "_check": ("FunctionCheck", "SubmissionProblem", "check"),
-    "_components": ("CheckInfo", "Component", "ComponentInfo", "InputSpec", "Kind", "MetricInfo"),
-    "_exceptions": ("AibenchError", "ComponentInfoError", "DuplicateIdError", "ManifestError", "MissingPluginsError",
-                    "PluginError", "PluginLoadError", "RegistryError", "UnknownIdError"),
-    "_host": ("PluginHost", "PluginRecord", "PluginRequest"),
-    "_manifest": ("Manifest", "parse_manifest"),
-    "_markers": ("hookimpl",),
-    "_metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "metric"),
-    "_problems": ("Problem",),
-    "_registry": ("Registration", "Registry"),
-    "_validate": ("ValidationReport", "validate_bundle"),
+    "components.check": ("FunctionCheck", "SubmissionProblem", "check"),
+    "core.kinds": ("CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind", "KindSpec",
+                    "MetricInfo"),
+    "core.errors": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
+                    "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
+                    "LedgerError", "LimitsRefused", "ManifestError", "MetricInputError", "MissingPluginsError", "PluginError",
+                    "PluginLoadError", "ReadError", "RegistrationError", "RegistryError", "RunError", "RuntimeRecordError",
+                    "TableSpecError", "UnknownIdError", "UnknownRunError", "UsageError", "VendorError", "WrapError", "WrapRefused"),
+    "core.host": ("PluginHost",),
+    "manifest.loading": ("Manifest", "parse_manifest"),
+    "core.markers": ("hookimpl",),
+    "evaluation.session": ("Evaluation", "EvaluationSession", "PluginColumn", "PluginFailure"),
+    "components.executor": ("ExecutorFactory", "HostExecutor"),
+    "core.hookspecs": ("Register",),
+    "components.metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "Scores", "metric"),
+    "components.reporter": ("Reporter", "Section"),
+    "run.runner": ("RunReport", "run_bundle"),
+    "components.stateful": ("MetricFactory", "MetricStateBase", "StatefulMetric", "object_schema"),
+    "core.problems": ("Problem",),
+    "core.records": ("PluginRecord", "PluginRequest"),
+    "core.registry": ("Registration", "Registry"),
+    "manifest.validate": ("ValidationReport", "validate_bundle"),
+    "wrap.wrapping": ("WrapReport", "wrap_bundle"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "AibenchError",
     "CheckInfo",
+    "ColumnEditError",
     "Component",
     "ComponentInfo",
     "ComponentInfoError",
+    "ComponentKindError",
+    "DataError",
     "DuplicateIdError",
+    "Evaluation",
+    "EvaluationSession",
+    "ExecutorFactory",
+    "ExecutorInfo",
     "FunctionCheck",
     "FunctionMetric",
+    "HostExecutor",
     "InputSpec",
+    "InvalidParamsError",
+    "InvalidParamsSchemaError",
+    "InvalidValueError",
     "Kind",
+    "KindSpec",
+    "LedgerError",
+    "LimitsRefused",
     "Manifest",
     "ManifestError",
     "Metric",
+    "MetricFactory",
     "MetricInfo",
+    "MetricInputError",
     "MetricResult",
     "MetricState",
+    "MetricStateBase",
     "MissingPluginsError",
+    "PluginColumn",
     "PluginError",
+    "PluginFailure",
     "PluginHost",
     "PluginLoadError",
     "PluginRecord",
     "PluginRequest",
     "Problem",
     "Provenance",
+    "ReadError",
+    "Register",
     "Registration",
+    "RegistrationError",
     "Registry",
     "RegistryError",
+    "Reporter",
+    "RunError",
+    "RunReport",
+    "RuntimeRecordError",
+    "Scores",
+    "Section",
+    "StatefulMetric",
     "SubmissionProblem",
+    "TableSpecError",
     "UnknownIdError",
+    "UnknownRunError",
+    "UsageError",
     "ValidationReport",
+    "VendorError",
+    "WrapError",
+    "WrapRefused",
+    "WrapReport",
     "__version__",
     "check",
     "hookimpl",
     "metric",
+    "object_schema",
     "parse_manifest",
+    "run_bundle",
     "validate_bundle",
+    "wrap_bundle",
 ]
 
 if TYPE_CHECKING:
-    from ._check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
-    from ._components import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, InputSpec as InputSpec, Kind as Kind, MetricInfo as MetricInfo  # noqa: F401
-    from ._exceptions import AibenchError as AibenchError, ComponentInfoError as ComponentInfoError, DuplicateIdError as DuplicateIdError, ManifestError as ManifestError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, RegistryError as RegistryError, UnknownIdError as UnknownIdError  # noqa: F401
-    from ._host import PluginHost as PluginHost, PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
-    from ._manifest import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
-    from ._markers import hookimpl as hookimpl  # noqa: F401
-    from ._metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, metric as metric  # noqa: F401
-    from ._problems import Problem as Problem  # noqa: F401
-    from ._registry import Registration as Registration, Registry as Registry  # noqa: F401
-    from ._validate import ValidationReport as ValidationReport, validate_bundle as validate_bundle  # noqa: F401
+    from .components.check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
+    from .core.kinds import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
+    from .core.errors import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, LimitsRefused as LimitsRefused, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RunError as RunError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UnknownRunError as UnknownRunError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
+    from .core.host import PluginHost as PluginHost  # noqa: F401
+    from .manifest.loading import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
+    from .core.markers import hookimpl as hookimpl  # noqa: F401
+    from .evaluation.session import Evaluation as Evaluation, EvaluationSession as EvaluationSession, PluginColumn as PluginColumn, PluginFailure as PluginFailure  # noqa: F401
+    from .components.executor import ExecutorFactory as ExecutorFactory, HostExecutor as HostExecutor  # noqa: F401
+    from .core.hookspecs import Register as Register  # noqa: F401
+    from .components.metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, Scores as Scores, metric as metric  # noqa: F401
+    from .components.reporter import Reporter as Reporter, Section as Section  # noqa: F401
+    from .run.runner import RunReport as RunReport, run_bundle as run_bundle  # noqa: F401
+    from .components.stateful import MetricFactory as MetricFactory, MetricStateBase as MetricStateBase, StatefulMetric as StatefulMetric, object_schema as object_schema  # noqa: F401
+    from .core.problems import Problem as Problem  # noqa: F401
+    from .core.records import PluginRecord as PluginRecord, PluginRequest as PluginRequest  # noqa: F401
+    from .core.registry import Registration as Registration, Registry as Registry  # noqa: F401
+    from .manifest.validate import ValidationReport as ValidationReport, validate_bundle as validate_bundle  # noqa: F401
+    from .wrap.wrapping import WrapReport as WrapReport, wrap_bundle as wrap_bundle  # noqa: F401
 
 def __getattr__(name: str) -> Any:
     module = _MODULE_OF.get(name)

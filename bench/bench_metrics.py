@@ -117,7 +117,7 @@ def regression(rows: int, repeat: int) -> list[dict[str, Any]]:
 def reading(rows: int, repeat: int) -> list[dict[str, Any]]:
     import pandas as pd
 
-    from aibench_plugins._readers import TableSpec, align, read_table
+    from aibench_plugins.data.readers import TableSpec, align, read_table
 
     with tempfile.TemporaryDirectory() as folder:
         rng = np.random.default_rng(2)

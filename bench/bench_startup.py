@@ -25,7 +25,7 @@ TARGET_EXTRA_MS = 150.0
 STARTUP = f"""
 from pathlib import Path
 from aibench_plugins import PluginHost, parse_manifest
-from aibench_plugins._manifest import semantic_problems
+from aibench_plugins.manifest.loading import semantic_problems
 manifest, problems = parse_manifest(Path({str(MANIFEST)!r}).read_bytes())
 host = PluginHost()
 host.load_builtins()

@@ -108,7 +108,7 @@ def scoring_seconds(bundle: Path, submission: Path, executor: Any, work: Path) -
 
 
 def compare(name: str, bundle: Path, submission: Path, executor: Any, root: Path, runs: int) -> dict[str, Any]:
-    from aibench_plugins._wrap import wrap_bundle
+    from aibench_plugins.wrap.wrapping import wrap_bundle
 
     wrapped = root / f"{name}-wrapped.zip"
     wrap_bundle(bundle, wrapped)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aibench_plugins._competition_yaml import ColumnEditError, NewColumn, add_columns
+from aibench_plugins.wrap.competition_yaml import ColumnEditError, NewColumn, add_columns
 
 REPO = Path(__file__).resolve().parents[1]
 

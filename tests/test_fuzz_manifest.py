@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from aibench_plugins._manifest import parse_manifest, semantic_problems, unpack_limits
-from aibench_plugins._problems import Problem
-from aibench_plugins._validate import ValidationReport, validate_bundle
+from aibench_plugins.manifest.loading import parse_manifest, semantic_problems, unpack_limits
+from aibench_plugins.core.problems import Problem
+from aibench_plugins.manifest.validate import ValidationReport, validate_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("AIBENCH_FUZZ_EXAMPLES", "200"))

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from aibench_plugins._readers import ReadError, Table, TableSpec, align, read_table
+from aibench_plugins.data.readers import ReadError, Table, TableSpec, align, read_table
 
 FUZZ = settings(max_examples=int(os.environ.get("AIBENCH_FUZZ_EXAMPLES", "200")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from aibench_plugins._host import BUILTIN_PLUGINS
+from aibench_plugins.core.host import BUILTIN_PLUGINS
 
 IRIS_BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "iris-v2"
 BUILTIN_IDS = sorted(BUILTIN_PLUGINS)

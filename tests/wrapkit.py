@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aibench_plugins._run import RunReport, run_bundle
-from aibench_plugins._wrap import wrap_bundle
+from aibench_plugins.run.runner import RunReport, run_bundle
+from aibench_plugins.wrap.wrapping import wrap_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLES = REPO / "bundles"

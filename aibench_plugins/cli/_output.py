@@ -28,7 +28,7 @@ def plugin_output_held(as_json: bool) -> Iterator[None]:
     """Hold what plugins print while the block loads them (an import-time ``print()``) away from
     this command's streams, so ``--json`` stays JSON; afterwards one note on stderr says how much
     was held and, without ``--json``, shows its last lines."""
-    from .._capture import CappedLog, LogCap, capture_fds
+    from ..core.capture import CappedLog, LogCap, capture_fds
 
     held = CappedLog(None, LogCap(0, 2048))
     with capture_fds(held):

@@ -13,7 +13,7 @@ class _Size(click.ParamType):  # type: ignore[type-arg]  # generic only in newer
     name = "SIZE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
-        from .._gc import parse_size
+        from ..run.gc import parse_size
 
         if value is None or isinstance(value, int):
             return value
@@ -66,8 +66,8 @@ def gc(max_size: int | None, max_age: str, keep_last: int, dry_run: bool, ledger
       aibench gc --max-size 2G --keep 5        keep 2 GiB of run folders, at least the newest 5
       aibench gc --max-age 7d --max-size off --json
     """
-    from .._gc import Retention, collect
-    from .._ledger import Ledger, LedgerError
+    from ..run.gc import Retention, collect
+    from ..run.ledger import Ledger, LedgerError
 
     retention = Retention(max_bytes=max_size, max_age_days=_age(max_age), keep_last=keep_last)
     try:

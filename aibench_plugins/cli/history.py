@@ -11,7 +11,7 @@ import click
 from ._output import echo_json, table
 
 if TYPE_CHECKING:
-    from .._ledger import RunRecord, RunStatus
+    from ..run.ledger import RunRecord, RunStatus
 
 HISTORY_VERSION = 1
 _STATUSES = ("running", "finished", "failed", "interrupted")
@@ -35,7 +35,7 @@ def history(as_json: bool, limit: int, status: str | None, ledger_path: str | No
       aibench history --limit 5
       aibench history --status failed --json | jq -r '.runs[].message'
     """
-    from .._ledger import LedgerError
+    from ..run.ledger import LedgerError
 
     try:
         records, location = _read(ledger_path, limit, status)
@@ -57,7 +57,7 @@ def history(as_json: bool, limit: int, status: str | None, ledger_path: str | No
 def _read(ledger_path: str | None, limit: int, status: str | None) -> tuple[list[RunRecord], Any]:
     """The runs, from the ledger opened for writing (interrupted runs marked) or, when it cannot
     be written now (a full disk, a lock, a read-only file system), read-only with a warning."""
-    from .._ledger import Ledger, LedgerError
+    from ..run.ledger import Ledger, LedgerError
 
     try:
         ledger = Ledger.open(ledger_path)

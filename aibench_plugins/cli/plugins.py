@@ -32,11 +32,11 @@ def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None
       aibench plugins list
       aibench plugins list --json | jq '.plugins[] | select(.status != "loaded")'
     """
-    from .._host import strict_from_env
+    from ..core.host import strict_from_env
 
     strict = bool(strict) or strict_from_env()
     if bundle is None:
-        from .._host import PluginHost
+        from ..core.host import PluginHost
 
         host = PluginHost(strict=strict or None, raise_failures=False)
         with plugin_output_held(as_json):
@@ -44,7 +44,7 @@ def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None
             host.load_all_installed()
         records = host.sorted_records()
     else:
-        from .._validate import validate_bundle
+        from ..manifest.validate import validate_bundle
 
         with plugin_output_held(as_json):
             report = validate_bundle(bundle, strict=strict or None)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
 import click
 
 from ._output import echo_json, table
@@ -21,9 +25,10 @@ from ._output import echo_json, table
               help="How local processes get the paths they expect: bubblewrap (a sandbox: the host read-only, "
                    "uid 65534, no network, the run folder and the bundle hidden), or rewriting $-variables and /app "
                    "paths in commands (none: NO sandbox). Untrusted code: --executor docker.")
-@click.option("--executor", type=click.Choice(["local", "docker"]), default="local", show_default=True,
-              help="local: processes on this machine; docker: each process in a hardened container of --image "
-                   "(no network, read-only except /app/output and /tmp, non-root, no capabilities, limits).")
+@click.option("--executor", default="local", show_default=True, metavar="ID",
+              help="A registered executor: local (processes on this machine), docker (each process in a hardened "
+                   "container of --image: no network, read-only except /app/output and /tmp, non-root, no "
+                   "capabilities, limits), or one a plugin of the manifest registers ('aibench plugins list').")
 @click.option("--image", default=None, metavar="IMAGE",
               help="With --executor docker: the image (name or ID), pinned to its ID for the run, e.g. "
                    "codalab-compat/py312:bookworm (make images).")
@@ -68,58 +73,64 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
       aibench run bundles/wine-v1 submission.zip --platform v2 --json
       aibench run bundles/digits-ingestion-v2 sub.zip --executor docker --image codalab-compat/py312:bookworm
     """
-    from codalab_worker_compat import BundleError, DockerExecutorError, ResourceLimits
+    from codalab_worker_compat import ResourceLimits
 
-    from .._capture import read_tail
-    from .._exceptions import ManifestError
-    from .._ledger import LedgerError
-    from .._run import RunError, run_bundle
+    from ..core.errors import UsageError
+    from ..run.runner import run_bundle
 
     if executor == "local" and (image or gpus):
         raise click.UsageError("--image and --gpus apply to --executor docker")
     if executor == "docker" and not image:
         raise click.UsageError("--executor docker needs --image IMAGE (e.g. codalab-compat/py312:bookworm, built by "
                                "'make images')")
-    from .._limits import LimitsRefused
-
     limits = ResourceLimits(time_limit_s=time_limit_s, memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
-    try:
-        report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform, ledger_path=ledger_path,
-                            work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
-                            use_plugins=not no_plugins, executor=executor,  # type: ignore[arg-type]
-                            image=image, network=network, limits=limits)
-    except RunError as error:  # recorded as failed; no traceback of ours on the streams
-        if as_json:
-            echo_json({"report_version": 1, "status": "error", "run_id": error.run_id, "message": error.message})
-            raise SystemExit(1) from None
-        click.echo(f"run {error.run_id[:8]} failed: {error.message}", err=True)
-        raise SystemExit(1) from None
-    except LedgerError as error:
-        if as_json:
-            echo_json({"report_version": 1, "status": "error", "message": str(error), "reason": error.reason})
-            raise SystemExit(1) from None
-        raise click.ClickException(str(error)) from None
-    except (DockerExecutorError, LimitsRefused) as error:
-        if as_json:
-            echo_json({"report_version": 1, "status": "error", "message": str(error)})
-            raise SystemExit(1) from None
-        raise click.ClickException(str(error)) from None
-    except ManifestError as error:
-        if as_json:
-            echo_json({"report_version": 1, "status": "error", "message": "the bundle's aibench.json has problems",
-                       "problems": [p.to_json() for p in error.problems]})
-            raise SystemExit(1) from None
-        click.echo(f"the bundle's aibench.json has problems ('aibench validate' lists them):\n{error}", err=True)
-        raise SystemExit(1) from None
-    except BundleError as error:
-        if as_json:
-            echo_json({"report_version": 1, "status": "error", "message": str(error), "file": error.file,
-                       "line": error.line, "fix": error.fix})
-            raise SystemExit(1) from None
-        raise click.ClickException(str(error)) from None
+    with _reported(as_json):
+        try:
+            report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform,
+                                ledger_path=ledger_path, work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
+                                use_plugins=not no_plugins, executor=executor, image=image, network=network,
+                                limits=limits)
+        except UsageError as error:  # an option the chosen executor does not take, an unknown executor
+            raise click.UsageError(str(error)) from None
     if as_json:
         echo_json(report.to_json())
         raise SystemExit(0 if report.ok and not report.errors else 1)
+    _print_run(report)
+    _print_outcome(report)
+
+
+@contextmanager
+def _reported(as_json: bool) -> Iterator[None]:
+    """Each error ``run_bundle`` raises on purpose, said as a message (``--json``: a JSON object),
+    exit status 1; never a traceback of ours."""
+    from codalab_worker_compat import BundleError, DockerExecutorError
+
+    from ..core.errors import LedgerError, LimitsRefused, ManifestError, RunError, UnknownIdError
+
+    def fail(data: dict[str, Any], text: str) -> NoReturn:
+        if as_json:
+            echo_json({"report_version": 1, "status": "error", **data})
+        else:
+            click.echo(text, err=True)
+        raise SystemExit(1)
+
+    try:
+        yield
+    except RunError as error:  # recorded as failed
+        fail({"run_id": error.run_id, "message": error.message}, f"run {error.run_id[:8]} failed: {error.message}")
+    except LedgerError as error:
+        fail({"message": str(error), "reason": error.reason}, f"Error: {error}")
+    except (DockerExecutorError, LimitsRefused, UnknownIdError) as error:
+        fail({"message": str(error)}, f"Error: {error}")
+    except ManifestError as error:
+        fail({"message": "the bundle's aibench.json has problems", "problems": [p.to_json() for p in error.problems]},
+             f"the bundle's aibench.json has problems ('aibench validate' lists them):\n{error}")
+    except BundleError as error:
+        fail({"message": str(error), "file": error.file, "line": error.line, "fix": error.fix}, f"Error: {error}")
+
+
+def _print_run(report: Any) -> None:
+    """What ran: platform, executor, rules, warnings, each process and its limits, the row, the failures."""
     result = report.result
     click.echo(f"run {report.run_id[:8]}  platform {result.worker}  phase {result.phase.number}"
                f" ({result.phase.name or 'unnamed'})  time limit {result.time_limit_s} s  isolation {report.isolation}")
@@ -155,6 +166,13 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
         required = "required, fails the run" if failure.required else "not required: original scores stand"
         click.echo(f"  plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
                    + f" ({failure.plugin}): {failure.message} ({required})", err=True)
+
+
+def _print_outcome(report: Any) -> None:
+    """Where the outputs are, the status, and for a failed run why (exit status 1)."""
+    from ..core.capture import read_tail
+
+    result = report.result
     click.echo(f"\noutputs: {report.work_dir}")
     if report.detailed_results is not None:
         click.echo(f"  detailed results: {report.detailed_results}")

@@ -20,12 +20,12 @@ def schema(bare: bool) -> None:
     Example:
       aibench schema > aibench.schema.json
     """
-    from .._schema import composed_schema, manifest_schema
+    from ..manifest.schema import composed_schema, manifest_schema
 
     if bare:
         echo_json(manifest_schema())
         return
-    from .._host import PluginHost
+    from ..core.host import PluginHost
 
     host = PluginHost(raise_failures=False)
     host.load_builtins()

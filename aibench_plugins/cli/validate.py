@@ -24,7 +24,7 @@ def validate(bundle: str, as_json: bool, strict: bool | None) -> None:
       aibench validate bundles/iris-v2
       aibench validate competition.zip --json | jq '.problems[].pointer'
     """
-    from .._validate import validate_bundle
+    from ..manifest.validate import validate_bundle
 
     with plugin_output_held(as_json):
         report = validate_bundle(bundle, strict=strict or None)

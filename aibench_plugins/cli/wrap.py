@@ -34,7 +34,8 @@ def wrap(bundle: str, output: str, no_measure: bool, as_json: bool) -> None:
       aibench run iris-v2-wrapped.zip examples/submissions/iris-v2/good --no-plugins
       aibench wrap competition.zip -o wrapped.zip --json | jq .columns
     """
-    from .._wrap import WrapRefused, wrap_bundle
+    from ..core.errors import WrapRefused
+    from ..wrap.wrapping import wrap_bundle
 
     try:
         report = wrap_bundle(bundle, output, measure_ingestion=not no_measure)

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .._check import SubmissionProblem, check
-from .._markers import hookimpl
+from aibench_plugins import SubmissionProblem, check, hookimpl
 
 _REQUIRED = {
     "type": "object",

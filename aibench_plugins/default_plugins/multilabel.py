@@ -33,9 +33,9 @@ from abc import abstractmethod
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._components import InputSpec, MetricInfo
-from .._markers import hookimpl
-from .._stateful import MetricStateBase, StatefulMetric, describe, object_schema
+from aibench_plugins import (
+    InputSpec, MetricInfo, MetricInputError, MetricStateBase, StatefulMetric, hookimpl, object_schema
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,11 +108,11 @@ class _MultilabelState(MetricStateBase):
         predictions, references = self._inputs(inputs)
         forms = _form(predictions), _form(references)
         if forms[0] != forms[1]:
-            raise ValueError(f"{self.info.id}: predictions are {_FORM_NAMES[forms[0]]} but references are "
+            raise MetricInputError(f"{self.info.id}: predictions are {_FORM_NAMES[forms[0]]} but references are "
                              f"{_FORM_NAMES[forms[1]]}; give both in the same form")
         form = forms[0]
         if self.form is not None and form != self.form:
-            raise ValueError(f"{self.info.id}: this batch holds {_FORM_NAMES[form]} but earlier batches held "
+            raise MetricInputError(f"{self.info.id}: this batch holds {_FORM_NAMES[form]} but earlier batches held "
                              f"{_FORM_NAMES[self.form]}; give every batch in the same form")
         if form == "matrix":
             counts = self._matrix_counts(predictions, references)
@@ -129,13 +129,13 @@ class _MultilabelState(MetricStateBase):
         p, t = (_indicator(self.info.id, name, value)
                 for name, value in (("predictions", predictions), ("references", references)))
         if p.shape != t.shape:
-            raise ValueError(f"{self.info.id}: predictions have shape {p.shape} but references have shape {t.shape}")
+            raise MetricInputError(f"{self.info.id}: predictions have shape {p.shape} but references have shape {t.shape}")
         k = p.shape[1]
         if self.labels is not None and k != len(self.labels):
-            raise ValueError(f"{self.info.id}: the indicator matrices have {k} columns but the labels param "
+            raise MetricInputError(f"{self.info.id}: the indicator matrices have {k} columns but the labels param "
                              f"lists {len(self.labels)} labels")
         if self.form == "matrix" and k != self.tp.size:
-            raise ValueError(f"{self.info.id}: this batch has {k} label columns but earlier batches had "
+            raise MetricInputError(f"{self.info.id}: this batch has {k} label columns but earlier batches had "
                              f"{self.tp.size}")
         if p.shape[0] == 0:
             return None
@@ -149,7 +149,7 @@ class _MultilabelState(MetricStateBase):
         p_sets, t_sets = (_label_sets(self.info.id, name, value)
                           for name, value in (("predictions", predictions), ("references", references)))
         if len(p_sets) != len(t_sets):
-            raise ValueError(f"{self.info.id}: {len(p_sets)} predictions but {len(t_sets)} references")
+            raise MetricInputError(f"{self.info.id}: {len(p_sets)} predictions but {len(t_sets)} references")
         if not p_sets:
             return None
         index = self.index if self.labels is not None else dict(self.index)
@@ -158,7 +158,7 @@ class _MultilabelState(MetricStateBase):
             for label in predicted | true:
                 if label not in index:
                     if self.labels is not None:
-                        raise ValueError(f"{self.info.id}: label {label!r} is not in the labels param "
+                        raise MetricInputError(f"{self.info.id}: label {label!r} is not in the labels param "
                                          f"({', '.join(map(repr, self.labels))})")
                     index[label] = len(index)
             columns[0].extend(index[label] for label in predicted & true)
@@ -202,11 +202,11 @@ class _MultilabelState(MetricStateBase):
         if other.form is None:
             return
         if self.form is not None and other.form != self.form:
-            raise ValueError(f"{self.info.id}: cannot merge a state of {_FORM_NAMES[other.form]} into one of "
+            raise MetricInputError(f"{self.info.id}: cannot merge a state of {_FORM_NAMES[other.form]} into one of "
                              f"{_FORM_NAMES[self.form]}")
         if other.form == "matrix":
             if self.form == "matrix" and other.tp.size != self.tp.size:
-                raise ValueError(f"{self.info.id}: cannot merge a state of {other.tp.size} labels into one of "
+                raise MetricInputError(f"{self.info.id}: cannot merge a state of {other.tp.size} labels into one of "
                                  f"{self.tp.size}")
             columns = np.arange(other.tp.size)
         else:
@@ -227,7 +227,7 @@ class _MultilabelState(MetricStateBase):
 
     def compute(self) -> dict[str, float]:
         if self.n == 0:
-            raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
+            raise MetricInputError(f"{self.info.id}: compute() before any sample was given to update()")
         return self._scores(self._value())
 
     @abstractmethod
@@ -293,7 +293,7 @@ def _indicator(metric_id: str, name: str, value: Any) -> Any:
         return array
     if array.dtype.kind not in "iuf" or not np.isin(array, (0, 1)).all():
         found = np.unique(array[~np.isin(array, (0, 1))])[:5] if array.dtype.kind in "iuf" else array.dtype
-        raise ValueError(f"{metric_id}: {name} is a matrix, read as a 0/1 label indicator matrix, but it holds "
+        raise MetricInputError(f"{metric_id}: {name} is a matrix, read as a 0/1 label indicator matrix, but it holds "
                          f"{found}; give 0/1 or booleans, or label sets as a list of sets")
     return array.astype(bool)
 
@@ -302,12 +302,12 @@ def _label_sets(metric_id: str, name: str, value: Any) -> list[frozenset[Hashabl
     sets = []
     for i, labels in enumerate(value):
         if isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__"):
-            raise ValueError(f"{metric_id}: {name}[{i}] is {labels!r}; each sample needs a collection of labels, "
+            raise MetricInputError(f"{metric_id}: {name}[{i}] is {labels!r}; each sample needs a collection of labels, "
                              f"such as {{{labels!r}}}")
         try:
             sets.append(frozenset(label.item() if hasattr(label, "item") else label for label in labels))
         except TypeError as error:
-            raise ValueError(f"{metric_id}: {name}[{i}] holds a label that cannot be a set member: {error}") from None
+            raise MetricInputError(f"{metric_id}: {name}[{i}] holds a label that cannot be a set member: {error}") from None
     return sets
 
 
@@ -315,9 +315,9 @@ class MultilabelF1State(_MultilabelState):
     info = MetricInfo(
         id="aibench.multilabel_f1", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(["macro", "micro", "samples", "weighted"], "macro"),
-        description=describe("""F1 score of multi-label predictions, 2 TP / (2 TP + FP + FN), averaged
+        description="""F1 score of multi-label predictions, 2 TP / (2 TP + FP + FN), averaged
             over labels (macro, weighted by true count), pooled (micro) or averaged over samples
-            (samples), as scikit-learn's f1_score."""),
+            (samples), as scikit-learn's f1_score.""",
     )
 
     def _value(self) -> float:
@@ -328,9 +328,9 @@ class JaccardState(_MultilabelState):
     info = MetricInfo(
         id="aibench.jaccard", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(["samples", "macro", "micro", "weighted"], "samples"),
-        description=describe("""Jaccard index (intersection over union) of multi-label predictions,
+        description="""Jaccard index (intersection over union) of multi-label predictions,
             averaged over samples |P ∩ T| / |P ∪ T| (samples), over labels (macro, weighted) or pooled
-            (micro), as scikit-learn's jaccard_score."""),
+            (micro), as scikit-learn's jaccard_score.""",
         citation="Jaccard, P. (1912). The distribution of the flora in the alpine zone. New Phytologist, "
                  "11(2), 37-50.",
     )
@@ -343,8 +343,8 @@ class HammingLossState(_MultilabelState):
     info = MetricInfo(
         id="aibench.hamming_loss", direction="minimize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(),
-        description=describe("""Hamming loss: the fraction of (sample, label) pairs predicted wrongly,
-            as scikit-learn's hamming_loss; 0 when there is no label at all."""),
+        description="""Hamming loss: the fraction of (sample, label) pairs predicted wrongly,
+            as scikit-learn's hamming_loss; 0 when there is no label at all.""",
     )
 
     def _value(self) -> float:
@@ -356,9 +356,9 @@ class SubsetAccuracyState(_MultilabelState):
     info = MetricInfo(
         id="aibench.subset_accuracy", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(),
-        description=describe("""Subset accuracy (exact match ratio): the fraction of samples whose
+        description="""Subset accuracy (exact match ratio): the fraction of samples whose
             predicted label set equals the true one, as scikit-learn's accuracy_score on multi-label
-            input."""),
+            input.""",
     )
 
     def _value(self) -> float:

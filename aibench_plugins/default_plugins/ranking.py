@@ -62,9 +62,9 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._components import InputSpec, MetricInfo
-from .._markers import hookimpl
-from .._stateful import MetricStateBase, StatefulMetric, describe, object_schema
+from aibench_plugins import (
+    InputSpec, MetricInfo, MetricInputError, MetricStateBase, StatefulMetric, hookimpl, object_schema
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -146,7 +146,7 @@ class _RankingState(MetricStateBase):
         dense = isinstance(predictions, np.ndarray), isinstance(references, np.ndarray)
         if any(dense):
             if not all(dense):
-                raise ValueError(f"{self.info.id}: {'predictions' if dense[0] else 'references'} are a numpy array "
+                raise MetricInputError(f"{self.info.id}: {'predictions' if dense[0] else 'references'} are a numpy array "
                                  "(the dense form) but the other input is not; give both dense, or give "
                                  "mappings or (query, item, value) rows")
             scores = self._per_query(_dense(self.info.id, predictions, references, self.k))
@@ -157,7 +157,7 @@ class _RankingState(MetricStateBase):
         qrels = _qrels(self.info.id, references)
         for query in runs:  # check everything before changing the state
             if query in self.runs and (query in listed or query in self.listed):
-                raise ValueError(f"{self.info.id}: query {query!r} is ranked in two batches; a ranked list "
+                raise MetricInputError(f"{self.info.id}: query {query!r} is ranked in two batches; a ranked list "
                                  "must come whole, in one batch (rows may be split)")
             _join(self.info.id, "predictions", query, self.runs.get(query, {}), runs[query], check_only=True)
         for query in qrels:
@@ -175,7 +175,7 @@ class _RankingState(MetricStateBase):
     def _merge(self, other: _RankingState) -> None:
         for query in other.runs:
             if query in self.runs and (query in other.listed or query in self.listed):
-                raise ValueError(f"{self.info.id}: query {query!r} is ranked in both states")
+                raise MetricInputError(f"{self.info.id}: query {query!r} is ranked in both states")
             _join(self.info.id, "predictions", query, self.runs.get(query, {}), other.runs[query], check_only=True)
         for query in other.qrels:
             _join(self.info.id, "references", query, self.qrels.get(query, {}), other.qrels[query],
@@ -191,7 +191,7 @@ class _RankingState(MetricStateBase):
         scores = self._per_query(ranked) if ranked.count else None
         count = self.dense_count + ranked.count
         if count == 0:
-            raise ValueError(f"{self.info.id}: no query to evaluate: the references name no query"
+            raise MetricInputError(f"{self.info.id}: no query to evaluate: the references name no query"
                              + (" that the predictions rank (missing_queries is 'skip')"
                                 if self.qrels and self.params["missing_queries"] == "skip" else ""))
         total = self.dense_total + (float(scores.sum()) if scores is not None else 0.0)
@@ -249,7 +249,7 @@ def _order(metric_id: str, query: Hashable, scores: Mapping[Hashable, float]) ->
     try:
         return [item for item, _ in sorted(scores.items(), key=lambda pair: (pair[1], pair[0]), reverse=True)]
     except TypeError as error:
-        raise ValueError(f"{metric_id}: query {query!r} has items with equal scores whose ids cannot be compared "
+        raise MetricInputError(f"{metric_id}: query {query!r} has items with equal scores whose ids cannot be compared "
                          f"({error}); ties are ordered by item id, so use ids of one type") from None
 
 
@@ -261,7 +261,7 @@ def _join(metric_id: str, name: str, query: Hashable, into: dict[Hashable, float
         old = into.get(item)
         if old is not None and (name == "predictions" or old != value):
             what = "is ranked twice" if name == "predictions" else f"is judged {old} and {value}"
-            raise ValueError(f"{metric_id}: {name}: item {item!r} of query {query!r} {what}")
+            raise MetricInputError(f"{metric_id}: {name}: item {item!r} of query {query!r} {what}")
         if not check_only:
             into[item] = value
 
@@ -274,11 +274,11 @@ def _rows(metric_id: str, name: str, value: Any, last: str) -> Iterable[tuple[An
         if all(c in list(columns) for c in wanted):
             value = value[wanted]
         elif len(columns) != 3:
-            raise ValueError(f"{metric_id}: {name} is a table with columns {list(columns)}; give columns "
+            raise MetricInputError(f"{metric_id}: {name} is a table with columns {list(columns)}; give columns "
                              f"{', '.join(wanted)}")
         return value.itertuples(index=False, name=None)  # type: ignore[no-any-return]
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ValueError(f"{metric_id}: {name} must be a mapping of query ids, (query_id, item_id, {last}) rows "
+        raise MetricInputError(f"{metric_id}: {name} must be a mapping of query ids, (query_id, item_id, {last}) rows "
                          f"or a numpy array; got {type(value).__name__}")
     return value
 
@@ -289,14 +289,14 @@ def _number(metric_id: str, name: str, query: Hashable, item: Hashable, value: A
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):
-        raise ValueError(f"{metric_id}: {name}: item {item!r} of query {query!r} has value {value!r}; "
+        raise MetricInputError(f"{metric_id}: {name}: item {item!r} of query {query!r} has value {value!r}; "
                          "give a finite number")
     return number
 
 
 def _row(metric_id: str, name: str, index: int, row: Any, last: str) -> tuple[Hashable, Hashable, float]:
     if isinstance(row, (str, bytes)) or not hasattr(row, "__len__") or len(row) != 3:
-        raise ValueError(f"{metric_id}: {name}[{index}] is {row!r}; each row is (query_id, item_id, {last})")
+        raise MetricInputError(f"{metric_id}: {name}[{index}] is {row!r}; each row is (query_id, item_id, {last})")
     query, item, value = row
     return _key(query), _key(item), _number(metric_id, name, query, item, value)
 
@@ -323,13 +323,13 @@ def _runs(metric_id: str, predictions: Any) -> tuple[dict[Hashable, dict[Hashabl
                 runs[query] = scores
                 continue
             if isinstance(ranking, (str, bytes)) or not isinstance(ranking, Iterable):
-                raise ValueError(f"{metric_id}: predictions[{query!r}] is {ranking!r}; give the query's ranked "
+                raise MetricInputError(f"{metric_id}: predictions[{query!r}] is {ranking!r}; give the query's ranked "
                                  "item ids as a list, best first")
             items = [_key(item) for item in ranking]
             scores = {item: -float(position) for position, item in enumerate(items)}
             if len(scores) != len(items):
                 twice = next(item for item in items if items.count(item) > 1)
-                raise ValueError(f"{metric_id}: predictions: item {twice!r} of query {query!r} is ranked twice")
+                raise MetricInputError(f"{metric_id}: predictions: item {twice!r} of query {query!r} is ranked twice")
             runs[query] = scores
             listed.add(query)
         return runs, listed
@@ -348,7 +348,7 @@ def _qrels(metric_id: str, references: Any) -> dict[Hashable, dict[Hashable, flo
                 qrels[query] = {_key(item): _number(metric_id, "references", query, item, relevance)
                                 for item, relevance in judged.items()}
             elif isinstance(judged, (str, bytes)) or not isinstance(judged, Iterable):
-                raise ValueError(f"{metric_id}: references[{query!r}] is {judged!r}; give {{item: relevance}} or "
+                raise MetricInputError(f"{metric_id}: references[{query!r}] is {judged!r}; give {{item: relevance}} or "
                                  "a list of the relevant item ids")
             else:
                 qrels[query] = {_key(item): 1.0 for item in judged}
@@ -364,20 +364,20 @@ def _dense(metric_id: str, predictions: Any, references: Any, k: int | None) -> 
 
     ranking, grades = np.asarray(predictions), np.asarray(references)
     if ranking.ndim != 2 or grades.ndim != 2 or ranking.shape[0] != grades.shape[0]:
-        raise ValueError(f"{metric_id}: dense predictions (n_queries, depth) and references (n_queries, n_items) "
+        raise MetricInputError(f"{metric_id}: dense predictions (n_queries, depth) and references (n_queries, n_items) "
                          f"must be 2-D with one row per query; got shapes {ranking.shape} and {grades.shape}")
     if ranking.dtype.kind not in "iu":
-        raise ValueError(f"{metric_id}: dense predictions must hold integer item ids (column indices of the "
+        raise MetricInputError(f"{metric_id}: dense predictions must hold integer item ids (column indices of the "
                          f"references), not {ranking.dtype}; for (query, item, score) rows pass a list or a "
                          "DataFrame")
     if grades.dtype.kind not in "biuf" or not np.isfinite(grades).all():
-        raise ValueError(f"{metric_id}: dense references must hold finite relevance grades")
+        raise MetricInputError(f"{metric_id}: dense references must hold finite relevance grades")
     if ranking.size and ranking.min() < 0:
-        raise ValueError(f"{metric_id}: dense predictions hold a negative item id ({ranking.min()})")
+        raise MetricInputError(f"{metric_id}: dense predictions hold a negative item id ({ranking.min()})")
     ordered = np.sort(ranking, axis=1)
     twice = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
     if twice.size:
-        raise ValueError(f"{metric_id}: dense predictions rank an item twice in row {twice[0]}")
+        raise MetricInputError(f"{metric_id}: dense predictions rank an item twice in row {twice[0]}")
     count, n_items = grades.shape
     grades = grades.astype(np.float64)
     top = ranking[:, :k] if k is not None else ranking
@@ -427,10 +427,10 @@ class MAPState(_RankingState):
     info = MetricInfo(
         id="aibench.map", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_CUTOFF),
-        description=describe("""Mean average precision: per query, the mean of the precision at the
+        description="""Mean average precision: per query, the mean of the precision at the
             rank of each relevant item (0 for relevant items not ranked, or ranked below the cutoff k),
             averaged over queries; trec_eval's map (map_cut.k with k: a query with more than k relevant
-            items scores at most k / relevant)."""),
+            items scores at most k / relevant).""",
         citation=_TREC,
     )
 
@@ -444,10 +444,10 @@ class NDCGState(_RankingState):
     info = MetricInfo(
         id="aibench.ndcg", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_CUTOFF, gain=_GAIN),
-        description=describe("""Normalised discounted cumulative gain: the sum of gain / log2(rank + 1)
+        description="""Normalised discounted cumulative gain: the sum of gain / log2(rank + 1)
             over the first k ranked items, divided by that of the ideal ranking of the query's judged
             items; 0 for a query with no relevant item. Linear gains equal trec_eval's ndcg_cut and
-            scikit-learn's ndcg_score."""),
+            scikit-learn's ndcg_score.""",
         citation="Järvelin, K., & Kekäläinen, J. (2002). Cumulated gain-based evaluation of IR techniques. "
                  "ACM Transactions on Information Systems, 20(4), 422-446.",
     )
@@ -469,8 +469,8 @@ class PrecisionAtKState(_RankingState):
     info = MetricInfo(
         id="aibench.precision_at_k", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_K),
-        description=describe("""Precision at k: the relevant items among the first k ranked, divided by
-            k (even when fewer were ranked), averaged over queries; trec_eval's P.k."""),
+        description="""Precision at k: the relevant items among the first k ranked, divided by
+            k (even when fewer were ranked), averaged over queries; trec_eval's P.k.""",
         citation=_TREC,
     )
 
@@ -482,9 +482,9 @@ class RecallAtKState(_RankingState):
     info = MetricInfo(
         id="aibench.recall_at_k", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_K),
-        description=describe("""Recall at k: the relevant items among the first k ranked, divided by the
+        description="""Recall at k: the relevant items among the first k ranked, divided by the
             query's relevant items (0 for a query with none), averaged over queries; trec_eval's
-            recall.k."""),
+            recall.k.""",
         citation=_TREC,
     )
 
@@ -496,9 +496,9 @@ class MRRState(_RankingState):
     info = MetricInfo(
         id="aibench.mrr", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS,
         params_schema=_schema(k=_CUTOFF),
-        description=describe("""Mean reciprocal rank: 1 / the rank of the first relevant item (0 when
+        description="""Mean reciprocal rank: 1 / the rank of the first relevant item (0 when
             none is ranked, or none within the cutoff k), averaged over queries; trec_eval's
-            recip_rank."""),
+            recip_rank.""",
         citation="Voorhees, E. M. (1999). The TREC-8 Question Answering Track Report. TREC-8.",
     )
 

@@ -23,8 +23,8 @@ Conventions are scikit-learn's and scipy's, which the tests check on random inpu
 * ``aibench.pearson`` and ``aibench.spearman`` are NaN, as scipy's, when either input is
   constant or there are fewer than two samples; ties get average ranks.
 
-The states derive from :class:`~aibench_plugins._stateful.MetricStateBase` and the
-metrics are :class:`~aibench_plugins._stateful.StatefulMetric` factories (re-exported
+The states derive from :class:`~aibench_plugins.components.stateful.MetricStateBase` and the
+metrics are :class:`~aibench_plugins.components.stateful.StatefulMetric` factories (re-exported
 here). numpy is imported when a metric is used, not when the plugin loads.
 """
 
@@ -35,9 +35,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._components import InputSpec, MetricInfo
-from .._markers import hookimpl
-from .._stateful import MetricStateBase, StatefulMetric, describe
+from aibench_plugins import InputSpec, MetricInfo, MetricInputError, MetricStateBase, StatefulMetric, hookimpl
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,14 +79,14 @@ def _pair(metric_id: str, predictions: Any, references: Any) -> tuple[FloatArray
         try:
             arrays.append(np.asarray(value, dtype=np.float64))
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{metric_id}: {name} must be numbers ({error})") from None
+            raise MetricInputError(f"{metric_id}: {name} must be numbers ({error})") from None
     p, r = arrays
     if p.shape != r.shape:
-        raise ValueError(f"{metric_id}: predictions have shape {p.shape} but references have shape {r.shape}")
+        raise MetricInputError(f"{metric_id}: predictions have shape {p.shape} but references have shape {r.shape}")
     if p.ndim == 2 and p.shape[1] == 1:
         p, r = p[:, 0], r[:, 0]
     if p.ndim != 1:
-        raise ValueError(f"{metric_id}: expected one value per sample, shape (n,); got shape {p.shape}")
+        raise MetricInputError(f"{metric_id}: expected one value per sample, shape (n,); got shape {p.shape}")
     return p, r
 
 
@@ -99,7 +97,7 @@ def _reject_non_finite(metric_id: str, p: FloatArray, r: FloatArray) -> None:
     for name, values in (("predictions", p), ("references", r)):
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            raise ValueError(f"{metric_id}: {name} hold {bad.size} NaN or infinite value(s), the first at index "
+            raise MetricInputError(f"{metric_id}: {name} hold {bad.size} NaN or infinite value(s), the first at index "
                              f"{bad[0]} ({values[bad[0]]}); every value must be a finite number")
 
 
@@ -136,7 +134,7 @@ class _RegressionState(MetricStateBase):
 
     def compute(self) -> dict[str, float]:
         if self._count() == 0:
-            raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
+            raise MetricInputError(f"{self.info.id}: compute() before any sample was given to update()")
         return self._scores(self._value())
 
     @abstractmethod
@@ -220,9 +218,9 @@ class RMSEState(MSEState):
 class MAPEState(_SumState):
     info = MetricInfo(
         id="aibench.mape", direction="minimize", bounds=(0.0, None), inputs=_VALUES,
-        description=describe("""Mean absolute percentage error, as a fraction: mean of
+        description="""Mean absolute percentage error, as a fraction: mean of
             |prediction - reference| / max(|reference|, eps), eps the float64 machine epsilon
-            (scikit-learn's convention: a zero reference gives a very large error, not infinity)."""),
+            (scikit-learn's convention: a zero reference gives a very large error, not infinity).""",
     )
 
     def _accumulate(self, p: FloatArray, r: FloatArray, work: FloatArray, work2: FloatArray) -> None:
@@ -270,9 +268,9 @@ class _Constant:
 class R2State(_RegressionState):
     info = MetricInfo(
         id="aibench.r2", direction="maximize", bounds=(None, 1.0), version="2", inputs=_VALUES,
-        description=describe("""Coefficient of determination, 1 - SS_res / SS_tot. With constant
+        description="""Coefficient of determination, 1 - SS_res / SS_tot. With constant
             references it is 1.0 for exact predictions and 0.0 otherwise, and it is NaN for fewer than
-            two samples, as in scikit-learn."""),
+            two samples, as in scikit-learn.""",
     )
 
     def reset(self) -> None:
@@ -324,8 +322,8 @@ class R2State(_RegressionState):
 class PearsonState(_RegressionState):
     info = MetricInfo(
         id="aibench.pearson", direction="maximize", bounds=(-1.0, 1.0), inputs=_VALUES,
-        description=describe("""Pearson correlation coefficient between predictions and references;
-            NaN when either is constant or there are fewer than two samples, as in scipy."""),
+        description="""Pearson correlation coefficient between predictions and references;
+            NaN when either is constant or there are fewer than two samples, as in scipy.""",
         citation="Pearson, K. (1895). Notes on regression and inheritance in the case of two parents. "
                  "Proceedings of the Royal Society of London, 58, 240-242.",
     )
@@ -398,9 +396,9 @@ def average_ranks(values: Any) -> FloatArray:
 class SpearmanState(MetricStateBase):
     info = MetricInfo(
         id="aibench.spearman", direction="maximize", bounds=(-1.0, 1.0), inputs=_VALUES,
-        description=describe("""Spearman rank correlation: the Pearson correlation of the ranks, ties
+        description="""Spearman rank correlation: the Pearson correlation of the ranks, ties
             sharing their average rank; NaN when either input is constant or there are fewer than two
-            samples, as in scipy. The state keeps every value (ranks need all the data)."""),
+            samples, as in scipy. The state keeps every value (ranks need all the data).""",
         citation="Spearman, C. (1904). The proof and measurement of association between two things. "
                  "The American Journal of Psychology, 15(1), 72-101.",
     )
@@ -430,7 +428,7 @@ class SpearmanState(MetricStateBase):
         import numpy as np
 
         if not any(p.size for p in self.predictions):
-            raise ValueError(f"{self.info.id}: compute() before any sample was given to update()")
+            raise MetricInputError(f"{self.info.id}: compute() before any sample was given to update()")
         pearson = PearsonState()
         pearson.update(predictions=average_ranks(np.concatenate(self.predictions)),
                        references=average_ranks(np.concatenate(self.references)))

@@ -7,10 +7,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from .._components import ComponentInfo
-from .._hookspecs import Register
-from .._markers import hookimpl
-from .._report import Section
+from aibench_plugins import ComponentInfo, Register, Section, hookimpl
 
 
 class SplitOverview:
@@ -20,7 +17,7 @@ class SplitOverview:
     info = ComponentInfo(id="aibench.split_overview",
                          description="A table of each plugin metric across the splits it was computed on.")
 
-    def render(self, report: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> Section | None:
+    def render(self, report: Mapping[str, Any]) -> Section | None:
         columns = list(report.get("plugin_columns") or [])
         if not columns:
             return None

@@ -33,9 +33,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._components import InputSpec, MetricInfo
-from .._markers import hookimpl
-from .._stateful import MetricStateBase, StatefulMetric, describe
+from aibench_plugins import InputSpec, MetricInfo, MetricInputError, MetricStateBase, StatefulMetric, hookimpl
 from .multilabel import combine, per_class_ratios
 
 if TYPE_CHECKING:
@@ -92,7 +90,7 @@ class _SegmentationState(MetricStateBase):
         if classes is None and labels is not None:
             classes = max(labels) + 1
         if classes is not None and labels is not None and max(labels) >= classes:
-            raise ValueError(f"{self.info.id}: labels {labels} name a class at or above num_classes {classes}")
+            raise MetricInputError(f"{self.info.id}: labels {labels} name a class at or above num_classes {classes}")
         self.num_classes = classes
         self.labels = labels
         self.ignore_index: int | None = self.params["ignore_index"]
@@ -125,17 +123,17 @@ class _SegmentationState(MetricStateBase):
         for name, values in (("references", r), ("predictions", p)):
             low, high = int(values.min()), int(values.max())
             if low < 0:
-                raise ValueError(f"{self.info.id}: {name} hold the value {low}; classes are non-negative"
+                raise MetricInputError(f"{self.info.id}: {name} hold the value {low}; classes are non-negative"
                                  + ("" if name == "predictions" or self.ignore_index is None
                                     else f" (ignore_index is {self.ignore_index})"))
             if self.num_classes is not None and high >= self.num_classes:
-                raise ValueError(f"{self.info.id}: {name} hold the value {high}, but the classes are "
+                raise MetricInputError(f"{self.info.id}: {name} hold the value {high}, but the classes are "
                                  f"0..{self.num_classes - 1}"
                                  + (f" and ignore_index is {self.ignore_index}"
                                     if name == "references" and self.ignore_index is not None else "")
                                  + ("" if name == "references" else "; predict one of the classes"))
             if self.num_classes is None and high >= MAX_INFERRED_CLASSES:
-                raise ValueError(f"{self.info.id}: {name} hold the value {high}; give num_classes (or "
+                raise MetricInputError(f"{self.info.id}: {name} hold the value {high}; give num_classes (or "
                                  "ignore_index for a void label) so that stray values are caught")
         if self.num_classes is not None:
             return self.num_classes
@@ -165,7 +163,7 @@ class _SegmentationState(MetricStateBase):
 
     def compute(self) -> dict[str, float]:
         if not self.confusion.any():
-            raise ValueError(f"{self.info.id}: compute() before any pixel was given to update()"
+            raise MetricInputError(f"{self.info.id}: compute() before any pixel was given to update()"
                              + ("" if self.ignore_index is None else f" (besides ignore_index {self.ignore_index})"))
         _, tp, fp, fn = self._counts()
         numerator, denominator = self._ratio(tp, fp, fn)
@@ -192,17 +190,17 @@ def _pairs(metric_id: str, predictions: Any, references: Any) -> Iterator[tuple[
 
     if isinstance(predictions, (list, tuple)) or isinstance(references, (list, tuple)):
         if len(predictions) != len(references):
-            raise ValueError(f"{metric_id}: {len(predictions)} predicted maps but {len(references)} reference maps")
+            raise MetricInputError(f"{metric_id}: {len(predictions)} predicted maps but {len(references)} reference maps")
         items = [(np.asarray(p), np.asarray(r), f"[{i}]") for i, (p, r) in enumerate(zip(predictions, references))]
     else:
         items = [(np.asarray(predictions), np.asarray(references), "")]
     for p, r, where in items:
         if p.shape != r.shape:
-            raise ValueError(f"{metric_id}: predictions{where} have shape {p.shape} but references{where} have "
+            raise MetricInputError(f"{metric_id}: predictions{where} have shape {p.shape} but references{where} have "
                              f"shape {r.shape}")
         for name, a in (("predictions", p), ("references", r)):
             if a.dtype.kind not in "biu":
-                raise ValueError(f"{metric_id}: {name}{where} hold {a.dtype} values; label maps hold integer "
+                raise MetricInputError(f"{metric_id}: {name}{where} hold {a.dtype} values; label maps hold integer "
                                  "class ids (convert with .astype(int) after checking the values)")
         yield p.astype(np.int64, copy=False), r.astype(np.int64, copy=False)
 
@@ -210,10 +208,10 @@ def _pairs(metric_id: str, predictions: Any, references: Any) -> Iterator[tuple[
 class IoUState(_SegmentationState):
     info = MetricInfo(
         id="aibench.iou", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS, params_schema=_SCHEMA,
-        description=describe("""Mean intersection over union (Jaccard index) of label maps: per class,
+        description="""Mean intersection over union (Jaccard index) of label maps: per class,
             TP / (TP + FP + FN) over all pixels, averaged over classes; classes absent from both
             references and predictions are left out by default. Equals scikit-learn's jaccard_score on
-            the flattened maps."""),
+            the flattened maps.""",
         citation="Everingham, M., Van Gool, L., Williams, C. K. I., Winn, J., & Zisserman, A. (2010). The "
                  "PASCAL Visual Object Classes (VOC) Challenge. IJCV, 88(2), 303-338.",
     )
@@ -225,9 +223,9 @@ class IoUState(_SegmentationState):
 class DiceState(_SegmentationState):
     info = MetricInfo(
         id="aibench.dice", direction="maximize", bounds=(0.0, 1.0), inputs=_INPUTS, params_schema=_SCHEMA,
-        description=describe("""Mean Dice coefficient (F1) of label maps: per class, 2 TP / (2 TP + FP +
+        description="""Mean Dice coefficient (F1) of label maps: per class, 2 TP / (2 TP + FP +
             FN) over all pixels, averaged over classes; classes absent from both references and
-            predictions are left out by default. Equals scikit-learn's f1_score on the flattened maps."""),
+            predictions are left out by default. Equals scikit-learn's f1_score on the flattened maps.""",
         citation="Dice, L. R. (1945). Measures of the amount of ecologic association between species. "
                  "Ecology, 26(3), 297-302.",
     )

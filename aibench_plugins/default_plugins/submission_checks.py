@@ -13,7 +13,7 @@ manifest and run before scoring, so that a participant learns in seconds what to
 ``aibench.probabilities``  per-row probabilities in [0, 1] that sum to one within a tolerance
 =========================  ===========================================================
 
-Every check reads its file with :func:`aibench_plugins._readers.read_table` (``file`` is
+Every check reads its file with :func:`aibench_plugins.data.readers.read_table` (``file`` is
 a glob relative to the submission folder; ``format`` is taken from the extension unless
 given; ``id`` names the id column, or is ``null`` for files read in row order: it must be
 given explicitly). Every problem names the file, the line (1-based, the header being line
@@ -41,12 +41,11 @@ from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
-from .._check import SubmissionProblem, check
-from .._markers import hookimpl
+from aibench_plugins import MetricInputError, SubmissionProblem, check, hookimpl
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from .._readers import ReadError, Table, TableSpec
+    from aibench_plugins.data import ReadError, Table, TableSpec
 
 _MIB = 1024 * 1024
 _FORMATS = ("csv", "tsv", "json", "jsonl", "npy", "npz")  # _readers.FORMATS (not imported: start-up time)
@@ -155,7 +154,7 @@ class _Report:
 
 def _read(report: _Report, folder: Path, spec: TableSpec, max_read_mb: float) -> Table | None:
     """The table, or ``None`` after adding the problem that prevented reading it."""
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     try:
         table = _readers.read_table(folder, spec, max_bytes=int(max_read_mb * _MIB), convert=False)
@@ -167,7 +166,7 @@ def _read(report: _Report, folder: Path, spec: TableSpec, max_read_mb: float) ->
 
 
 def _read_problems(report: _Report, error: ReadError, max_read_mb: float) -> None:
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     report.file = error.file
     if error.kind == "too_large":
@@ -186,7 +185,7 @@ def _read_problems(report: _Report, error: ReadError, max_read_mb: float) -> Non
 
 def _spec(file: str, id: str | None, columns: Sequence[str], format: str | None,
           dtypes: Mapping[str, Any] | None = None) -> TableSpec:
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     return _readers.TableSpec(file, id=id, columns=[c for c in columns if c != id],
                               format=format, dtypes=dtypes or {})  # type: ignore[arg-type]
@@ -205,7 +204,7 @@ def _numbers(series: Any) -> NDArray[Any]:
 
 
 def _format(name: str, declared: str | None) -> str | None:
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     try:
         return _readers.format_of(name, declared)
@@ -250,7 +249,7 @@ def table_schema(submission: Path, *, file: str, id: str | None, columns: Mappin
     float, str, bool); optionally no other column."""
     import numpy as np
 
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     report = _Report("aibench.table_schema", file, max_problems)
     spec = _spec(file, id, list(columns), format)
@@ -308,10 +307,10 @@ def ids(submission: Path, *, file: str, id: str | None, reference_file: str, for
     is in the reference data (ids read from reference_file in the reference data folder)."""
     import numpy as np
 
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     if reference is None:
-        raise ValueError("aibench.ids compares the submission's ids with the reference data's: the runner must "
+        raise MetricInputError("aibench.ids compares the submission's ids with the reference data's: the runner must "
                          "pass the reference data folder as reference=")
     report = _Report("aibench.ids", file, max_problems)
     predictions = _read(report, submission, _spec(file, id, [], format), max_read_mb)
@@ -364,7 +363,7 @@ def finite(submission: Path, *, file: str, id: str | None, columns: Sequence[str
     """No NaN, empty or infinite value (nor text) in the listed numeric columns."""
     import numpy as np
 
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     report = _Report("aibench.finite", file, max_problems)
     table = _read(report, submission, _spec(file, id, columns, format), max_read_mb)
@@ -436,11 +435,11 @@ def label_set(submission: Path, *, file: str, id: str | None, column: str, label
     manifest's concepts)."""
     import numpy as np
 
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     labels = labels or concepts
     if not labels:
-        raise ValueError("aibench.label_set needs the allowed labels: give params.labels, or concepts in the "
+        raise MetricInputError("aibench.label_set needs the allowed labels: give params.labels, or concepts in the "
                          "manifest")
     report = _Report("aibench.label_set", file, max_problems)
     table = _read(report, submission, _spec(file, id, [column], format, {column: "str"}), max_read_mb)
@@ -483,7 +482,7 @@ def probabilities(submission: Path, *, file: str, id: str | None, columns: Seque
     """Each row's probabilities are numbers in [0, 1] that sum to one within the tolerance."""
     import numpy as np
 
-    from .. import _readers
+    from aibench_plugins import data as _readers
 
     report = _Report("aibench.probabilities", file, max_problems)
     names = [c for c in columns if c != id]

@@ -12,6 +12,7 @@ scores the way each platform does. Three workers are modelled: ``v1`` (CodaLab),
 
 from __future__ import annotations
 
+from ._errors import CompatError, InvalidValue
 from ._archive import ArchiveError, unpack
 from ._bundle import Bundle, BundleError, BundleProblem, Column, Phase, Platform, load_bundle
 from ._command import CommandError, shell_warnings, split_command, substitute, variables
@@ -38,6 +39,8 @@ from ._scores import (
 )
 
 __all__ = [
+    "CompatError",
+    "InvalidValue",
     "DEFAULT_LIMITS",
     "RULES",
     "WORKERS",

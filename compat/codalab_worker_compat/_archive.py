@@ -45,6 +45,7 @@ from typing import Final
 
 from ._platforms import Worker
 from ._unpack_limits import DEFAULT_LIMITS, Breach, Budget, Owner, UnpackLimits, describe
+from ._errors import CompatError
 
 FILE_MODE: Final = 0o644
 DIR_MODE: Final = 0o755
@@ -59,7 +60,7 @@ _BAD_ZIP: Final[dict[Worker, str]] = {
 }
 
 
-class ArchiveError(Exception):
+class ArchiveError(CompatError):
     """An archive the worker cannot unpack, or one this model refuses to unpack (zip-slip,
     file/folder clashes, unpack limits). ``limit`` names the unpack limit that was exceeded
     (``max_total_bytes``, ``max_member_bytes``, ``max_entries``, ``max_ratio``, ``max_depth``),

@@ -27,6 +27,7 @@ import yaml
 
 from ._unpack_limits import DEFAULT_LIMITS, Breach, Budget, UnpackLimits, describe
 from ._yaml import PlainDataLoader, load
+from ._errors import CompatError
 
 Platform = Literal["v1", "v2"]
 SPEC_NAME = "competition.yaml"
@@ -34,7 +35,7 @@ MAX_SPEC_BYTES = 16 * 1024 * 1024  # read into memory whole: a larger spec is re
 _PROGRAM_FIELDS = ("scoring_program", "ingestion_program", "reference_data", "input_data")
 
 
-class BundleError(Exception):
+class BundleError(CompatError):
     """A bundle cannot be read. ``file`` and ``line`` locate the cause when known."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,

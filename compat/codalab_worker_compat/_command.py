@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from ._platforms import RULES, Worker
+from ._errors import CompatError, InvalidValue
 
 Role = Literal["program", "ingestion"]
 Step = Literal["prediction", "scoring"]
@@ -38,7 +39,7 @@ _OPERATOR: Final = re.compile(r"&&|\|\||\$\(|>>|[|;<>&`]")
 _NAME: Final = re.compile(r"\$(\{)?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-class CommandError(Exception):
+class CommandError(CompatError):
     """A command the worker cannot turn into an argv."""
 
     def __init__(self, message: str) -> None:
@@ -63,7 +64,7 @@ def variables(worker: Worker, *, role: Role, step: Step, run_dir: Path | None = 
         return _v1_table(role, step, run_dir, hidden_dir, shared_dir)
     if role == "ingestion" and (step == "scoring") != ingestion_only_during_scoring:
         only = "scoring" if ingestion_only_during_scoring else "prediction"
-        raise ValueError(f"with ingestion_only_during_scoring={ingestion_only_during_scoring}, the {worker} worker "
+        raise InvalidValue(f"with ingestion_only_during_scoring={ingestion_only_during_scoring}, the {worker} worker "
                          f"runs the ingestion program in the {only} step only (§5.1)")
     scoring = step == "scoring"
     return [
@@ -82,9 +83,9 @@ def variables(worker: Worker, *, role: Role, step: Step, run_dir: Path | None = 
 def _v1_table(role: Role, step: Step, run_dir: Path | None, hidden_dir: Path | None,
               shared_dir: Path | None) -> list[tuple[str, str]]:
     if run_dir is None or shared_dir is None:
-        raise ValueError("v1 variables are host paths: pass run_dir and shared_dir (§4.2, §4.5)")
+        raise InvalidValue("v1 variables are host paths: pass run_dir and shared_dir (§4.2, §4.5)")
     if role == "ingestion" and step == "scoring":
-        raise ValueError("the v1 site never sends an ingestion program to the scoring step (§4.2)")
+        raise InvalidValue("the v1 site never sends an ingestion program to the scoring step (§4.2)")
     run = Path(run_dir)
     common = [("$predictions", str(run / "input" / "res")), ("$input", str(run / "input")),
               ("$output", str(run / "output")), ("$tmp", str(run / "temp")), ("$shared", str(shared_dir))]

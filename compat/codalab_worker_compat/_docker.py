@@ -101,6 +101,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from ._executor import FinishedProcess, ProcessResult, ProcessSpec, RunningProcess
 from ._logs import CappedLog, LogCap, read_tail
 from ._reaper import is_orphan, process_start, start_watcher
+from ._errors import CompatError, InvalidValue
 
 if TYPE_CHECKING:
     import docker
@@ -124,7 +125,7 @@ NO_GPU_MESSAGE: Final = ("no GPU runtime on this host: the Docker engine could n
                          "an engine with CDI, Docker 25+), or run without GPUs")
 
 
-class DockerExecutorError(Exception):
+class DockerExecutorError(CompatError):
     """The executor cannot be used: no ``docker`` SDK, no engine answering, or no such image."""
 
 
@@ -210,7 +211,7 @@ def _open_to(path: str) -> None:
     ``/app/output``): the walk holds folder descriptors (``os.fwalk``), and each entry is opened
     with ``O_NOFOLLOW`` and changed through its descriptor (``fchmod``)."""
     if _protected(path) or not os.path.isdir(path) or os.path.islink(path):
-        raise ValueError(f"cannot start: refusing to open {path!r} to the container user")
+        raise InvalidValue(f"cannot start: refusing to open {path!r} to the container user")
     for _, _, files, folder in os.fwalk(path, follow_symlinks=False):
         _fix_mode(".", folder)
         for name in files:  # each folder is fixed when fwalk enters it
@@ -273,7 +274,7 @@ class DockerExecutor:
                  run_label: str = "", base_url: str | None = None, reap: bool = True,
                  log_cap: LogCap = LogCap()) -> None:
         if gpu_driver not in ("nvidia", "cdi"):
-            raise ValueError(f"gpu_driver must be nvidia or cdi, not {gpu_driver!r}")
+            raise InvalidValue(f"gpu_driver must be nvidia or cdi, not {gpu_driver!r}")
         self.client = _client(base_url)
         try:
             import docker.errors
@@ -336,7 +337,7 @@ class DockerExecutor:
             binds = _binds(spec)
             for bind in binds:
                 if not bind.read_only and _protected(bind.source):
-                    raise ValueError(f"cannot start: refusing to mount the system folder {bind.source} writable "
+                    raise InvalidValue(f"cannot start: refusing to mount the system folder {bind.source} writable "
                                      f"(at {bind.target})")
             if self.user == NOBODY and os.geteuid() == 0:
                 for bind in binds:

@@ -100,6 +100,7 @@ from ._executor import (
 )
 from ._cgroup import ProcessCgroup, cgroup_probe
 from ._logs import CappedLog, LogCap, LogPump, read_tail
+from ._errors import InvalidValue
 
 Isolation = Literal["auto", "bwrap", "none"]
 Reason = Literal["exited", "timeout", "oom", "killed", "error"]
@@ -332,7 +333,7 @@ class LocalExecutor:
     def __init__(self, isolation: Isolation = "auto", *, network: bool = False,
                  log_cap: LogCap = LogCap()) -> None:
         if isolation not in ("auto", "bwrap", "none"):
-            raise ValueError(f"isolation must be auto, bwrap or none, not {isolation!r}")
+            raise InvalidValue(f"isolation must be auto, bwrap or none, not {isolation!r}")
         self.isolation: Isolation = isolation
         self.network = network
         self.log_cap = log_cap

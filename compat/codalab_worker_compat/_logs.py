@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
+from ._errors import InvalidValue
 
 MIB: Final = 1 << 20
 #: defaults per stream: 2 MiB from the start, 2 MiB from the end
@@ -41,7 +42,7 @@ class LogCap:
 
     def __post_init__(self) -> None:
         if self.head_bytes < 0 or self.tail_bytes < 0 or self.head_bytes + self.tail_bytes == 0:
-            raise ValueError(f"a log cap needs head_bytes and tail_bytes >= 0, not both 0 "
+            raise InvalidValue(f"a log cap needs head_bytes and tail_bytes >= 0, not both 0 "
                              f"(got {self.head_bytes} and {self.tail_bytes})")
 
     def describe(self) -> str:

@@ -37,6 +37,7 @@ import yaml
 
 from ._platforms import Worker
 from ._yaml import PlainDataLoader, load
+from ._errors import CompatError
 
 V1_RESERVED_KEYS: Final = ("description", "command", "exitCode", "elapsedTime", "stdout", "stderr",
                            "submitted-by", "submitted-at")
@@ -53,7 +54,7 @@ _NO_COMMAND: Final[dict[Worker, str]] = {
 }
 
 
-class MetadataError(Exception):
+class MetadataError(CompatError):
     """A metadata file the worker cannot use. ``file`` and ``line`` locate the cause when known."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:

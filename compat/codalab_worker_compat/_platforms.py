@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final, Literal
+from ._errors import InvalidValue
 
 Worker = Literal["v1", "codabench", "ai4mediabench"]
 WORKERS: Final[tuple[Worker, ...]] = ("v1", "codabench", "ai4mediabench")
@@ -19,7 +20,7 @@ def resolve_worker(name: str) -> Worker:
     """The worker a ``--platform`` value names (``v2`` means current Codabench)."""
     resolved = ALIASES.get(name, name)
     if resolved not in WORKERS:
-        raise ValueError(f"unknown platform {name!r}: expected one of v1, v2, {', '.join(WORKERS[1:])}")
+        raise InvalidValue(f"unknown platform {name!r}: expected one of v1, v2, {', '.join(WORKERS[1:])}")
     return resolved
 
 

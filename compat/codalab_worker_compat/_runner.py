@@ -47,6 +47,7 @@ from ._safefs import UnsafeEntry, check_tree, copy_tree, write_file
 from ._trust import phase_exposure, v1_hidden_warning
 from ._unpack_limits import DEFAULT_LIMITS, UnpackLimits
 from ._scores import LeaderboardRow, ScoresResult, map_to_columns, read_scores
+from ._errors import CompatError
 
 Step = Literal["prediction", "scoring"]
 Status = Literal["finished", "failed"]
@@ -93,7 +94,7 @@ class RunResult:
         return self
 
 
-class TimeLimitExceeded(Exception):
+class TimeLimitExceeded(CompatError):
     """The step ran past the phase's execution time limit."""
 
 

@@ -24,13 +24,14 @@ import os
 import stat
 from pathlib import Path
 from typing import Final
+from ._errors import CompatError
 
 CHUNK: Final = 1 << 20
 _KINDS: Final = {stat.S_IFIFO: "named pipe (FIFO)", stat.S_IFSOCK: "socket", stat.S_IFCHR: "character device",
                  stat.S_IFBLK: "block device", stat.S_IFLNK: "symbolic link"}
 
 
-class UnsafeEntry(Exception):
+class UnsafeEntry(CompatError):
     """A link or special file where the host reads, copies or writes only regular files."""
 
     def __init__(self, message: str) -> None:

@@ -23,6 +23,7 @@ import yaml
 
 from ._bundle import Column
 from ._yaml import check_aliases, compose, construct
+from ._errors import InvalidValue
 
 ScorePlatform = Literal["v1", "codabench", "ai4mediabench"]
 Outcome = Literal["ok", "failed", "no_scores"]
@@ -143,7 +144,7 @@ def map_to_columns(scores: ScoresResult | Mapping[str, object], columns: Iterabl
         scores = _deliver_v2(dict(scores), platform, None) if platform != "v1" else \
             ScoresResult("v1", None, "ok", {k: _v1_float(v) if isinstance(v, str) else v for k, v in scores.items()})
     if scores.platform != platform:
-        raise ValueError(f"scores were read for {scores.platform!r}, not {platform!r}")
+        raise InvalidValue(f"scores were read for {scores.platform!r}, not {platform!r}")
     row.warnings = list(scores.warnings)
     if scores.outcome != "ok":
         row.outcome, row.error = scores.outcome, scores.error
@@ -156,7 +157,7 @@ def map_to_columns(scores: ScoresResult | Mapping[str, object], columns: Iterabl
             continue
         try:
             if platform == "v1" and key in scores.duplicates:
-                raise ValueError("given twice: the second SubmissionScore breaks unique (result, scoredef)")
+                raise InvalidValue("given twice: the second SubmissionScore breaks unique (result, scoredef)")
             row.values[key] = _store(value, platform)
         except ValueError as problem:
             row.outcome = "failed" if platform == "v1" else "no_scores"
@@ -365,20 +366,20 @@ def _store(value: object, platform: ScorePlatform) -> Decimal:
     """``value`` as DecimalField(max_digits=20, decimal_places=10) saves it; ValueError if refused."""
     number = _v1_float(value) if platform == "v1" and isinstance(value, str) else value
     if platform == "v1" and isinstance(number, str):
-        raise ValueError(f"float({value!r}) raises ValueError, which fails the submission (§4.9)")
+        raise InvalidValue(f"float({value!r}) raises ValueError, which fails the submission (§4.9)")
     if number is None:
-        raise ValueError("null: the score column is NOT NULL, the upload fails [unverified]")
+        raise InvalidValue("null: the score column is NOT NULL, the upload fails [unverified]")
     try:
         decimal = _CONTEXT.create_decimal_from_float(number) if isinstance(number, float) \
             else Decimal(number)  # type: ignore[arg-type]
     except (InvalidOperation, TypeError, ValueError, OverflowError):  # a list reads as Decimal's (sign, digits, exp)
-        raise ValueError(f"{str(value)[:60]!r} is not a number: DecimalField refuses it, the upload fails") from None
+        raise InvalidValue(f"{str(value)[:60]!r} is not a number: DecimalField refuses it, the upload fails") from None
     if not decimal.is_finite():
-        raise ValueError(f"{value!r} is not finite: the database refuses it (§4.9 #1669, §8.15, §11)")
+        raise InvalidValue(f"{value!r} is not finite: the database refuses it (§4.9 #1669, §8.15, §11)")
     try:
         return decimal.quantize(_QUANTUM, context=_CONTEXT)
     except InvalidOperation:
-        raise ValueError(f"{value!r} does not fit Decimal(20,10): at most 10 digits before the point") from None
+        raise InvalidValue(f"{value!r} does not fit Decimal(20,10): at most 10 digits before the point") from None
 
 
 def _non_finite_or_too_deep(value: object) -> bool:
@@ -426,4 +427,4 @@ def _newlines(text: str) -> str:
 
 def _check(platform: str) -> None:
     if platform not in PLATFORMS:
-        raise ValueError(f"unknown platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
+        raise InvalidValue(f"unknown platform {platform!r}: expected one of {', '.join(PLATFORMS)}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, Literal
 from zipfile import ZipInfo
+from ._errors import CompatError
 
 MIB: Final = 1024 * 1024
 GIB: Final = 1024 * MIB
@@ -60,7 +61,7 @@ MANIFEST_KEYS: Final[dict[str, tuple[str, int]]] = {
 }
 
 
-class Breach(Exception):
+class Breach(CompatError):
     """A limit that an archive goes over: which, the member, the value and the limit."""
 
     def __init__(self, limit: str, member: str | None, what: str, value: float, maximum: float) -> None:

@@ -21,10 +21,12 @@ from typing import Any, Final
 
 import yaml
 
+from ._errors import CompatError
+
 MAX_ALIAS_EXPANSION: Final = 100_000
 
 
-class YAMLBoundError(yaml.YAMLError):
+class YAMLBoundError(CompatError, yaml.YAMLError):
     """A YAML document this model refuses to build: too many alias expansions, a self-reference,
     or a value PyYAML cannot construct (the message says which)."""
 

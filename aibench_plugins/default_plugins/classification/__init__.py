@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._markers import hookimpl
+from aibench_plugins import hookimpl
 from .confusion import (
     CONFUSION_METRICS,
     F1,

@@ -23,9 +23,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..._components import MetricInfo
-from ..._metric import Scores
-from ..._stateful import MetricFactory, object_schema
+from aibench_plugins import MetricFactory, MetricInfo, MetricInputError, Scores, object_schema
 from .labels import Array, check_inputs, class_key, label_list_param, positions
 from .matrix import Confusion
 
@@ -81,12 +79,12 @@ class ConfusionMetric(MetricFactory):
 
         counts = np.asarray(matrix)
         if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
-            raise ValueError(f"{self.info.id}: a confusion matrix is square, got shape {counts.shape}")
+            raise MetricInputError(f"{self.info.id}: a confusion matrix is square, got shape {counts.shape}")
         names = np.arange(len(counts)) if matrix_labels is None else np.asarray(matrix_labels)
         if names.shape != (len(counts),):
-            raise ValueError(f"{self.info.id}: {len(names)} labels for a {len(counts)}x{len(counts)} matrix")
+            raise MetricInputError(f"{self.info.id}: {len(names)} labels for a {len(counts)}x{len(counts)} matrix")
         if counts.sum() == 0:
-            raise ValueError(f"{self.info.id}: no samples to score")
+            raise MetricInputError(f"{self.info.id}: no samples to score")
         return self._scores(counts, names, **self.check_params(params))
 
     @abstractmethod

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._components import MetricInfo
+from aibench_plugins import MetricInfo, MetricInputError, UsageError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -55,7 +55,7 @@ def _family(array: Array) -> str:
 
 def same_family(a: Array, b: Array, what: str) -> None:
     if {_family(a), _family(b)} == {"number", "string"}:
-        raise ValueError(f"{what} mix numbers and strings ({a.dtype} and {b.dtype}): labels must be all numbers "
+        raise MetricInputError(f"{what} mix numbers and strings ({a.dtype} and {b.dtype}): labels must be all numbers "
                          f"or all strings (read both files with the same column types)")
 
 
@@ -65,10 +65,10 @@ def label_arrays(predictions: Any, references: Any) -> tuple[Array, Array]:
     predicted, truth = np.asarray(predictions), np.asarray(references)
     for name, array in (("predictions", predicted), ("references", truth)):
         if array.ndim != 1:
-            raise ValueError(f"expected one label per sample, shape (n,), but {name} have shape {array.shape}: "
+            raise MetricInputError(f"expected one label per sample, shape (n,), but {name} have shape {array.shape}: "
                              f"give labels, not per-class scores")
     if predicted.shape != truth.shape:
-        raise ValueError(f"predictions have shape {predicted.shape} but references have shape {truth.shape}")
+        raise MetricInputError(f"predictions have shape {predicted.shape} but references have shape {truth.shape}")
     same_family(predicted, truth, "predictions and references")
     return predicted, truth
 
@@ -89,7 +89,7 @@ def positions(labels: Array, wanted: Array) -> Array:
 def check_inputs(info: MetricInfo, inputs: Mapping[str, Any], required: Iterable[str]) -> None:
     unknown = sorted(set(inputs) - set(info.inputs))
     if unknown:
-        raise TypeError(f"{info.id}: unexpected inputs {unknown}; it takes {sorted(info.inputs)}")
+        raise UsageError(f"{info.id}: unexpected inputs {unknown}; it takes {sorted(info.inputs)}")
     missing = [name for name in required if name not in inputs]
     if missing:
-        raise TypeError(f"{info.id}: missing inputs {missing}")
+        raise UsageError(f"{info.id}: missing inputs {missing}")

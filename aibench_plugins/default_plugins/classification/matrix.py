@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from aibench_plugins import MetricInputError
 from .labels import Array, label_arrays, same_family
 
 __all__ = ["MAX_LABELS", "Confusion", "confusion_matrix"]
@@ -58,8 +59,8 @@ def _encode_labels(predicted: Array, truth: Array) -> tuple[Array, Array, Array]
             labels = np.union1d(labels, np.concatenate([truth[truth_missed], predicted[predicted_missed]]))
             _check_size(len(labels))
     except TypeError as error:  # object arrays of numbers and strings
-        raise ValueError(f"labels of mixed types cannot be ordered: {error}") from error
-    raise ValueError("labels hold values equal to no label, such as NaN")
+        raise MetricInputError(f"labels of mixed types cannot be ordered: {error}") from error
+    raise MetricInputError("labels hold values equal to no label, such as NaN")
 
 
 def _lookup(labels: Array, values: Array) -> tuple[Array, Array]:
@@ -131,7 +132,7 @@ def _count_in_range(predicted: Array, truth: Array, low: int, span: int) -> Arra
 
 def _check_size(k: int) -> int:
     if k > MAX_LABELS:
-        raise ValueError(f"{k} distinct labels: more than the {MAX_LABELS} a confusion matrix holds "
+        raise MetricInputError(f"{k} distinct labels: more than the {MAX_LABELS} a confusion matrix holds "
                          f"(are these labels, or ids or scores?)")
     return k
 

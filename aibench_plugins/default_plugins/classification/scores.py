@@ -16,9 +16,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..._components import InputSpec, MetricInfo
-from ..._metric import Scores
-from ..._stateful import MetricFactory, object_schema
+from aibench_plugins import InputSpec, MetricFactory, MetricInfo, MetricInputError, Scores, object_schema
 from .labels import Array, check_inputs, label_list_param, positions
 
 __all__ = [
@@ -71,12 +69,12 @@ class ScoreMetric(MetricFactory):
         params = self.check_params(params)
         scores, truth = _score_arrays(predictions, references)
         if len(truth) == 0:
-            raise ValueError(f"{self.info.id}: no samples to score")
+            raise MetricInputError(f"{self.info.id}: no samples to score")
         k = 2 if scores.ndim == 1 else scores.shape[1]
         classes = _resolve_classes(params.pop("classes"), truth, k)
         codes = _encode(truth, classes)
         if not np.isfinite(scores).all():
-            raise ValueError(f"{self.info.id}: predictions hold NaN or infinite scores")
+            raise MetricInputError(f"{self.info.id}: predictions hold NaN or infinite scores")
         return self._scores(scores, codes, **params)
 
     @abstractmethod
@@ -102,7 +100,7 @@ class ScoreState:
         check_inputs(self.metric.info, inputs, ("predictions", "references"))
         scores, truth = _score_arrays(inputs["predictions"], inputs["references"])
         if self.predictions and scores.shape[1:] != self.predictions[0].shape[1:]:
-            raise ValueError(f"{self.metric.info.id}: predictions of shape {scores.shape} after batches of shape "
+            raise MetricInputError(f"{self.metric.info.id}: predictions of shape {scores.shape} after batches of shape "
                              f"(n,{','.join(map(str, self.predictions[0].shape[1:]))})")
         self._set_classes(inputs.get("classes"))
         self.predictions.append(scores)
@@ -113,7 +111,7 @@ class ScoreState:
             return
         given = [c.item() if hasattr(c, "item") else c for c in classes]
         if self.classes is not None and given != self.classes:
-            raise ValueError(f"{self.metric.info.id}: classes {given} after classes {self.classes}")
+            raise MetricInputError(f"{self.metric.info.id}: classes {given} after classes {self.classes}")
         self.classes = given
 
     def merge(self, other: ScoreState) -> None:
@@ -125,11 +123,11 @@ class ScoreState:
         import numpy as np
 
         if not self.predictions:
-            raise ValueError(f"{self.metric.info.id}: compute() before any update()")
+            raise MetricInputError(f"{self.metric.info.id}: compute() before any update()")
         params = dict(self.params)
         if self.classes is not None:
             if params.get("classes") is not None and list(params["classes"]) != self.classes:
-                raise ValueError(f"{self.metric.info.id}: the classes param {params['classes']} differs from the "
+                raise MetricInputError(f"{self.metric.info.id}: the classes param {params['classes']} differs from the "
                                  f"column order of the predictions {self.classes}")
             params["classes"] = self.classes
         return self.metric.from_scores(np.concatenate(self.predictions), np.concatenate(self.references), **params)
@@ -140,11 +138,11 @@ def _score_arrays(predictions: Any, references: Any) -> tuple[Array, Array]:
 
     scores, truth = np.asarray(predictions), np.asarray(references)
     if scores.dtype.kind not in "fbiu":
-        raise ValueError(f"predictions must be numbers (per-class scores), got dtype {scores.dtype}")
+        raise MetricInputError(f"predictions must be numbers (per-class scores), got dtype {scores.dtype}")
     if scores.dtype.kind != "f":
         scores = scores.astype(np.float64)
     if truth.ndim != 1 or scores.ndim not in (1, 2) or len(scores) != len(truth):
-        raise ValueError(f"predictions have shape {scores.shape} but references have shape {truth.shape}: "
+        raise MetricInputError(f"predictions have shape {scores.shape} but references have shape {truth.shape}: "
                          f"expected (n, k) scores, or (n,) for two classes, and (n,) labels")
     return scores, truth
 
@@ -156,7 +154,7 @@ def _resolve_classes(classes: Sequence[Any] | None, truth: Array, k: int) -> Arr
     if classes is not None:
         given = np.asarray(classes)
         if len(given) != k or len(np.unique(given)) != k:
-            raise ValueError(f"{len(given)} classes {list(classes)} for predictions with {k} columns "
+            raise MetricInputError(f"{len(given)} classes {list(classes)} for predictions with {k} columns "
                              f"(classes must be distinct, one per column)")
         return given
     present = np.unique(truth)
@@ -164,7 +162,7 @@ def _resolve_classes(classes: Sequence[Any] | None, truth: Array, k: int) -> Arr
         return present
     if truth.dtype.kind in "biu" and present.min() >= 0 and present.max() < k:
         return np.arange(k)
-    raise ValueError(f"the references hold {len(present)} classes but the predictions have {k} columns: give the "
+    raise MetricInputError(f"the references hold {len(present)} classes but the predictions have {k} columns: give the "
                      f"'classes' param, the class of each column in order")
 
 
@@ -175,7 +173,7 @@ def _encode(truth: Array, classes: Array) -> Array:
     at = positions(classes, truth)
     if (at < 0).any():
         missing = sorted(set(truth[at < 0].tolist()))
-        raise ValueError(f"references hold labels {missing[:5]} that are not among the classes "
+        raise MetricInputError(f"references hold labels {missing[:5]} that are not among the classes "
                          f"{classes.tolist()}")
     return at
 
@@ -242,7 +240,7 @@ class _OneVsRestMetric(ScoreMetric):
                 values.append(self._binary(score, positive))
                 weights.append(count)
         if not values:
-            raise ValueError(f"{self.info.id} is undefined: no class has both positive and negative references "
+            raise MetricInputError(f"{self.info.id} is undefined: no class has both positive and negative references "
                              f"(references hold {len(np.unique(codes))} class(es))")
         if params["average"] == "weighted":
             return {self.info.id: float(np.average(values, weights=weights))}
@@ -311,7 +309,7 @@ class LogLoss(ScoreMetric):
         import numpy as np
 
         if scores.min() < 0 or scores.max() > 1:
-            raise ValueError(f"{self.info.id}: probabilities must lie in [0, 1], got values in "
+            raise MetricInputError(f"{self.info.id}: probabilities must lie in [0, 1], got values in "
                              f"[{scores.min()}, {scores.max()}]")
         if scores.ndim == 1:
             probability = np.where(codes == 1, scores, 1 - scores)

@@ -1,0 +1,182 @@
+"""The typed manifest: what one phase asks for, resolved once.
+
+A :class:`~aibench_plugins.manifest.loading.Manifest` that passed validation is read through
+:meth:`Manifest.plan <aibench_plugins.manifest.loading.Manifest.plan>`, which returns a
+:class:`PhasePlan`: the phase's override applied section by section, each metric's splits
+defaulted (the manifest's splits, else ``all``), its tables named, its column keys with the
+split suffix (``<key>_<split>``, ``<key>`` for ``all``), the limits and the plugins' time
+limit. Nothing outside the manifest modules reads the raw document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "CheckEntry", "MetricEntry", "PhasePlan", "TableDecl", "column_key",
+           "default_splits"]
+
+DEFAULT_PLUGIN_TIME_LIMIT_S = 60.0
+ALL = "all"
+
+
+def default_splits(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """The splits a metric without ``splits`` is computed on: every declared split, else ``all``."""
+    splits = document.get("splits")
+    return tuple(splits) if isinstance(splits, Mapping) and splits else (ALL,)
+
+
+def column_key(key: str, split: str) -> str:
+    """The leaderboard key of a metric's column for one split: ``<key>`` for ``all``, else ``<key>_<split>``."""
+    return key if split == ALL else f"{key}_{split}"
+
+
+@dataclass(frozen=True)
+class TableDecl:
+    """A table the manifest declares under ``data``.
+
+    ``source`` is ``submission`` (read from ``input/res``) or ``reference`` (``input/ref``).
+    """
+
+    name: str
+    file: str
+    id: str | None
+    columns: tuple[str, ...]
+    source: Literal["submission", "reference"]
+    format: str | None = None
+    separator: str | None = None
+
+    @classmethod
+    def of(cls, name: str, spec: Mapping[str, Any]) -> TableDecl:
+        source = spec.get("from", "submission" if name == "predictions" else "reference")
+        return cls(name, str(spec["file"]), spec.get("id"), tuple(spec.get("columns", ())),
+                   "submission" if source == "submission" else "reference", spec.get("format"), spec.get("separator"))
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    """One entry of ``metrics``, with its defaults filled in."""
+
+    use: str
+    key: str
+    label: str
+    splits: tuple[str, ...]
+    inputs: Mapping[str, str]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    output: str | None = None
+    sort: str | None = None
+    precision: int = 2
+    hidden: bool = False
+    required: bool = False
+
+    def column_key(self, split: str) -> str:
+        return column_key(self.key, split)
+
+    @property
+    def column_keys(self) -> tuple[str, ...]:
+        """Its columns' keys, one per split, in split order."""
+        return tuple(self.column_key(split) for split in self.splits)
+
+    def title(self, split: str) -> str:
+        """The column title (36 characters at most, as Codabench allows)."""
+        return (self.label if split == ALL else f"{self.label} ({split})")[:36]
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any], splits: tuple[str, ...]) -> MetricEntry:
+        inputs = entry.get("inputs") or {}
+        return cls(str(entry["use"]), str(entry["key"]), str(entry.get("label", entry["key"])),
+                   tuple(entry.get("splits", splits)),
+                   {name: str(inputs.get(name, name)) for name in ("predictions", "references")},
+                   dict(entry.get("params", {})), entry.get("output"), entry.get("sort"),
+                   int(entry.get("precision", 2)), bool(entry.get("hidden", False)),
+                   bool(entry.get("required", False)))
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    """One entry of ``checks``."""
+
+    use: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    required: bool = False
+    severity: Literal["error", "warning"] = "error"
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> CheckEntry:
+        return cls(str(entry["use"]), dict(entry.get("params", {})), bool(entry.get("required", False)),
+                   "warning" if entry.get("severity") == "warning" else "error")
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    """What the manifest asks for one phase (``phase_key``: the ``phases`` key applied, or ``None``)."""
+
+    phase_key: str | None
+    metrics: tuple[MetricEntry, ...]
+    checks: tuple[CheckEntry, ...]
+    tables: Mapping[str, TableDecl]
+    splits: Mapping[str, Mapping[str, Any]]
+    concepts: tuple[Mapping[str, Any], ...]
+    limits: Mapping[str, Any]
+    required_plugins: tuple[str, ...] = ()
+    #: where ``limits`` comes from in the document: ``("phases", key, "limits")`` or ``("limits",)``
+    limits_at: tuple[str, ...] = ("limits",)
+
+    @property
+    def plugin_time_limit_s(self) -> float:
+        """How long one plugin call may take (``limits.plugin_time_limit_s``, default 60 s)."""
+        return float(self.limits.get("plugin_time_limit_s", DEFAULT_PLUGIN_TIME_LIMIT_S))
+
+    @property
+    def split_columns(self) -> tuple[str, ...]:
+        """The reference columns splits select on (``{"column": ..., "value": ...}`` splits)."""
+        return tuple(sorted({str(s["column"]) for s in self.splits.values() if "column" in s}))
+
+    @property
+    def column_keys(self) -> tuple[str, ...]:
+        """Every plugin column key of the phase, in manifest order."""
+        return tuple(key for metric in self.metrics for key in metric.column_keys)
+
+    @property
+    def concept_labels(self) -> list[str]:
+        return [str(c["label"]) for c in self.concepts]
+
+    @property
+    def requires_something(self) -> bool:
+        """Whether a failure of some plugin of this phase fails the submission."""
+        return bool(self.required_plugins) or any(m.required for m in self.metrics) or any(
+            c.required for c in self.checks)
+
+    def without(self, missing: set[str]) -> PhasePlan:
+        """The plan without the entries whose component is in ``missing`` (a plugin that did not load)."""
+        return PhasePlan(self.phase_key, tuple(m for m in self.metrics if m.use not in missing),
+                         tuple(c for c in self.checks if c.use not in missing), self.tables, self.splits,
+                         self.concepts, self.limits, self.required_plugins, self.limits_at)
+
+    def settings(self) -> tuple[Any, ...]:
+        """What a scoring program's runtime must know of the phase (phases sharing a program must agree)."""
+        return (self.metrics, self.checks, tuple(sorted((k, repr(v)) for k, v in self.limits.items())))
+
+
+def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
+    """The :class:`PhasePlan` of a validated manifest ``document`` for the ``phases`` key ``phase_key``."""
+    override: Mapping[str, Any] = {}
+    if phase_key is not None:
+        override = (document.get("phases") or {}).get(phase_key) or {}
+
+    def section(name: str, empty: Any) -> Any:
+        return override[name] if name in override else document.get(name, empty)
+
+    splits = default_splits(document)
+    return PhasePlan(
+        phase_key,
+        tuple(MetricEntry.of(e, splits) for e in section("metrics", [])),
+        tuple(CheckEntry.of(e) for e in section("checks", [])),
+        {name: TableDecl.of(name, spec) for name, spec in (document.get("data") or {}).items()},
+        dict(document.get("splits") or {}),
+        tuple(document.get("concepts") or ()),
+        dict(section("limits", None) or {}),
+        tuple(str(p["id"]) for p in document.get("plugins", []) if p.get("required")),
+        ("phases", str(phase_key), "limits") if "limits" in override else ("limits",),
+    )

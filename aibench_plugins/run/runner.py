@@ -1,0 +1,232 @@
+"""``aibench run``: one submission through a bundle, exactly as the platform's worker
+would run it, recorded in the ledger from start to end.
+
+What surrounds the evaluation session on the host: the bundle loaded once, its manifest
+validated and its plugins loaded (:func:`_prepare`), the executor chosen in the registry and
+the limits it must apply, the ledger's record opened before anything runs; then the platform's
+steps (with the session's checks before them), and the stages after them
+(:mod:`aibench_plugins.run.stages`). The report document is ``<run folder>/report.json``.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..core.capture import CappedLog, LogCap, capture_fds
+from ..evaluation.session import EvaluationSession
+from ..core.errors import AibenchError, ManifestError, RunError
+from ..core.host import PluginHost
+from ..core.isolate import plugin_log
+from ..manifest.loading import Manifest
+from .report import REPORT_VERSION, RunReport
+
+if TYPE_CHECKING:
+    from codalab_worker_compat import Bundle, ResourceLimits
+
+    from ..components.executor import HostExecutor
+    from ..manifest.limits import EffectiveLimits
+
+__all__ = ["REPORT_VERSION", "RunError", "RunReport", "closing_executor", "run_bundle"]
+
+
+def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | None = None,
+               task: int | None = None, platform: str | None = None, ledger_path: str | Path | None = None,
+               work_dir: str | Path | None = None,
+               isolation: Literal["auto", "bwrap", "none"] = "auto", use_plugins: bool = True,
+               executor: str | HostExecutor = "local", image: str | None = None,
+               network: bool = False, limits: ResourceLimits | None = None) -> RunReport:
+    """Run ``submission`` through ``bundle_path`` and record it in the ledger.
+
+    ``platform`` is ``v1``, ``v2`` (current Codabench), ``codabench`` or
+    ``ai4mediabench``; by default the bundle's own (v1 bundles on v1, v2 bundles on
+    Codabench). The run is recorded as ``running`` before anything executes; a run
+    whose process is killed shows as ``interrupted`` the next time the ledger opens.
+    With ``use_plugins`` and an ``aibench.json`` in the bundle, the evaluation session runs
+    its checks before and its metrics after the platform's steps. Raises
+    :class:`codalab_worker_compat.BundleError` when the bundle cannot be run and
+    :class:`ManifestError` when its manifest has problems.
+
+    ``executor`` is the id of a registered executor (:class:`aibench_plugins.HostExecutor`):
+    ``local`` (processes on this machine, ``isolation`` says how they get their paths; under
+    bubblewrap without network unless ``network``; its warning in the result says what it does
+    not protect against), ``docker`` (each process in a hardened container of ``image``, without
+    network unless ``network``; raises :class:`codalab_worker_compat.DockerExecutorError` when
+    there is no engine or no such image), one a plugin registers, or an executor object. An
+    option the executor does not take is a :class:`aibench_plugins.UsageError`. ``limits``
+    (time, memory, CPUs, processes, GPUs) apply to every process, each field given overriding
+    the manifest's ``limits`` (its phase's override first; see :mod:`aibench_plugins.manifest.limits`);
+    an executor that cannot apply one refuses the run before anything runs
+    (:class:`aibench_plugins.manifest.limits.LimitsRefused`). The ledger records the executor, the
+    image and the ID it was pinned to. ``explanations`` in the report say, in a participant's
+    words, what the executor saw (out of memory, a write to a read-only folder, a network
+    attempt without network).
+    """
+    run = _prepare(bundle_path, phase, use_plugins, limits)
+    runner, owned = _executor(executor, run.host, {"isolation": isolation, "image": image, "network": network})
+    from ..manifest.limits import check_limits
+
+    with closing_executor(runner if owned else None):
+        check_limits(runner, run.limits)  # LimitsRefused before anything runs or is recorded
+        return _execute(run, runner, Path(bundle_path), Path(submission), phase=phase, task=task,
+                        platform=platform, ledger_path=ledger_path, work_dir=work_dir)
+
+
+@dataclass
+class _Prepared:
+    """A run before anything executes: the bundle loaded once, its session, its limits."""
+
+    bundle: Bundle
+    record: Any  # the bundle's wrap record when it was made by aibench wrap
+    session: EvaluationSession | None
+    limits: EffectiveLimits
+    loading: CappedLog
+
+    @property
+    def host(self) -> PluginHost | None:
+        return self.session.host if self.session is not None else None
+
+
+def _prepare(bundle_path: str | Path, phase: int | None, use_plugins: bool,
+             limits: ResourceLimits | None) -> _Prepared:
+    from codalab_worker_compat import load_bundle
+
+    from ..manifest.limits import effective_limits
+    from ..manifest.wraprecord import find_in_bundle
+
+    bundle = load_bundle(bundle_path)
+    record = find_in_bundle(bundle)  # a wrapped bundle's plugins run inside its scoring program
+    loading = CappedLog(None, LogCap(64 << 10, 64 << 10))  # a plugin that prints at import
+    with capture_fds(loading):
+        plugins = _load_plugins(bundle, bundle_path) if use_plugins and record is None else None
+    session = EvaluationSession(plugins[0], plugins[1], _phase_key(bundle, phase, plugins[0])) if plugins else None
+    chosen = effective_limits(limits, session.plan if session is not None else None,
+                              plugins[0].file if plugins else None)
+    return _Prepared(bundle, record, session, chosen, loading)
+
+
+def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission: Path, *, phase: int | None,
+             task: int | None, platform: str | None, ledger_path: str | Path | None,
+             work_dir: str | Path | None) -> RunReport:
+    """The run itself, recorded: the ledger's row, the platform's steps, the stages after them."""
+    from codalab_worker_compat import BundleError, DockerExecutorError, resolve_worker, run_submission
+
+    from .hashing import sha256_of_path
+    from .ledger import Ledger
+    from ..manifest.loading import unpack_limits
+    from .stages import PLUGIN_LOG, apply_retention, conclude, own_file, plugin_output, record_report, record_stop, \
+        stop_message, write_report
+
+    bundle, session, described = run.bundle, run.session, runner.describe()
+    worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
+    with Ledger.open(ledger_path) as ledger:
+        retention = apply_retention(ledger)
+        run_id = ledger.start_run(
+            bundle_path=str(bundle_path.resolve()), bundle_sha256=sha256_of_path(bundle_path),
+            submission_path=str(submission.resolve()), submission_sha256=sha256_of_path(submission),
+            platform=worker, executor=runner.name, image=described.get("image"), image_id=described.get("image_id"),
+            executor_details={k: v for k, v in described.items() if k not in ("executor", "image", "image_id")},
+            manifest_sha256=session.manifest.sha256 if session is not None else None)
+        runner.label(run_id)
+        work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
+        ledger.update_run(run_id, outputs={"work_dir": str(work)})
+        result = None
+        with plugin_log(own_file(work, PLUGIN_LOG)) as log:
+            if run.loading.written:
+                log.write(b"--- output while loading the plugins ---\n" + run.loading.text().encode())
+            try:
+                with _terminate_as_exit():
+                    result = run_submission(bundle, submission, runner, work, worker=worker, phase=phase, task=task,
+                                            before_run=session.before_scoring if session is not None else None,
+                                            limits=run.limits.limits, hide=(ledger.path.parent / "runs",),
+                                            unpack_limits=unpack_limits(bundle))
+                    report = conclude(run_id, result, bundle, work, described, runner.name, run.record, session,
+                                      log)
+            except BaseException as error:
+                record_stop(ledger, run_id, error, work, result)
+                if isinstance(error, Exception) and not isinstance(error, (AibenchError, BundleError,
+                                                                          DockerExecutorError)):
+                    raise RunError(run_id, stop_message(error, work), work) from error
+                raise
+            report.plugin_output = plugin_output(log)
+            report.limits = run.limits.to_json()
+            report.result.warnings += retention
+        record_report(ledger, report)
+    write_report(report)
+    return report
+
+
+def _executor(executor: str | HostExecutor, host: PluginHost | None, options: Mapping[str, Any]
+              ) -> tuple[HostExecutor, bool]:
+    """The executor object, and whether this run made it (and must close it). A name is looked up
+    in the registry of executors (the built-ins register ``local`` and ``docker``; the manifest's
+    plugins may add more); an option it does not take is refused, naming those it does."""
+    if not isinstance(executor, str):
+        return executor, False
+    from ..core.kinds import Kind
+    from ..core.errors import UsageError
+
+    if host is None:
+        host = PluginHost()
+        host.load_builtins()
+        host.freeze()
+    factory = host.registry(Kind.EXECUTOR).get(executor).component
+    given = {name: value for name, value in options.items() if value not in (None, False, "auto")}
+    refused = sorted(set(given) - set(factory.info.options))
+    if refused:
+        takers = sorted(r.id for r in host.registry(Kind.EXECUTOR)
+                        if set(refused) <= set(r.component.info.options))
+        raise UsageError(f"{', '.join(refused)} {'does' if len(refused) == 1 else 'do'} not apply to the {executor} "
+                         f"executor (it takes {', '.join(factory.info.options) or 'no options'})"
+                         + (f"; use executor={takers[0]!r}" if takers else ""))
+    return factory.create({name: options[name] for name in factory.info.options if name in options}), True
+
+
+@contextmanager
+def closing_executor(executor: Any) -> Iterator[None]:
+    """Close ``executor`` (its engine connection) at the end, when there is one."""
+    try:
+        yield
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _load_plugins(bundle: Bundle, bundle_path: str | Path) -> tuple[Manifest, PluginHost] | None:
+    """The bundle's manifest and its plugins, or ``None`` when it has no aibench.json.
+    A manifest with problems refuses the run (:class:`ManifestError`, every problem listed)."""
+    if not bundle.exists("aibench.json"):
+        return None
+    from ..manifest.validate import validate_bundle
+
+    report = validate_bundle(bundle_path, bundle=bundle)
+    if not report.ok or report.manifest is None or report.host is None:
+        raise ManifestError(report.errors)
+    return report.manifest, report.host
+
+
+def _phase_key(bundle: Bundle, phase: int | None, manifest: Manifest) -> str | None:
+    """The manifest's ``phases`` key for the phase that runs (:meth:`Manifest.phase_for`)."""
+    chosen = next((p for p in bundle.phases if phase is None or p.number == phase), None)
+    if chosen is None:
+        return manifest.phase_key(phase)
+    return manifest.phase_for(chosen.number, chosen.name)
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while a run executes, so its processes are stopped and
+    its record is closed as interrupted."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

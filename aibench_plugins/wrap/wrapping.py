@@ -1,0 +1,385 @@
+"""``aibench wrap``: a bundle whose programs run the manifest's plugins on any standard
+worker, in the platform's ordinary image.
+
+For each scoring program the phases use, the ``command`` of its metadata becomes
+
+    python3 <program>/_aibench/run.py score $input $output -- <the original command>
+
+so the worker substitutes and splits the original command itself, exactly as before, and
+the runtime (:mod:`aibench_plugins.runtime`) runs it, then the plugins. Ingestion programs
+(code submissions) get ``... run.py ingest $output -- <original>``, which measures the
+participant's run. ``<program>`` is ``$program`` on v1 (a host path; the working directory
+is the run folder) and ``/app/program`` on v2 (where Codabench mounts every program;
+``$program`` there is ``/app/ingestion_program`` during ingestion-in-scoring, §5.4).
+Each program gets ``_aibench/`` with the bootstrap, the vendored runtime and plugins, the
+manifest and ``wrap.json``; ``competition.yaml`` gets a leaderboard column per plugin
+score. The result is checked: it must load in codalab_worker_compat and pass validation.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+
+from .competition_yaml import NewColumn, add_columns
+from ..core.errors import ColumnEditError, WrapRefused
+from ..manifest.loading import MANIFEST_NAME, Manifest
+from ..runtime import BOOTSTRAP, MINIMUM_PYTHON
+from ..manifest.wraprecord import WrapRecord, find_in_bundle
+from .._version import __version__
+
+if TYPE_CHECKING:
+    from codalab_worker_compat import Worker
+
+RUNTIME_DIR = "_aibench"
+Role = Literal["scoring", "ingestion"]
+
+
+@dataclass
+class WrappedProgram:
+    """One program of the bundle as wrapped."""
+
+    path: str
+    role: Role
+    phases: list[int]
+    original_commands: list[str]
+    commands: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "role": self.role, "phases": self.phases,
+                "original_commands": self.original_commands, "commands": self.commands}
+
+
+@dataclass
+class WrapReport:
+    """What ``aibench wrap`` did (``--json`` shape in docs/cli.md)."""
+
+    source: str
+    output: str
+    platform: str
+    programs: list[WrappedProgram] = field(default_factory=list)
+    columns: list[NewColumn] = field(default_factory=list)
+    vendored: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    size_bytes: int = 0
+    manifest_sha256: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"report_version": 1, "source": self.source, "output": self.output, "platform": self.platform,
+                "programs": [p.to_json() for p in self.programs],
+                "columns": [{"key": c.key, "title": c.title, "sorting": c.sorting, "precision": c.precision,
+                             "hidden": c.hidden} for c in self.columns],
+                "vendored": self.vendored, "warnings": self.warnings, "size_bytes": self.size_bytes,
+                "manifest_sha256": self.manifest_sha256,
+                "python_minimum": ".".join(map(str, MINIMUM_PYTHON))}
+
+
+def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bool = True) -> WrapReport:
+    """Wrap the bundle at ``source`` (folder or zip) into the zip ``output``.
+
+    Raises :class:`WrapRefused` with every reason when it cannot be wrapped safely.
+    """
+    from codalab_worker_compat import BundleError, load_bundle
+
+    from ..manifest.validate import sibling, validate_bundle
+
+    try:
+        bundle = load_bundle(source)
+    except BundleError:  # validate_bundle reports it as a problem, with its file and fix
+        bundle = None
+    validation = validate_bundle(source, bundle=bundle)
+    if bundle is None or not validation.ok or validation.manifest is None or validation.host is None:
+        raise WrapRefused([f"aibench validate: {p}" for p in validation.errors] or ["the bundle has no aibench.json"])
+    manifest, host = validation.manifest, validation.host
+    if find_in_bundle(bundle) is not None:
+        raise WrapRefused([f"{source} was made by 'aibench wrap' (its scoring program already holds {RUNTIME_DIR}/): "
+                           "wrap the original bundle instead"])
+    reasons = [f"plugin {r.id!r} is {r.status} here ({r.reason}): it cannot be copied into the bundle; install it, "
+               "then wrap again" for r in host.failed()]
+    if reasons:
+        raise WrapRefused(reasons)
+    plans = _plan_programs(bundle, manifest, measure_ingestion)
+    columns = _plan_columns(bundle, manifest, host)
+    report = WrapReport(str(source), str(output), bundle.platform, columns=columns,
+                        manifest_sha256=manifest.sha256)
+    with tempfile.TemporaryDirectory(prefix="aibench-wrap-") as scratch:
+        tree = Path(scratch) / "bundle"
+        _unpack_bundle(bundle, tree)
+        spec_path = tree / bundle.spec_name
+        try:
+            text, warnings = add_columns(spec_path.read_text(encoding="utf-8"), bundle.platform, columns)
+        except ColumnEditError as error:
+            raise WrapRefused([str(error)]) from None
+        report.warnings += warnings
+        text, warnings = _detailed_results_setting(text, bundle)
+        report.warnings += warnings
+        spec_path.write_text(text, encoding="utf-8")
+        lib = Path(scratch) / "lib"
+        report.vendored = _vendor(lib, manifest)
+        manifest_bytes = bundle.read_bytes(sibling(bundle.spec_name, MANIFEST_NAME))
+        base = PurePosixPath(bundle.spec_name).parent
+        for plan in plans:
+            record = WrapRecord(plan.role, bundle.platform, [], __version__, manifest.sha256, plan.manifest_phase,
+                                plan.predicts, plan.phases, _original_columns(bundle), _required(manifest),
+                                report.vendored, plan.time_limit_s)
+            report.programs.append(_wrap_program(tree / base / plan.path, plan, record, lib, manifest_bytes,
+                                                 bundle.platform))
+        _zip_tree(tree, Path(output), first=bundle.spec_name)
+    report.size_bytes = Path(output).stat().st_size
+    _check_result(Path(output), report)
+    return report
+
+
+# -- planning -------------------------------------------------------------------------
+
+@dataclass
+class _Plan:
+    path: str
+    role: Role
+    phases: list[dict[str, Any]]
+    manifest_phase: str | None
+    predicts: bool
+    time_limit_s: int
+
+
+def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> list[_Plan]:
+    """Each scoring program (and ingestion program) the phases use, once, with the phases it
+    serves; refused when phases sharing a program need different plugin settings."""
+    plans: dict[tuple[str, Role], _Plan] = {}
+    settings: dict[str, tuple[Any, ...]] = {}
+    reasons = []
+    for phase in bundle.phases:
+        key = _manifest_phase(manifest, phase)
+        effective = manifest.plan(key).settings()
+        predicts = not (bundle.platform == "v1" and phase.scoring_only)
+        for programs in phase.tasks or (phase.programs,):
+            wanted: list[tuple[str, Role]] = [(programs["scoring_program"], "scoring")] \
+                if programs.get("scoring_program") else []
+            ingestion = programs.get("ingestion_program")
+            if ingestion and measure_ingestion and not phase.ingestion_only_during_scoring and predicts:
+                wanted.append((ingestion, "ingestion"))
+            for path, role in wanted:
+                if not bundle.exists(path):
+                    reasons.append(f"phase {phase.number}: {role} program {path!r} is not in the bundle (a dataset "
+                                   "key on the server cannot be wrapped); put the program in the bundle")
+                    continue
+                limit = min(phase.execution_time_limit, 600) if bundle.platform == "v2" else phase.execution_time_limit
+                plan = plans.setdefault((path, role), _Plan(path, role, [], key, predicts, limit))
+                plan.time_limit_s = min(plan.time_limit_s, limit)
+                if {"number": phase.number, "name": phase.name} not in plan.phases:
+                    plan.phases.append({"number": phase.number, "name": phase.name})
+                plan.predicts = plan.predicts and predicts
+                if role == "scoring" and settings.setdefault(path, effective) != effective:
+                    reasons.append(f"scoring program {path!r} serves phases with different plugin settings in "
+                                   f"aibench.json 'phases' ({', '.join(str(p['number']) for p in plan.phases)}); "
+                                   "its runtime cannot tell the phases apart: give each phase its own copy of the "
+                                   "scoring program in competition.yaml, or the same settings")
+    if reasons:
+        raise WrapRefused(reasons)
+    if not any(p.role == "scoring" for p in plans.values()):
+        raise WrapRefused(["no phase has a scoring program to wrap"])
+    return list(plans.values())
+
+
+def _manifest_phase(manifest: Manifest, phase: Any) -> str | None:
+    return manifest.phase_for(phase.number, phase.name)
+
+
+def _plan_columns(bundle: Any, manifest: Manifest, host: Any) -> list[NewColumn]:
+    from ..evaluation.session import planned_columns
+
+    seen: dict[str, NewColumn] = {}
+    keys = manifest.phase_keys()
+    existing = {c.key for c in bundle.columns}
+    reasons = []
+    for key in keys:
+        for column in planned_columns(manifest, host, key):
+            if column.key in existing:
+                reasons.append(f"plugin column key {column.key!r} is already a column of competition.yaml: rename "
+                               "the metric's key in aibench.json")
+                continue
+            new = NewColumn(column.key, column.title, "asc" if column.sorting == "asc" else "desc",
+                            column.precision, column.hidden)
+            if seen.setdefault(column.key, new) != new:
+                reasons.append(f"plugin column key {column.key!r} is declared twice with different settings")
+            if bundle.platform == "v2" and len(column.key) > 36:
+                reasons.append(f"plugin column key {column.key!r} is longer than Codabench's 36 characters (§3.6): "
+                               "shorten the metric's key or split name")
+    if reasons:
+        raise WrapRefused(sorted(set(reasons)))
+    return list(seen.values())
+
+
+def _original_columns(bundle: Any) -> list[dict[str, Any]]:
+    return [{"key": c.key, "title": c.title, "sorting": c.sorting, "precision": c.precision}
+            for c in bundle.columns]
+
+
+def _required(manifest: Manifest) -> list[str]:
+    """What the manifest marks required, in any scope: plugins, metrics and checks."""
+    found = [r.id for r in manifest.plugin_requests if r.required]
+    for key in manifest.phase_keys():
+        plan = manifest.plan(key)
+        found += [m.key for m in plan.metrics if m.required] + [c.use for c in plan.checks if c.required]
+    return sorted(set(found))
+
+
+def _vendor(lib: Path, manifest: Manifest) -> list[dict[str, str]]:
+    from ..core.errors import VendorError
+    from .vendor import vendor
+
+    try:
+        return vendor(lib, manifest.plugin_ids)
+    except VendorError as error:
+        raise WrapRefused([str(error)]) from None
+
+
+def _detailed_results_setting(text: str, bundle: Any) -> tuple[str, list[str]]:
+    """Codabench shows ``detailed_results.html`` only with ``enable_detailed_results: true``
+    (§5.7): added when the spec does not set it; an explicit ``false`` is the organiser's
+    choice and only warned about. v1 has no such switch."""
+    if bundle.platform != "v2":
+        return text, []
+    setting = bundle.spec.get("enable_detailed_results")
+    if setting is None:
+        return f"{text}{'' if text.endswith(chr(10)) else chr(10)}enable_detailed_results: true\n", []
+    if setting is not True:
+        return text, ["competition.yaml sets enable_detailed_results: false, so Codabench will not show the "
+                      "plugins' detailed_results.html (it is still in each scoring result); set it to true to "
+                      "show it"]
+    return text, []
+
+
+# -- one program ----------------------------------------------------------------------
+
+def _wrap_program(location: Path, plan: _Plan, record: WrapRecord, lib: Path, manifest_bytes: bytes,
+                  platform: str) -> WrappedProgram:
+    """Wrap the program at ``location`` (a folder, or a zip replaced by its wrapped copy)."""
+    if location.is_dir():
+        return _wrap_folder(location, plan, record, lib, manifest_bytes, platform)
+    with tempfile.TemporaryDirectory(prefix="aibench-program-") as scratch:
+        folder = Path(scratch) / "program"
+        try:
+            with zipfile.ZipFile(location) as archive:
+                _safe_extract(archive, folder)
+        except zipfile.BadZipFile as error:
+            raise WrapRefused([f"{plan.role} program {plan.path!r} is not a valid zip ({error})"]) from None
+        wrapped = _wrap_folder(_program_root(folder, platform), plan, record, lib, manifest_bytes, platform)
+        location.unlink()
+        _zip_tree(folder, location)
+    return wrapped
+
+
+def _wrap_folder(folder: Path, plan: _Plan, record: WrapRecord, lib: Path, manifest_bytes: bytes,
+                 platform: str) -> WrappedProgram:
+    from codalab_worker_compat import MetadataError, metadata_path, read_metadata
+
+    worker: Worker = "v1" if platform == "v1" else "codabench"
+    where = f"{plan.role} program {plan.path!r}"
+    try:
+        metadata = read_metadata(folder, worker)
+    except MetadataError as error:
+        raise WrapRefused([f"{where}: {error}"]) from None
+    path = metadata_path(folder, worker)
+    if metadata is None or path is None or not metadata.commands:
+        raise WrapRefused([f"{where} has no metadata command to wrap; the worker would run nothing"])
+    if (folder / RUNTIME_DIR).exists():
+        raise WrapRefused([f"{where} already holds {RUNTIME_DIR}/: it was wrapped before; wrap the original bundle"])
+    originals = list(metadata.commands)
+    commands = [*originals[:-1], _wrapped_command(originals[-1], plan.role, platform)]
+    _rewrite_metadata(path, commands, where)
+    rewritten = read_metadata(folder, worker)
+    if rewritten is None or list(rewritten.commands) != commands:
+        raise WrapRefused([f"{where}: the rewritten metadata does not read back as the wrapped command"])
+    home = folder / RUNTIME_DIR
+    home.mkdir()
+    shutil.copyfile(BOOTSTRAP, home / "run.py")
+    shutil.copytree(lib, home / "lib")
+    (home / MANIFEST_NAME).write_bytes(manifest_bytes)
+    replace(record, original_commands=originals).write(home)
+    return WrappedProgram(plan.path, plan.role, [int(p["number"]) for p in plan.phases], originals, commands)
+
+
+def _wrapped_command(original: str, role: Role, platform: str) -> str:
+    program = "$program" if platform == "v1" else "/app/program"
+    args = "score $input $output" if role == "scoring" else "ingest $output"
+    if platform == "v1" and role == "scoring":
+        original = original.strip()  # the v1 worker strips program commands (§4.5)
+    return f"python3 {program}/{RUNTIME_DIR}/run.py {args} -- {original}"
+
+
+def _rewrite_metadata(path: Path, commands: list[str], where: str) -> None:
+    import yaml
+    from codalab_worker_compat import load_yaml
+
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"), yaml.SafeLoader)  # alias bombs refused
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise WrapRefused([f"{where}: {path.name} cannot be rewritten safely ({error})"]) from None
+    if not isinstance(data, dict):
+        raise WrapRefused([f"{where}: {path.name} is not a mapping"])
+    data["command"] = commands[0] if isinstance(data.get("command"), str) or len(commands) == 1 else commands
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10**6), encoding="utf-8")
+
+
+def _program_root(folder: Path, platform: str) -> Path:
+    """Where a program zip's files are: v1 hoists a single top folder holding ``metadata`` (§8.9)."""
+    entries = [p for p in folder.iterdir() if p.name != "__MACOSX"]
+    if platform == "v1" and len(entries) == 1 and entries[0].is_dir() and (entries[0] / "metadata").exists():
+        return entries[0]
+    return folder
+
+
+# -- files ----------------------------------------------------------------------------
+
+def _unpack_bundle(bundle: Any, tree: Path) -> None:
+    source = Path(bundle.path)
+    if source.is_dir():
+        shutil.copytree(source, tree, ignore=shutil.ignore_patterns("__pycache__"))
+        return
+    with zipfile.ZipFile(source) as archive:
+        _safe_extract(archive, tree)
+
+
+def _safe_extract(archive: zipfile.ZipFile, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    for member in archive.infolist():
+        destination = (target / member.filename).resolve()
+        if not destination.is_relative_to(root):
+            raise WrapRefused([f"zip member {member.filename!r} points outside the archive"])
+    archive.extractall(target)
+
+
+def _zip_tree(tree: Path, output: Path, *, first: str | None = None) -> None:
+    """Zip ``tree`` with sorted members (``first`` leading: the v1 site takes the first
+    member whose name contains ``.yaml`` as the spec, §2.1)."""
+    files = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
+    if first in files:
+        files.remove(first)
+        files.insert(0, first)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in files:
+            archive.write(tree / name, name)
+
+
+def _check_result(output: Path, report: WrapReport) -> None:
+    """The wrapped bundle loads, validates, and declares every plugin column."""
+    from codalab_worker_compat import load_bundle
+
+    from ..manifest.validate import validate_bundle
+
+    bundle = load_bundle(output)
+    validation = validate_bundle(output, bundle=bundle)
+    problems = [f"the wrapped bundle fails validation: {p}" for p in validation.errors]
+    declared = {c.key for c in bundle.columns}
+    problems += [f"column {c.key!r} is missing from the wrapped competition.yaml" for c in report.columns
+                 if c.key not in declared]
+    if problems:
+        output.unlink()
+        raise WrapRefused(problems)
