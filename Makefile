@@ -15,10 +15,11 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "install:$$missing (apt-get install$$missing)"; exit 1; fi; fi
 
-# The Docker executor's tests: a Docker engine (started in the background when none answers),
+# The Docker executor's tests: a Docker engine, not only a client (docker.io when no engine answers
+# and there is no dockerd; started in the background when none answers),
 # debootstrap for the images, busybox-static for the tiny test image. Installed when missing and we are root.
 docker-deps:
-	@missing=""; command -v docker >/dev/null || missing="$$missing docker.io"; \
+	@missing=""; { docker info >/dev/null 2>&1 || command -v dockerd >/dev/null; } || missing="$$missing docker.io"; \
 	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
 	{ test -x /bin/busybox && ! ldd /bin/busybox >/dev/null 2>&1; } || missing="$$missing busybox-static"; \
 	if [ -n "$$missing" ]; then \
