@@ -171,7 +171,9 @@ class _Scoring:
             say(f"the plugins cannot run: {type(error).__name__}: {error}")
             return None
         self.host = host
-        session = EvaluationSession(manifest, host, self.record.manifest_phase)
+        # the workers that may run this bundle, whose score fields every value must fit
+        platforms = ("v1", "codabench") if self.record.bundle_platform == "v1" else ("codabench", "ai4mediabench")
+        session = EvaluationSession(manifest, host, self.record.manifest_phase, platforms=platforms)
         self.concepts = manifest.concepts
         session.result.failures[:0] = [PluginFailure(failed.id, "plugin", failed.id, failed.reason or failed.status,
                                                      failed.required) for failed in host.failed()]
