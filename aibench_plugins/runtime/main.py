@@ -3,15 +3,19 @@
 
 Scoring, in order:
 
-1. the manifest's submission checks run on the predictions (``input/res``, without the
-   worker's ``metadata``); an ``error`` problem refuses the submission: the original
-   command does not run, no scores are written, the exit status is 1;
+0. the wrapped ingestion's measurements are taken out of ``input/res`` (:mod:`.measurements`),
+   so that the original command sees the participant's files as it would unwrapped;
+1. the manifest's submission checks run on the predictions (``input/res`` without the
+   worker's ``metadata``, a :class:`~aibench_plugins.data.views.FolderView` read by the rules
+   ``aibench run`` reads an upload by); an ``error`` problem refuses the submission: the
+   original command does not run, no scores are written, the exit status is 1;
 2. the original command runs unchanged (:mod:`.child`); when it fails, or writes no
    scores the platform can read, its exit status and output are left exactly as they are;
 3. the metrics run on ``input/res`` and ``input/ref``, each isolated with a time limit; with
    more than one usable core they start with the original command, in a process of their
    own (:mod:`.background`), and their result is used only if the original succeeds;
-4. their finite values are merged into the scores file (:mod:`.merge`);
+4. their values are merged into the scores file (:mod:`.merge`); a value no worker's score
+   field can store is a failure of its column (:mod:`aibench_plugins.evaluation.score_fields`);
 5. ``detailed_results.html`` and ``aibench/report.json`` are written to the output.
 
 A plugin that fails is recorded and shown; unless the manifest marks it required the
