@@ -2,21 +2,15 @@
 
 Every platform a bundle runs on keeps a submission's score for a column in a database field:
 
-=================  ==========================================  ==================================
-platform           field                                       source
-=================  ==========================================  ==================================
-``v1``             ``SubmissionScore.value``,                  codalab-competitions
-                   ``DecimalField(max_digits=20,               ``apps/web/models.py``;
-                   decimal_places=10)``                        ``docs/codalab-contract.md`` §4.9, §7
-``codabench``      ``SubmissionScore.score``, the same         codabench ``leaderboards/models.py``;
-                   ``DecimalField(20, 10)``                    §5.9
-``ai4mediabench``  as Codabench (a Codabench deployment)       §5.9
-=================  ==========================================  ==================================
+* ``v1``: ``SubmissionScore.value``, a ``DecimalField(max_digits=20, decimal_places=10)``
+  (codalab-competitions ``codalab/apps/web/models.py``; ``docs/codalab-contract.md`` §4.9, §7);
+* ``codabench``: ``SubmissionScore.score``, the same ``DecimalField(20, 10)`` (codabench
+  ``src/apps/leaderboards/models.py``; §5.9);
+* ``ai4mediabench``: as Codabench, the site it is built on (§5.9).
 
 A ``DecimalField(20, 10)`` rounds a value to 10 decimal places and then holds at most 20 digits,
 so at most 10 before the point: a value whose magnitude rounds to 1e10 or more is refused (the
-upload of the submission's scores fails, on v2 for every column at once), and so are NaN and
-infinity. A value too small to show (1e-12) is stored as 0.
+site fails to save the submission's scores), and so are NaN and infinity. A value too small to show (1e-12) is stored as 0.
 
 The evaluation core judges each metric value with :func:`unstorable` against every platform the
 scores may go to (``aibench run``: the run's worker; a wrapped bundle: each worker that may run
