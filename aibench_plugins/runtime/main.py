@@ -173,10 +173,8 @@ class _Scoring:
             say(f"the plugins cannot run: {type(error).__name__}: {error}")
             return None
         self.host = host
-        session = EvaluationSession(manifest, host, self.record.manifest_phase)
+        session = EvaluationSession(manifest, host, self.record.manifest_phase)  # records the plugins that failed
         self.concepts = manifest.concepts
-        session.result.failures[:0] = [PluginFailure(failed.id, "plugin", failed.id, failed.reason or failed.status,
-                                                     failed.required) for failed in host.failed()]
         return session
 
     def _checks(self, session: EvaluationSession, evaluation: Any) -> str | None:
