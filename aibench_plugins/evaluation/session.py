@@ -35,6 +35,7 @@ from .._version import __version__
 if TYPE_CHECKING:
     from ..core.host import PluginHost
     from ..manifest.loading import Manifest
+    from .problems import Misnamed
 
 __all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "RUNNERS", "Evaluation", "EvaluationSession", "PluginColumn",
            "PluginFailure", "failure_summary", "planned_columns"]
@@ -166,18 +167,38 @@ class EvaluationSession:
                                                           self.is_required(entry.required, plugin),
                                                           entry.key if isinstance(entry, MetricEntry) else None))
         self.plan: PhasePlan = full.without(missing) if missing else full
+        self.misnamed: list[Misnamed] = []
 
     def is_required(self, entry_required: bool, plugin: str | None) -> bool:
         """Whether a failure fails the submission: the entry, or its plugin, is marked required."""
         return entry_required or (plugin is not None and plugin in self.required_plugins)
 
     def before_scoring(self, submission: Path, reference: Path | None) -> str | None:
-        """Run the ``before scoring`` kinds on the submission; the refusal message, or ``None``."""
+        """Run the ``before scoring`` kinds on the submission; the refusal message, or ``None``.
+
+        Problems several checks found are reported once (:func:`~.problems.merge_identical`); a
+        declared file that is missing while the submission holds one file of its kind under
+        another name does not refuse the submission when nothing else does: the scoring program
+        tells who is wrong (:func:`~.problems.defer_misnamed`)."""
+        from .problems import defer_misnamed, merge_identical
+
         self._run("before scoring", submission, reference)
+        self.result.problems, self.misnamed = defer_misnamed(merge_identical(self.result.problems), submission)
         return self.refusal()
 
     def after_scoring(self, predictions: Path, reference: Path) -> Evaluation:
-        """Run the ``after scoring`` kinds on ``input/res`` and ``input/ref``; the result so far."""
+        """Run the ``after scoring`` kinds on ``input/res`` and ``input/ref``; the result so far.
+        Called once the scoring program scored the submission, so a file the checks expected
+        under another name was the manifest's mistake: recorded as a failure for the organiser."""
+        from .problems import misnamed_message
+
+        for misnamed in self.misnamed:
+            first = misnamed.checks.split(", ")[0]
+            plugin = self.host.registry(Kind.CHECK).get(first).plugin if first in self.host.registry(Kind.CHECK) \
+                else None
+            self.result.failures.append(PluginFailure(misnamed.checks, "check", plugin, misnamed_message(misnamed),
+                                                      False))
+        self.misnamed = []
         self._run("after scoring", predictions, reference)
         return self.result
 
@@ -320,8 +341,9 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         predicted = _label_sets(predicted, plan.tables[names["predictions"]].separator)
         expected = _label_sets(expected, plan.tables[names["references"]].separator)
     if problem is not None:
+        message = _read_failure(problem, plan, tables) if isinstance(problem, ReadError) else problem
         for split in entry.splits:
-            failed(split, str(problem))
+            failed(split, message)
         return
     split_table = tables.get(names["references"], split_source=True) if plan.split_columns else loaded["references"]
     for split in entry.splits:
@@ -352,6 +374,25 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         else:
             failed(split, outcome.error if not outcome.ok else f"compute() gave no output {output!r}",
                    outcome.traceback)
+
+
+def _read_failure(error: Any, plan: PhasePlan, tables: _Tables) -> str:
+    """A table that could not be read, in words saying whose fix it is: a predictions file the
+    manifest names that the submission lacks, while the scoring program scored the submission's
+    only file of that kind, is the manifest's mistake (the organiser's); one inside an extra
+    top-level folder is the participant's (move it to the root of the zip)."""
+    from ..data.placement import missing_file
+
+    decl = next((d for d in plan.tables.values() if d.file == error.file and d.source == "submission"), None)
+    if error.kind != "missing_file" or decl is None:
+        return str(error)
+    missing = missing_file(tables.predictions, decl.file, decl.format)
+    if missing.candidate is not None:
+        return (f"data {decl.name!r} names {decl.file!r}, but the submission holds {missing.candidate!r} instead (its "
+                f"only file of that kind), and the scoring program scored it: the bundle's aibench.json names the "
+                f"wrong file. Fix (the organiser's): set data.{decl.name}.file to {missing.candidate!r}, or a "
+                "pattern matching it")
+    return f"{missing.message}. Fix: {missing.fix}"
 
 
 #: The runner of each kind the evaluation session runs (the kinds of KINDS whose stage is
