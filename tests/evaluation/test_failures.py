@@ -22,7 +22,7 @@ from wrapkit import SUBMISSIONS, bundle_copy, edit_manifest, install_faults_plug
     stderr_of_scoring
 
 from aibench_plugins.evaluation.report import report_problems
-from aibench_plugins.evaluation.session import TRACEBACK_LIMIT_BYTES, PluginFailure, cap_traceback
+from aibench_plugins.evaluation.session import PluginFailure
 
 IRIS_GOOD = SUBMISSIONS / "iris-v2" / "good"
 ACCURACY = 0.9555555555555556
@@ -115,6 +115,8 @@ def test_wrapped_runtime_fails_on_a_required_plugin_and_keeps_the_traceback(faul
 
 
 def test_traceback_over_16_kib_keeps_its_start_and_its_end() -> None:
+    from aibench_plugins.evaluation.session import TRACEBACK_LIMIT_BYTES, cap_traceback
+
     def deep(n: int) -> None:  # a chain of 60 exceptions, each with its own long message
         try:
             if n:
