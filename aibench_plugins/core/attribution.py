@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import UnknownIdError
@@ -66,7 +67,7 @@ def _mentions(record: PluginRecord, id: str) -> bool:
     quoted = (f'"{id}"', f"'{id}'")
     for path in [f for f in files if f.suffix == ".py"][:_MAX_FILES]:
         try:
-            located = path.locate()
+            located = Path(path.locate())
             if located.stat().st_size > _MAX_BYTES:
                 continue
             text = located.read_text(encoding="utf-8", errors="replace")

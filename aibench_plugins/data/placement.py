@@ -85,7 +85,7 @@ def missing_file(folder: str | Path, pattern: str, format: str | None = None) ->
     kind = _kind(pattern, format)
     same_kind = [name for name in present if kind is not None and _kind(name, None) == kind]
     wildcard = any(c in pattern for c in "*?[")
-    if len(same_kind) == 1 and not wildcard:
+    if kind is not None and len(same_kind) == 1 and not wildcard:
         candidate = same_kind[0]
         return Missing(pattern, f"no file matches {pattern!r}; the submission's only {kind.upper()} file is "
                        f"{candidate!r}",

@@ -55,7 +55,7 @@ def required_files(submission: Path, *, files: list[str], allow_others: bool = T
                    max_problems: int = 20) -> Iterator[SubmissionProblem]:
     """Each pattern matches at least one file of the submission; optionally nothing else is present.
     Unexpected files are listed up to ``max_problems``, then one summary problem ``... and N more``."""
-    from aibench_plugins.data.placement import missing_file
+    from aibench_plugins.data import missing_file
 
     present = _files(submission)
     explained: set[str] = set()  # a file in a folder, or misnamed: its own problem says what to do with it

@@ -168,7 +168,7 @@ def _read(report: _Report, folder: Path, spec: TableSpec, max_read_mb: float) ->
 def _read_problems(report: _Report, error: ReadError, max_read_mb: float, folder: Path,
                    format: str | None) -> None:
     from aibench_plugins import data as _readers
-    from aibench_plugins.data.placement import missing_file
+    from aibench_plugins.data import missing_file
 
     report.file = error.file
     if error.kind == "missing_file":  # the words every check uses, so that the session merges them
