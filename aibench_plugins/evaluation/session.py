@@ -188,8 +188,9 @@ class EvaluationSession:
 
     def after_scoring(self, predictions: Path, reference: Path) -> Evaluation:
         """Run the ``after scoring`` kinds on ``input/res`` and ``input/ref``; the result so far.
-        Called once the scoring program scored the submission, so a file the checks expected
-        under another name was the manifest's mistake: recorded as a failure for the organiser."""
+        Both paths keep what it gives only once the scoring program scored the submission (the
+        runtime may start it beside the scoring program), so a file the checks expected under
+        another name was the manifest's mistake: it is recorded as a failure for the organiser."""
         from .problems import misnamed_message
 
         for misnamed in self.misnamed:
