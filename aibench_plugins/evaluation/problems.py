@@ -1,6 +1,9 @@
 """The submission checks' problems as the evaluation session reports them: each problem once,
 and a declared file that is missing blamed on the one whose fix it is.
 
+* :func:`read_failure`: a metric's table that the submission lacks, after the scoring program
+  scored it, is said the same way: the organiser's mistake when the submission's only file of
+  that kind is there under another name, the participant's when it is inside a folder.
 * :func:`merge_identical`: several checks often report the same problem (``aibench.required_files``
   and ``aibench.table_schema`` both find no ``predictions.csv``); it is reported once, naming
   every check that found it, so the page and ``--json`` show it once.
@@ -15,13 +18,18 @@ and a declared file that is missing blamed on the one whose fix it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..components.check import SubmissionProblem
 
-__all__ = ["Misnamed", "defer_misnamed", "merge_identical", "misnamed_message"]
+if TYPE_CHECKING:
+    from ..core.errors import ReadError
+    from ..manifest.plan import TableDecl
+
+__all__ = ["Misnamed", "defer_misnamed", "merge_identical", "misnamed_message", "read_failure"]
 
 
 def merge_identical(problems: Sequence[SubmissionProblem]) -> list[SubmissionProblem]:
@@ -83,3 +91,23 @@ def misnamed_message(misnamed: Misnamed) -> str:
             f"{misnamed.candidate!r} instead, and the scoring program scored it: the bundle's aibench.json names "
             f"the wrong file. Fix (the organiser's): write {misnamed.candidate!r}, or a pattern matching it, where "
             f"the checks' params name {misnamed.pattern!r}")
+
+
+def read_failure(error: ReadError, tables: Mapping[str, TableDecl], predictions: Path) -> str:
+    """A metric's table that could not be read (``error``), in words saying whose fix it is: a
+    file of the submission's ``tables`` that ``predictions`` (``input/res``) lacks, while the
+    scoring program scored the submission's only file of that kind, is the manifest's mistake
+    (the organiser's); one inside an extra top-level folder is the participant's (move it to
+    the root of the zip). Any other error is said as it is."""
+    from ..data.placement import missing_file
+
+    decl = next((d for d in tables.values() if d.file == error.file and d.source == "submission"), None)
+    if error.kind != "missing_file" or decl is None:
+        return str(error)
+    missing = missing_file(predictions, decl.file, decl.format)
+    if missing.candidate is not None:
+        return (f"data {decl.name!r} names {decl.file!r}, but the submission holds {missing.candidate!r} instead (its "
+                f"only file of that kind), and the scoring program scored it: the bundle's aibench.json names the "
+                f"wrong file. Fix (the organiser's): set data.{decl.name}.file to {missing.candidate!r}, or a "
+                "pattern matching it")
+    return f"{missing.message}. Fix: {missing.fix}"

@@ -317,6 +317,7 @@ def _run_metrics(session: EvaluationSession, predictions: Path, reference: Path 
 
 def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables) -> None:
     from ..data.readers import ReadError
+    from .problems import read_failure
 
     plan, evaluation = session.plan, session.result
     registration = session.host.registry(Kind.METRIC).get(entry.use)
@@ -342,7 +343,7 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         predicted = _label_sets(predicted, plan.tables[names["predictions"]].separator)
         expected = _label_sets(expected, plan.tables[names["references"]].separator)
     if problem is not None:
-        message = _read_failure(problem, plan, tables) if isinstance(problem, ReadError) else problem
+        message = read_failure(problem, plan.tables, tables.predictions) if isinstance(problem, ReadError) else problem
         for split in entry.splits:
             failed(split, message)
         return
@@ -375,25 +376,6 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         else:
             failed(split, outcome.error if not outcome.ok else f"compute() gave no output {output!r}",
                    outcome.traceback)
-
-
-def _read_failure(error: Any, plan: PhasePlan, tables: _Tables) -> str:
-    """A table that could not be read, in words saying whose fix it is: a predictions file the
-    manifest names that the submission lacks, while the scoring program scored the submission's
-    only file of that kind, is the manifest's mistake (the organiser's); one inside an extra
-    top-level folder is the participant's (move it to the root of the zip)."""
-    from ..data.placement import missing_file
-
-    decl = next((d for d in plan.tables.values() if d.file == error.file and d.source == "submission"), None)
-    if error.kind != "missing_file" or decl is None:
-        return str(error)
-    missing = missing_file(tables.predictions, decl.file, decl.format)
-    if missing.candidate is not None:
-        return (f"data {decl.name!r} names {decl.file!r}, but the submission holds {missing.candidate!r} instead (its "
-                f"only file of that kind), and the scoring program scored it: the bundle's aibench.json names the "
-                f"wrong file. Fix (the organiser's): set data.{decl.name}.file to {missing.candidate!r}, or a "
-                "pattern matching it")
-    return f"{missing.message}. Fix: {missing.fix}"
 
 
 #: The runner of each kind the evaluation session runs (the kinds of KINDS whose stage is
