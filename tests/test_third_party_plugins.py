@@ -393,3 +393,94 @@ def test_plugin_named_twice_is_loaded_once_and_reported_once(workspace: Workspac
     assert "named twice" in result.problems_at("/plugins/1/id")[0]["message"]
     assert result.plugins()["acme-metrics"]["status"] == "loaded"
     assert workspace.imports() == 1
+
+
+# -- messages that point the right way (issue 11, items 8 and 10) -------------------------
+
+IRIS_GOOD = Path(__file__).resolve().parents[1] / "examples" / "submissions" / "iris-v2" / "good"
+
+
+def run_json(workspace: Workspace) -> tuple[Result, dict[str, Any]]:
+    """``aibench run --json`` of the good iris submission; the result and its report document."""
+    result = workspace.aibench("run", str(workspace.bundle), str(IRIS_GOOD), "--json", "--ledger",
+                               str(workspace.root / "ledger.db"))
+    assert result.stdout.startswith("{"), result
+    return result, result.json().get("report", {})
+
+
+def test_metric_of_installed_plugin_not_named_says_so_and_gives_the_line_to_add(workspace: Workspace) -> None:
+    index = workspace.write_manifest(metrics=[ACME_METRIC])
+
+    result = workspace.validate("--json")
+    run = workspace.aibench("run", str(workspace.bundle), str(IRIS_GOOD), "--ledger", str(workspace.root / "l.db"))
+
+    [problem] = result.problems_at(f"/metrics/{index}/use")
+    assert problem["severity"] == "error" and problem["plugin"] == "acme-metrics"
+    assert "comes from plugin 'acme-metrics' 1.2.0, which is installed but not named" in problem["message"]
+    line = '{"id": "acme-metrics", "requirement": "acme-metrics>=1.2.0"}'
+    assert problem["fix"].startswith(f'add {line} to "plugins"'), problem
+    assert "did you mean" not in problem["message"] + problem["fix"]
+    assert run.status == 1 and line in run.stderr, run
+    assert workspace.imports() == 0  # read as text, never imported
+    workspace.write_manifest(plugins=[json.loads(line)], metrics=[ACME_METRIC])  # the line, as given, works
+    assert workspace.validate().status == 0
+
+
+def test_metric_of_plugin_that_failed_to_load_says_why_not_did_you_mean(workspace: Workspace) -> None:
+    index = workspace.write_manifest(plugins=[plugin("acme-broken")],
+                                     metrics=[{"use": "acme.mse", "key": "acme_mse"}])
+
+    result = workspace.validate("--json")
+
+    [problem] = result.problems_at(f"/metrics/{index}/use")
+    text = problem["message"] + (problem["fix"] or "")
+    assert "aibench.mse" not in text and "did you mean" not in text, problem
+    assert "plugin 'acme-broken', which failed to load" in problem["message"]
+    assert "ImportError: acme-broken needs libfoo" in problem["message"]
+    assert problem["severity"] == "warning" and "scoring goes on without it" in problem["message"]
+
+
+def test_misspelled_hook_gets_the_nearest_hook(workspace: Workspace) -> None:
+    workspace.write_manifest(plugins=[plugin("acme-typo")])
+
+    row = workspace.plugins_list().plugins()["acme-typo"]
+    validated = workspace.validate()
+
+    assert "did you mean 'aibench_register_metrics'?" in row["reason"], row
+    assert "did you mean 'aibench_register_metrics'?" in validated.stderr, validated
+
+
+def test_optional_plugin_not_installed_is_a_warning_and_scoring_goes_on_without_it(workspace: Workspace) -> None:
+    index = workspace.write_manifest(plugins=[plugin("acme-extra"), ACME],
+                                     metrics=[{"use": "acme.extra_score", "key": "extra"}, ACME_METRIC])
+
+    validated = workspace.validate("--json")
+    result, report = run_json(workspace)
+
+    assert validated.status == 0, validated
+    assert {p["severity"] for p in validated.json()["problems"]} == {"warning"}
+    [problem] = validated.problems_at(f"/metrics/{index}/use")
+    assert "plugin 'acme-extra', which is not installed" in problem["message"]
+    assert result.status == 0, result
+    assert report["status"] == "finished"
+    values = {c["key"]: c["value"] for c in report["plugin_columns"]}
+    assert values["exact_match_public"] is not None and "extra_public" not in values
+    failures = {f["component"]: f for f in report["plugin_failures"]}
+    assert failures["acme-extra"]["kind"] == "plugin" and not failures["acme-extra"]["required"]
+    assert "not installed" in failures["acme-extra"]["message"]
+    assert failures["acme.extra_score"]["plugin"] == "acme-extra" and not failures["acme.extra_score"]["required"]
+    assert {c["key"] for c in report["columns"]} >= {"accuracy"}
+
+
+def test_failed_plugin_keeps_its_traceback_in_report_and_json(workspace: Workspace) -> None:
+    workspace.write_manifest(plugins=[plugin("acme-broken")])
+
+    result, report = run_json(workspace)
+
+    assert result.status == 0, result
+    [failure] = [f for f in report["plugin_failures"] if f["component"] == "acme-broken"]
+    assert failure["traceback"].startswith("Traceback (most recent call last):")
+    assert 'acme_broken.py", line 1' in failure["traceback"]
+    assert failure["traceback"].rstrip().endswith("ImportError: acme-broken needs libfoo")
+    on_disk = json.loads((Path(result.json()["work_dir"]) / "report.json").read_text())
+    assert on_disk["plugin_failures"] == report["plugin_failures"]

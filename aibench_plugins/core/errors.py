@@ -78,12 +78,19 @@ class DuplicateIdError(RegistryError):
 
 
 class UnknownIdError(RegistryError, LookupError):
-    """No component is registered under an id."""
+    """No component is registered under an id.
 
-    def __init__(self, message: str, *, id: str, suggestions: Sequence[str]) -> None:
+    ``provider`` is the plugin the id would come from when one explains it (installed but not
+    named in the manifest, failed to load, not installed), with the ``fix``; ``optional`` is
+    true when that plugin is named and not required, so scoring goes on without the component.
+    """
+
+    def __init__(self, message: str, *, id: str, suggestions: Sequence[str], provider: PluginRecord | None = None,
+                 fix: str | None = None, optional: bool = False) -> None:
         super().__init__(message)
         self.id = id
         self.suggestions = list(suggestions)
+        self.provider, self.fix, self.optional = provider, fix, optional
 
     def __str__(self) -> str:  # LookupError would quote the message
         return str(self.args[0])

@@ -29,7 +29,9 @@ import pluggy
 from . import hookspecs as _hookspecs
 from .kinds import KINDS, Kind
 from .errors import (AibenchError, ComponentKindError, InvalidParamsSchemaError, MissingPluginsError,
-                          PluginLoadError)
+                     PluginLoadError, UnknownIdError)
+from .problems import did_you_mean
+from .attribution import Provider, explain_unknown, provider_of
 from .markers import PROJECT_NAME
 from .records import PluginRecord, PluginRequest
 from .registry import Registration, Registry
@@ -76,8 +78,11 @@ class PluginHost:
     """
 
     def __init__(self, *, strict: bool | None = None, raise_failures: bool = True,
-                 check_schemas: bool = True) -> None:
+                 check_schemas: bool = True, strict_reason: str | None = None) -> None:
         """:param strict: every plugin failure is fatal; defaults to ``AIBENCH_STRICT_PLUGINS``.
+        :param strict_reason: why the host is strict, as a fatal failure's message says it
+            (``"--strict was given"``); by default ``AIBENCH_STRICT_PLUGINS is set`` when it is
+            set, else that the host was made strict.
         :param raise_failures: when false, fatal failures are recorded instead of raised
             (``aibench validate`` reports them all as problems).
         :param check_schemas: compile each component's params schema when it registers. The
@@ -86,6 +91,9 @@ class PluginHost:
         """
         self.check_schemas = check_schemas
         self.strict = strict_from_env() if strict is None else strict
+        #: why every failure is fatal, in the words of the messages that say so
+        self.strict_reason = strict_reason or ("AIBENCH_STRICT_PLUGINS is set" if strict_from_env() else
+                                               "the plugin host is strict (PluginHost(strict=True) or --strict)")
         self.raise_failures = raise_failures
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(_hookspecs)
@@ -170,6 +178,25 @@ class PluginHost:
         for _, entry_point in sorted(_installed_entry_points().items()):
             self._load_entry_point(entry_point, required=False)
 
+    def builtin_namespaces(self) -> set[str]:
+        """The namespaces (``aibench`` of ``aibench.accuracy``) of the built-in plugins' components."""
+        return {r.id.split(".", 1)[0] for registry in self._registries.values() for r in registry
+                if "." in r.id and r.plugin in BUILTIN_PLUGINS}
+
+    def provider_of(self, id: str, kind: Kind) -> Provider | None:
+        """The plugin an id that the ``kind`` registry does not hold would come from (a plugin not
+        named in the manifest, one that failed, one not installed), or ``None``
+        (:func:`~aibench_plugins.core.attribution.provider_of`)."""
+        if id in self._registries[kind]:
+            return None
+        return provider_of(id, self.sorted_records(), self._registries[kind].ids(), self.builtin_namespaces())
+
+    def unknown(self, kind: Kind, id: str) -> UnknownIdError:
+        """The error for an id the ``kind`` registry does not hold: the plugin it would come
+        from and what happened to it, with the fix (the line to add to ``plugins``, the reason
+        a plugin did not load), or "did you mean" when no plugin explains it."""
+        return explain_unknown(self._registries[kind], id, self.sorted_records(), self.builtin_namespaces())
+
     def freeze(self) -> None:
         """Freeze every registry: no component may be added once loading is over."""
         self._frozen = True
@@ -241,6 +268,10 @@ class PluginHost:
             self.pm.check_pending()
             staged = self._collect_components(plugin, record)
             self._check_duplicates(staged)
+        except pluggy.PluginValidationError as error:  # a hook no spec declares: a misspelled name
+            self.pm.unregister(plugin)
+            self._fail(record, f"registration failed: {type(error).__name__}: {error}{_nearest_hook(error)}", error)
+            return
         except Exception as error:  # noqa: BLE001 - isolate this plugin alone
             self.pm.unregister(plugin)
             self._fail(record, f"registration failed: {type(error).__name__}: {error}", error)
@@ -286,10 +317,23 @@ class PluginHost:
         if record.builtin:
             raise AibenchError(f"built-in plugin {record.id!r} failed: {reason}") from error
         if (record.required or self.strict) and self.raise_failures:
-            why = "the manifest marks it required" if record.required else "AIBENCH_STRICT_PLUGINS is set"
+            why = "the manifest marks it required" if record.required else self.strict_reason
             raise PluginLoadError(
                 f"plugin {record.id!r} ({record.distribution} {record.version}) failed and {why}: {reason}",
                 records=[record]) from error
+
+
+def _nearest_hook(error: pluggy.PluginValidationError) -> str:
+    """``"; did you mean 'aibench_register_metrics'?"`` for the hook of ``error`` that no spec
+    declares, naming the closest declared hook (or listing them when none is close)."""
+    found = re.search(r"unknown hook '([^']+)'", str(error))
+    if found is None:
+        return ""
+    hooks = sorted(name for name in dir(_hookspecs) if name.startswith(f"{PROJECT_NAME}_"))
+    nearest = did_you_mean(found.group(1), hooks)
+    if nearest is not None:
+        return f"; did you mean {nearest!r}? Rename the function (or pass specname={nearest!r} to hookimpl)"
+    return f"; the hooks are: {', '.join(hooks)}"
 
 
 def _check_component(component: Any, kind: Kind, plugin: str, *, schema: bool = True) -> None:

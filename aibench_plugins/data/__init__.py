@@ -6,5 +6,8 @@ do); the modules behind them (:mod:`.tables`, :mod:`.formats`, :mod:`.align`) ar
 
 from __future__ import annotations
 
+from .placement import Missing, missing_file
 from .readers import *  # noqa: F403 - the face re-exports the readers' names
-from .readers import __all__ as __all__
+from .readers import __all__ as _readers_all
+
+__all__ = [*_readers_all, "Missing", "missing_file"]

@@ -55,14 +55,18 @@ def required_files(submission: Path, *, files: list[str], allow_others: bool = T
                    max_problems: int = 20) -> Iterator[SubmissionProblem]:
     """Each pattern matches at least one file of the submission; optionally nothing else is present.
     Unexpected files are listed up to ``max_problems``, then one summary problem ``... and N more``."""
+    from aibench_plugins.data import missing_file
+
     present = _files(submission)
+    explained: set[str] = set()  # a file in a folder, or misnamed: its own problem says what to do with it
     for pattern in files:
-        if not fnmatch.filter(present, pattern):
-            yield SubmissionProblem("aibench.required_files", f"no file matches {pattern!r}",
-                                    fix=f"add a file named like {pattern!r} at the root of the submission zip"
-                                        f" (found: {', '.join(present[:10]) or 'no files'})")
+        if not fnmatch.filter(present, pattern):  # in the words of the table checks (the session merges them)
+            missing = missing_file(submission, pattern)
+            explained |= {name for name in (missing.nested, missing.candidate) if name is not None}
+            yield SubmissionProblem("aibench.required_files", missing.message, file=pattern, fix=missing.fix)
     if not allow_others:
-        stray = [name for name in present if not any(fnmatch.fnmatch(name, pattern) for pattern in files)]
+        stray = [name for name in present if not any(fnmatch.fnmatch(name, pattern) for pattern in files)
+                 and name not in explained]
         for name in stray[:max_problems]:
             yield SubmissionProblem("aibench.required_files", "unexpected file", file=name,
                                     fix=f"remove it; the submission may only hold {', '.join(files)}")

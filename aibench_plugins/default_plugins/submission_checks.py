@@ -159,17 +159,22 @@ def _read(report: _Report, folder: Path, spec: TableSpec, max_read_mb: float) ->
     try:
         table = _readers.read_table(folder, spec, max_bytes=int(max_read_mb * _MIB), convert=False)
     except _readers.ReadError as error:
-        _read_problems(report, error, max_read_mb)
+        _read_problems(report, error, max_read_mb, folder, spec.format)
         return None
     report.file = table.file
     return table
 
 
-def _read_problems(report: _Report, error: ReadError, max_read_mb: float) -> None:
+def _read_problems(report: _Report, error: ReadError, max_read_mb: float, folder: Path,
+                   format: str | None) -> None:
     from aibench_plugins import data as _readers
+    from aibench_plugins.data import missing_file
 
     report.file = error.file
-    if error.kind == "too_large":
+    if error.kind == "missing_file":  # the words every check uses, so that the session merges them
+        missing = missing_file(folder, error.file, format)
+        report.add(missing.message, fix=missing.fix)
+    elif error.kind == "too_large":
         size = (error.size or 0) / _MIB
         report.add(f"file is {size:.1f} MiB, over the {max_read_mb:g} MiB this check reads (max_read_mb), "
                    "so it was not checked", line=None,
@@ -262,7 +267,7 @@ def table_schema(submission: Path, *, file: str, id: str | None, columns: Mappin
         header = table.header if table.format not in ("npy", "npz") else None
         header_line = 1 if table.format in ("csv", "tsv") else None
     except _readers.ReadError as error:
-        _read_problems(report, error, max_read_mb)
+        _read_problems(report, error, max_read_mb, submission, format)
         if error.kind != "missing_column" or _format(error.file, format) in (None, "npy", "npz"):
             return report.done()
         header, header_line = error.found_columns, error.line

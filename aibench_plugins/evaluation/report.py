@@ -55,8 +55,9 @@ def report_document(*, producer: Producer, status: str, message: str, platform: 
 def plugin_results(document: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a report both paths must give identically for the same submission: the
     plugin columns (values and provenance) and failures (without the host's or worker's
-    wording of where they ran) and the check problems."""
-    return {"plugin_columns": document["plugin_columns"], "plugin_failures": document["plugin_failures"],
+    wording of where they ran, nor the tracebacks, whose file paths differ) and the check problems."""
+    failures = [{k: v for k, v in f.items() if k != "traceback"} for f in document["plugin_failures"]]
+    return {"plugin_columns": document["plugin_columns"], "plugin_failures": failures,
             "check_problems": document["check_problems"]}
 
 

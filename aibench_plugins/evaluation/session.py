@@ -36,6 +36,7 @@ from .score_fields import SCORE_FIELDS, unstorable
 if TYPE_CHECKING:
     from ..core.host import PluginHost
     from ..manifest.loading import Manifest
+    from .problems import Misnamed
 
 __all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "RUNNERS", "Evaluation", "EvaluationSession", "PluginColumn",
            "PluginFailure", "failure_summary", "planned_columns"]
@@ -59,9 +60,35 @@ class PluginColumn:
         return asdict(self)
 
 
+TRACEBACK_LIMIT_BYTES = 16 * 1024
+"""The most of a failure's formatted traceback kept in the report (UTF-8 bytes)."""
+
+
+def cap_traceback(text: str | None, limit: int = TRACEBACK_LIMIT_BYTES) -> str | None:
+    """``text`` cut to at most ``limit`` UTF-8 bytes: its first lines (``Traceback (most recent
+    call last):`` and the outer frames) and its end (the innermost frames, the plugin's own, and
+    the exception), with a line saying how much was left out between them."""
+    if text is None:
+        return None
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    marker = "\n... ({} bytes of the traceback left out) ...\n"
+    room = limit - len(marker.format(len(data)).encode())
+    head, tail = data[: room // 4], data[len(data) - (room - room // 4):]
+    cut = len(data) - len(head) - len(tail)
+    return (head.decode("utf-8", "ignore") + marker.format(cut) + tail.decode("utf-8", "ignore"))
+
+
 @dataclass(frozen=True)
 class PluginFailure:
-    """A component that could not give its result, and whether that fails the submission."""
+    """A component that could not give its result, and whether that fails the submission.
+
+    ``traceback`` is the formatted exception of the plugin's code (its frames last), capped
+    at :data:`TRACEBACK_LIMIT_BYTES`; ``None`` when nothing raised (a time limit, a value
+    that is not finite, a plugin that is not installed). It is for organisers: the page
+    shows it only in its organiser section.
+    """
 
     component: str
     kind: str
@@ -71,10 +98,11 @@ class PluginFailure:
     key: str | None = None
     traceback: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "traceback", cap_traceback(self.traceback))
+
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("traceback")
-        return data
+        return asdict(self)
 
 
 @dataclass
@@ -106,9 +134,14 @@ class Evaluation:
 class EvaluationSession:
     """A manifest's plugins on one submission for one phase (see the module docstring).
 
-    Entries whose component is not registered (its plugin did not load; the runtime loads
-    plugins without raising) are left out of the plan and recorded as failures, required when
-    the entry is.
+    ``required`` means one thing everywhere (docs/manifest.md, "required"): a component's
+    failure fails the submission when its manifest entry says ``"required": true`` *or* the
+    manifest's ``plugins`` entry of the plugin that registered it does. Every plugin the
+    manifest names that did not load (failed or missing) is recorded as a failure of kind
+    ``plugin``, with its traceback; entries whose component is not registered (its plugin did
+    not load; the runtime loads plugins without raising, and ``aibench validate`` lets an
+    optional plugin be absent) are left out of the plan and recorded as failures, required
+    when the entry or its plugin is.
 
     ``platforms`` are the platforms whose leaderboards the scores may go to (by default every
     one); a metric value that one of their score fields cannot store is a failure of its column
@@ -121,24 +154,59 @@ class EvaluationSession:
         self.platforms: Sequence[str] = tuple(platforms)
         self.result = Evaluation()
         full = manifest.plan(phase_key)
+        self.required_plugins = frozenset(full.required_plugins)
+        named = {request.id for request in manifest.plugin_requests}
+        not_loaded = [r for r in host.failed() if r.id in named]
+        self.result.failures += [PluginFailure(r.id, "plugin", r.id, r.reason or r.status,
+                                               r.required or r.id in self.required_plugins, None, r.traceback)
+                                 for r in not_loaded]
         missing = {e.use for e in full.metrics if e.use not in host.registry(Kind.METRIC)} | {
             e.use for e in full.checks if e.use not in host.registry(Kind.CHECK)}
         entries: list[CheckEntry | MetricEntry] = [*full.checks, *full.metrics]
         for entry in entries:
             if entry.use in missing:
                 kind = "metric" if isinstance(entry, MetricEntry) else "check"
-                self.result.failures.append(PluginFailure(entry.use, kind, None, "its plugin did not load",
-                                                          entry.required,
+                provider = host.provider_of(entry.use, Kind.METRIC if kind == "metric" else Kind.CHECK)
+                plugin = provider.record.id if provider is not None else None
+                why = (f"its plugin {plugin!r} did not load: {provider.record.reason or provider.record.status}"
+                       if provider is not None else "its plugin did not load")
+                self.result.failures.append(PluginFailure(entry.use, kind, plugin, why,
+                                                          self.is_required(entry.required, plugin),
                                                           entry.key if isinstance(entry, MetricEntry) else None))
         self.plan: PhasePlan = full.without(missing) if missing else full
+        self.misnamed: list[Misnamed] = []
+
+    def is_required(self, entry_required: bool, plugin: str | None) -> bool:
+        """Whether a failure fails the submission: the entry, or its plugin, is marked required."""
+        return entry_required or (plugin is not None and plugin in self.required_plugins)
 
     def before_scoring(self, submission: Path, reference: Path | None) -> str | None:
-        """Run the ``before scoring`` kinds on the submission; the refusal message, or ``None``."""
+        """Run the ``before scoring`` kinds on the submission; the refusal message, or ``None``.
+
+        Problems several checks found are reported once (:func:`~.problems.merge_identical`); a
+        declared file that is missing while the submission holds one file of its kind under
+        another name does not refuse the submission when nothing else does: the scoring program
+        tells who is wrong (:func:`~.problems.defer_misnamed`)."""
+        from .problems import defer_misnamed, merge_identical
+
         self._run("before scoring", submission, reference)
+        self.result.problems, self.misnamed = defer_misnamed(merge_identical(self.result.problems), submission)
         return self.refusal()
 
     def after_scoring(self, predictions: Path, reference: Path) -> Evaluation:
-        """Run the ``after scoring`` kinds on ``input/res`` and ``input/ref``; the result so far."""
+        """Run the ``after scoring`` kinds on ``input/res`` and ``input/ref``; the result so far.
+        Both paths keep what it gives only once the scoring program scored the submission (the
+        runtime may start it beside the scoring program), so a file the checks expected under
+        another name was the manifest's mistake: it is recorded as a failure for the organiser."""
+        from .problems import misnamed_message
+
+        for misnamed in self.misnamed:
+            first = misnamed.checks.split(", ")[0]
+            plugin = self.host.registry(Kind.CHECK).get(first).plugin if first in self.host.registry(Kind.CHECK) \
+                else None
+            self.result.failures.append(PluginFailure(misnamed.checks, "check", plugin, misnamed_message(misnamed),
+                                                      False))
+        self.misnamed = []
         self._run("after scoring", predictions, reference)
         return self.result
 
@@ -157,6 +225,12 @@ class EvaluationSession:
         """Why the submission fails after scoring (a required plugin failed), or ``None``."""
         failed = self.result.failed_required
         return f"a required plugin failed: {failure_summary(failed)}" if failed else None
+
+    @property
+    def requires_metrics(self) -> bool:
+        """Whether a failure of one of the phase's metrics fails the submission (see :meth:`is_required`)."""
+        registry = self.host.registry(Kind.METRIC)
+        return any(self.is_required(m.required, registry.get(m.use).plugin) for m in self.plan.metrics)
 
     @property
     def runs_after_scoring(self) -> bool:
@@ -203,7 +277,8 @@ def _run_checks(session: EvaluationSession, submission: Path, reference: Path | 
         outcome = call_isolated(call, timeout_s=plan.plugin_time_limit_s, label=f"check {entry.use}")
         if not outcome.ok:
             evaluation.failures.append(PluginFailure(entry.use, "check", registration.plugin,
-                                                     f"the check itself failed: {outcome.error}", entry.required,
+                                                     f"the check itself failed: {outcome.error}",
+                                                     session.is_required(entry.required, registration.plugin),
                                                      traceback=outcome.traceback))
             continue
         evaluation.problems += [replace(problem, severity=entry.severity) for problem in outcome.value]
@@ -264,6 +339,7 @@ def _run_metrics(session: EvaluationSession, predictions: Path, reference: Path 
 
 def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables) -> None:
     from ..data.readers import ReadError
+    from .problems import read_failure
 
     plan, evaluation = session.plan, session.result
     registration = session.host.registry(Kind.METRIC).get(entry.use)
@@ -273,7 +349,8 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
                             record.version if record else None, params_sha256(entry.params), __version__)
 
     def failed(split: str, message: str, traceback: str | None = None) -> None:
-        evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, message, entry.required,
+        evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, message,
+                                                 session.is_required(entry.required, registration.plugin),
                                                  entry.column_key(split), traceback))
         evaluation.columns.append(_column(entry, info, split, None, provenance))
 
@@ -288,8 +365,9 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         predicted = _label_sets(predicted, plan.tables[names["predictions"]].separator)
         expected = _label_sets(expected, plan.tables[names["references"]].separator)
     if problem is not None:
+        message = read_failure(problem, plan.tables, tables.predictions) if isinstance(problem, ReadError) else problem
         for split in entry.splits:
-            failed(split, str(problem))
+            failed(split, message)
         return
     split_table = tables.get(names["references"], split_source=True) if plan.split_columns else loaded["references"]
     for split in entry.splits:

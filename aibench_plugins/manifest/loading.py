@@ -313,7 +313,12 @@ def _component_problems(entry: Mapping[str, Any], at: str, kind: Kind, host: Plu
     registry = host.registry(kind)
     use = entry["use"]
     if use not in registry:
-        error = registry.unknown(use)
+        error = host.unknown(kind, use)
+        if error.provider is not None:  # a plugin explains it: not named, failed, not installed
+            text = str(error)
+            add(f"{at}/use", text if text.endswith(".") else f"{text}.", found=repr(use), fix=error.fix, plugin=error.provider.id,
+                severity="warning" if error.optional and not host.strict else "error")
+            return
         fix = f"did you mean {error.suggestions[0]!r}?" if error.suggestions else "run 'aibench plugins list' to see them"
         if failed_plugins:
             fix += f" It may come from plugin {', '.join(map(repr, failed_plugins))}, which did not load."

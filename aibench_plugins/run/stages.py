@@ -109,7 +109,7 @@ def conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[
                 result.fail(str(session.failure()))
             return True
 
-        if not stages.run("the plugin metrics", metrics, False) and any(m.required for m in session.plan.metrics):
+        if not stages.run("the plugin metrics", metrics, False) and session.requires_metrics:
             result.fail(f"a required plugin could not run: {stages.errors[-1]}")
     if record is not None:
         result.rules_applied.append("wrapped bundle (aibench wrap): its plugins run inside its scoring program, "

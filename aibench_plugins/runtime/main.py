@@ -197,10 +197,8 @@ class _Scoring:
         self.host = host
         # the workers that may run this bundle, whose score fields every value must fit
         platforms = ("v1", "codabench") if self.record.bundle_platform == "v1" else ("codabench", "ai4mediabench")
-        session = EvaluationSession(manifest, host, self.record.manifest_phase, platforms=platforms)
+        session = EvaluationSession(manifest, host, self.record.manifest_phase, platforms=platforms)  # records the plugins that failed
         self.concepts = manifest.concepts
-        session.result.failures[:0] = [PluginFailure(failed.id, "plugin", failed.id, failed.reason or failed.status,
-                                                     failed.required) for failed in host.failed()]
         return session
 
     def _checks(self, session: EvaluationSession, evaluation: Any) -> str | None:

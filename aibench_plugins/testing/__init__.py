@@ -107,7 +107,8 @@ def _make_fixtures() -> dict[str, Any]:
     @pytest.fixture
     def aibench_host() -> PluginHost:
         """A fresh strict plugin host with the built-in plugins loaded."""
-        host = PluginHost(strict=True)
+        host = PluginHost(strict=True, strict_reason="the plugin kit's host (aibench_host) is strict: every plugin "
+                                                     "failure raises, so that a test sees it")
         host.load_builtins()
         return host
 

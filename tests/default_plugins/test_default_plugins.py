@@ -83,8 +83,8 @@ def test_required_files_check(host: PluginHost, tmp_path: Path) -> None:
     check = component(host, Kind.CHECK, "aibench.required_files")
     problems = check.run(tmp_path, files=["predictions.csv"], allow_others=False)
     assert [str(p) for p in problems] == [
-        "submission: no file matches 'predictions.csv' Fix: add a file named like 'predictions.csv' at the root of "
-        "the submission zip (found: notes.txt) [aibench.required_files]",
+        "predictions.csv: no file matches 'predictions.csv' (found: notes.txt) Fix: add a file named "
+        "'predictions.csv' at the root of the submission zip [aibench.required_files]",
         "notes.txt: unexpected file Fix: remove it; the submission may only hold predictions.csv "
         "[aibench.required_files]",
     ]

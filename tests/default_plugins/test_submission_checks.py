@@ -144,8 +144,10 @@ def test_table_schema_bool_and_missing_file(host: PluginHost, folders: tuple[Pat
         "[aibench.table_schema]",
     ]
     assert run(host, "aibench.table_schema", submission, file="predictions.csv", columns={"flag": "bool"}) == [
-        "predictions.csv: no file matches 'predictions.csv' (found: flags.csv) Fix: add a file named "
-        "'predictions.csv' [aibench.table_schema]",
+        "predictions.csv: no file matches 'predictions.csv'; the submission's only CSV file is 'flags.csv' Fix: if "
+        "the competition asks for 'predictions.csv', rename 'flags.csv' to 'predictions.csv'; if the scoring program "
+        "reads 'flags.csv', the bundle's aibench.json names the wrong file (the organiser's to fix) "
+        "[aibench.table_schema]",
     ]
 
 

@@ -503,6 +503,23 @@ def test_register_plugin_fixture_raises_on_a_broken_plugin(register_plugin: Regi
         register_plugin(plugin)
 
 
+def test_register_plugin_fixture_does_not_claim_the_strict_variable_is_set(
+        register_plugin: RegisterPlugin, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIBENCH_STRICT_PLUGINS", raising=False)
+    plugin = types.ModuleType("kit_typo")
+
+    @hookimpl
+    def aibench_register_metric(register: Any) -> None:  # misspelled
+        pass
+
+    plugin.aibench_register_metric = aibench_register_metric  # type: ignore[attr-defined]
+    with pytest.raises(PluginLoadError) as raised:
+        register_plugin(plugin)
+    assert "AIBENCH_STRICT_PLUGINS" not in str(raised.value)
+    assert "the plugin kit's host (aibench_host) is strict" in str(raised.value)
+    assert "did you mean 'aibench_register_metrics'?" in str(raised.value)
+
+
 # -- the example distribution, end to end ------------------------------------------------------
 
 

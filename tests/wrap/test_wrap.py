@@ -241,6 +241,9 @@ def test_checks_refuse_a_bad_submission_before_the_original_runs(wrapped_iris: P
     submission = tmp_path / "misnamed"
     submission.mkdir()
     shutil.copyfile(IRIS_GOOD / "predictions.csv", submission / "preds.csv")
+    # a second CSV file: with one only, the scoring program would tell whether the manifest or the
+    # submission misnamed it (issue 11, item 9; tests/evaluation/test_declared_files.py)
+    shutil.copyfile(IRIS_GOOD / "predictions.csv", submission / "backup.csv")
     report = run_as_platform(wrapped_iris, submission, tmp_path / "run")
     assert not report.ok
     stderr = stderr_of_scoring(report)
