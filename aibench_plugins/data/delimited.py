@@ -17,7 +17,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from .tables import DELIMITERS, SEPARATORS, CsvLines, ReadError, Table, TableSpec, import_pandas
+from .tables import DELIMITERS, SEPARATORS, CsvLines, ReadError, Table, TableSpec, import_pandas, require_columns
 
 __all__ = ["delimiter_name", "read_delimited"]
 
@@ -126,8 +126,6 @@ def read_delimited(path: Path, name: str, fmt: str, spec: TableSpec) -> Table:
     :raises ReadError: a line with another number of fields than the first (its number,
         both counts), a line that is not UTF-8, a missing column (the columns found).
     """
-    from .formats import _require_columns  # the message of a missing column, shared with plain files
-
     pd = import_pandas()
     delimiter = spec.delimiter or SEPARATORS[fmt]
     first, fields = _first_line(path, name, delimiter)
@@ -137,7 +135,7 @@ def read_delimited(path: Path, name: str, fmt: str, spec: TableSpec) -> Table:
     if spec.header and len(header) == 1 and len(spec.needed) > 1:
         other = _other_delimiter(header, delimiter)
         hint = f"; the header has one column {header[0]!r}: {other}" if other else ""
-    _require_columns(spec.needed, header, name, line=1 if spec.header else None, hint=hint)
+    require_columns(spec.needed, header, name, line=1 if spec.header else None, hint=hint)
     for column in spec.needed:
         if header.count(column) > 1:
             raise ReadError(f"column {column!r} appears {header.count(column)} times in the header", file=name,

@@ -60,6 +60,7 @@ from .tables import (
     TableSpec,
     apply_dtypes,
     import_pandas,
+    require_columns,
     short,
     suggest,
 )
@@ -188,27 +189,7 @@ def _text_options(spec: TableSpec) -> str:
 # -- columns, CSV and TSV ----------------------------------------------------------------------
 
 
-def _require_columns(needed: Sequence[str], header: Sequence[str], name: str, *, line: int | None,
-                     hint: str = "") -> None:
-    missing = [c for c in needed if c not in header]
-    if not missing:
-        return
-    found = ", ".join(short(c) for c in header[:_LISTED * 2]) + (", ..." if len(header) > _LISTED * 2 else "")
-    found = found or "none"
-    unused = [c for c in header if c not in needed]
-    fixes = []
-    for column in missing:
-        suggestion = None if hint else suggest(column, unused)
-        if suggestion is not None:
-            unused.remove(suggestion)
-            fixes.append(f"column {suggestion!r} looks misspelt: did you mean {column!r}? Rename it")
-        else:
-            fixes.append(f"add a column {column!r}")
-    what = f"no column {missing[0]!r}" if len(missing) == 1 else \
-        f"no columns {', '.join(repr(c) for c in missing)}"
-    raise ReadError(f"{what} (found columns: {found})", file=name, line=line,
-                    fix=hint[2:] if hint else "; ".join(fixes), kind="missing_column", missing_columns=missing,
-                    found_columns=header, column_fixes=() if hint else fixes)
+_require_columns = require_columns  # the message of a missing column, shared with the other readers
 
 
 def _csv_header(path: Path, name: str, sep: str) -> list[str]:

@@ -32,6 +32,8 @@ def apply_row_rules(table: Table, spec: TableSpec) -> None:
     :raises ReadError: ``missing: error`` and a value is missing; a one-hot row that is not
         one 1 and 0 elsewhere; an argmax row holding something that is not a number.
     """
+    import numpy as np
+
     if spec.missing is None and spec.read_as is None:
         return
     missing = _missing(table)
@@ -41,10 +43,11 @@ def apply_row_rules(table: Table, spec: TableSpec) -> None:
                         line=table.line(row), item=table.item(row), kind="invalid",
                         fix=f"write a value in column {column!r} of every row, or declare \"missing\": \"skip\" "
                             "to leave the rows with a missing value out")
+    rows: NDArray[Any] = np.asarray(missing.any(axis=1), dtype=bool)
     if spec.missing == "skip":
-        table.missing_rows = missing.any(axis=1)
+        table.missing_rows = rows
     if spec.read_as is not None:
-        _read_labels(table, spec.read_as, missing.any(axis=1) if spec.missing == "skip" else None)
+        _read_labels(table, spec.read_as, rows if spec.missing == "skip" else None)
 
 
 def _missing(table: Table) -> NDArray[Any]:

@@ -52,6 +52,7 @@ __all__ = [
     "id_text",
     "import_pandas",
     "import_pyarrow",
+    "require_columns",
     "short",
     "suggest",
     "type_errors",
@@ -336,6 +337,35 @@ def short(value: Any, limit: int = 40) -> str:
     """``repr`` of a value for a message, cut to ``limit`` characters."""
     text = repr(value.item() if hasattr(value, "item") else value)
     return text if len(text) <= limit else text[:limit - 4] + "...'"
+
+
+_COLUMNS_LISTED = 10  # half the columns named in a message
+
+
+def require_columns(needed: Sequence[str], header: Sequence[str], name: str, *, line: int | None,
+                     hint: str = "") -> None:
+    """Raise the ReadError of kind ``missing_column`` when ``header`` lacks a column of ``needed``:
+    the columns found, and for each missing one a fix ("did you mean") or, given ``hint``, that hint."""
+    missing = [c for c in needed if c not in header]
+    if not missing:
+        return
+    listed = _COLUMNS_LISTED * 2
+    found = ", ".join(short(c) for c in header[:listed]) + (", ..." if len(header) > listed else "")
+    found = found or "none"
+    unused = [c for c in header if c not in needed]
+    fixes = []
+    for column in missing:
+        suggestion = None if hint else suggest(column, unused)
+        if suggestion is not None:
+            unused.remove(suggestion)
+            fixes.append(f"column {suggestion!r} looks misspelt: did you mean {column!r}? Rename it")
+        else:
+            fixes.append(f"add a column {column!r}")
+    what = f"no column {missing[0]!r}" if len(missing) == 1 else \
+        f"no columns {', '.join(repr(c) for c in missing)}"
+    raise ReadError(f"{what} (found columns: {found})", file=name, line=line,
+                    fix=hint[2:] if hint else "; ".join(fixes), kind="missing_column", missing_columns=missing,
+                    found_columns=header, column_fixes=() if hint else fixes)
 
 
 # -- lines -------------------------------------------------------------------------------------
