@@ -41,8 +41,8 @@ def apply_row_rules(table: Table, spec: TableSpec) -> None:
         row, column = _first(table, missing)
         raise ReadError(f"{_where(table, row, column)} has no value (an empty cell, NA, NaN or null)", file=table.file,
                         line=table.line(row), item=table.item(row), kind="invalid",
-                        fix=f"write a value in column {column!r} of every row, or declare \"missing\": \"skip\" "
-                            "to leave the rows with a missing value out")
+                        fix=f"write a value in column {column!r} of every row (a references table may declare "
+                            "\"missing\": \"skip\" to leave such rows out instead)")
     rows: NDArray[Any] = np.asarray(missing.any(axis=1), dtype=bool)
     if spec.missing == "skip":
         table.missing_rows = rows
@@ -80,6 +80,10 @@ def _where(table: Table, row: int, column: str) -> str:
     return f"{at}, column {column!r}{field}"
 
 
+def _listed(columns: list[str], limit: int = 8) -> str:
+    return ", ".join(columns[:limit]) + (f", ... ({len(columns)} columns)" if len(columns) > limit else "")
+
+
 def _read_labels(table: Table, read_as: str, skipped: NDArray[Any] | None) -> None:
     """Set ``table.labels``: the position of each row's 1 (one-hot) or largest value (argmax)."""
     import numpy as np
@@ -101,11 +105,9 @@ def _read_labels(table: Table, read_as: str, skipped: NDArray[Any] | None) -> No
         what = "is empty" if bool(pd.isna(raw)) else f"holds {short(raw)}"
         expected = "0 or 1" if read_as == "onehot" else "a number"
         raise ReadError(f"{_where(table, row, columns[position])} {what}; a {shown} row of the columns "
-                        f"{', '.join(columns)} holds {expected} in each", file=table.file, line=table.line(row),
+                        f"{_listed(columns)} holds {expected} in each", file=table.file, line=table.line(row),
                         item=table.item(row), kind="invalid",
-                        fix=f"write {expected} in column {columns[position]!r}"
-                            + ("" if skipped is not None else ", or declare \"missing\": \"skip\" to leave rows "
-                                                              "with a missing value out"))
+                        fix=f"write {expected} in column {columns[position]!r} of every row")
     if read_as == "onehot":
         ones = (values == 1.0).sum(axis=1)
         bad = np.flatnonzero((ones != 1) & keep)
@@ -116,7 +118,7 @@ def _read_labels(table: Table, read_as: str, skipped: NDArray[Any] | None) -> No
             at = f"line {line}" if line is not None else f"row {row + 1}"
             what = "has no 1" if not hot else f"has {len(hot)} ones (columns {', '.join(map(repr, hot))})"
             raise ReadError(f"{at} {what}; a one-hot row holds exactly one 1, in the column of its class, and 0 "
-                            f"in the others ({', '.join(columns)})", file=table.file, line=line,
+                            f"in the others ({_listed(columns)})", file=table.file, line=line,
                             item=table.item(row), kind="invalid",
                             fix="write one 1 per row, or read the rows as scores with \"read_as\": \"argmax\"")
     filled = np.where(np.isfinite(values), values, -np.inf)
