@@ -8,12 +8,14 @@ A plain file (a header line, the format's delimiter) is read by
 :func:`aibench_plugins.data.formats.read_table`'s fast path; this module reads the others
 with pandas' C engine (pyarrow has no whitespace delimiter) and checks what the C engine
 does not: every line has the fields of the first one (a short line would be filled with
-NaN silently). Errors name the line, the fields found and expected, and the fix.
+NaN silently). A whitespace-separated file has no quoting: a field is what ``str.split``
+gives. Errors name the line, the fields found and expected, and the fix.
 """
 
 from __future__ import annotations
 
 import csv
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,6 +132,14 @@ def read_delimited(path: Path, name: str, fmt: str, spec: TableSpec) -> Table:
     delimiter = spec.delimiter or SEPARATORS[fmt]
     first, fields = _first_line(path, name, delimiter)
     header = _field_names(spec, first, fields, name, delimiter)
+    if spec.every_column:
+        values = [c for c in header if c != spec.id]
+        if len(values) < (2 if spec.read_as else 1):
+            raise ReadError(f"line {first} has {len(header)} field{'s' if len(header) != 1 else ''}: "
+                            f"{len(values) or 'no'} value column{'s' if len(values) != 1 else ''} besides the id, "
+                            + (f"and a {spec.read_as} row needs two or more" if spec.read_as else "and one is needed"),
+                            file=name, line=first, kind="invalid",
+                            fix=f"write one field per class on every line, separated by {delimiter_name(delimiter)}")
     spec = spec.resolved(header)
     hint = ""
     if spec.header and len(header) == 1 and len(spec.needed) > 1:
@@ -144,11 +154,14 @@ def read_delimited(path: Path, name: str, fmt: str, spec: TableSpec) -> Table:
     fix = (f"give every line the {len(header)} fields of line {first}, separated by {delimiter_name(delimiter)}"
            + (f"; quote values that contain {delimiter_name(delimiter)}" if delimiter != "whitespace" else ""))
     dtype = {c: str for c in spec.needed if spec.dtypes.get(c) == "str"}
+    whitespace = delimiter == "whitespace"
     try:
-        frame = pd.read_csv(path, sep=r"\s+" if delimiter == "whitespace" else delimiter,
-                            header=0 if spec.header else None, names=None if spec.header else header,
-                            index_col=False, dtype=dtype or None, engine="c")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        with warnings.catch_warnings():  # fields pandas would drop (a quoted newline on line 1): an error
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, sep=r"\s+" if whitespace else delimiter, header=0 if spec.header else None,
+                                names=None if spec.header else header, index_col=False, dtype=dtype or None,
+                                engine="c", quoting=csv.QUOTE_NONE if whitespace else csv.QUOTE_MINIMAL)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as error:
         found = _first_bad_line(path, delimiter, len(header), what)
         if found is not None:
             raise ReadError(f"line {found[0]} {found[1]}", file=name, line=found[0], kind="unreadable",
