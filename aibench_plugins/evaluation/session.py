@@ -244,11 +244,14 @@ class _Tables:
 
 
 def _owned(error: Any, source: str) -> Any:
-    """A ReadError whose fix says whose it is: a reference table's (input/ref) is the organiser's,
-    unless the file is missing or misnamed in a way item-specific messages already explain."""
+    """A ReadError whose fix says whose it is: a reference table's (input/ref) is the organiser's;
+    a submitted file that is unreadable or not of the declared shape is the participant's. A
+    missing file or column is left as it is (the manifest may be what misnames it)."""
     from ..data.readers import ReadError
 
-    if error.kind in ("missing_file", "several_files") or not error.fix or "to fix" in error.fix:
+    kinds = ("unreadable", "invalid", "too_large") if source == "submission" else \
+        ("unreadable", "invalid", "too_large", "missing_column")
+    if error.kind not in kinds or not error.fix or "to fix" in error.fix:
         return error
     owner = "the organiser's to fix (reference data)" if source == "reference" else "the participant's to fix"
     return ReadError(error.message, file=error.file, line=error.line, item=error.item, fix=f"{error.fix} ({owner})",
