@@ -93,3 +93,41 @@ def test_json_reader_raises_only_read_error(folder: Path, text: str) -> None:
 @example("id,label\n" + "9" * 30 + ",a\n1,b\n", False)
 def test_csv_reader_raises_only_read_error(folder: Path, text: str, tsv: bool) -> None:
     _read_and_align(folder, "predictions.tsv" if tsv else "predictions.csv", text.replace(",", "\t") if tsv else text)
+
+
+SHAPED = [  # issue 11 item 12: the shapes of files without a header, whitespace matrices, one-hot rows
+    {"names": ["label"], "id": None, "columns": ["label"], "missing": "error"},
+    {"names": ["id", "label"], "id": "id", "columns": ["label"], "missing": "skip"},
+    {"header": False, "delimiter": "whitespace", "id": None, "columns": "*"},
+    {"header": False, "delimiter": "whitespace", "id": None, "columns": "*", "read_as": "onehot",
+     "missing": "skip"},
+    {"header": False, "delimiter": " ", "id": None, "columns": "*", "read_as": "argmax"},
+    {"delimiter": ";", "id": "id", "columns": ["label", "x"], "read_as": "onehot"},
+]
+SHAPED_CELLS = st.sampled_from(["0", "1", "0.5", "nan", "", "NA", "a", "id", "label", "x", '"', "1e999", "-1"])
+SHAPED_TEXT = st.tuples(st.lists(st.lists(SHAPED_CELLS, min_size=1, max_size=4), max_size=6),
+                        st.sampled_from([" ", "\t", "  ", ",", ";", " \t"])).map(
+    lambda args: "".join(args[1].join(row) + "\n" for row in args[0]))
+
+
+@FUZZ
+@given(text=SHAPED_TEXT, shape=st.sampled_from(range(len(SHAPED))))
+@example("0 1 0\n1 0\n", 3)
+@example("a\n\n\nb c\n", 0)
+@example("0\n", 3)  # "*" resolves to one column: a one-hot row needs two
+@example('"\n" 0\n', 2)  # a quote in a whitespace file is a character, not quoting
+def test_shaped_text_readers_raise_only_read_error(folder: Path, text: str, shape: int) -> None:
+    (folder / "pred").mkdir(exist_ok=True)
+    for old in (folder / "pred").iterdir():
+        old.unlink()
+    (folder / "pred" / "table.txt").write_text(text)
+    try:
+        table = read_table(folder / "pred", TableSpec("table.txt", format="csv", **SHAPED[shape]))
+    except ReadError as error:
+        assert error.message and error.file == "table.txt"
+        return
+    assert len(table.values) == len(table)
+    try:
+        align(table, table)
+    except ReadError as error:
+        assert error.message

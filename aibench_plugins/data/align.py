@@ -56,7 +56,9 @@ class AlignReport:
     matched to each: use them to align further columns. ``duplicated``: prediction rows
     repeating an earlier id (the first occurrence is used); ``missing``: reference rows
     whose id no prediction has; ``unknown``: prediction rows whose id is not in the
-    references; ``duplicated_references``: reference rows repeating an id.
+    references; ``duplicated_references``: reference rows repeating an id; ``skipped``:
+    reference rows left out because a value is missing (a references table read with
+    ``missing: skip``; a prediction of such an id is neither required nor unknown).
     """
 
     predictions_file: str
@@ -69,6 +71,12 @@ class AlignReport:
     missing: IdIssue
     unknown: IdIssue
     duplicated_references: IdIssue
+    skipped: IdIssue | None = None
+
+    @property
+    def n_skipped(self) -> int:
+        """Reference rows left out because a value is missing (``missing: skip``)."""
+        return self.skipped.count if self.skipped is not None else 0
 
     @property
     def n_matched(self) -> int:
@@ -103,8 +111,10 @@ class AlignReport:
         return out
 
     def __str__(self) -> str:
-        return "; ".join(self.messages()) or (f"all {self.n_references} ids of {self.references_file} matched "
-                                              f"once in {self.predictions_file}")
+        skipped = (f" ({self.n_skipped} rows with a missing reference value left out)" if self.n_skipped else "")
+        return "; ".join(self.messages()) or (f"all {self.n_references - self.n_skipped} ids of "
+                                              f"{self.references_file} matched once in {self.predictions_file}"
+                                              + skipped)
 
 
 def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
@@ -217,7 +227,8 @@ def align(predictions: Table, references: Table) -> tuple[NDArray[Any], NDArray[
     """Join predictions to references on their ids (vectorised, never on row order).
 
     Returns ``(prediction_values, reference_values, report)``: the values of every
-    reference row whose id has a prediction, in reference order, and the prediction of
+    reference row whose id has a prediction (less the rows of a references table read with
+    ``missing: skip`` that hold a missing value: ``report.skipped``), in reference order, and the prediction of
     the same id. A duplicated prediction id uses its first row; reference ids without a
     prediction and predictions of unknown ids are left out and reported. Tables read in
     row order (no id column) are joined by row number. Ids that are numbers on one side
@@ -239,7 +250,9 @@ def align(predictions: Table, references: Table) -> tuple[NDArray[Any], NDArray[
     def issue(index: Any, at: NDArray[Any], first: NDArray[Any] | None = None) -> IdIssue:
         return IdIssue(at, np.asarray(index[at].to_numpy()) if len(at) else np.empty(0, dtype=object), first)
 
-    if n == m and pred_index.equals(ref_index):  # the same ids in the same order: one pass
+    skip = references.missing_rows
+    skip = skip if skip is not None and skip.any() else None
+    if n == m and skip is None and pred_index.equals(ref_index):  # the same ids in the same order: one pass
         [codes], size = _codes(ref_index)
         if not _repeats(codes, size).any() and (codes >= 0).all():
             rows = np.arange(n)
@@ -259,6 +272,8 @@ def align(predictions: Table, references: Table) -> tuple[NDArray[Any], NDArray[
     match = np.full(m, -1, dtype=np.int64)
     match[ref_valid] = position[ref_codes[ref_valid]]
     found = match >= 0
+    if skip is not None:
+        found &= ~skip
     reference_rows = np.flatnonzero(found)
     matched = match[reference_rows]
 
@@ -270,12 +285,13 @@ def align(predictions: Table, references: Table) -> tuple[NDArray[Any], NDArray[
 
     duplicated_rows = np.flatnonzero(repeated)
     first_rows = position[pred_codes[duplicated_rows]]
-    missing_rows = np.flatnonzero(~found)
+    missing_rows = np.flatnonzero(~found if skip is None else ~found & ~skip)
     ref_duplicated = np.flatnonzero(_repeats(ref_codes, size))
 
     report = AlignReport(predictions.file, references.file, n, m, reference_rows, matched,
                          issue(pred_index, duplicated_rows, first_rows), issue(ref_index, missing_rows),
-                         issue(pred_index, unknown_rows), issue(ref_index, ref_duplicated))
+                         issue(pred_index, unknown_rows), issue(ref_index, ref_duplicated),
+                         issue(ref_index, np.flatnonzero(skip)) if skip is not None else None)
     if len(matched) == n and len(reference_rows) == m and bool(np.all(matched == rows)):
         prediction_values = predictions.values  # same ids in the same order: no copy
     else:

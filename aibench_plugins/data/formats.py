@@ -8,6 +8,9 @@ Formats (``format=None`` takes it from the extension: ``.csv``, ``.tsv``/``.tab`
     A header line naming the columns, then one row per line, UTF-8 (a BOM is
     accepted). Read by ``pandas.read_csv`` with the pyarrow engine when pyarrow is
     installed (the C engine otherwise), reading only the columns the spec names.
+    A file without a header line (``names``, ``header=False``), with another
+    delimiter (``delimiter``, ``whitespace`` for any run of spaces and tabs) or read
+    with ``columns="*"`` is read by :mod:`.delimited`.
 ``json``
     Either a list of records, ``[{"id": "a", "label": "cat"}, ...]``, or a mapping
     id -> value: ``{"a": "cat"}`` (one column), ``{"a": [0.1, 0.9]}`` (the values of
@@ -26,6 +29,9 @@ Formats (``format=None`` takes it from the extension: ``.csv``, ``.tsv``/``.tab`
     more dimensions keeps them whole: :attr:`Table.values` is the ``(n, h, w, ...)``
     array and its ``frame`` holds only the ids (no value column).
 
+Once read, ``missing`` and ``read_as`` (one-hot or argmax rows) are applied by
+:mod:`.rows`.
+
 Errors are :class:`~aibench_plugins.data.tables.ReadError`: they name the file, the line
 when there is one, what is wrong and the fix (a missing file lists the files present;
 a missing column lists the columns found, with "did you mean"; an unreadable line
@@ -41,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from . import tables as _tables  # has_pyarrow() is looked up there at call time: tests switch pyarrow off
+from .delimited import read_delimited
+from .rows import apply_row_rules
 from .tables import (
     MIB,
     SEPARATORS,
@@ -52,6 +60,7 @@ from .tables import (
     TableSpec,
     apply_dtypes,
     import_pandas,
+    require_columns,
     short,
     suggest,
 )
@@ -152,7 +161,14 @@ def read_table(folder: str | Path, spec: TableSpec, *, max_bytes: int | None = N
                             "it was not read", file=name, kind="too_large", size=size,
                             fix=f"make it smaller than {max_bytes / MIB:g} MiB (fewer decimal digits, "
                                 "only the needed columns)")
-    if fmt in SEPARATORS:
+    if fmt not in SEPARATORS and not spec.plain_text:
+        raise ReadError(f"is read as {fmt.upper()}, but the table declares options of CSV and TSV files "
+                        f"({_text_options(spec)})", file=name, kind="invalid",
+                        fix="declare \"format\": \"csv\" (or \"tsv\") for a delimited text file, or remove those "
+                            "options")
+    if fmt in SEPARATORS and not spec.plain_text:
+        table = read_delimited(path, name, fmt, spec)
+    elif fmt in SEPARATORS:
         table = _read_csv(path, name, fmt, spec)
     elif fmt == "json":
         table = _read_json(path, name, spec)
@@ -162,33 +178,20 @@ def read_table(folder: str | Path, spec: TableSpec, *, max_bytes: int | None = N
         table = _read_numpy(path, name, fmt, spec)
     if convert:
         apply_dtypes(table, spec)
+        apply_row_rules(table, spec)
     return table
+
+
+def _text_options(spec: TableSpec) -> str:
+    options = [("names", spec.names is not None), ("header", not spec.header and spec.names is None),
+               ("delimiter", spec.delimiter is not None), ('columns "*"', spec.every_column)]
+    return ", ".join(name for name, given in options if given)
 
 
 # -- columns, CSV and TSV ----------------------------------------------------------------------
 
 
-def _require_columns(needed: Sequence[str], header: Sequence[str], name: str, *, line: int | None,
-                     hint: str = "") -> None:
-    missing = [c for c in needed if c not in header]
-    if not missing:
-        return
-    found = ", ".join(short(c) for c in header[:_LISTED * 2]) + (", ..." if len(header) > _LISTED * 2 else "")
-    found = found or "none"
-    unused = [c for c in header if c not in needed]
-    fixes = []
-    for column in missing:
-        suggestion = None if hint else suggest(column, unused)
-        if suggestion is not None:
-            unused.remove(suggestion)
-            fixes.append(f"column {suggestion!r} looks misspelt: did you mean {column!r}? Rename it")
-        else:
-            fixes.append(f"add a column {column!r}")
-    what = f"no column {missing[0]!r}" if len(missing) == 1 else \
-        f"no columns {', '.join(repr(c) for c in missing)}"
-    raise ReadError(f"{what} (found columns: {found})", file=name, line=line,
-                    fix=hint[2:] if hint else "; ".join(fixes), kind="missing_column", missing_columns=missing,
-                    found_columns=header, column_fixes=() if hint else fixes)
+_require_columns = require_columns  # the message of a missing column, shared with the other readers
 
 
 def _csv_header(path: Path, name: str, sep: str) -> list[str]:

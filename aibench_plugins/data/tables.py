@@ -32,11 +32,17 @@ __all__ = [
     "FORMATS",
     "MIB",
     "SEPARATORS",
+    "DELIMITERS",
+    "EVERY_COLUMN",
+    "MISSING",
+    "READ_AS",
     "CsvLines",
     "DType",
     "Format",
     "Lines",
     "ListedLines",
+    "Missing",
+    "ReadAs",
     "ReadError",
     "Table",
     "TableSpec",
@@ -46,6 +52,7 @@ __all__ = [
     "id_text",
     "import_pandas",
     "import_pyarrow",
+    "require_columns",
     "short",
     "suggest",
     "type_errors",
@@ -56,6 +63,16 @@ DType = Literal["int", "float", "str", "bool"]
 FORMATS: tuple[str, ...] = ("csv", "tsv", "json", "jsonl", "npy", "npz")
 DTYPES: tuple[str, ...] = ("int", "float", "str", "bool")
 SEPARATORS = {"csv": ",", "tsv": "\t"}
+#: field delimiters of a CSV or TSV file, and how a message names them; ``whitespace`` is any run
+#: of spaces and tabs (leading and trailing ones ignored), as in whitespace-separated matrices
+DELIMITERS = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "vertical bars", " ": "single spaces",
+              "whitespace": "spaces or tabs"}
+#: ``columns`` naming every column of the file but the id, in file order
+EVERY_COLUMN = "*"
+ReadAs = Literal["onehot", "argmax"]
+Missing = Literal["error", "skip"]
+READ_AS: tuple[str, ...] = ("onehot", "argmax")
+MISSING: tuple[str, ...] = ("error", "skip")
 MIB = 1024 * 1024
 _TRUE = ("true", "1")
 _FALSE = ("false", "0")
@@ -100,6 +117,22 @@ class TableSpec:
         (a value that does not convert is a :class:`ReadError` naming its line). ``str``
         keeps a CSV column's text as written (``007`` stays ``"007"``); other columns
         get the type pandas infers.
+    :param names: CSV/TSV only: the file has no header line, and these name its fields, in
+        order (every line must have exactly that many fields).
+    :param header: CSV/TSV only: ``False`` for a file without a header line whose fields
+        are named by position, ``"1"``, ``"2"``, ... (``names`` implies ``False``).
+    :param delimiter: CSV/TSV only: the field delimiter (a key of :data:`DELIMITERS`;
+        ``whitespace`` is any run of spaces and tabs), by default the format's.
+    :param read_as: read the value columns (two or more) as one label per row: ``onehot``
+        (each row holds one 1 and 0 elsewhere) or ``argmax`` (the largest value, the first
+        on ties); the label is the 0-based position of that column among ``columns``.
+    :param missing: what a missing value (an empty cell, ``NA``, ``NaN``, ``null``) of a
+        value column means: ``error`` refuses the file at the first one (line and column),
+        ``skip`` keeps the rows but marks them (:attr:`Table.missing_rows`; :func:`align`
+        leaves such reference rows out, as ``nanmean`` does); ``None`` passes them on.
+
+    ``columns`` may be ``"*"`` (:data:`EVERY_COLUMN`): every column of the file but the id,
+    in file order (CSV/TSV only).
     """
 
     file: str
@@ -108,6 +141,11 @@ class TableSpec:
     columns: Sequence[str] = ()
     format: Format | None = None
     dtypes: Mapping[str, DType] = field(default_factory=dict)
+    names: Sequence[str] | None = None
+    header: bool = True
+    delimiter: str | None = None
+    read_as: ReadAs | None = None
+    missing: Missing | None = None
 
     def __post_init__(self) -> None:
         columns = (self.columns,) if isinstance(self.columns, str) else tuple(self.columns)
@@ -123,11 +161,52 @@ class TableSpec:
             raise TableSpecError(f"TableSpec.columns must be distinct non-empty names, got {list(columns)!r}")
         if self.id is not None and self.id in columns:
             raise TableSpecError(f"TableSpec: the id column {self.id!r} cannot also be a value column")
+        self._check_shape(columns)
         for name, kind in self.dtypes.items():
-            if name not in columns and name != self.id:
+            if name not in columns and name != self.id and not self.every_column:
                 raise TableSpecError(f"TableSpec.dtypes names {name!r}, which is not a declared column")
             if kind not in DTYPES:
                 raise TableSpecError(f"TableSpec.dtypes[{name!r}] must be one of {', '.join(DTYPES)}, got {kind!r}")
+
+    def _check_shape(self, columns: tuple[str, ...]) -> None:
+        """The options for files without a header, delimiters, one-hot groups and missing values."""
+        if self.names is not None:
+            names = tuple(self.names)
+            object.__setattr__(self, "names", names)
+            if not names or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+                raise TableSpecError(f"TableSpec.names must be distinct non-empty names, got {list(names)!r}")
+            if self.header:
+                object.__setattr__(self, "header", False)
+        if self.delimiter is not None and self.delimiter not in DELIMITERS:
+            raise TableSpecError(f"TableSpec.delimiter must be one of {', '.join(map(repr, DELIMITERS))}, "
+                                 f"got {self.delimiter!r}")
+        if self.read_as is not None:
+            if self.read_as not in READ_AS:
+                raise TableSpecError(f"TableSpec.read_as must be one of {', '.join(READ_AS)} or None, "
+                                     f"got {self.read_as!r}")
+            if len(columns) < 2 and not self.every_column:
+                raise TableSpecError(f"TableSpec.read_as {self.read_as!r} reads a row of two or more columns as "
+                                     f"one label, but columns are {list(columns)!r}")
+        if self.missing is not None and self.missing not in MISSING:
+            raise TableSpecError(f"TableSpec.missing must be one of {', '.join(MISSING)} or None, got {self.missing!r}")
+
+    @property
+    def every_column(self) -> bool:
+        """Whether ``columns`` is ``"*"``: every column of the file but the id."""
+        return tuple(self.columns) == (EVERY_COLUMN,)
+
+    @property
+    def plain_text(self) -> bool:
+        """Whether a CSV/TSV file is read as the format says (a header line, the format's delimiter)."""
+        return self.header and self.names is None and self.delimiter is None and not self.every_column
+
+    def resolved(self, header: Sequence[str]) -> TableSpec:
+        """This spec with ``columns`` ``"*"`` replaced by the columns of ``header`` but the id."""
+        if not self.every_column:
+            return self
+        from dataclasses import replace
+
+        return replace(self, columns=tuple(c for c in header if c != self.id))
 
     @property
     def needed(self) -> list[str]:
@@ -149,6 +228,11 @@ class Table:
     array and ``frame`` holds only the id column (no column at all in row order), one
     row per item, so ``frame[column]`` does not exist for the value column; use
     ``values`` or :meth:`column`.
+
+    A table read with ``read_as`` (one-hot or argmax rows) has ``labels``, one 0-based
+    column position per row, and ``values`` is that ``(n,)`` array; ``frame`` keeps the
+    columns as read. A table read with ``missing: skip`` has ``missing_rows``, a boolean
+    mask of the rows holding a missing value (``None`` otherwise).
     """
 
     def __init__(self, *, file: str, path: Path, format: str, frame: Any, columns: Sequence[str],
@@ -163,6 +247,8 @@ class Table:
         self.id_column = id_column
         self.header = tuple(header) if header is not None else None
         self._lines = lines
+        self.labels: NDArray[Any] | None = None
+        self.missing_rows: NDArray[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -186,6 +272,8 @@ class Table:
         ``(n, h, w, ...)`` array of a NumPy table of 3 or more dimensions."""
         import numpy as np
 
+        if self.labels is not None:
+            return self.labels
         if self.array is not None:
             return self.array
         if len(self.columns) == 1:
@@ -251,6 +339,35 @@ def short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 4] + "...'"
 
 
+_COLUMNS_LISTED = 10  # half the columns named in a message
+
+
+def require_columns(needed: Sequence[str], header: Sequence[str], name: str, *, line: int | None,
+                     hint: str = "") -> None:
+    """Raise the ReadError of kind ``missing_column`` when ``header`` lacks a column of ``needed``:
+    the columns found, and for each missing one a fix ("did you mean") or, given ``hint``, that hint."""
+    missing = [c for c in needed if c not in header]
+    if not missing:
+        return
+    listed = _COLUMNS_LISTED * 2
+    found = ", ".join(short(c) for c in header[:listed]) + (", ..." if len(header) > listed else "")
+    found = found or "none"
+    unused = [c for c in header if c not in needed]
+    fixes = []
+    for column in missing:
+        suggestion = None if hint else suggest(column, unused)
+        if suggestion is not None:
+            unused.remove(suggestion)
+            fixes.append(f"column {suggestion!r} looks misspelt: did you mean {column!r}? Rename it")
+        else:
+            fixes.append(f"add a column {column!r}")
+    what = f"no column {missing[0]!r}" if len(missing) == 1 else \
+        f"no columns {', '.join(repr(c) for c in missing)}"
+    raise ReadError(f"{what} (found columns: {found})", file=name, line=line,
+                    fix=hint[2:] if hint else "; ".join(fixes), kind="missing_column", missing_columns=missing,
+                    found_columns=header, column_fixes=() if hint else fixes)
+
+
 # -- lines -------------------------------------------------------------------------------------
 
 
@@ -274,20 +391,21 @@ class CsvLines(Lines):
     header (checked once, by counting newlines); otherwise the file is scanned (only when a
     line is asked for, which happens for problems only)."""
 
-    def __init__(self, path: Path, sep: str, n_rows: int) -> None:
+    def __init__(self, path: Path, sep: str, n_rows: int, *, header: bool = True) -> None:
         self._path = path
         self._sep = sep
         self._n_rows = n_rows
+        self._first = 2 if header else 1
         self._simple: bool | None = None
         self._starts: list[int] = []
 
     def lines(self, rows: Sequence[int]) -> list[int | None]:
         if self._simple is None:
-            self._simple = _count_lines(self._path) == self._n_rows + 1
+            self._simple = _count_lines(self._path) == self._n_rows + self._first - 1
         if self._simple:
-            return [r + 2 for r in rows]
+            return [r + self._first for r in rows]
         if rows and max(rows) >= len(self._starts):
-            self._starts = _record_lines(self._path, self._sep, max(rows) + 1)
+            self._starts = _record_lines(self._path, self._sep, max(rows) + 1, header=self._first == 2)
         return [self._starts[r] if r < len(self._starts) else None for r in rows]
 
 
@@ -310,13 +428,15 @@ def _text_lines(path: Path) -> Iterator[str]:
             yield raw.decode("utf-8-sig" if number == 1 else "utf-8", errors="replace")
 
 
-def _record_lines(path: Path, sep: str, limit: int) -> list[int]:
+def _record_lines(path: Path, sep: str, limit: int, *, header: bool = True) -> list[int]:
     """The first line of each of the first ``limit`` rows, skipping the header and blank lines
-    as pandas does."""
+    as pandas does (``sep`` ``whitespace``: one row per non-blank line)."""
+    if sep == "whitespace":
+        numbered = [n for n, text in enumerate(_text_lines(path), 1) if text.strip()]
+        return numbered[1 if header else 0:][:limit]
     reader = csv.reader(_text_lines(path), delimiter=sep)
     starts: list[int] = []
     previous = 0
-    header = True
     for record in reader:
         start, previous = previous + 1, reader.line_num
         if not record:

@@ -55,9 +55,15 @@ class PluginColumn:
     metric: str
     split: str
     provenance: Provenance | None = None
+    #: reference rows of this split left out because their reference value is missing
+    #: (a references table declared ``missing: skip``); ``None`` when the table does not skip
+    skipped_references: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["skipped_references"] is None:
+            del data["skipped_references"]
+        return data
 
 
 TRACEBACK_LIMIT_BYTES = 16 * 1024
@@ -307,17 +313,23 @@ class _Tables:
 
     def get(self, name: str, *, split_source: bool = False) -> Any:
         """The table ``name`` (a ReadError when it cannot be read), or its split columns (``split_source``)."""
+        from ..core.errors import TableSpecError
         from ..data.readers import ReadError, TableSpec, read_table
 
         if (name, split_source) not in self._read:
             decl = self.plan.tables[name]
             columns = list(self.plan.split_columns) if split_source else list(decl.columns)
+            options = decl.layout | ({} if split_source else decl.meaning)
             try:
                 self._read[name, split_source] = read_table(
                     self.predictions if decl.source == "submission" else self.reference,
-                    TableSpec(decl.file, id=decl.id, columns=columns, format=decl.format))  # type: ignore[arg-type]
+                    TableSpec(decl.file, id=decl.id, columns=columns, **options))
             except ReadError as error:
-                self._read[name, split_source] = error
+                self._read[name, split_source] = _owned(error, decl.source)
+            except TableSpecError as error:  # a declaration the schema lets through but that cannot be read
+                self._read[name, split_source] = ReadError(str(error), file=decl.file, kind="invalid",
+                                                           fix="correct the table's declaration under /data in "
+                                                               "aibench.json (the organiser's to fix)")
         return self._read[name, split_source]
 
     def join(self, predictions: str, references: str) -> Any:
@@ -326,6 +338,22 @@ class _Tables:
         if (predictions, references) not in self.joined:
             self.joined[predictions, references] = align(self.get(predictions), self.get(references))
         return self.joined[predictions, references]
+
+
+def _owned(error: Any, source: str) -> Any:
+    """A ReadError whose fix says whose it is: a reference table's (input/ref) is the organiser's;
+    a submitted file that is unreadable or not of the declared shape is the participant's. A
+    missing file or column is left as it is (the manifest may be what misnames it)."""
+    from ..data.readers import ReadError
+
+    kinds = ("unreadable", "invalid", "too_large") if source == "submission" else \
+        ("unreadable", "invalid", "too_large", "missing_column")
+    if error.kind not in kinds or not error.fix or "to fix" in error.fix:
+        return error
+    owner = "the organiser's to fix (reference data)" if source == "reference" else "the participant's to fix"
+    return ReadError(error.message, file=error.file, line=error.line, item=error.item, fix=f"{error.fix} ({owner})",
+                     kind=error.kind, missing_columns=error.missing_columns, found_columns=error.found_columns,
+                     column_fixes=error.column_fixes, size=error.size)
 
 
 def _run_metrics(session: EvaluationSession, predictions: Path, reference: Path | None) -> None:
@@ -392,7 +420,11 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         outcome = _storable(outcome, output, session.platforms)
         if outcome.ok and output in outcome.value:
             result = MetricResult(outcome.value, output, provenance)
-            evaluation.columns.append(_column(entry, info, split, result.value, provenance))
+            column = _column(entry, info, split, result.value, provenance)
+            if not ranking and plan.tables[names["references"]].missing == "skip":
+                column = replace(column, skipped_references=_skipped(plan.splits.get(split), split_table, report,
+                                                                     tables.reference))
+            evaluation.columns.append(column)
         else:
             failed(split, outcome.error if not outcome.ok else f"compute() gave no output {output!r}",
                    outcome.traceback)
@@ -458,6 +490,14 @@ def _label_sets(values: Any, separator: str | None) -> Any:
         return [] if empty else str(value).split(separator)
 
     return [labels(value) for value in values]
+
+
+def _skipped(split: Mapping[str, Any] | None, references: Any, report: Any, reference_dir: Path) -> int:
+    """How many reference rows of a split were left out for a missing value (``missing: skip``)."""
+    if report.skipped is None:
+        return 0
+    mask = _split_mask(split, references, report.skipped.rows, reference_dir)
+    return report.n_skipped if mask is None else int(mask.sum())
 
 
 def _split_mask(split: Mapping[str, Any] | None, references: Any, rows: Any, reference_dir: Path) -> Any:

@@ -223,6 +223,9 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
         line, column = positions.get(at, (None, None))
         problems.append(Problem(at, message, file=file, line=line, column=column, **extra))
 
+    def is_broken(at: str) -> bool:
+        return any(b == at or b.startswith(at + "/") for b in broken)
+
     data: Mapping[str, Any] = doc["data"] if isinstance(doc.get("data"), Mapping) else {}
     splits: Mapping[str, Any] = doc["splits"] if isinstance(doc.get("splits"), Mapping) else {}
     registry = host.registry(Kind.METRIC)
@@ -263,6 +266,9 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
                     add(f"{at}/output", f"metric {use!r} has no output {output!r}.",
                         expected=f"one of {', '.join(map(repr, names))}", found=repr(output),
                         fix=f"did you mean {suggestion!r}?" if suggestion else None)
+    for name, table in data.items():
+        if isinstance(table, Mapping) and not is_broken(pointer("data", name)):
+            _table_problems(name, table, add)
     concepts = doc.get("concepts")
     if isinstance(concepts, list):
         labels = [c.get("label") for c in concepts if isinstance(c, Mapping) and isinstance(c.get("label"), str)]
@@ -278,6 +284,44 @@ def _data_problems(doc: Mapping[str, Any], positions: Mapping[str, tuple[int, in
                 add(f"/concepts/{index}/parent", f"parent {parent!r} is not a declared concept.",
                     expected="the label of another concept", found=repr(parent))
     return problems
+
+
+_TEXT_ONLY = ("names", "header", "delimiter")
+
+
+def _table_problems(name: str, table: Mapping[str, Any], add: Any) -> None:
+    """A table's declaration holds together: ``missing: skip`` only on reference tables (a
+    participant must not choose which rows count), ``read_as`` over two or more columns, the
+    options of delimited text files only on CSV/TSV, ``names`` naming the id and the columns."""
+    at = pointer("data", name)
+    source = table.get("from", "submission" if name == "predictions" else "reference")
+    if table.get("missing") == "skip" and source == "submission":
+        add(f"{at}/missing", f"table {name!r} is read from the submission: rows with a missing value cannot be "
+                             "skipped there (a participant would choose which rows count).",
+            expected="'error', or no 'missing'", found="'skip'",
+            fix="declare \"missing\": \"skip\" on the references table instead (the organiser's to fix)")
+    columns = table.get("columns")
+    if table.get("read_as") is not None and isinstance(columns, list) and len(columns) < 2:
+        add(f"{at}/read_as", f"read_as {table['read_as']!r} reads a row of two or more columns as one label, but "
+                             f"'columns' names {len(columns)}.",
+            expected="two or more columns, or \"columns\": \"*\"", found=repr(columns),
+            fix="name every column of the one-hot or score row, or remove 'read_as'")
+    if table.get("format") in ("json", "jsonl", "npy", "npz"):
+        for key in [*_TEXT_ONLY, *(["columns"] if columns == "*" else [])]:
+            if key in table:
+                add(f"{at}/{key}", f"{key!r} is for CSV and TSV files; this table's format is "
+                                   f"{table['format']!r}.", expected=f"no {key!r}", found=repr(table[key]),
+                    fix=f"remove {key!r}, or declare the format of a delimited text file (\"csv\" or \"tsv\")")
+    names = table.get("names")
+    if isinstance(names, list):
+        wanted = [c for c in ([table.get("id")] + (columns if isinstance(columns, list) else []))
+                  if isinstance(c, str)]
+        for column in wanted:
+            if column not in names:
+                suggestion = did_you_mean(column, [n for n in names if isinstance(n, str)])
+                add(f"{at}/names", f"column {column!r} is not one of the declared names of the file's fields.",
+                    expected=f"{column!r} among 'names'", found=repr(names),
+                    fix=f"did you mean {suggestion!r}?" if suggestion else f"add {column!r} to 'names'")
 
 
 def _plugin_problems(plugins: Sequence[Any], add: Any, is_broken: Any) -> None:

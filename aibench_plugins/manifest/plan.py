@@ -3,7 +3,7 @@
 A :class:`~aibench_plugins.manifest.loading.Manifest` that passed validation is read through
 :meth:`Manifest.plan <aibench_plugins.manifest.loading.Manifest.plan>`, which returns a
 :class:`PhasePlan`: the phase's override applied section by section, each metric's splits
-defaulted (the manifest's splits, else ``all``), its tables named, its column keys with the
+defaulted (``all``, then every split the manifest declares), its tables named, its column keys with the
 split suffix (``<key>_<split>``, ``<key>`` for ``all``), the limits and the plugins' time
 limit. Nothing outside the manifest modules reads the raw document.
 """
@@ -22,9 +22,12 @@ ALL = "all"
 
 
 def default_splits(document: Mapping[str, Any]) -> tuple[str, ...]:
-    """The splits a metric without ``splits`` is computed on: every declared split, else ``all``."""
+    """The splits a metric without ``splits`` is computed on: ``all`` (its overall column,
+    keyed by the metric's ``key``), then every declared split in declaration order. A metric
+    that lists ``splits`` gets exactly those (``all`` only if listed)."""
     splits = document.get("splits")
-    return tuple(splits) if isinstance(splits, Mapping) and splits else (ALL,)
+    declared = tuple(str(s) for s in splits if s != ALL) if isinstance(splits, Mapping) else ()
+    return (ALL, *declared)
 
 
 def column_key(key: str, split: str) -> str:
@@ -37,6 +40,9 @@ class TableDecl:
     """A table the manifest declares under ``data``.
 
     ``source`` is ``submission`` (read from ``input/res``) or ``reference`` (``input/ref``).
+    ``columns`` is ``("*",)`` for ``"columns": "*"`` (every column but the id). ``names``,
+    ``header`` and ``delimiter`` say how a CSV/TSV file is laid out; ``read_as`` and
+    ``missing`` what its rows mean (see ``docs/manifest.md``, "Tables").
     """
 
     name: str
@@ -46,12 +52,33 @@ class TableDecl:
     source: Literal["submission", "reference"]
     format: str | None = None
     separator: str | None = None
+    names: tuple[str, ...] | None = None
+    header: bool = True
+    delimiter: str | None = None
+    read_as: str | None = None
+    missing: str | None = None
 
     @classmethod
     def of(cls, name: str, spec: Mapping[str, Any]) -> TableDecl:
         source = spec.get("from", "submission" if name == "predictions" else "reference")
-        return cls(name, str(spec["file"]), spec.get("id"), tuple(spec.get("columns", ())),
-                   "submission" if source == "submission" else "reference", spec.get("format"), spec.get("separator"))
+        columns = spec.get("columns", ())
+        names = spec.get("names")
+        return cls(name, str(spec["file"]), spec.get("id"), (columns,) if isinstance(columns, str) else tuple(columns),
+                   "submission" if source == "submission" else "reference", spec.get("format"), spec.get("separator"),
+                   tuple(names) if names is not None else None, bool(spec.get("header", names is None)),
+                   spec.get("delimiter"), spec.get("read_as"), spec.get("missing"))
+
+    @property
+    def layout(self) -> dict[str, Any]:
+        """How the file is laid out, as keyword arguments of ``TableSpec`` (``format``, ``names``,
+        ``header``, ``delimiter``): what reading any of its columns needs."""
+        return {"format": self.format, "names": self.names, "header": self.header, "delimiter": self.delimiter}
+
+    @property
+    def meaning(self) -> dict[str, Any]:
+        """What its value columns' rows mean, as keyword arguments of ``TableSpec`` (``read_as``,
+        ``missing``): for reading the value columns only, not the split columns."""
+        return {"read_as": self.read_as, "missing": self.missing}
 
 
 @dataclass(frozen=True)

@@ -250,8 +250,8 @@ def test_the_plan_resolves_phases_default_splits_column_keys_and_limits(iris_bun
     assert manifest is not None and not problems
     top, final = manifest.plan(None), manifest.plan(manifest.phase_for(1, "Final"))
     assert manifest.phase_for(1, "Final") == "Final" and manifest.phase_for(0, "Development") is None
-    assert top.column_keys == ("f1_public", "f1_private") and final.column_keys == ("acc",)
-    assert top.metrics[0] == MetricEntry("aibench.macro_f1", "f1", "f1", ("public", "private"),
+    assert top.column_keys == ("f1", "f1_public", "f1_private") and final.column_keys == ("acc",)
+    assert top.metrics[0] == MetricEntry("aibench.macro_f1", "f1", "f1", ("all", "public", "private"),
                                          {"predictions": "predictions", "references": "references"})
     assert top.plugin_time_limit_s == final.plugin_time_limit_s == 5.0
     assert manifest.plan(None) is top  # parsed once

@@ -218,7 +218,7 @@ def test_manifest_metrics_are_new_columns_beside_the_original_scores(tmp_path: P
     assert [c["key"] for c in report["columns"]] == ["accuracy"]
     plugin = {c["key"]: c for c in report["plugin_columns"]}
     assert list(plugin) == ["balanced_accuracy", "balanced_accuracy_public", "balanced_accuracy_private",
-                            "macro_f1_public", "macro_f1_private", "mcc_public", "mcc_private"]
+                            "macro_f1", "macro_f1_public", "macro_f1_private", "mcc", "mcc_public", "mcc_private"]
     def labels(path: Path) -> dict[str, str]:
         with path.open() as handle:
             return {row["id"]: row["label"] for row in csv.DictReader(handle)}

@@ -75,7 +75,7 @@ def test_competition_yaml_keeps_every_original_line_and_declares_the_plugin_colu
     bundle = load_bundle(wrapped_iris)
     keys = [c.key for c in bundle.columns]
     assert keys == ["accuracy", "balanced_accuracy", "balanced_accuracy_public", "balanced_accuracy_private",
-                    "macro_f1_public", "macro_f1_private", "mcc_public", "mcc_private"]
+                    "macro_f1", "macro_f1_public", "macro_f1_private", "mcc", "mcc_public", "mcc_private"]
     indexes = [c.index for c in bundle.columns]
     assert len(set(indexes)) == len(indexes)
     assert all(c.precision == 4 and c.sorting == "desc" for c in bundle.columns[1:])

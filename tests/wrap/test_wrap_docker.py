@@ -75,7 +75,7 @@ def test_wrapped_bundle_in_the_plain_image_keeps_original_scores_adds_plugin_col
     assert plain.row is not None and wrapped.row is not None
     assert wrapped.row.values["accuracy"] == plain.row.values["accuracy"]
     added = {k: v for k, v in wrapped.row.values.items() if k != "accuracy"}
-    assert len(added) == 7 and all(v is not None for v in added.values()), added
+    assert len(added) == 9 and all(v is not None for v in added.values()), added  # 3 metrics x (overall, public, private)
     page = _output(wrapped) / "detailed_results.html"
     chromium = shutil.which("chromium") or pytest.fail("apt-get install -y chromium (.ci/run installs it)")
     args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -150,7 +150,7 @@ def test_aibench_run_of_a_wrapped_zip_in_docker_records_the_pinned_image(wrapped
     assert result.returncode == 0, result.stderr
     assert report["executor"]["image_id"].startswith("sha256:") and report["isolation"] == "docker"
     values = {c["key"]: c["value"] for c in report["columns"]}
-    assert len(values) == 8 and all(v is not None for v in values.values())
+    assert len(values) == 10 and all(v is not None for v in values.values())  # accuracy + 3 metrics x 3 splits
     assert report["detailed_results"].endswith("scoring/output/detailed_results.html")
     history = subprocess.run([sys.executable, "-m", "aibench_plugins", "history", "--json"], capture_output=True,
                              text=True, env=os.environ | {"AIBENCH_HOME": str(tmp_path)}, timeout=60)
