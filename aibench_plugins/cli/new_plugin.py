@@ -101,7 +101,9 @@ def _render(text: str, values: Mapping[str, str]) -> str:
         text = text.replace("{{" + key + "}}", value)
     left = re.findall(r"\{\{[a-z_]+\}\}", text)
     if left:
-        raise RuntimeError(f"template placeholder {left[0]} has no value")  # a bug of the templates
+        from ..core.errors import AibenchError
+
+        raise AibenchError(f"template placeholder {left[0]} has no value (a bug of aibench's templates)")
     return text
 
 
