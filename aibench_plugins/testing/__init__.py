@@ -26,8 +26,8 @@ it pickles. In a test module::
     from aibench_plugins.testing import score_on_bundle
 
     def test_on_the_real_bundle():
-        values = score_on_bundle(MeanIoU, "bundles/masks-v2", "submissions/good", params={"num_classes": 19})
-        assert 0.0 <= values["public"]["acme.mean_iou"] <= 1.0
+        values = score_on_bundle(MacroRecall, "bundles/iris-v2", "examples/submissions/iris-v2/good")
+        assert 0.9 < values["public"]["acme.macro_recall"] <= 1.0
 
 Outside pytest, :func:`check_metric` runs every check and raises :class:`AssertionError`
 naming the metric and the first check it fails. Inputs are generated from the

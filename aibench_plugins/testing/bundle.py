@@ -59,7 +59,7 @@ def score_on_bundle(metric: Any, bundle: str | Path, submission: str | Path, *,
     where = f"metric {info.id!r}" + (f" with params {dict(params)!r}" if params else "") + f" on bundle {str(bundle)!r}"
     if evaluation.failures:
         failure = evaluation.failures[0]
-        split = next(e.split for e in evaluation.columns if e.key == failure.key)
+        split = next((c.split for c in evaluation.columns if c.key == failure.key), "all")
         trace = f"\n{failure.traceback.rstrip()}" if failure.traceback else ""
         raise AssertionError(f"{where} failed on split {split!r}: {failure.message}{trace}")
     values: dict[str, dict[str, float]] = {}
