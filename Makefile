@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install system-deps docker-deps images clean
+.PHONY: demo test bench dist install system-deps docker-deps images clean
 
 # bubblewrap gives each v2 process its own /app/... mounts; chromium renders detailed_results.html in
 # the tests. Installed when missing and we are root.
@@ -48,9 +48,18 @@ test: $(STAMP) system-deps images
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
+## make dist: sdists and wheels of both distributions in dist/ (each wheel built from its sdist,
+## offline with the test extra's setuptools), checked as PyPI would (twine check --strict).
+## `make test` builds and checks them too, in a temporary folder (tests/test_distributions.py).
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist compat
+	$(PY) -m build --no-isolation --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
 ## make bench: benchmarks in bench/, each against a baseline measured in the same run
 bench: $(STAMP) images
 	@for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info compat/*.egg-info
+	rm -rf $(VENV) build dist *.egg-info compat/*.egg-info compat/build

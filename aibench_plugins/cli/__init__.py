@@ -9,6 +9,7 @@ import click
 
 from .gc import gc
 from .history import history
+from .new_plugin import new_plugin
 from .plugins import plugins
 from .run import run
 from .schema import schema
@@ -42,6 +43,8 @@ def cli() -> None:
       aibench plugins list --json             what is installed, as JSON
       aibench schema > aibench.schema.json    the manifest schema, for editors
       aibench wrap bundles/iris-v2 -o out.zip a bundle the platform's worker runs with the plugins
+      aibench plugins show aibench.f1         one component: description, direction, params
+      aibench new-plugin aibench-acme-metrics a ready plugin distribution to start from
 
     Exit status: 0 on success, 1 when problems were found, 2 on a usage error.
     """
@@ -77,6 +80,7 @@ cli.add_command(gc)
 cli.add_command(plugins)
 cli.add_command(schema)
 cli.add_command(wrap)
+cli.add_command(new_plugin)
 
 
 def main() -> None:

@@ -10,6 +10,41 @@ from .kinds import Kind
 from .errors import DuplicateIdError, RegistryError, UnknownIdError
 from .problems import did_you_mean
 
+__all__ = ["Registration", "Registry", "component_description", "first_paragraph"]
+
+
+def first_paragraph(text: str | None) -> str:
+    """The first paragraph of a docstring (up to the first blank line), its whitespace runs
+    made single spaces; ``""`` for ``None`` or blank text."""
+    if not text:
+        return ""
+    import inspect
+
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+
+
+def component_description(obj: Any) -> str:
+    """What a component says it does, in one paragraph: the one text ``aibench plugins list``,
+    ``aibench plugins show``, ``report.json`` (``plugin_columns[].description``) and the
+    detailed results page show.
+
+    It is ``obj.info.description`` when that is set (``@metric`` and ``@check`` fill it from the
+    function's docstring); otherwise the first paragraph of the docstring of the function a
+    decorated component wraps (``obj.function``), or of ``obj`` itself when it is a class (a
+    stateful metric whose ``MetricInfo`` gives no description). ``""`` when there is none: an
+    instance's docstring is its class's, which describes the class, not the component.
+    """
+    info = getattr(obj, "info", None)
+    described = getattr(info, "description", "")
+    if isinstance(described, str) and described.strip():
+        return " ".join(described.split())
+    function = getattr(obj, "function", None)
+    if callable(function) and getattr(function, "__doc__", None):
+        return first_paragraph(function.__doc__)
+    if isinstance(obj, type):
+        return first_paragraph(obj.__doc__)
+    return ""
+
 
 @dataclass(frozen=True)
 class Registration:

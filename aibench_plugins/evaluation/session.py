@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..components.check import SubmissionProblem
 from ..core.kinds import KINDS, Kind, Stage
 from ..core.isolate import Outcome, call_isolated
+from ..core.registry import component_description
 from ..components.metric import MetricResult, Provenance, params_sha256
 from ..manifest.plan import DEFAULT_PLUGIN_TIME_LIMIT_S, CheckEntry, MetricEntry, PhasePlan
 from .._version import __version__
@@ -58,6 +59,8 @@ class PluginColumn:
     #: reference rows of this split left out because their reference value is missing
     #: (a references table declared ``missing: skip``); ``None`` when the table does not skip
     skipped_references: int | None = None
+    #: the first paragraph of the metric's docstring (:func:`~aibench_plugins.core.registry.component_description`)
+    description: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -372,6 +375,7 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
     plan, evaluation = session.plan, session.result
     registration = session.host.registry(Kind.METRIC).get(entry.use)
     info = registration.component.info
+    described = component_description(registration.component)
     record = session.host.records.get(registration.plugin)
     provenance = Provenance(info.id, info.version, registration.plugin, record.distribution if record else "?",
                             record.version if record else None, params_sha256(entry.params), __version__)
@@ -380,7 +384,7 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         evaluation.failures.append(PluginFailure(info.id, "metric", registration.plugin, message,
                                                  session.is_required(entry.required, registration.plugin),
                                                  entry.column_key(split), traceback))
-        evaluation.columns.append(_column(entry, info, split, None, provenance))
+        evaluation.columns.append(_column(entry, info, split, None, provenance, described))
 
     names = entry.inputs
     loaded = {name: tables.get(table) for name, table in names.items()}
@@ -420,7 +424,7 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         outcome = _storable(outcome, output, session.platforms)
         if outcome.ok and output in outcome.value:
             result = MetricResult(outcome.value, output, provenance)
-            column = _column(entry, info, split, result.value, provenance)
+            column = _column(entry, info, split, result.value, provenance, described)
             if not ranking and plan.tables[names["references"]].missing == "skip":
                 column = replace(column, skipped_references=_skipped(plan.splits.get(split), split_table, report,
                                                                      tables.reference))
@@ -517,15 +521,16 @@ def _split_mask(split: Mapping[str, Any] | None, references: Any, rows: Any, ref
 
 
 def _column(entry: MetricEntry, info: Any, split: str, value: float | None,
-            provenance: Provenance | None) -> PluginColumn:
+            provenance: Provenance | None, description: str | None = None) -> PluginColumn:
     return PluginColumn(entry.column_key(split), entry.title(split), entry.sort or info.sort, entry.precision,
-                        entry.hidden, value, info.id, split, provenance)
+                        entry.hidden, value, info.id, split, provenance, description or None)
 
 
 def planned_columns(manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> list[PluginColumn]:
     """The columns the phase's metrics give, without values: what a leaderboard must declare."""
     plan = manifest.plan(phase_key)
-    return [_column(entry, host.registry(Kind.METRIC).get(entry.use).component.info, split, None, None)
+    components = {entry.use: host.registry(Kind.METRIC).get(entry.use).component for entry in plan.metrics}
+    return [_column(entry, components[entry.use].info, split, None, None, component_description(components[entry.use]))
             for entry in plan.metrics for split in entry.splits]
 
 

@@ -19,6 +19,16 @@ it pickles. In a test module::
         ...                      # write a good and a bad submission folder
         check_check(no_empty_files, good=tmp_path / "good", bad=tmp_path / "bad")
 
+:func:`score_on_bundle` runs a metric through a real bundle's tables and splits, as
+``aibench run`` would, and returns its values per split: the data the generated inputs are not
+(string labels, a 20-row split, probability columns of a CSV)::
+
+    from aibench_plugins.testing import score_on_bundle
+
+    def test_on_the_real_bundle():
+        values = score_on_bundle(MacroRecall, "bundles/iris-v2", "examples/submissions/iris-v2/good")
+        assert 0.9 < values["public"]["acme.macro_recall"] <= 1.0
+
 Outside pytest, :func:`check_metric` runs every check and raises :class:`AssertionError`
 naming the metric and the first check it fails. Inputs are generated from the
 metric's :class:`~aibench_plugins.MetricInfo` inputs with a fixed seed
@@ -37,6 +47,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.kinds import Kind
+from .bundle import score_on_bundle
 from .checks import check_check
 from .metrics import METRIC_CHECKS, N_SAMPLES, MetricCheck, check_metric, make_inputs, parametrize_with_checks
 
@@ -55,6 +66,7 @@ __all__ = [
     "make_inputs",
     "parametrize_with_checks",
     "register_plugin",
+    "score_on_bundle",
 ]
 
 # -- pytest fixtures --------------------------------------------------------------------------
