@@ -523,7 +523,7 @@ def _split_mask(split: Mapping[str, Any] | None, references: Any, rows: Any, ref
 def _column(entry: MetricEntry, info: Any, split: str, value: float | None,
             provenance: Provenance | None, description: str | None = None) -> PluginColumn:
     return PluginColumn(entry.column_key(split), entry.title(split), entry.sort or info.sort, entry.precision,
-                        entry.hidden, value, info.id, split, provenance, description or None)
+                        entry.hidden, value, info.id, split, provenance, description=description or None)
 
 
 def planned_columns(manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> list[PluginColumn]:
