@@ -53,9 +53,14 @@ class PluginColumn:
     metric: str
     split: str
     provenance: Provenance | None = None
+    #: the metric's ``(low, high)`` bounds (either ``None`` when open), ``None`` when it declares none;
+    #: the page scales its chart by them
+    bounds: tuple[float | None, float | None] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["bounds"] = list(self.bounds) if self.bounds is not None else None
+        return data
 
 
 @dataclass(frozen=True)
@@ -368,7 +373,7 @@ def _split_mask(split: Mapping[str, Any] | None, references: Any, rows: Any, ref
 def _column(entry: MetricEntry, info: Any, split: str, value: float | None,
             provenance: Provenance | None) -> PluginColumn:
     return PluginColumn(entry.column_key(split), entry.title(split), entry.sort or info.sort, entry.precision,
-                        entry.hidden, value, info.id, split, provenance)
+                        entry.hidden, value, info.id, split, provenance, info.bounds)
 
 
 def planned_columns(manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> list[PluginColumn]:
