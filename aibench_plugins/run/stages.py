@@ -129,8 +129,9 @@ def conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[
     report.errors, report.tracebacks = stages.errors, stages.tracebacks
     report.plugin_output = plugin_output(log)
     report.detailed_results = stages.run("the detailed results page", lambda: _page(report, session, record), None)
+    nothing: tuple[Path | None, str] = (None, "")
     report.participant_page, report.participant_page_note = stages.run(
-        "the page participants see", lambda: participant_page(result, bundle, record is not None), (None, ""))
+        "the page participants see", lambda: participant_page(result, bundle, record is not None), nothing)
     return report
 
 
