@@ -19,7 +19,8 @@ from typing import Any
 
 from aibench_plugins import ExecutorInfo, UsageError, hookimpl
 
-from .interpreter import PROBE, InterpreterError, is_python, parse_probe, prefixes, probe_local, resolve_python
+from .interpreter import (PROBE, InterpreterError, is_python, parse_probe, prefixes, probe_local, resolve_python,
+                          this_interpreter)
 
 #: folders every local process sees already (bubblewrap shows them read-only)
 _SEEN = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
@@ -193,7 +194,7 @@ class LocalExecutorPlugin:
         given = options.get("python")
         try:
             python = resolve_python(str(given)) if given else sys.executable
-            info = probe_local(python)
+            info = probe_local(python) if given else this_interpreter()
         except InterpreterError as error:
             raise UsageError(str(error)) from None
         return _Local(LocalExecutor(isolation=options.get("isolation") or "auto", network=bool(options.get("network"))),

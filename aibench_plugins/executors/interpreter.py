@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PACKAGES", "PROBE", "InterpreterError", "describe", "is_python", "parse_probe", "probe_local",
-           "resolve_python"]
+__all__ = ["PACKAGES", "PROBE", "InterpreterError", "describe", "is_python", "parse_probe", "prefixes", "probe_local",
+           "resolve_python", "this_interpreter"]
 
 #: the distributions whose versions are recorded, with the module that gives ``__version__``
 PACKAGES: Mapping[str, str] = {"numpy": "numpy", "pandas": "pandas", "scikit-learn": "sklearn", "PyYAML": "yaml"}
@@ -85,6 +85,21 @@ def parse_probe(stdout: str) -> dict[str, Any] | None:
                     "prefix": found.get("prefix"), "base_prefix": found.get("base_prefix"),
                     "packages": {d: (found.get("packages") or {}).get(d) for d in PACKAGES}}
     return None
+
+
+def this_interpreter() -> dict[str, Any]:
+    """What :data:`PROBE` would say of the interpreter running aibench, without starting one."""
+    import sys
+    from importlib import metadata
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"executable": sys.executable, "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
+            "prefix": sys.prefix, "base_prefix": sys.base_prefix, "packages": {d: version(d) for d in PACKAGES}}
 
 
 def probe_local(python: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
