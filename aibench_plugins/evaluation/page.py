@@ -68,7 +68,7 @@ def render_detailed_results(report: Mapping[str, Any], *, sections: Sequence[Sec
     problems = _unique(report.get("check_problems") or [])
     refused = _refused(report, problems)
     parts: list[tuple[str, str, str, bool]] = [  # (id, title, body html, failed)
-        ("problems", "Why the submission was refused", _problems(problems), True)] if refused else [
+        ("problems", "Submission check problems", _problems(problems), True)] if refused else [
         ("scores", "Scores", _original_scores(report.get("columns") or []), False),
         ("plugin-scores", "Plugin scores", _plugin_scores(plugin_columns), False),
         ("chart", "Plugin scores by split", render_charts(plugin_columns), False),
