@@ -3,8 +3,11 @@ bubblewrap when it works) and ``docker`` (each process in a hardened container).
 
 Both come from ``codalab_worker_compat``; this module only gives them the executor contract
 (:class:`aibench_plugins.HostExecutor`): a description for the run record, run labels, the
-limits they cannot apply, and closing. A third-party executor (Ray, Kubernetes) registers
-the same way and is chosen with ``aibench run --executor ID``.
+limits they cannot apply, closing, and the interpreter that ran each program
+(:mod:`aibench_plugins.executors.interpreter`): ``local`` runs bare ``python`` commands with the
+interpreter it was given (default: the one running aibench), ``docker`` asks the image's. A
+third-party executor (Ray, Kubernetes) registers the same way and is chosen with
+``aibench run --executor ID``.
 """
 
 from __future__ import annotations
