@@ -22,7 +22,7 @@ from typing import Any
 
 from aibench_plugins import ExecutorInfo, UsageError, hookimpl
 
-from .interpreter import (PROBE, InterpreterError, is_python, parse_probe, prefixes, probe_local, resolve_python,
+from .interpreter import (PROBE, is_python, parse_probe, prefixes, probe_local, resolve_python,
                           this_interpreter)
 
 #: folders every local process sees already (bubblewrap shows them read-only)
@@ -77,7 +77,7 @@ class _Local:
             else:
                 try:
                     found[name] = _record(program, probe_local(program))
-                except InterpreterError as error:
+                except UsageError as error:
                     found[name] = _record(program, {"error": str(error)})
         return found
 
@@ -195,11 +195,8 @@ class LocalExecutorPlugin:
         from codalab_worker_compat import LocalExecutor
 
         given = options.get("python")
-        try:
-            python = resolve_python(str(given)) if given else sys.executable
-            info = probe_local(python) if given else this_interpreter()
-        except InterpreterError as error:
-            raise UsageError(str(error)) from None
+        python = resolve_python(str(given)) if given else sys.executable
+        info = probe_local(python) if given else this_interpreter()
         return _Local(LocalExecutor(isolation=options.get("isolation") or "auto", network=bool(options.get("network"))),
                       python, info, "--python" if given else "the interpreter running aibench")
 

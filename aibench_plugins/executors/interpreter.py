@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PACKAGES", "PROBE", "InterpreterError", "describe", "is_python", "parse_probe", "prefixes", "probe_local",
+from ..core.errors import UsageError
+
+__all__ = ["PACKAGES", "PROBE", "describe", "is_python", "parse_probe", "prefixes", "probe_local",
            "resolve_python", "this_interpreter"]
 
 #: the distributions whose versions are recorded, with the module that gives ``__version__``
@@ -51,10 +53,6 @@ print(json.dumps({"executable": sys.executable, "version": "%%d.%%d.%%d" %% tupl
 """ % json.dumps(dict(PACKAGES))
 
 
-class InterpreterError(Exception):
-    """The interpreter asked for cannot be found or does not run (the message says which and why)."""
-
-
 def is_python(program: str) -> bool:
     """Whether ``program`` (a command's ``argv[0]``) names a Python interpreter."""
     return bool(_PYTHON.fullmatch(os.path.basename(program)))
@@ -63,11 +61,11 @@ def is_python(program: str) -> bool:
 def resolve_python(python: str) -> str:
     """The absolute path of ``python`` (a path, or a name looked up on ``PATH``).
 
-    :raises InterpreterError: when there is no such executable file.
+    :raises UsageError: when there is no such executable file.
     """
     found = python if os.sep in python else shutil.which(python)
     if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
-        raise InterpreterError(f"--python {python}: no such executable file"
+        raise UsageError(f"--python {python}: no such executable file"
                                + ("" if os.sep in python else " on PATH")
                                + "; give the path of a Python 3 interpreter, e.g. --python /usr/bin/python3")
     return os.path.abspath(found)
@@ -105,17 +103,17 @@ def this_interpreter() -> dict[str, Any]:
 def probe_local(python: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
     """What :data:`PROBE` says of the interpreter at ``python`` (an absolute path), run on this machine.
 
-    :raises InterpreterError: when it does not start, fails or does not answer.
+    :raises UsageError: when it does not start, fails or does not answer.
     """
     try:
         done = subprocess.run([python, "-c", PROBE], capture_output=True, text=True, timeout=timeout_s,
                               stdin=subprocess.DEVNULL, check=False, env={**os.environ, "PYTHONNOUSERSITE": "1"})
     except (OSError, subprocess.SubprocessError) as error:
-        raise InterpreterError(f"--python {python}: could not run it: {error}") from None
+        raise UsageError(f"--python {python}: could not run it: {error}") from None
     found = parse_probe(done.stdout) if done.returncode == 0 else None
     if found is None:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        raise InterpreterError(f"--python {python}: it is not a Python 3 interpreter that answers ({tail[0]}); "
+        raise UsageError(f"--python {python}: it is not a Python 3 interpreter that answers ({tail[0]}); "
                                "give the path of one, e.g. --python /usr/bin/python3")
     return found
 

@@ -60,8 +60,11 @@ def choose_image(wanted: BundleImage, given: str | None, exists: Callable[[str],
     """``--image`` when given; else the bundle's image when the engine has it (``exists``); else
     :data:`STAND_IN` when the engine has it.
 
-    :raises LookupError: when neither is on the engine (the message says what to run).
+    :raises codalab_worker_compat.DockerExecutorError: when neither is on the engine (the message
+        says what to run).
     """
+    from codalab_worker_compat import DockerExecutorError
+
     if given:
         return ImageChoice(given, "--image")
     if exists(wanted.image):
@@ -70,5 +73,5 @@ def choose_image(wanted: BundleImage, given: str | None, exists: Callable[[str],
     if exists(STAND_IN):
         return ImageChoice(STAND_IN, f"{missing}, so its stand-in {STAND_IN} (make images) runs instead; "
                                      f"choose with --image IMAGE, or 'docker pull {wanted.image}' to use the bundle's")
-    raise LookupError(f"{missing}, nor is its stand-in {STAND_IN}: run 'docker pull {wanted.image}', or "
+    raise DockerExecutorError(f"{missing}, nor is its stand-in {STAND_IN}: run 'docker pull {wanted.image}', or "
                       f"'make images' to build {STAND_IN}, or choose one with --image IMAGE")

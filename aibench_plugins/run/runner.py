@@ -90,15 +90,10 @@ def _docker_image(bundle: Bundle, executor: str | HostExecutor, image: str | Non
     """The image the docker executor runs and why (``None, None`` for other executors)."""
     if executor != "docker":
         return image, "--image" if image else None
-    from codalab_worker_compat import DockerExecutorError
-
     from ..executors.builtin import image_on_engine
     from .images import bundle_image, choose_image
 
-    try:
-        choice = choose_image(bundle_image(bundle), image, image_on_engine)
-    except LookupError as error:
-        raise DockerExecutorError(str(error)) from None
+    choice = choose_image(bundle_image(bundle), image, image_on_engine)  # DockerExecutorError: neither there
     return choice.image, choice.source
 
 

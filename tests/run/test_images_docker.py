@@ -106,7 +106,9 @@ def test_an_explicit_image_wins_and_without_any_the_error_says_what_to_run(tmp_p
                    "docker", "--image", image, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["executor"]["image_source"] == "--image"
+    from codalab_worker_compat import DockerExecutorError
+
     from aibench_plugins.run.images import BundleImage, choose_image
 
-    with pytest.raises(LookupError, match=r"nor is its stand-in .* run 'docker pull .*', or 'make images'"):
+    with pytest.raises(DockerExecutorError, match=r"nor is its stand-in .* run 'docker pull .*', or 'make images'"):
         choose_image(BundleImage(ABSENT, "docker_image", True), None, lambda name: False)
