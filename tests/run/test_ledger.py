@@ -506,8 +506,8 @@ def test_history_table(recorded: tuple[Path, list[str]]) -> None:
     result = CliRunner().invoke(history, ["--ledger", str(path)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "STARTED", "(UTC)", "PLATFORM", "EXECUTOR", "PHASE", "STATUS", "SCORES",
-                                "BUNDLE"]
+    assert lines[0].split() == ["ID", "STARTED", "(UTC)", "PLATFORM", "EXECUTOR", "PYTHON", "PHASE", "STATUS",
+                                "SCORES", "BUNDLE"]
     assert " docker@" + "ab" * 6 + " " in lines[2] and " local " in lines[3]
     assert lines[2].startswith(second[:8] + " ") and lines[3].startswith(first[:8] + " ")
     assert "failed" in lines[2] and "v1" in lines[2] and lines[2].endswith("other")
