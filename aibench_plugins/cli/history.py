@@ -28,7 +28,10 @@ def history(as_json: bool, limit: int, status: str | None, ledger_path: str | No
     """List the runs recorded by `aibench run`, newest first.
 
     A run whose process was killed or crashed shows as interrupted, with everything it
-    had recorded. EXECUTOR is local, or docker@ and the ID of the image the run was pinned to. Scores are the leaderboard row, compacted; --json has them in full.
+    had recorded. EXECUTOR is local, or docker@ and the ID of the image the run was pinned to. PYTHON is the
+    version of the interpreter that ran the programs, with numpy (np), pandas (pd), scikit-learn (skl) and
+    PyYAML (yaml); --json has each program's, with the interpreter's path. Scores are the leaderboard row,
+    compacted; --json has them in full.
 
     \b
     Example:
@@ -50,7 +53,8 @@ def history(as_json: bool, limit: int, status: str | None, ledger_path: str | No
     elif not records:
         click.echo(f"No runs recorded{f' with status {status}' if status else ''} in {location}.", err=True)
     else:
-        click.echo(table(("ID", "STARTED (UTC)", "PLATFORM", "EXECUTOR", "PHASE", "STATUS", "SCORES", "BUNDLE"),
+        click.echo(table(("ID", "STARTED (UTC)", "PLATFORM", "EXECUTOR", "PYTHON", "PHASE", "STATUS", "SCORES",
+                          "BUNDLE"),
                          [_row(r) for r in records]))
 
 
@@ -79,8 +83,24 @@ def _row(record: RunRecord) -> tuple[str, ...]:
     executor = record.executor or "-"
     if record.image_id:  # the image it was pinned to, as docker shows image IDs
         executor += "@" + record.image_id.removeprefix("sha256:")[:12]
-    return (record.id[:8], started, record.platform or "-", executor, phase or "-", record.status,
-            compact_scores(record.scores), _short_path(record.bundle_path))
+    return (record.id[:8], started, record.platform or "-", executor, compact_interpreters(record.interpreters),
+            phase or "-", record.status, compact_scores(record.scores), _short_path(record.bundle_path))
+
+
+def compact_interpreters(interpreters: Mapping[str, Mapping[str, Any]]) -> str:
+    """The Python version and numpy, pandas, scikit-learn, PyYAML versions that ran the programs,
+    each different set once (``3.11.2 np1.24.2 pd1.5.3 skl1.2.1 yaml6.0``); ``-`` when none was recorded."""
+    short = {"numpy": "np", "pandas": "pd", "scikit-learn": "skl", "PyYAML": "yaml"}
+    seen: list[str] = []
+    for info in interpreters.values():
+        if not info.get("python"):
+            continue
+        packages = info.get("packages") or {}
+        text = (str(info.get("version")) + "".join(f" {short[d]}{packages.get(d) or '-'}" for d in short)
+                if info.get("version") else "?")
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen) or "-"
 
 
 def compact_scores(scores: Mapping[str, Any] | None, width: int = 40) -> str:

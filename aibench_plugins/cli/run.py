@@ -31,7 +31,11 @@ from ._output import echo_json, table
                    "capabilities, limits), or one a plugin of the manifest registers ('aibench plugins list').")
 @click.option("--image", default=None, metavar="IMAGE",
               help="With --executor docker: the image (name or ID), pinned to its ID for the run, e.g. "
-                   "codalab-compat/py312:bookworm (make images).")
+                   "codalab-compat/py312:bookworm (make images). Default: the bundle's docker_image (v1: "
+                   "competition_docker_image) when this engine has it, else codalab-compat/py312:bookworm.")
+@click.option("--python", "python", default=None, metavar="PATH",
+              help="With the local executor: the interpreter that runs the programs' python, python3 and "
+                   "pythonX.Y commands (a path, or a name on PATH). Default: the one running aibench.")
 @click.option("--network", is_flag=True, help="Give the processes network access (default: none, only their own "
                                               "loopback; local: a bubblewrap network namespace; docker: no bridge).")
 @click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
@@ -52,7 +56,8 @@ from ._output import echo_json, table
               help="Ignore the bundle's aibench.json: run it exactly as the platform alone would.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (shape in docs/cli.md).")
 def run(bundle: str, submission: str, phase: int | None, task: int | None, platform: str | None, isolation: str,
-        executor: str, image: str | None, network: bool, time_limit_s: float | None, memory_mb: int | None,
+        executor: str, image: str | None, python: str | None, network: bool, time_limit_s: float | None,
+        memory_mb: int | None,
         cpus: float | None,
         pids: int | None, gpus: str | None, work_dir: str | None, ledger_path: str | None, no_plugins: bool,
         as_json: bool) -> None:
@@ -80,16 +85,13 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
 
     if executor == "local" and (image or gpus):
         raise click.UsageError("--image and --gpus apply to --executor docker")
-    if executor == "docker" and not image:
-        raise click.UsageError("--executor docker needs --image IMAGE (e.g. codalab-compat/py312:bookworm, built by "
-                               "'make images')")
     limits = ResourceLimits(time_limit_s=time_limit_s, memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
     with _reported(as_json):
         try:
             report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform,
                                 ledger_path=ledger_path, work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
                                 use_plugins=not no_plugins, executor=executor, image=image, network=network,
-                                limits=limits)
+                                limits=limits, python=python)
         except UsageError as error:  # an option the chosen executor does not take, an unknown executor
             raise click.UsageError(str(error)) from None
     if as_json:
@@ -131,14 +133,12 @@ def _reported(as_json: bool) -> Iterator[None]:
 
 def _print_run(report: Any) -> None:
     """What ran: platform, executor, rules, warnings, each process and its limits, the row, the failures."""
+    from ..executors.interpreter import describe as describe_interpreter
+
     result = report.result
     click.echo(f"run {report.run_id[:8]}  platform {result.worker}  phase {result.phase.number}"
                f" ({result.phase.name or 'unnamed'})  time limit {result.time_limit_s} s  isolation {report.isolation}")
-    if report.executor.get("image_id"):
-        details = report.executor
-        click.echo(f"  executor: docker, image {details['image']} pinned to {details['image_id']}"
-                   + (f" ({', '.join(details['repo_digests'])})" if details.get("repo_digests") else "")
-                   + f", network {'on' if details.get('network') else 'off'}, user {details.get('user')}")
+    _print_images(report)
     for rule in result.rules_applied:
         click.echo(f"  rule: {rule}")
     for warning in result.warnings:
@@ -148,6 +148,9 @@ def _print_run(report: Any) -> None:
             detail = f" ({process.reason})" if process.reason != "exited" else ""
             click.echo(f"  {step.step}: {process.name} exit {process.exit_code}{detail} "
                        f"in {process.elapsed_s:.2f} s")
+            interpreter = report.interpreters.get(process.name)
+            if interpreter and interpreter.get("python"):
+                click.echo(f"    python: {describe_interpreter(interpreter)}")
             for name, how in process.limits_applied.items():
                 source = report.limits.get(name, {}).get("source") or ("phase time limit" if name == "time_limit_s"
                                                                        else "executor default")
@@ -168,14 +171,39 @@ def _print_run(report: Any) -> None:
                    + f" ({failure.plugin}): {failure.message} ({required})", err=True)
 
 
+def _print_images(report: Any) -> None:
+    """The bundle's image, the image the docker executor ran and why, or the local interpreter and
+    how to choose another."""
+    from ..run.images import BundleImage
+
+    details = report.executor
+    wanted = BundleImage(**report.bundle_image) if report.bundle_image else None
+    if wanted is not None:
+        click.echo(f"  bundle image: {wanted.describe()}"
+                   + ("" if details.get("image_id") else "; this run does not use it: --executor docker does"))
+    if details.get("image_id"):
+        click.echo(f"  executor: docker, image {details['image']} pinned to {details['image_id']}"
+                   + (f" ({', '.join(details['repo_digests'])})" if details.get("repo_digests") else "")
+                   + f", network {'on' if details.get('network') else 'off'}, user {details.get('user')}")
+        if details.get("image_source"):
+            click.echo(f"  image: {details['image_source']}")
+    elif details.get("python"):
+        click.echo(f"  python: {details['python']} runs the programs' python, python3 and pythonX.Y commands "
+                   f"({details.get('python_chosen') or 'chosen'}); choose another with --python PATH")
+
+
 def _print_outcome(report: Any) -> None:
     """Where the outputs are, the status, and for a failed run why (exit status 1)."""
     from ..core.capture import read_tail
 
     result = report.result
     click.echo(f"\noutputs: {report.work_dir}")
-    if report.detailed_results is not None:
-        click.echo(f"  detailed results: {report.detailed_results}")
+    if report.detailed_results is not None and report.detailed_results != report.participant_page:
+        click.echo(f"  detailed results (aibench's page): {report.detailed_results}")
+    if report.participant_page is not None:
+        click.echo(f"  page participants will see: {report.participant_page} ({report.participant_page_note})")
+    elif report.participant_page_note:
+        click.echo(f"  page participants will see: none ({report.participant_page_note})")
     for step in result.steps:
         for name, path in step.logs.items():
             click.echo(f"  {name}: {path}")

@@ -16,7 +16,11 @@ class HostExecutor(Protocol):
 
     An executor plugin's component has an :class:`ExecutorInfo` and a
     ``create(options) -> HostExecutor``; ``options`` holds only names of ``info.options``.
-    ``start`` is :class:`codalab_worker_compat.Executor`'s.
+    ``start`` is :class:`codalab_worker_compat.Executor`'s. One method is optional, the only one
+    ``aibench run`` looks for: ``interpreters() -> dict[str, dict]``, process name to the
+    interpreter that ran it (``{"command", "python", "executable", "version", "packages"}``, see
+    :mod:`aibench_plugins.executors.interpreter`), called once after the steps; without it the
+    run records ``{}``.
     """
 
     name: str

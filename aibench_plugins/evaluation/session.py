@@ -61,9 +61,13 @@ class PluginColumn:
     skipped_references: int | None = None
     #: the first paragraph of the metric's docstring (:func:`~aibench_plugins.core.registry.component_description`)
     description: str | None = None
+    #: the metric's ``(low, high)`` bounds (either ``None`` when open), ``None`` when it declares none;
+    #: the page scales its chart by them
+    bounds: tuple[float | None, float | None] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["bounds"] = list(self.bounds) if self.bounds is not None else None
         if data["skipped_references"] is None:
             del data["skipped_references"]
         return data
@@ -523,7 +527,8 @@ def _split_mask(split: Mapping[str, Any] | None, references: Any, rows: Any, ref
 def _column(entry: MetricEntry, info: Any, split: str, value: float | None,
             provenance: Provenance | None, description: str | None = None) -> PluginColumn:
     return PluginColumn(entry.column_key(split), entry.title(split), entry.sort or info.sort, entry.precision,
-                        entry.hidden, value, info.id, split, provenance, description=description or None)
+                        entry.hidden, value, info.id, split, provenance,
+                        description=description or None, bounds=info.bounds)
 
 
 def planned_columns(manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> list[PluginColumn]:

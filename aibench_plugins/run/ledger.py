@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -72,15 +72,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
      "ALTER TABLE runs ADD COLUMN executor_details TEXT NOT NULL DEFAULT '{}'"),
     # 3: when 'aibench gc' removed the run's folder (the record itself is kept)
     ("ALTER TABLE runs ADD COLUMN collected_at TEXT",),
+    # 4: the interpreter that ran each program, with its package versions (JSON), and the bundle's image
+    ("ALTER TABLE runs ADD COLUMN interpreters TEXT NOT NULL DEFAULT '{}'",
+     "ALTER TABLE runs ADD COLUMN bundle_image TEXT"),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
-_JSON_FIELDS: Final = frozenset({"exit_codes", "scores", "logs", "outputs", "executor_details"})
+_JSON_FIELDS: Final = frozenset({"exit_codes", "scores", "logs", "outputs", "executor_details", "interpreters"})
 _PATH_FIELDS: Final = frozenset({"bundle_path", "submission_path"})
 #: What callers record; the rest (id, status, times, host, pid, version) the ledger sets.
 RUN_FIELDS: Final = ("bundle_path", "bundle_sha256", "submission_path", "submission_sha256", "platform",
                      "phase_number", "phase_name", "executor", "image", "image_id", "executor_details",
-                     "manifest_sha256", "message", "exit_codes", "scores", "logs", "outputs")
+                     "manifest_sha256", "message", "exit_codes", "scores", "logs", "outputs", "interpreters",
+                     "bundle_image")
 
 
 def ledger_error(error: sqlite3.Error, path: Path) -> LedgerError:
@@ -122,6 +126,12 @@ class RunRecord:
     and for an ``interrupted`` run. ``process_start`` identifies the process instance
     behind ``pid`` (Linux boot id and start time) and is left out of :meth:`to_json`.
     ``collected_at`` is when ``aibench gc`` removed the run's folder (``None`` while it is kept).
+    ``interpreters`` maps each process (``scoring program``...) to the interpreter that ran it:
+    ``{"command", "python": true, "executable", "version", "packages": {"numpy": ..., "pandas": ...,
+    "scikit-learn": ..., "PyYAML": ...}}`` (a package ``None`` when missing), ``{"command", "python":
+    false}`` for a program that is not Python, ``{"command", "python": true, "error"}`` when it could not
+    be asked; ``{}`` before schema version 4. ``bundle_image`` is the image the bundle names
+    (``docker_image``, v1 ``competition_docker_image``) or the platform's default.
     """
 
     id: str
@@ -150,6 +160,8 @@ class RunRecord:
     process_start: str | None
     aibench_version: str
     collected_at: str | None = None
+    interpreters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bundle_image: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (``aibench history --json``): every field but ``process_start``."""
@@ -297,7 +309,8 @@ class Ledger:
         absolute. Hashes are not computed here: pass ``sha256_of_path(...)`` results."""
         if "bundle_path" not in values:
             raise UsageError("start_run() needs bundle_path")
-        row = {"exit_codes": {}, "logs": {}, "outputs": {}, "executor_details": {}, **_encode(values)}
+        row = {"exit_codes": {}, "logs": {}, "outputs": {}, "executor_details": {}, "interpreters": {},
+               **_encode(values)}
         run_id = uuid.uuid4().hex
         pid, stat = os.getpid(), _proc_stat(os.getpid())
         row.update(id=run_id, status="running", started_at=_now(), host=socket.gethostname(), pid=pid,
@@ -454,6 +467,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
     present = set(row.keys())  # a read-only ledger of an older schema lacks the newer columns
     values: dict[str, Any] = {name: row[name] if name in present else None for name in _COLUMNS}
     values["executor_details"] = values["executor_details"] or "{}"
+    values["interpreters"] = values["interpreters"] or "{}"
     for name in _JSON_FIELDS:
         if values[name] is not None:
             values[name] = json.loads(values[name])

@@ -13,8 +13,9 @@ __all__ = ["HOST_ONLY", "REPORT_VERSION", "RunReport"]
 
 REPORT_VERSION = 1
 #: the keys of ``aibench run --json`` that only the host knows: the report document's ``run``
-HOST_ONLY = ("run_id", "time_limit_s", "scores_file", "steps", "work_dir", "detailed_results", "isolation",
-             "executor", "limits", "explanations", "rules_applied", "warnings", "errors")
+HOST_ONLY = ("run_id", "time_limit_s", "scores_file", "steps", "work_dir", "detailed_results", "participant_page",
+             "isolation", "executor", "bundle_image", "interpreters", "limits", "explanations", "rules_applied",
+             "warnings", "errors")
 
 
 @dataclass
@@ -42,6 +43,13 @@ class RunReport:
     limits: dict[str, Any] = field(default_factory=dict)
     #: the manifest's concepts, shown on the page
     concepts: list[Any] = field(default_factory=list)
+    #: the image the bundle names (``BundleImage.to_json``)
+    bundle_image: dict[str, Any] = field(default_factory=dict)
+    #: process name -> the interpreter that ran it (the executor's ``interpreters()``)
+    interpreters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the page a participant would see on the platform, and in words which and why
+    participant_page: Path | None = None
+    participant_page_note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -94,8 +102,12 @@ class RunReport:
                        "logs": {k: str(v) for k, v in s.logs.items()}} for s in result.steps],
             "work_dir": str(self.work_dir),
             "detailed_results": str(self.detailed_results) if self.detailed_results else None,
+            "participant_page": {"path": str(self.participant_page) if self.participant_page else None,
+                                 "note": self.participant_page_note},
             "isolation": self.isolation,
             "executor": self.executor,
+            "bundle_image": self.bundle_image,
+            "interpreters": self.interpreters,
             "limits": self.limits,
             "explanations": self.explanations,
             "measurements": self.measurements(),

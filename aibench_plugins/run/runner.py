@@ -39,7 +39,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                work_dir: str | Path | None = None,
                isolation: Literal["auto", "bwrap", "none"] = "auto", use_plugins: bool = True,
                executor: str | HostExecutor = "local", image: str | None = None,
-               network: bool = False, limits: ResourceLimits | None = None) -> RunReport:
+               network: bool = False, limits: ResourceLimits | None = None, python: str | None = None) -> RunReport:
     """Run ``submission`` through ``bundle_path`` and record it in the ledger.
 
     ``platform`` is ``v1``, ``v2`` (current Codabench), ``codabench`` or
@@ -65,15 +65,36 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     image and the ID it was pinned to. ``explanations`` in the report say, in a participant's
     words, what the executor saw (out of memory, a write to a read-only folder, a network
     attempt without network).
+
+    The bundle's image (``docker_image``; v1 ``competition_docker_image``) is in the report
+    (``bundle_image``); ``docker`` without ``image`` runs it when the engine has it, else the
+    project's stand-in (:mod:`aibench_plugins.run.images`), and says which (``image_source``).
+    ``python`` is the interpreter the ``local`` executor runs the programs' bare ``python``,
+    ``python3`` and ``pythonX.Y`` commands with (default: the one running aibench). The report's
+    ``interpreters`` (also in the ledger) say which interpreter ran each program, with its
+    numpy, pandas, scikit-learn and PyYAML versions.
     """
     run = _prepare(bundle_path, phase, use_plugins, limits)
-    runner, owned = _executor(executor, run.host, {"isolation": isolation, "image": image, "network": network})
+    image, source = _docker_image(run.bundle, executor, image)
+    runner, owned = _executor(executor, run.host, {"isolation": isolation, "image": image, "network": network,
+                                                   "python": python})
     from ..manifest.limits import check_limits
 
     with closing_executor(runner if owned else None):
         check_limits(runner, run.limits)  # LimitsRefused before anything runs or is recorded
         return _execute(run, runner, Path(bundle_path), Path(submission), phase=phase, task=task,
-                        platform=platform, ledger_path=ledger_path, work_dir=work_dir)
+                        platform=platform, ledger_path=ledger_path, work_dir=work_dir, image_source=source)
+
+
+def _docker_image(bundle: Bundle, executor: str | HostExecutor, image: str | None) -> tuple[str | None, str | None]:
+    """The image the docker executor runs and why (``None, None`` for other executors)."""
+    if executor != "docker":
+        return image, "--image" if image else None
+    from ..executors.builtin import image_on_engine
+    from .images import bundle_image, choose_image
+
+    choice = choose_image(bundle_image(bundle), image, image_on_engine)  # DockerExecutorError: neither there
+    return choice.image, choice.source
 
 
 @dataclass
@@ -111,7 +132,7 @@ def _prepare(bundle_path: str | Path, phase: int | None, use_plugins: bool,
 
 def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission: Path, *, phase: int | None,
              task: int | None, platform: str | None, ledger_path: str | Path | None,
-             work_dir: str | Path | None) -> RunReport:
+             work_dir: str | Path | None, image_source: str | None = None) -> RunReport:
     """The run itself, recorded: the ledger's row, the platform's steps, the stages after them."""
     from codalab_worker_compat import BundleError, DockerExecutorError, resolve_worker, run_submission
 
@@ -121,7 +142,12 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
     from .stages import PLUGIN_LOG, apply_retention, conclude, own_file, plugin_output, record_report, record_stop, \
         stop_message, write_report
 
+    from .images import bundle_image
+
     bundle, session, described = run.bundle, run.session, runner.describe()
+    if image_source is not None:
+        described["image_source"] = image_source
+    wanted = bundle_image(bundle)
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
     if session is not None:
         session.platforms = (worker,)  # the leaderboard whose score field each value must fit
@@ -132,7 +158,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
             submission_path=str(submission.resolve()), submission_sha256=sha256_of_path(submission),
             platform=worker, executor=runner.name, image=described.get("image"), image_id=described.get("image_id"),
             executor_details={k: v for k, v in described.items() if k not in ("executor", "image", "image_id")},
-            manifest_sha256=session.manifest.sha256 if session is not None else None)
+            manifest_sha256=session.manifest.sha256 if session is not None else None, bundle_image=wanted.image)
         runner.label(run_id)
         work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
         ledger.update_run(run_id, outputs={"work_dir": str(work)})
@@ -156,10 +182,25 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
                 raise
             report.plugin_output = plugin_output(log)
             report.limits = run.limits.to_json()
+            report.bundle_image = wanted.to_json()
+            report.interpreters = _interpreters(runner)
             report.result.warnings += retention
         record_report(ledger, report)
     write_report(report)
     return report
+
+
+def _interpreters(runner: HostExecutor) -> dict[str, dict[str, Any]]:
+    """The interpreter of each program the executor ran (``interpreters()``, optional in the
+    executor contract: ``{}`` for an executor that cannot say)."""
+    said = getattr(runner, "interpreters", None)
+    if not callable(said):
+        return {}
+    try:
+        found = said()
+    except Exception as error:  # noqa: BLE001 - a record of the interpreters never fails the run
+        return {"(all)": {"command": "", "python": True, "error": f"{type(error).__name__}: {error}"}}
+    return dict(found) if isinstance(found, Mapping) else {}
 
 
 def _executor(executor: str | HostExecutor, host: PluginHost | None, options: Mapping[str, Any]

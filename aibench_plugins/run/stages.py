@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.capture import CappedLog, read_head, read_tail
+from .participant_page import participant_page
 from .report import RunReport
 
 if TYPE_CHECKING:
@@ -128,6 +129,9 @@ def conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[
     report.errors, report.tracebacks = stages.errors, stages.tracebacks
     report.plugin_output = plugin_output(log)
     report.detailed_results = stages.run("the detailed results page", lambda: _page(report, session, record), None)
+    nothing: tuple[Path | None, str] = (None, "")
+    report.participant_page, report.participant_page_note = stages.run(
+        "the page participants see", lambda: participant_page(result, bundle, record is not None), nothing)
     return report
 
 
@@ -177,7 +181,7 @@ def record_report(ledger: Any, report: RunReport) -> None:
     report.record_error = record_end(
         ledger, report.run_id, result.status, report.work_dir, message=message.strip(),
         phase_number=result.phase.number, phase_name=result.phase.name, exit_codes=_exit_codes(result),
-        scores=scores,
+        scores=scores, interpreters=report.interpreters,
         logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
         outputs={"work_dir": str(report.work_dir)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     if report.record_error:

@@ -29,9 +29,14 @@ def _provenance(metric: str) -> dict[str, Any]:
             "params_sha256": "ab" * 32, "aibench_version": "0.1.0"}
 
 
+BOUNDS = {"aibench.balanced_accuracy": [0.0, 1.0], "aibench.mae": [0.0, None], "aibench.rmse": [0.0, None],
+          "aibench.r2": [None, 1.0], "aibench.pearson": [-1.0, 1.0]}
+
+
 def _column(key: str, metric: str, split: str, value: float | None, title: str | None = None) -> dict[str, Any]:
     return {"key": key, "title": title or key, "sorting": "desc", "precision": 3, "hidden": False,
-            "value": value, "metric": metric, "split": split, "provenance": _provenance(metric)}
+            "value": value, "metric": metric, "split": split, "provenance": _provenance(metric),
+            "bounds": BOUNDS.get(metric)}
 
 
 def _report(**extra: Any) -> dict[str, Any]:
@@ -92,9 +97,10 @@ def test_chart_has_one_bar_per_plugin_value_and_scales() -> None:
     values = [c["value"] for c in report["plugin_columns"] if c["value"] is not None]
     assert page.count('<rect class="bar"') == len(values)
     assert page.count("<svg") == 3  # one chart per metric
-    assert "(scale 0 to 1)" in page and "(scale 0 to 12.5)" in page
-    widths = [float(w) for w in re.findall(r'<rect class="bar" x="\d+" y="\d+" width="([\d.]+)"', page)]
-    assert widths[3] == max(widths)  # mae 12.5 fills its chart, scaled to its max
+    assert "(scale 0 to 1 (the metric&#x27;s bounds))" in page
+    assert "(scale 0 to 15 (the metric is unbounded above: that end follows the scores))" in page
+    widths = [float(w) for w in re.findall(r'<rect class="bar" x="[\d.]+" y="\d+" width="([\d.]+)"', page)]
+    assert widths[3] == pytest.approx(12.5 / 15 * 260, abs=0.1)  # mae 12.5 on a 0..15 axis (a round end)
     assert widths[0] == pytest.approx(0.8766 * 260, abs=0.1)  # balanced accuracy is scaled to [0, 1]
 
 

@@ -5,6 +5,7 @@ finds them by id and refuses options an executor does not take."""
 from __future__ import annotations
 
 import inspect
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,8 @@ def test_the_local_executor_has_the_whole_contract(host: PluginHost) -> None:
     local = host.registry(Kind.EXECUTOR).get("local").component.create({"isolation": "none"})
     assert CONTRACT == ["close", "describe", "label", "limit_refusals", "start"]
     assert all(callable(getattr(local, name)) for name in CONTRACT)
-    assert local.describe() == {"executor": "local", "isolation": "none", "network": False}
+    assert local.describe() == {"executor": "local", "isolation": "none", "network": False, "python": sys.executable,
+                                "python_chosen": "the interpreter running aibench"}
     local.label("run-1")
     from codalab_worker_compat import ResourceLimits
 

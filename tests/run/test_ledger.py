@@ -55,12 +55,12 @@ def full_run(ledger: Ledger, tmp_path: Path, **extra: Any) -> str:
 def test_new_ledger_records_its_schema_version_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "ledger.sqlite3"
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 3
+        assert ledger.schema_version == SCHEMA_VERSION == 4
         assert ledger.path == path
     with Ledger.open(path) as ledger:  # reopening applies nothing twice
         assert ledger.schema_version == SCHEMA_VERSION
     rows = sql(path, "SELECT version, applied_at FROM schema_version")
-    assert [version for version, _ in rows] == [1, 2, 3]
+    assert [version for version, _ in rows] == [1, 2, 3, 4]
     assert datetime.fromisoformat(rows[0][1]).tzinfo == timezone.utc
     assert sql(path, "PRAGMA journal_mode") == [("wal",)]
 
@@ -78,16 +78,45 @@ def test_a_version_1_ledger_is_migrated_keeping_its_runs(tmp_path: Path) -> None
                    "VALUES ('a' || hex(randomblob(15)), 'finished', '/b', 'local', '2026-01-01T00:00:00+00:00', "
                    "'elsewhere', 1, '0.1.0')")
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 3
+        assert ledger.schema_version == SCHEMA_VERSION == 4
         (old,) = ledger.runs()
         assert (old.executor, old.image, old.image_id, old.executor_details) == ("local", None, None, {})
         assert old.collected_at is None
+        assert (old.interpreters, old.bundle_image) == ({}, None)
         details = {"repo_digests": [], "network": False, "user": "65534:65534"}
         run_id = ledger.start_run(bundle_path="b", executor="docker", image="codalab-compat/py312:bookworm",
                                   image_id="sha256:" + "1" * 64, executor_details=details)
         record = ledger.get(run_id)
     assert (record.image_id, record.executor_details) == ("sha256:" + "1" * 64, details)
     assert record.to_json()["executor_details"] == details
+
+
+def test_a_version_3_ledger_gains_the_interpreters_of_each_program(tmp_path: Path) -> None:
+    """Schema 4 (issue 11, item 13): the interpreter of each program, its package versions, and the
+    bundle's image; a run recorded before reads {} and None."""
+    path = tmp_path / "ledger.sqlite3"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for version in range(3):
+            for statement in MIGRATIONS[version]:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version VALUES (?, '2026-01-01T00:00:00+00:00')", (version + 1,))
+        db.execute("INSERT INTO runs (id, status, bundle_path, executor, started_at, host, pid, aibench_version) "
+                   "VALUES ('b' || hex(randomblob(15)), 'finished', '/b', 'local', '2026-01-01T00:00:00+00:00', "
+                   "'elsewhere', 1, '0.1.0')")
+    scoring = {"command": "python3", "python": True, "executable": "/usr/bin/python3", "version": "3.11.2",
+               "packages": {"numpy": "1.24.2", "pandas": "1.5.3", "scikit-learn": "1.2.1", "PyYAML": "6.0"}}
+    with Ledger.open(path) as ledger:
+        assert ledger.schema_version == 4
+        (old,) = ledger.runs()
+        assert (old.interpreters, old.bundle_image) == ({}, None)
+        run_id = full_run(ledger, tmp_path, bundle_image="codalab/codalab-legacy:py312")
+        ledger.finish_run(run_id, "finished", interpreters={"scoring program": scoring})
+    assert sql(path, "SELECT interpreters FROM runs WHERE id = ?", run_id) == [(json.dumps({"scoring program": scoring}),)]
+    with Ledger.open(path, read_only=True) as ledger:
+        record = ledger.get(run_id)
+    assert record.interpreters == {"scoring program": scoring}
+    assert record.to_json()["bundle_image"] == "codalab/codalab-legacy:py312"
 
 
 def test_ledger_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -477,8 +506,8 @@ def test_history_table(recorded: tuple[Path, list[str]]) -> None:
     result = CliRunner().invoke(history, ["--ledger", str(path)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "STARTED", "(UTC)", "PLATFORM", "EXECUTOR", "PHASE", "STATUS", "SCORES",
-                                "BUNDLE"]
+    assert lines[0].split() == ["ID", "STARTED", "(UTC)", "PLATFORM", "EXECUTOR", "PYTHON", "PHASE", "STATUS",
+                                "SCORES", "BUNDLE"]
     assert " docker@" + "ab" * 6 + " " in lines[2] and " local " in lines[3]
     assert lines[2].startswith(second[:8] + " ") and lines[3].startswith(first[:8] + " ")
     assert "failed" in lines[2] and "v1" in lines[2] and lines[2].endswith("other")

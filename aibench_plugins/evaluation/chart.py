@@ -1,0 +1,165 @@
+"""The charts of the detailed results page: one horizontal bar chart (inline SVG) per metric
+entry of the manifest, one bar per split, titled with the organiser's label.
+
+Scales follow the metric's declared ``bounds`` (``plugin_columns[].bounds`` of the report
+document): a bounded metric is drawn on its bounds (accuracy on 0..1, Pearson on -1..1); an end
+left open (MAE's upper end, R²'s lower end) or a metric without bounds gets an axis from the
+values, rounded to a readable number and always holding 0. Each bar starts at 0 (or at the
+axis end nearest to it), so a negative value (an R² below 0) is drawn to the left of the zero
+line. Every piece of text is escaped; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+__all__ = ["Axis", "axis_for", "chart_title", "render_charts"]
+
+LABEL_W, BAR_W, VALUE_W, ROW_H = 110, 260, 120, 28  # geometry, in SVG user units
+_NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """The value range a chart draws, and where each end comes from (``bounds`` or ``values``)."""
+
+    low: float
+    high: float
+    low_from: str
+    high_from: str
+
+    def x(self, value: float) -> float:
+        """The SVG x of ``value`` (clamped to the axis)."""
+        clamped = min(max(value, self.low), self.high)
+        return LABEL_W + (clamped - self.low) / (self.high - self.low) * BAR_W
+
+    def describe(self) -> str:
+        """The scale in words, for the chart's caption."""
+        if self.low_from == self.high_from == "bounds":
+            why = "the metric's bounds"
+        elif self.low_from == self.high_from == "values":
+            why = "from the scores: the metric declares no bounds"
+        else:
+            open_end = "above" if self.high_from == "values" else "below"
+            why = f"the metric is unbounded {open_end}: that end follows the scores"
+        return f"scale {_g(self.low)} to {_g(self.high)} ({why})"
+
+
+def axis_for(bounds: Any, values: Sequence[float]) -> Axis:
+    """The axis of a chart of ``values`` for a metric with ``bounds`` (``[low, high]``, either
+    ``None`` for an open end, or ``None`` for no bounds at all; anything else counts as none)."""
+    low_bound, high_bound = _bounds(bounds)
+    data = [*values, 0.0]
+    low = low_bound if low_bound is not None else _nice(min(data), up=False)
+    high = high_bound if high_bound is not None else _nice(max(data), up=True)
+    low, high = min([low, *values]), max([high, *values])  # a value outside its bounds still shows
+    if not high > low:
+        high = low + 1.0
+    return Axis(low, high, "bounds" if low_bound is not None else "values",
+                "bounds" if high_bound is not None else "values")
+
+
+def chart_title(group: Sequence[Mapping[str, Any]]) -> str:
+    """The organiser's label of a metric entry, from its columns' titles: the ``all`` split's
+    title is the label itself, the others are ``"<label> (<split>)"``."""
+    for column in group:
+        if column.get("split") == "all" and column.get("title"):
+            return str(column["title"])
+    for column in group:
+        title, suffix = str(column.get("title") or ""), f" ({column.get('split')})"
+        if title.endswith(suffix) and len(title) > len(suffix):
+            return title[:-len(suffix)]
+    return str(group[0].get("title") or group[0].get("key") or group[0].get("metric"))
+
+
+def render_charts(columns: Sequence[Mapping[str, Any]]) -> str:
+    """One ``<figure>`` per metric entry (columns of the same metric and parameters), in order."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for column in columns:
+        provenance = column.get("provenance")
+        provenance = provenance if isinstance(provenance, Mapping) else {}
+        groups.setdefault((str(column.get("metric")), str(provenance.get("params_sha256"))), []).append(column)
+    if not groups:
+        return '<p class="empty">No plugin scores to chart.</p>'
+    return "\n".join(_figure(group) for group in groups.values())
+
+
+def _figure(group: Sequence[Mapping[str, Any]]) -> str:
+    values = [v for v in (_number(c.get("value")) for c in group) if v is not None]
+    axis = axis_for(group[0].get("bounds"), values)
+    title = chart_title(group)
+    height = ROW_H * len(group) + 24
+    zero = axis.x(0.0)
+    rows = []
+    for index, column in enumerate(group):
+        y = 4 + index * ROW_H
+        value, text = _number(column.get("value")), _text(column)
+        rows.append(f'<text x="{LABEL_W - 8}" y="{y + 18}" text-anchor="end">{_e(column.get("split"))}</text>')
+        end = zero
+        if value is not None:
+            end = axis.x(value)
+            left, width = min(zero, end), abs(end - zero)
+            rows.append(f'<rect class="bar{" negative" if value < 0 else ""}" x="{left:.1f}" y="{y + 4}" '
+                        f'width="{width:.1f}" height="{ROW_H - 8}" rx="3">'
+                        f'<title>{_e(column.get("title"))}: {_e(text)}</title></rect>')
+        rows.append(f'<text class="value" x="{max(zero, end) + 6:.1f}" y="{y + 18}">{_e(text)}</text>')
+    bottom = height - 6
+    ticks = [(axis.low, "start"), (axis.high, "end")] + ([(0.0, "middle")] if axis.low < 0 < axis.high else [])
+    rows += [f'<text class="tick" x="{axis.x(v):.1f}" y="{bottom}" text-anchor="{anchor}">{_e(_g(v))}</text>'
+             for v, anchor in ticks]
+    description = next((str(c["description"]) for c in group if c.get("description")), "")
+    caption = (f'<figcaption><strong>{_e(title)}</strong> <span class="scale">({_e(axis.describe())})</span>'
+               + (f'<br><span class="description">{_e(description)}</span>' if description else "")
+               + "</figcaption>")
+    return (f'<figure>{caption}<svg viewBox="0 0 {LABEL_W + BAR_W + VALUE_W} {height}" role="img" '
+            f'aria-label="{_e(title)} by split, {_e(axis.describe())}">'
+            f'<line x1="{zero:.1f}" y1="0" x2="{zero:.1f}" y2="{height - 20}" class="axis"/>'
+            + "".join(rows) + "</svg></figure>")
+
+
+def _bounds(bounds: Any) -> tuple[float | None, float | None]:
+    if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+        return None, None
+    low, high = (_number(b) for b in bounds)
+    if low is not None and high is not None and not high > low:
+        return None, None
+    return low, high
+
+
+def _nice(value: float, *, up: bool) -> float:
+    """A round number at or beyond ``value`` (away from 0): 12.5 -> 15, -0.37 -> -0.4."""
+    if value == 0:
+        return 0.0
+    size = abs(value)
+    scale = 10.0 ** math.floor(math.log10(size))
+    away = (value > 0) == up
+    steps = [n * scale for n in _NICE]
+    found = next((s for s in steps if s >= size * (1 - 1e-12)), steps[-1]) if away else \
+        next((s for s in reversed(steps) if s <= size * (1 + 1e-12)), steps[0])
+    return math.copysign(found, value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _text(column: Mapping[str, Any]) -> str:
+    number, precision = _number(column.get("value")), column.get("precision")
+    if number is None:
+        return "n/a"
+    places = precision if isinstance(precision, int) and not isinstance(precision, bool) and precision >= 0 else 4
+    return f"{number:.{places}f}"
+
+
+def _g(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _e(value: Any) -> str:
+    return escape("n/a" if value is None else str(value), quote=True)
