@@ -212,6 +212,42 @@ def test_every_command_on_a_broken_bundle(case: str, tmp_path: Path) -> None:
             json.loads(result.stdout)
 
 
+DIGITS_FAULTS = ("crash", "wrong-format", "write-outside-output")
+
+
+@pytest.mark.parametrize("case", DIGITS_FAULTS)
+def test_run_of_a_fault_submission_with_code(case: str, tmp_path: Path) -> None:
+    """The example fault submissions whose code runs quickly (ingestion bundle, bubblewrap)."""
+    result = aibench("run", str(DIGITS), str(SUBMISSIONS / "digits-ingestion-v2" / case), "--ledger",
+                     str(tmp_path / "l.db"), "--json", cwd=tmp_path)
+    assert_clear(result, failed=False)
+    json.loads(result.stdout)
+
+
+U2028 = "\u2028a: \u2028\naccuracy: 0.5\n"
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)) + "accuracy: 0.5\n"
+SCORERS = {  # what the organiser's scoring program does (scripts/fault_matrix.py has the first two)
+    "scores-u2028": f"open(os.path.join(sys.argv[2], 'scores.txt'), 'w', encoding='utf-8').write({U2028!r})",
+    "scores-billion-laughs": f"open(os.path.join(sys.argv[2], 'scores.txt'), 'w').write({LAUGHS!r})",
+    "scores-binary": "open(os.path.join(sys.argv[2], 'scores.txt'), 'wb').write(bytes(range(256)))",
+    "scores-json-not-an-object": "open(os.path.join(sys.argv[2], 'scores.json'), 'w').write('[1, 2')",
+    "no-scores": "pass",
+    "scorer-raises": "raise ValueError('the organiser scorer fails')",
+    "scores-a-folder": "os.makedirs(os.path.join(sys.argv[2], 'scores.txt'))",
+}
+
+
+@pytest.mark.parametrize("case", SCORERS)
+def test_run_through_a_misbehaving_scorer(case: str, tmp_path: Path) -> None:
+    bundle = _copy(IRIS, tmp_path / "bundle")
+    (bundle / "scoring_program" / "score.py").write_text(
+        f"import os, sys\nos.makedirs(sys.argv[2], exist_ok=True)\n{SCORERS[case]}\n")
+    for extra in ((), ("--json",)):
+        result = aibench("run", str(bundle), str(GOOD), "--ledger", str(tmp_path / "l.db"), *extra, cwd=tmp_path)
+        assert_clear(result, failed=False)  # the platform may take some of them (v2 reads the U+2028 file)
+
+
 LEDGERS: dict[str, Callable[[Path], Path]] = {
     "ledger-garbage": lambda d: _write(d / "l.db", b"this is not a database" * 100) and d / "l.db",
     "ledger-empty-file": lambda d: _write(d / "l.db", b"") and d / "l.db",
