@@ -43,13 +43,15 @@ ORGANISER = "Organiser: "
 
 
 def unpack_part(bundle: Bundle, target: str, scratch: Path, worker: Worker, *,
-                limits: UnpackLimits = DEFAULT_LIMITS, part: str = "") -> tuple[Path, list[str]]:
+                limits: UnpackLimits = DEFAULT_LIMITS, part: str = "",
+                destination: Path | None = None) -> tuple[Path, list[str]]:
     """The bundle's part ``target`` (a program or data folder or zip, relative to the spec file)
-    unpacked under ``scratch`` exactly as ``worker`` unpacks it for a run, and the unpacking's
-    warnings. Raises :class:`BundleError` when the bundle lacks it or it cannot be unpacked (the
-    organiser's fix); ``scratch`` must not hold a previous unpacking of the same part."""
+    unpacked exactly as ``worker`` unpacks it for a run (into ``destination``, by default
+    ``scratch/unpacked``; a zip bundle's member is first extracted under ``scratch/raw``), and the
+    unpacking's warnings. Raises :class:`BundleError` when the bundle lacks it or it cannot be
+    unpacked (the organiser's fix); ``destination`` must not exist or be empty."""
     source = bundle.materialize(target, scratch / "raw", limits)
-    destination = scratch / "unpacked"
+    destination = destination if destination is not None else scratch / "unpacked"
     try:
         warnings = unpack(source, destination, worker, limits=limits, owner="organiser", part=part or repr(target))
     except ArchiveError as error:

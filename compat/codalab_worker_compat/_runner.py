@@ -182,8 +182,8 @@ def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path
             unpacked[name] = None
             continue
         # the same unpacking as the static checks (_checks), so that they see what the run sees
-        unpacked[name], warnings = unpack_part(bundle, target, scratch / name, worker, limits=limits,
-                                               part=f"{name} {target!r}")
+        unpacked[name], warnings = unpack_part(bundle, target, scratch, worker, limits=limits,
+                                               part=f"{name} {target!r}", destination=scratch / name)
         result.warnings += [f"{name}: {w}" for w in warnings]
     if unpacked["scoring_program"] is None:
         raise BundleError(f"phase {phase.number} has no scoring program", file=bundle.spec_name)

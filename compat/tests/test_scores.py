@@ -324,8 +324,6 @@ def test_scores_beyond_the_parsers_limits_give_an_outcome(tmp_path: Path, name: 
 @pytest.mark.parametrize("platform", ["v1", "codabench"])
 @pytest.mark.parametrize("name", ["scores.txt", "scores.json"])
 def test_a_scores_file_that_is_a_folder_fails_the_run_in_words(platform: str, name: str, tmp_path: Path) -> None:
-    from codalab_worker_compat import read_scores
-
     (tmp_path / name).mkdir()
     result = read_scores(tmp_path, platform)  # type: ignore[arg-type]
     assert result.outcome == "failed"
