@@ -90,9 +90,13 @@ def reference_problems(manifest: Manifest, host: PluginHost, bundle: Bundle) -> 
 
 def _phase_problems(manifest: Manifest, host: PluginHost, plan: PhasePlan, folder: Path, where: str
                     ) -> list[Problem]:
-    from ..data import TableSpec, read_table
+    return (_split_problems(manifest, plan, folder, where) + _table_problems(manifest, host, plan, folder, where)
+            + _check_problems(manifest, plan, folder, where))
 
-    problems: list[Problem] = []
+
+def _split_problems(manifest: Manifest, plan: PhasePlan, folder: Path, where: str) -> list[Problem]:
+    """Each ``ids_file`` of a split some metric of the phase is computed on."""
+    problems = []
     used = {split for metric in plan.metrics for split in metric.splits if split in plan.splits}
     for name in sorted(used):
         listed = plan.splits[name].get("ids_file")
@@ -103,12 +107,21 @@ def _phase_problems(manifest: Manifest, host: PluginHost, plan: PhasePlan, folde
                 problems.append(_problem(manifest, pointer("splits", name, "ids_file"),
                                          f"split {name!r}: {error.message} ({where}).",
                                          fix=f"{ORGANISER}{error.fix or 'add the file or correct the path'}"))
+    return problems
+
+
+def _table_problems(manifest: Manifest, host: PluginHost, plan: PhasePlan, folder: Path, where: str
+                    ) -> list[Problem]:
+    """Each reference table a metric reads, read as the session reads it; and its fit to the metric."""
+    from ..data import TableSpec, read_table
+
+    problems: list[Problem] = []
     tables: dict[str, Any] = {}
-    for index, entry in enumerate(plan.metrics):
+    for index, metric in enumerate(plan.metrics):
         at = _entry_pointer(manifest, plan, "metrics", index)
-        info = host.registry(Kind.METRIC).get(entry.use).component.info
+        info = host.registry(Kind.METRIC).get(metric.use).component.info
         for role in ("predictions", "references"):
-            decl = plan.tables.get(entry.inputs[role])
+            decl = plan.tables.get(metric.inputs[role])
             if decl is None or decl.source != "reference":
                 continue
             if decl.name not in tables:
@@ -123,18 +136,26 @@ def _phase_problems(manifest: Manifest, host: PluginHost, plan: PhasePlan, folde
                                                  "file in the reference data"))
             table = tables[decl.name]
             if not isinstance(table, ReadError) and info.inputs[role].kind in NUMERIC_KINDS:
-                problems += _fit_problems(manifest, at, entry.use, info.inputs[role].kind, decl.name, table)
-    for index, entry in enumerate(plan.checks):
-        reference_file = entry.params.get("reference_file")
+                problems += _fit_problems(manifest, at, metric.use, info.inputs[role].kind, decl.name, table)
+    return problems
+
+
+def _check_problems(manifest: Manifest, plan: PhasePlan, folder: Path, where: str) -> list[Problem]:
+    """Each check's ``reference_file``, read as the check reads it."""
+    from ..data import TableSpec, read_table
+
+    problems = []
+    for index, check in enumerate(plan.checks):
+        reference_file = check.params.get("reference_file")
         if not isinstance(reference_file, str):
             continue
-        ref_id = entry.params.get("reference_id", entry.params.get("id"))
+        ref_id = check.params.get("reference_id", check.params.get("id"))
         try:
             read_table(folder, TableSpec(reference_file, id=ref_id if isinstance(ref_id, str) else None,
-                                         format=entry.params.get("reference_format")))
+                                         format=check.params.get("reference_format")))
         except ReadError as error:
             problems.append(_problem(manifest, f"{_entry_pointer(manifest, plan, 'checks', index)}/params/reference_file",
-                                     f"check {entry.use!r}: {error} ({where}).",
+                                     f"check {check.use!r}: {error} ({where}).",
                                      fix=f"{ORGANISER}correct reference_file or add the file to the reference data"))
     return problems
 
