@@ -197,17 +197,29 @@ def test_run_of_a_broken_submission(case: str, tmp_path: Path) -> None:
             json.loads(result.stdout)  # --json stays JSON
 
 
+@pytest.mark.parametrize("bundle", sorted((REPO / "bundles").iterdir()), ids=lambda p: p.name)
+def test_an_empty_zip_through_every_bundle(bundle: Path, tmp_path: Path) -> None:
+    """A valid zip without entries printed a traceback on every bundle (issue 11 item 6)."""
+    empty = _write(tmp_path / "empty.zip", zip_bytes({}))
+    result = aibench("run", str(bundle), str(empty), "--ledger", str(tmp_path / "l.db"), "--json", cwd=tmp_path)
+    assert_clear(result, failed=True)
+    report = json.loads(result.stdout)
+    assert report["status"] == "failed" and any("empty zip (no entries)" in w for w in report["warnings"]), report
+
+
 @pytest.mark.parametrize("case", BUNDLE_CASES)
 def test_every_command_on_a_broken_bundle(case: str, tmp_path: Path) -> None:
     bundle = BUNDLE_CASES[case](tmp_path)
     commands = [("validate", str(bundle)), ("validate", str(bundle), "--json"),
                 ("run", str(bundle), str(GOOD), "--ledger", str(tmp_path / "l.db")),
                 ("run", str(bundle), str(GOOD), "--ledger", str(tmp_path / "l.db"), "--json"),
-                ("wrap", str(bundle), "-o", str(tmp_path / "wrapped.zip"))]
+                ("wrap", str(bundle), "-o", str(tmp_path / "wrapped.zip")),
+                ("plugins", "list", "--bundle", str(bundle))]
     for command in commands:
         result = aibench(*command, cwd=tmp_path)
-        # wrap checks what it wraps, not the reference data its plugins read on the platform
-        assert_clear(result, failed=command[0] != "wrap" and case not in READABLE)
+        # wrap checks what it wraps, not the reference data its plugins read on the platform; plugins
+        # list shows the plugins a bundle loads, whatever else is wrong with it
+        assert_clear(result, failed=command[0] in ("validate", "run") and case not in READABLE)
         if "--json" in command:
             json.loads(result.stdout)
 
