@@ -46,12 +46,15 @@ NUMERIC_KINDS = ("value", "score", "probability")
 def validate_with_data(path: str | Path, *, strict: bool | None = None, bundle: Bundle | None = None
                        ) -> ValidationReport:
     """:func:`~aibench_plugins.manifest.validate.validate_bundle`, then, for a manifest without
-    errors, :func:`reference_problems`. Never raises for the bundle's content."""
+    errors of its own (the bundle may have some), :func:`reference_problems`. Never raises for the
+    bundle's content."""
     report = validate_bundle(path, strict=strict, bundle=bundle)
-    if report.manifest is not None and report.host is not None and report.ok:
+    manifest = report.manifest
+    if manifest is not None and report.host is not None and \
+            not any(p.severity == "error" and p.file == manifest.file for p in report.problems):
         from codalab_worker_compat import load_bundle
 
-        report.problems += reference_problems(report.manifest, report.host, bundle or load_bundle(path))
+        report.problems += reference_problems(manifest, report.host, bundle or load_bundle(path))
     return report
 
 
@@ -117,9 +120,12 @@ def _table_problems(manifest: Manifest, host: PluginHost, plan: PhasePlan, folde
 
     problems: list[Problem] = []
     tables: dict[str, Any] = {}
+    registry = host.registry(Kind.METRIC)
     for index, metric in enumerate(plan.metrics):
+        if metric.use not in registry:  # a plugin that did not load: its own problem says so
+            continue
         at = _entry_pointer(manifest, plan, "metrics", index)
-        info = host.registry(Kind.METRIC).get(metric.use).component.info
+        info = registry.get(metric.use).component.info
         for role in ("predictions", "references"):
             decl = plan.tables.get(metric.inputs[role])
             if decl is None or decl.source != "reference":

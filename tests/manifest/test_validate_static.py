@@ -151,3 +151,11 @@ def test_an_unchanged_bundle_is_valid_with_a_warning(tmp_path: Path) -> None:
     assert "warning: /: no aibench.json" in text.stderr
     report = json.loads(aibench("validate", str(bundle), "--json", cwd=tmp_path).stdout)
     assert report["ok"] and [p["severity"] for p in report["problems"]] == ["warning"]
+
+
+def test_bundle_and_reference_problems_are_reported_at_once(tmp_path: Path) -> None:
+    bundle = _copy(FAULTS["docker-image-invalid"], tmp_path)
+    FAULTS["ids-file-missing"].make(bundle)
+    report = json.loads(aibench("validate", str(bundle), "--json", cwd=tmp_path).stdout)
+    assert any(_mentions(p, FAULTS["docker-image-invalid"]) for p in report["problems"])
+    assert any(_mentions(p, FAULTS["ids-file-missing"]) for p in report["problems"])
