@@ -131,7 +131,8 @@ def _extract(archive_path: Path, target: Path, worker: Worker, warnings: list[st
             target.mkdir(parents=True, exist_ok=True)  # a zip without members still gives a folder
             if not infos:
                 warnings.append(f"{archive_path.name} is an empty zip (no entries): nothing is unpacked, so the "
-                                "folder the worker gives the programs is empty. Zip the files themselves")
+                                f"folder the worker gives the programs is empty. {job.owner.capitalize()}: zip the "
+                                "files themselves")
             for info in infos:
                 _check_member(info.filename, archive_path.name)
             _check_clashes(infos, archive_path.name)
