@@ -84,5 +84,28 @@ cli.add_command(new_plugin)
 
 
 def main() -> None:
-    """Entry point of the ``aibench`` console script."""
-    cli(prog_name="aibench")
+    """Entry point of the ``aibench`` console script. Bad input is every command's to report (a
+    message, never a traceback); an exception that still escapes is a bug of aibench: its
+    traceback goes to a file, and the user reads one line that says so (exit status 1)."""
+    try:
+        cli(prog_name="aibench", standalone_mode=True)
+    except Exception as error:  # noqa: BLE001 - the last line of defence: no traceback on a user's screen
+        click.echo(internal_error(error), err=True)
+        raise SystemExit(1) from None
+
+
+def internal_error(error: BaseException) -> str:
+    """The one line shown for an exception no command handled, its traceback kept in a file."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix="aibench-crash-", suffix=".txt", delete=False,
+                                         encoding="utf-8") as out:
+            out.write(text)
+        where = f"the details are in {out.name}"
+    except OSError:
+        where = "the details could not be written to a file"
+    return (f"aibench: internal error ({type(error).__name__}: {str(error)[:300]}). This is a bug of aibench, not a "
+            f"fault of your bundle or submission; {where}: please report it with that file.")

@@ -125,8 +125,9 @@ def _reported(as_json: bool) -> Iterator[None]:
     except (DockerExecutorError, LimitsRefused, UnknownIdError) as error:
         fail({"message": str(error)}, f"Error: {error}")
     except ManifestError as error:
-        fail({"message": "the bundle's aibench.json has problems", "problems": [p.to_json() for p in error.problems]},
-             f"the bundle's aibench.json has problems ('aibench validate' lists them):\n{error}")
+        fail({"message": "the bundle or its aibench.json has problems; nothing ran",
+              "problems": [p.to_json() for p in error.problems]},
+             f"the bundle or its aibench.json has problems; nothing ran ('aibench validate' lists them):\n{error}")
     except BundleError as error:
         fail({"message": str(error), "file": error.file, "line": error.line, "fix": error.fix}, f"Error: {error}")
 

@@ -24,10 +24,10 @@ def validate(bundle: str, as_json: bool, strict: bool | None) -> None:
       aibench validate bundles/iris-v2
       aibench validate competition.zip --json | jq '.problems[].pointer'
     """
-    from ..manifest.validate import validate_bundle
+    from ..evaluation.reference_checks import validate_with_data
 
     with plugin_output_held(as_json):
-        report = validate_bundle(bundle, strict=strict or None)
+        report = validate_with_data(bundle, strict=strict or None)
     if as_json:
         echo_json(report.to_json())
     else:

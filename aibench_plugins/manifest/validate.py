@@ -59,7 +59,7 @@ def validate_bundle(path: str | Path, *, strict: bool | None = None, bundle: Bun
     bundle already loaded from ``path`` (``aibench run`` and ``aibench wrap`` load it once). Every
     fault of the bundle or the manifest is a problem of the report; nothing is raised for their
     content."""
-    from codalab_worker_compat import BundleError, load_bundle, reference_exposures
+    from codalab_worker_compat import BundleError, load_bundle
 
     report = ValidationReport(str(path))
     if bundle is None:
@@ -70,15 +70,15 @@ def validate_bundle(path: str | Path, *, strict: bool | None = None, bundle: Bun
             return report
     report.platform = bundle.platform
     report.phases = [{"number": p.number, "name": p.name} for p in bundle.phases]
-    report.problems += [Problem("", p.message, file=p.file, fix=p.fix, severity=p.severity) for p in bundle.problems()]
-    report.problems += [Problem("", w, file=bundle.spec_name, severity="warning",
-                                fix="run ingestion in the prediction step; only the scoring program reads the "
-                                    "reference data") for w in reference_exposures(bundle)]
+    report.problems += bundle_problems(bundle)
 
     manifest_name = sibling(bundle.spec_name, MANIFEST_NAME)
     if not bundle.exists(MANIFEST_NAME):
-        report.problems.append(Problem("", f"no {MANIFEST_NAME} next to {bundle.spec_name}.", file=manifest_name,
-                                       fix="create one; 'aibench schema' prints the format"))
+        report.problems.append(Problem("", f"no {MANIFEST_NAME} next to {bundle.spec_name}: the bundle is checked "
+                                           "as the platform runs it, with no plugin.", file=manifest_name,
+                                       severity="warning",
+                                       fix="to add metrics or checks, create one ('aibench schema' prints the "
+                                           "format; the organiser's choice)"))
         return report
     manifest, structural = parse_manifest(bundle.read_bytes(manifest_name), manifest_name)
     if manifest is None:
@@ -96,6 +96,25 @@ def validate_bundle(path: str | Path, *, strict: bool | None = None, bundle: Bun
     found = structural + _plugin_problems(manifest, host) + semantic_problems(manifest, host, bundle, structural)
     report.problems += sorted(found, key=lambda p: (p.line or 0, p.column or 0, p.pointer))
     return report
+
+
+def bundle_problems(bundle: Bundle) -> list[Problem]:
+    """Every static problem of the bundle itself, as ``aibench run`` would meet it: the checks of
+    :func:`codalab_worker_compat.check_bundle` (programs unpacked as the worker unpacks them, their
+    metadata and commands, missing parts, the image) and the reference data the prediction step
+    could see. Run before any submission by ``aibench validate`` and ``aibench run`` alike."""
+    import tempfile
+
+    from codalab_worker_compat import check_bundle, reference_exposures
+
+    from .loading import unpack_limits
+
+    with tempfile.TemporaryDirectory(prefix="aibench-validate-") as scratch:
+        found = check_bundle(bundle, Path(scratch), limits=unpack_limits(bundle))
+    problems = [Problem("", p.message, file=p.file, fix=p.fix, severity=p.severity) for p in found]
+    return problems + [Problem("", w, file=bundle.spec_name, severity="warning",
+                               fix="run ingestion in the prediction step; only the scoring program reads the "
+                                   "reference data") for w in reference_exposures(bundle)]
 
 
 def _requests(manifest: Manifest) -> list[Any]:

@@ -124,6 +124,8 @@ def _prepare(bundle_path: str | Path, phase: int | None, use_plugins: bool,
     loading = CappedLog(None, LogCap(64 << 10, 64 << 10))  # a plugin that prints at import
     with capture_fds(loading):
         plugins = _load_plugins(bundle, bundle_path) if use_plugins and record is None else None
+    if plugins is None:  # the static checks of aibench validate, without a manifest's plugins
+        _refuse_bundle(bundle)
     session = EvaluationSession(plugins[0], plugins[1], _phase_key(bundle, phase, plugins[0])) if plugins else None
     chosen = effective_limits(limits, session.plan if session is not None else None,
                               plugins[0].file if plugins else None)
@@ -241,15 +243,27 @@ def closing_executor(executor: Any) -> Iterator[None]:
 
 def _load_plugins(bundle: Bundle, bundle_path: str | Path) -> tuple[Manifest, PluginHost] | None:
     """The bundle's manifest and its plugins, or ``None`` when it has no aibench.json.
-    A manifest with problems refuses the run (:class:`ManifestError`, every problem listed)."""
+    What ``aibench validate`` finds (the same function: the bundle's static checks, the manifest,
+    its reference data) refuses the run when it is an error (:class:`ManifestError`, every
+    problem listed)."""
     if not bundle.exists("aibench.json"):
         return None
-    from ..manifest.validate import validate_bundle
+    from ..evaluation.reference_checks import validate_with_data
 
-    report = validate_bundle(bundle_path, bundle=bundle)
+    report = validate_with_data(bundle_path, bundle=bundle)
     if not report.ok or report.manifest is None or report.host is None:
         raise ManifestError(report.errors)
     return report.manifest, report.host
+
+
+def _refuse_bundle(bundle: Bundle) -> None:
+    """The bundle's static checks (:func:`~aibench_plugins.manifest.validate.bundle_problems`, as
+    ``aibench validate`` runs them); an error refuses the run before anything runs."""
+    from ..manifest.validate import bundle_problems
+
+    errors = [p for p in bundle_problems(bundle) if p.severity == "error"]
+    if errors:
+        raise ManifestError(errors)
 
 
 def _phase_key(bundle: Bundle, phase: int | None, manifest: Manifest) -> str | None:

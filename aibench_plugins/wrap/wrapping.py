@@ -114,6 +114,10 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
             text, warnings = add_columns(spec_path.read_text(encoding="utf-8"), bundle.platform, columns)
         except ColumnEditError as error:
             raise WrapRefused([str(error)]) from None
+        except UnicodeDecodeError as error:
+            raise WrapRefused([f"{bundle.spec_name} is not UTF-8 text ({error.reason} at byte {error.start}): wrap adds "
+                               "the plugin columns to it as UTF-8 text. Organiser: save it as UTF-8, then wrap again"
+                               ]) from None
         report.warnings += warnings
         text, warnings = _detailed_results_setting(text, bundle)
         report.warnings += warnings

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ._errors import CompatError, InvalidValue
 from ._archive import ArchiveError, unpack
 from ._bundle import Bundle, BundleError, BundleProblem, Column, Phase, Platform, load_bundle
+from ._checks import check_bundle, unpack_part
 from ._command import CommandError, shell_warnings, split_command, substitute, variables
 from ._docker import DockerExecutor, DockerExecutorError, reap_orphans
 from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
@@ -75,9 +76,11 @@ __all__ = [
     "Worker",
     "WorkerRules",
     "YAMLBoundError",
+    "check_bundle",
     "compare_lines",
     "is_code_submission",
     "load_bundle",
+    "unpack_part",
     "load_yaml",
     "map_to_columns",
     "metadata_path",

@@ -128,6 +128,11 @@ def _extract(archive_path: Path, target: Path, worker: Worker, warnings: list[st
     try:
         with zipfile.ZipFile(archive_path) as archive:
             infos = archive.infolist()
+            target.mkdir(parents=True, exist_ok=True)  # a zip without members still gives a folder
+            if not infos:
+                warnings.append(f"{archive_path.name} is an empty zip (no entries): nothing is unpacked, so the "
+                                f"folder the worker gives the programs is empty. {job.owner.capitalize()}: zip the "
+                                "files themselves")
             for info in infos:
                 _check_member(info.filename, archive_path.name)
             _check_clashes(infos, archive_path.name)

@@ -162,14 +162,16 @@ class Bundle:
                 if self.platform == "v1" and not target.endswith(".zip"):
                     found.append(BundleProblem(self.spec_name,
                         f"phase {phase.number} {field_name} {target!r} is not a .zip path, so the v1 site "
-                        "looks it up as an existing dataset key on the server", severity="warning"))
+                        "looks it up as an existing dataset key on the server",
+                        fix="Organiser: zip the part and name the .zip, unless it is a dataset key on the server",
+                        severity="warning"))
                 elif not self.exists(target) and not _looks_like_key(target):
                     found.append(BundleProblem(self.spec_name,
                         f"phase {phase.number} ({phase.name}) {field_name} {target!r} is not in the bundle",
-                        fix=f"add {target!r} next to {self.spec_name} or correct the path"))
+                        fix=f"Organiser: add {target!r} next to {self.spec_name} or correct the path"))
             if "scoring_program" not in phase.programs:
                 found.append(BundleProblem(self.spec_name, f"phase {phase.number} ({phase.name}) has no scoring_program",
-                                           fix="declare the scoring program of the phase"))
+                                           fix="Organiser: declare the scoring program of the phase"))
         return found
 
     def _relative(self, name: str) -> str:

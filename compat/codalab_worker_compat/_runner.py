@@ -39,6 +39,7 @@ import yaml
 
 from ._archive import ArchiveError, unpack
 from ._bundle import Bundle, BundleError, Phase
+from ._checks import unpack_part
 from ._command import CommandError, split_command, substitute, variables
 from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 from ._metadata import MetadataError, ProgramMetadata, read_metadata
@@ -180,13 +181,10 @@ def _unpack_parts(bundle: Bundle, phase: Phase, submission: Path, work_dir: Path
         if target is None:
             unpacked[name] = None
             continue
-        source = bundle.materialize(target, scratch / "raw", limits)
-        unpacked[name] = destination = scratch / name
-        try:
-            result.warnings += [f"{name}: {w}" for w in unpack(source, destination, worker, limits=limits,
-                                                               owner="organiser", part=f"{name} {target!r}")]
-        except ArchiveError as error:
-            raise BundleError(f"{name} {target!r}: {error}", file=bundle.spec_name) from None
+        # the same unpacking as the static checks (_checks), so that they see what the run sees
+        unpacked[name], warnings = unpack_part(bundle, target, scratch, worker, limits=limits,
+                                               part=f"{name} {target!r}", destination=scratch / name)
+        result.warnings += [f"{name}: {w}" for w in warnings]
     if unpacked["scoring_program"] is None:
         raise BundleError(f"phase {phase.number} has no scoring program", file=bundle.spec_name)
     try:

@@ -224,6 +224,10 @@ def compare_lines(text: str) -> list[LineDifference]:
 
 def _read_v1(out: Path) -> ScoresResult:
     path = out / "scores.txt"
+    if path.exists() and not path.is_file():
+        return ScoresResult("v1", "scores.txt", "failed", error="scores.txt is a folder, not a file: the worker "
+                            "cannot open it and the submission fails (§4.9). Organiser: the scoring program must "
+                            "write it as a file")
     if not path.is_file():
         return ScoresResult("v1", None, "failed", error="no scores.txt at the root of the scoring output, so the site marks the submission failed (§4.9)")
     result = ScoresResult("v1", "scores.txt", "ok")
@@ -264,6 +268,11 @@ def _v1_float(text: str) -> float | str:
 
 def _read_v2(out: Path, platform: ScorePlatform) -> ScoresResult:
     json_path, txt_path = out / "scores.json", out / "scores.txt"
+    for path in (json_path, txt_path):
+        if path.exists() and not path.is_file():  # a folder: the worker's open() raises, the run fails
+            return ScoresResult(platform, path.name, "failed", error=(
+                f"{path.name} is a folder, not a file: the worker cannot open it and the submission fails (§5.9). "
+                "Organiser: the scoring program must write it as a file"))
     if json_path.exists():
         notes = ["scores.txt is ignored: scores.json comes first (§5.9)"] if txt_path.exists() else []
         try:

@@ -319,3 +319,13 @@ def test_scores_beyond_the_parsers_limits_give_an_outcome(tmp_path: Path, name: 
     (tmp_path / name).write_text(text)
     result = read_scores(tmp_path, "codabench", strict=True)
     assert result.outcome in ("failed", "no_scores") and error in str(result.error)
+
+
+@pytest.mark.parametrize("platform", ["v1", "codabench"])
+@pytest.mark.parametrize("name", ["scores.txt", "scores.json"])
+def test_a_scores_file_that_is_a_folder_fails_the_run_in_words(platform: str, name: str, tmp_path: Path) -> None:
+    (tmp_path / name).mkdir()
+    result = read_scores(tmp_path, platform)  # type: ignore[arg-type]
+    assert result.outcome == "failed"
+    if platform != "v1" or name == "scores.txt":
+        assert result.error is not None and "is a folder, not a file" in result.error

@@ -161,9 +161,12 @@ def test_json_syntax_error_names_line_and_column(iris_bundle: Path) -> None:
     assert "not valid JSON" in problem.message
 
 
-def test_missing_manifest_is_one_clear_problem(iris_bundle: Path) -> None:
+def test_missing_manifest_is_one_clear_warning(iris_bundle: Path) -> None:
+    """An unchanged bundle is one organisers check before they add anything (issue 11 item 7)."""
     (iris_bundle / "aibench.json").unlink()
-    [problem] = errors(iris_bundle)
+    report = validate_bundle(iris_bundle)
+    [problem] = report.problems
+    assert report.ok and problem.severity == "warning"
     assert "no aibench.json next to competition.yaml" in problem.message and "aibench schema" in problem.fix
 
 

@@ -257,7 +257,12 @@ def test_failing_metric_never_touches_the_original_scores(tmp_path: Path, requir
     bundle = tmp_path / "iris"
     shutil.copytree(BUNDLES / "iris-v2", bundle)
     manifest = json.loads((bundle / "aibench.json").read_text())
-    manifest["metrics"].append({"use": "aibench.mae", "key": "mae", "required": required, "splits": ["all"]})
+    # numeric references (so that aibench validate lets it run), label predictions: it fails when it runs
+    ids = [line.split(",")[0] for line in (bundle / "reference_data" / "labels.csv").read_text().splitlines()[1:]]
+    (bundle / "reference_data" / "values.csv").write_text("id,value\n" + "".join(f"{i},1.5\n" for i in ids))
+    manifest["data"]["values"] = {"file": "values.csv", "id": "id", "columns": ["value"], "from": "reference"}
+    manifest["metrics"].append({"use": "aibench.mae", "key": "mae", "required": required, "splits": ["all"],
+                                "inputs": {"references": "values"}})
     (bundle / "aibench.json").write_text(json.dumps(manifest))
     code, report = run_json(tmp_path, bundle, SUBMISSIONS / "iris-v2" / "good")
     assert report["columns"][0]["value"] == pytest.approx(0.955556)
