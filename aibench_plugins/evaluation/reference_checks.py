@@ -133,7 +133,7 @@ def _table_problems(manifest: Manifest, host: PluginHost, plan: PhasePlan, folde
             if decl.name not in tables:
                 try:
                     tables[decl.name] = read_table(folder, TableSpec(decl.file, id=decl.id, columns=list(decl.columns),
-                                                                     format=decl.format))  # type: ignore[arg-type]
+                                                                     **(decl.layout | decl.meaning)))
                 except ReadError as error:
                     tables[decl.name] = error
                     problems.append(_problem(manifest, pointer("data", decl.name, "file"),

@@ -30,9 +30,11 @@ def aibench(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "aibench_plugins", *args], capture_output=True, text=True, env=env)
 
 
-def run(tmp_path: Path, manifest: dict[str, Any], reference: dict[str, str], submitted: dict[str, str]
-        ) -> dict[str, Any]:
-    """``aibench run --json`` of iris-v2 with ``manifest`` and extra reference and submission files."""
+def run(tmp_path: Path, manifest: dict[str, Any], reference: dict[str, str], submitted: dict[str, str],
+        *, refused: bool = False) -> dict[str, Any]:
+    """``aibench run --json`` of iris-v2 with ``manifest`` and extra reference and submission files;
+    ``refused``: the bundle's own reference data is malformed, so the run stops before anything runs
+    (the static checks ``aibench validate`` shares)."""
     bundle, submission = tmp_path / "bundle", tmp_path / "submission"
     shutil.copytree(IRIS, bundle)
     shutil.copytree(GOOD, submission)
@@ -44,6 +46,9 @@ def run(tmp_path: Path, manifest: dict[str, Any], reference: dict[str, str], sub
     result = aibench(tmp_path, "run", str(bundle), str(submission), "--json")
     assert result.stdout, result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
+    if refused:
+        assert result.returncode == 1 and report["status"] == "error" and "nothing ran" in report["message"], report
+        return report
     assert result.returncode == 0 and report["status"] == "finished", report
     assert report["columns"][0]["value"] == pytest.approx(0.955556)  # the original score, untouched
     return report
@@ -56,6 +61,12 @@ def values(report: dict[str, Any]) -> dict[str, Any]:
 def failure(report: dict[str, Any]) -> str:
     [found] = report["plugin_failures"]
     return str(found["message"])
+
+
+def refusal(report: dict[str, Any]) -> str:
+    """The one problem of a run refused for its reference data: its message and whose fix it is."""
+    [found] = [p for p in report["problems"] if p["severity"] == "error"]
+    return f"{found['message']} {found['fix']}"
 
 
 def headerless(name: str, table: str = "reference", **extra: Any) -> dict[str, Any]:
@@ -90,11 +101,11 @@ def test_files_without_a_header_take_a_metric(tmp_path: Path) -> None:
 def test_a_reference_line_with_two_fields_is_the_organisers_to_fix(tmp_path: Path) -> None:
     truth = TRUTH[:2] + ["dog,cat"] + TRUTH[3:]
     report = run(tmp_path, {"data": LABELS, "metrics": [metric("aibench.accuracy", "acc", "guess", "truth")]},
-                 {"truth.txt": "\n".join(truth) + "\n"}, {"guess.txt": "\n".join(GUESS) + "\n"})
-    message = failure(report)
+                 {"truth.txt": "\n".join(truth) + "\n"}, {"guess.txt": "\n".join(GUESS) + "\n"}, refused=True)
+    message = refusal(report)
     assert "truth.txt:3: line 3 has 2 fields, line 1 has 1" in message, message
     assert "give every line the 1 fields of line 1, separated by commas" in message
-    assert "the organiser's to fix (reference data)" in message and values(report) == {"acc": None}
+    assert "Organiser:" in message
 
 
 # -- whitespace-separated matrices ------------------------------------------------------------
@@ -160,10 +171,10 @@ def test_one_hot_references_take_label_and_probability_metrics(tmp_path: Path) -
 def test_a_reference_row_with_two_ones_is_the_organisers_to_fix(tmp_path: Path) -> None:
     rows = ["1 0 0", "0 1 0", "0 1 1", "0 1 0", "0 0 1"]
     report = run(tmp_path, {"data": ONEHOT, "metrics": [metric("aibench.accuracy", "acc", "guess", "onehot")]},
-                 {"solution.txt": "\n".join(rows) + "\n"}, {"proba.txt": _matrix(PROBABILITIES)})
-    message = failure(report)
+                 {"solution.txt": "\n".join(rows) + "\n"}, {"proba.txt": _matrix(PROBABILITIES)}, refused=True)
+    message = refusal(report)
     assert "solution.txt:3: line 3 has 2 ones (columns '2', '3'); a one-hot row holds exactly one 1" in message, message
-    assert "the organiser's to fix (reference data)" in message
+    assert "Organiser:" in message
 
 
 # -- references with missing values -----------------------------------------------------------
@@ -201,11 +212,11 @@ def test_missing_references_are_skipped_as_nanmean_does_and_counted(tmp_path: Pa
 def test_missing_error_names_the_reference_line_and_column(tmp_path: Path) -> None:
     data = {**MISSING, "targets": {**MISSING["targets"], "missing": "error"}}
     report = run(tmp_path, {"data": data, "metrics": [metric("aibench.mae", "mae", "values", "targets")]},
-                 {"targets.csv": _csv(TARGETS)}, {"values.csv": _csv(VALUES)})
-    message = failure(report)
+                 {"targets.csv": _csv(TARGETS)}, {"values.csv": _csv(VALUES)}, refused=True)
+    message = refusal(report)
     assert "targets.csv:3: line 3, column 'y' (field 2) has no value (an empty cell, NA, NaN or null) (id 'b')" \
         in message, message
-    assert '"missing": "skip"' in message and "the organiser's to fix (reference data)" in message
+    assert '"missing": "skip"' in message and "Organiser:" in message
 
 
 # -- aibench validate checks the declaration --------------------------------------------------
@@ -216,6 +227,7 @@ def _validate(tmp_path: Path, data: dict[str, Any]) -> list[dict[str, Any]]:
     shutil.copytree(IRIS, bundle)
     (bundle / "aibench.json").write_text(json.dumps({"schema_version": 1, "data": data, "metrics": [
         metric("aibench.accuracy", "acc", "guess", "truth")]}, indent=1))
+    (bundle / "reference_data" / "truth.txt").write_text("\n".join(TRUTH) + "\n")  # validate reads it too
     result = aibench(tmp_path, "validate", str(bundle), "--json")
     problems: list[dict[str, Any]] = json.loads(result.stdout)["problems"]
     assert result.returncode == (1 if any(p["severity"] == "error" for p in problems) else 0), result.stderr
