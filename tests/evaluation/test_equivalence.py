@@ -42,8 +42,9 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, P
     root = tmp_path_factory.mktemp("bundles")
     for name in sorted({b for b, _ in CASES}):
         bundle = bundle_copy(name, root)
-        spec = bundle / "competition.yaml"
-        spec.write_text(spec.read_text().replace("execution_time_limit: 30", "execution_time_limit: 8"))
+        if name == "digits-ingestion-v2":  # its hanging submissions; the others keep their limits, so that
+            spec = bundle / "competition.yaml"  # the plugins' share (the limit less 5 s) fits a loaded machine
+            spec.write_text(spec.read_text().replace("execution_time_limit: 30", "execution_time_limit: 8"))
         made[name] = (bundle, wrap(bundle, root / f"{name}.wrapped.zip"))
     return made
 
