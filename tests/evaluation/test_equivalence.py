@@ -6,7 +6,7 @@ every report validates against ``schemas/aibench-report.schema.json``.
 Real parts: the wrapped bundle runs as a platform's worker runs it (``use_plugins=False``: the
 host knows nothing of aibench), once with the local executor and this venv's python3 on PATH,
 once in the plain py312-like image (no aibench installed, network off) with the hardened Docker
-executor. The digits bundle's time limit is cut to 8 s so that the hanging submissions end soon.
+executor. The digits bundle's time limit is cut to 10 s (its plugins get the limit less 5 s) so that the hanging submissions end soon.
 ``memory-hog`` and ``fork-bomb`` run only in containers (examples/submissions/README.md: the
 local executor has no memory or process limit as root), so their local legs are not generated.
 """
@@ -37,14 +37,14 @@ def _ways(submission: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
-    """Each example bundle (digits with an 8 s limit) and its wrapped zip, made once."""
+    """Each example bundle (digits with a 10 s limit) and its wrapped zip, made once."""
     made: dict[str, tuple[Path, Path]] = {}
     root = tmp_path_factory.mktemp("bundles")
     for name in sorted({b for b, _ in CASES}):
         bundle = bundle_copy(name, root)
         if name == "digits-ingestion-v2":  # its hanging submissions; the others keep their limits, so that
             spec = bundle / "competition.yaml"  # the plugins' share (the limit less 5 s) fits a loaded machine
-            spec.write_text(spec.read_text().replace("execution_time_limit: 30", "execution_time_limit: 8"))
+            spec.write_text(spec.read_text().replace("execution_time_limit: 30", "execution_time_limit: 10"))
         made[name] = (bundle, wrap(bundle, root / f"{name}.wrapped.zip"))
     return made
 
