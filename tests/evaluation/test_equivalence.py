@@ -6,7 +6,8 @@ every report validates against ``schemas/aibench-report.schema.json``.
 Real parts: the wrapped bundle runs as a platform's worker runs it (``use_plugins=False``: the
 host knows nothing of aibench), once with the local executor and this venv's python3 on PATH,
 once in the plain py312-like image (no aibench installed, network off) with the hardened Docker
-executor. The digits bundle's time limit is cut to 10 s (its plugins get the limit less 5 s) so that the hanging submissions end soon.
+executor. The digits bundle's time limit is cut to 10 s (its plugins get the limit less 5 s) so that
+the hanging submissions end soon.
 ``memory-hog`` and ``fork-bomb`` run only in containers (examples/submissions/README.md: the
 local executor has no memory or process limit as root), so their local legs are not generated.
 """
