@@ -154,6 +154,21 @@ def test_a_scorer_that_writes_its_own_page_is_the_page_participants_see(tmp_path
     assert plain.detailed_results["participants_see"].startswith("the plugins' page")
 
 
+def test_an_empty_page_made_before_scoring_is_not_taken_for_the_scorers_own(tmp_path: Path) -> None:
+    """The v1 worker creates an empty output/detailed_results.html before the scoring program
+    runs and uploads that file (§4.8): the plugins' page must be written there, not moved aside
+    as if the scorer had written a page (here the scorer itself leaves the empty file)."""
+    bundle = bundle_copy("iris-v2", tmp_path)
+    score = bundle / "scoring_program" / "score.py"
+    score.write_text("import os, sys\nopen(os.path.join(sys.argv[2], 'detailed_results.html'), 'w').close()\n"
+                     + score.read_text())
+    run = run_as_platform(wrap(bundle, tmp_path / "out.zip"), IRIS_GOOD, tmp_path / "run")
+    assert run.ok, run.result.message
+    output = scoring_output(run)
+    assert "Balanced accuracy" in (output / "detailed_results.html").read_text()
+    assert not (output / "aibench" / "detailed_results.html").exists()
+
+
 def test_docs_wrap_md_lists_every_change_wrap_makes(tmp_path: Path) -> None:
     """Every file wrap adds or changes, and every competition.yaml key it changes, is named in
     the 'What changes in the bundle' section of docs/wrap.md."""
