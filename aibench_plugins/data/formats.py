@@ -55,6 +55,7 @@ from .tables import (
     short,
     suggest,
 )
+from .views import real_folder
 
 __all__ = ["EXTENSIONS", "format_of", "locate", "read_table"]
 
@@ -91,7 +92,8 @@ def locate(folder: str | Path, pattern: str) -> tuple[Path, str]:
                         fix="keep only one of them", kind="several_files")
     path = matches[0]
     name = path.relative_to(folder).as_posix()
-    if not path.resolve().is_relative_to(folder.resolve()):
+    # A link is followed only within the submission; in a view (.views) that is the real folder.
+    if not path.resolve().is_relative_to(real_folder(folder).resolve()):
         raise ReadError("is a link to a file outside the folder; it is not read", file=name,
                         fix="put the file itself in the submission, not a symbolic link", kind="unreadable")
     return path, name

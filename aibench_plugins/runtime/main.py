@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
-import tempfile
 import time
 import traceback
 from collections.abc import Sequence
@@ -45,6 +42,7 @@ from ..manifest.wraprecord import WrapRecord
 if TYPE_CHECKING:
     from codalab_worker_compat import Worker
 
+    from ..data.views import FolderView
     from ..evaluation.session import EvaluationSession
 
 REPORT_DIR = "aibench"
@@ -365,34 +363,17 @@ def _score(home: Path, inputs: Path, output: Path, command: list[str]) -> int:
     return _Scoring(home, inputs, output, command).run()
 
 
-class _predictions_view:  # noqa: N801 - used as a context manager like a function
-    """``input/res`` as the participant's files: a temporary folder of links to its entries,
+def _predictions_view(predictions: Path, *, worker_metadata: bool = True) -> FolderView:
+    """``input/res`` as the participant's files (a :class:`~aibench_plugins.data.views.FolderView`:
+    links the readers follow only into ``input/res``, as ``aibench run`` reads a submission),
     without the ingestion measurements and, when a prediction step ran (``worker_metadata``),
     without the ``metadata`` the worker wrote after it. Without a prediction step (a v1
     scoring-only phase) a ``metadata`` there is the participant's own, and is checked as
     ``aibench run`` checks it."""
+    from ..data.views import FolderView  # not at start-up: the original may start before anything loads
 
-    def __init__(self, predictions: Path, *, worker_metadata: bool = True) -> None:
-        self.predictions = predictions
-        self.hidden = ("metadata", MEASUREMENTS_FILE) if worker_metadata else (MEASUREMENTS_FILE,)
-        self.folder: str | None = None
-
-    def __enter__(self) -> Path:
-        self.folder = tempfile.mkdtemp(prefix="aibench-checks-")
-        view = Path(self.folder)
-        for top, folders, files in os.walk(self.predictions):
-            here = view / Path(top).relative_to(self.predictions)
-            if Path(top) == self.predictions:
-                files = [f for f in files if f not in self.hidden]
-            for name in folders:
-                (here / name).mkdir()
-            for name in files:
-                os.symlink(Path(top, name).resolve(), here / name)
-        return view
-
-    def __exit__(self, *exc: object) -> None:
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
+    hidden = ("metadata", MEASUREMENTS_FILE) if worker_metadata else (MEASUREMENTS_FILE,)
+    return FolderView(predictions, hidden=hidden)
 
 
 def _margin(limit: float) -> float:
