@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aibench-real-workers-") as scratch_name:
         scratch = Path(scratch_name)
         for name in bundles:
-            bundle, wrapped, submission, wrap_command = prepare(name, scratch, not args.no_checks, args.wrap_arg)
+            wrap_args = ["--image", args.image, *args.wrap_arg]  # the image the workers run here (checked, pycs)
+            bundle, wrapped, submission, wrap_command = prepare(name, scratch, not args.no_checks, wrap_args)
             originals[name] = original_keys(bundle)
             wrap_commands[name] = " ".join(wrap_command)
             for worker in workers:

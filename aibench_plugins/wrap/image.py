@@ -106,7 +106,7 @@ def target_image(platform: str, spec: Mapping[str, Any], *, image: str | None = 
     if found is None and not declared:
         return TargetImage(name, chosen_by, None, {n: None for n in ASSUMED_PROVIDED}, False,
                            "not recorded in aibench_plugins/wrap/images.json and not declared")
-    recorded_python, packages, source = found if found is not None else (None, {}, "")
+    recorded_python, packages, source = found if found is not None else (None, dict.fromkeys(ASSUMED_PROVIDED), "")
     packages.update({k: v for k, v in declared.items() if k != "python"})
     sources = [source] if source else []
     if declared:

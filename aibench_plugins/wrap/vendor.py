@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import shutil
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from ..core.errors import VendorError
 
@@ -95,7 +97,21 @@ def vendor(lib: Path, plugin_distributions: Sequence[str], image: TargetImage | 
         needs = [Edge(name, copied[name], r) for r in _requirements(name, environment)]
         edges += needs
         pending += needs
+    if image is not None and image.python and Version(image.python).release[:2] == sys.version_info[:2]:
+        _compile(lib)
     return Vendored(copied, edges, plugins)
+
+
+def _compile(lib: Path) -> None:
+    """Byte-compile ``lib`` for this Python (the image's minor version): a worker unpacks a
+    fresh copy for every submission, so without them each run compiles every module again
+    (0.3 s of CPU per scoring step measured, docs/wrap.md). Hash-checked pycs: a zip keeps
+    mtimes only to 2 s, and a changed source is still recompiled."""
+    import compileall
+    import py_compile
+
+    compileall.compile_dir(str(lib), quiet=2, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+                           workers=1)
 
 
 def _copy_runtime_rooms(lib: Path) -> str:

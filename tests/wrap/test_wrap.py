@@ -169,6 +169,25 @@ def test_an_empty_page_made_before_scoring_is_not_taken_for_the_scorers_own(tmp_
     assert not (output / "aibench" / "detailed_results.html").exists()
 
 
+def test_the_vendored_lib_is_byte_compiled_for_the_images_python_only(tmp_path: Path) -> None:
+    """A worker unpacks a fresh copy per submission: pycs for the image's Python save each run
+    compiling the runtime again; for another Python they would be dead weight, so none."""
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    source = Path(__file__).resolve().parents[2] / "bundles" / "iris-v2"
+    same = wrap(source, tmp_path / "same.zip", image="acme/same-python:1", image_python=host)
+    other = wrap(source, tmp_path / "other.zip", image="acme/other-python:1", image_python="3.99")
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}.pyc"
+    with zipfile.ZipFile(same) as archive:
+        pycs = [n for n in archive.namelist() if n.endswith(".pyc")]
+        assert f"scoring_program/_aibench/lib/aibench_plugins/runtime/__pycache__/main.{tag}" in pycs
+        flags = int.from_bytes(archive.read(pycs[0])[4:8], "little")
+        assert flags == 0b11  # hash-based and checked (PEP 552)
+    with zipfile.ZipFile(other) as archive:
+        assert not [n for n in archive.namelist() if n.endswith(".pyc")]
+    run = run_as_platform(same, IRIS_GOOD, tmp_path / "run")
+    assert run.ok and all(c["value"] is not None for c in run.columns), run.result.message
+
+
 def test_docs_wrap_md_lists_every_change_wrap_makes(tmp_path: Path) -> None:
     """Every file wrap adds or changes, and every competition.yaml key it changes, is named in
     the 'What changes in the bundle' section of docs/wrap.md."""
