@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -97,7 +98,7 @@ def run_once(args: argparse.Namespace, worker: str, bundle: Path, submission: Pa
     except subprocess.TimeoutExpired:
         rc, tail = "timeout", ""
     record: dict[str, Any] = {"worker": name, "rc": rc, "seconds": round(time.monotonic() - start, 2),
-                              "command": " ".join(command)}
+                              "load_average_1min": round(os.getloadavg()[0], 1), "command": " ".join(command)}
     try:
         summary = json.loads(summary_path.read_text())
         sub = summary["submissions"][0]
@@ -153,6 +154,7 @@ def summarize(records: list[dict[str, Any]], originals: dict[str, list[str]]) ->
                 "scoring_seconds": statistics.median(r["steps"].get("scoring", 0) or 0 for r in runs
                                                      if "steps" in r) if any("steps" in r for r in runs) else None,
                 "all_seconds": [r["seconds"] for r in runs],
+                "load_average_1min": [r.get("load_average_1min") for r in runs],
             }
         u, w = row["unwrapped"]["seconds"], row["wrapped"]["seconds"]
         row["ratio"] = round(w / u, 2) if u and w else None

@@ -82,8 +82,9 @@ def recorded(name: str) -> tuple[str | None, dict[str, str | None], str] | None:
     if facts is None:
         return None
     base = images[facts["same_as"]] if "same_as" in facts else facts
-    packages = {canonicalize_name(k): v for k, v in base["packages"].items()}
-    return base["python"], packages, f"{IMAGES_FILE.name}: {facts['source']}"
+    packages: dict[str, str | None] = {str(canonicalize_name(k)): v for k, v in base["packages"].items()}
+    python: str | None = base["python"]
+    return python, packages, f"{IMAGES_FILE.name}: {facts['source']}"
 
 
 def target_image(platform: str, spec: Mapping[str, Any], *, image: str | None = None,

@@ -96,7 +96,7 @@ def _check_python(fit: ImageFit, vendored: Vendored, image: TargetImage, minimum
             "a newer Python in competition.yaml (docker_image; codalab/codalab-legacy:py312 has 3.12), then wrap again")
     for name, version in sorted(vendored.copied.items()):
         try:
-            requires = importlib.metadata.metadata(name).get("Requires-Python")
+            requires = (importlib.metadata.metadata(name).get_all("Requires-Python") or [None])[0]
         except importlib.metadata.PackageNotFoundError:
             continue
         if requires and not _contains(SpecifierSet(requires), image.python):

@@ -88,7 +88,7 @@ def vendor(lib: Path, plugin_distributions: Sequence[str], image: TargetImage | 
         copied[canonicalize_name(distribution)] = importlib.metadata.version(distribution)
     edges = [Edge(None, None, Requirement(name)) for name in plugin_distributions]
     pending = list(edges)
-    plugins = [canonicalize_name(name) for name in plugin_distributions]
+    plugins = [str(canonicalize_name(name)) for name in plugin_distributions]
     while pending:
         name = canonicalize_name(pending.pop(0).requirement.name)
         if name in copied or provided(name):
