@@ -31,6 +31,7 @@ from ..core.isolate import Outcome, call_isolated
 from ..components.metric import MetricResult, Provenance, params_sha256
 from ..manifest.plan import DEFAULT_PLUGIN_TIME_LIMIT_S, CheckEntry, MetricEntry, PhasePlan
 from .._version import __version__
+from .score_fields import SCORE_FIELDS, unstorable
 
 if TYPE_CHECKING:
     from ..core.host import PluginHost
@@ -108,10 +109,16 @@ class EvaluationSession:
     Entries whose component is not registered (its plugin did not load; the runtime loads
     plugins without raising) are left out of the plan and recorded as failures, required when
     the entry is.
+
+    ``platforms`` are the platforms whose leaderboards the scores may go to (by default every
+    one); a metric value that one of their score fields cannot store is a failure of its column
+    (:mod:`.score_fields`). ``aibench run`` narrows it to the run's worker before scoring.
     """
 
-    def __init__(self, manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> None:
+    def __init__(self, manifest: Manifest, host: PluginHost, phase_key: str | None = None, *,
+                 platforms: Sequence[str] = tuple(SCORE_FIELDS)) -> None:
         self.manifest, self.host = manifest, host
+        self.platforms: Sequence[str] = tuple(platforms)
         self.result = Evaluation()
         full = manifest.plan(phase_key)
         missing = {e.use for e in full.metrics if e.use not in host.registry(Kind.METRIC)} | {
@@ -179,6 +186,8 @@ def _run_checks(session: EvaluationSession, submission: Path, reference: Path | 
     """The phase's submission checks; problems of ``error`` checks refuse the submission."""
     plan, evaluation = session.plan, session.result
     concepts = plan.concept_labels
+    if any("file" in entry.params for entry in plan.checks):
+        _warm_table_readers()
     for entry in plan.checks:
         registration = session.host.registry(Kind.CHECK).get(entry.use)
         check = registration.component
@@ -198,6 +207,19 @@ def _run_checks(session: EvaluationSession, submission: Path, reference: Path | 
                                                      traceback=outcome.traceback))
             continue
         evaluation.problems += [replace(problem, severity=entry.severity) for problem in outcome.value]
+
+
+def _warm_table_readers() -> None:
+    """Import pandas here, once, before the checks fork: a check given a ``file`` reads a table
+    (every built-in data check does), and a child that imports pandas itself spends about 0.7 s
+    on it, on the critical path before the original scorer starts. Without pandas nothing is done
+    (the checks then say what they lack)."""
+    from ..data.tables import import_pandas
+
+    try:
+        import_pandas()
+    except ImportError:
+        pass
 
 
 class _Tables:
@@ -289,15 +311,26 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         outcome = call_isolated(compute, timeout_s=plan.plugin_time_limit_s,
                                 label=f"metric {info.id} [{entry.column_key(split)}]")
         output = entry.output or info.primary
-        if outcome.ok and output in outcome.value and not math.isfinite(outcome.value[output]):
-            outcome = Outcome(False, error=f"{output} is {outcome.value[output]} (undefined on this data); "
-                                           "a leaderboard stores only finite scores (§12)")
+        outcome = _storable(outcome, output, session.platforms)
         if outcome.ok and output in outcome.value:
             result = MetricResult(outcome.value, output, provenance)
             evaluation.columns.append(_column(entry, info, split, result.value, provenance))
         else:
             failed(split, outcome.error if not outcome.ok else f"compute() gave no output {output!r}",
                    outcome.traceback)
+
+
+def _storable(outcome: Outcome, output: str, platforms: Sequence[str]) -> Outcome:
+    """``outcome``, or a failed one when its ``output`` value is one no leaderboard of ``platforms``
+    can store: not finite, or outside their score fields (:mod:`.score_fields`)."""
+    if not outcome.ok or output not in outcome.value:
+        return outcome
+    value = outcome.value[output]
+    if not math.isfinite(value):
+        return Outcome(False, error=f"{output} is {value} (undefined on this data); a leaderboard stores only finite "
+                                    "scores (§12)")
+    why = unstorable(value, platforms)
+    return outcome if why is None else Outcome(False, error=f"{output} is {value:.12g}, which {why}")
 
 
 #: The runner of each kind the evaluation session runs (the kinds of KINDS whose stage is

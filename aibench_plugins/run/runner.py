@@ -123,6 +123,8 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
 
     bundle, session, described = run.bundle, run.session, runner.describe()
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
+    if session is not None:
+        session.platforms = (worker,)  # the leaderboard whose score field each value must fit
     with Ledger.open(ledger_path) as ledger:
         retention = apply_retention(ledger)
         run_id = ledger.start_run(

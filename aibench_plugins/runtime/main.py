@@ -3,15 +3,19 @@
 
 Scoring, in order:
 
-1. the manifest's submission checks run on the predictions (``input/res``, without the
-   worker's ``metadata``); an ``error`` problem refuses the submission: the original
-   command does not run, no scores are written, the exit status is 1;
+0. the wrapped ingestion's measurements are taken out of ``input/res`` (:mod:`.measurements`),
+   so that the original command sees the participant's files as it would unwrapped;
+1. the manifest's submission checks run on the predictions (``input/res`` without the
+   worker's ``metadata``, a :class:`~aibench_plugins.data.views.FolderView` read by the rules
+   ``aibench run`` reads an upload by); an ``error`` problem refuses the submission: the
+   original command does not run, no scores are written, the exit status is 1;
 2. the original command runs unchanged (:mod:`.child`); when it fails, or writes no
    scores the platform can read, its exit status and output are left exactly as they are;
 3. the metrics run on ``input/res`` and ``input/ref``, each isolated with a time limit; with
    more than one usable core they start with the original command, in a process of their
    own (:mod:`.background`), and their result is used only if the original succeeds;
-4. their finite values are merged into the scores file (:mod:`.merge`);
+4. their values are merged into the scores file (:mod:`.merge`); a value no worker's score
+   field can store is a failure of its column (:mod:`aibench_plugins.evaluation.score_fields`);
 5. ``detailed_results.html`` and ``aibench/report.json`` are written to the output.
 
 A plugin that fails is recorded and shown; unless the manifest marks it required the
@@ -36,7 +40,14 @@ from ..core.capture import capture_fds
 from ..core.isolate import current_plugin_log, plugin_log
 from .background import Metrics, usable_cores
 from .child import ChildResult, Original, run_original, say
-from .measurements import MEASUREMENTS_FILE, Measurement, read_prediction_measurements, write_ingestion_measurements
+from .measurements import (
+    MEASUREMENTS_FILE,
+    IngestionFile,
+    Measurement,
+    read_prediction_measurements,
+    take_ingestion_measurements,
+    write_ingestion_measurements,
+)
 from ..manifest.wraprecord import WrapRecord
 
 if TYPE_CHECKING:
@@ -54,22 +65,23 @@ def run(argv: Sequence[str], home: str) -> int:
     split = list(argv).index("--")
     head, command = list(argv[:split]), list(argv[split + 1:])
     if head[:1] == ["ingest"] and len(head) == 2:
-        return _ingest(Path(head[1]), command)
+        return _ingest(Path(home), Path(head[1]), command)
     if head[:1] == ["score"] and len(head) == 3:
         return _score(Path(home), Path(head[1]), Path(head[2]), command)
     say(f"usage: run.py score INPUT OUTPUT -- COMMAND... | ingest OUTPUT -- COMMAND... (got {head})")
     return 2
 
 
-def _ingest(output: Path, command: list[str]) -> int:
+def _ingest(home: Path, output: Path, command: list[str]) -> int:
     child = run_original(command)
     if child.message:
         say(child.message)
     try:
-        write_ingestion_measurements(output, elapsed_s=child.elapsed_s, peak_rss_mb=child.peak_rss_mb,
+        write_ingestion_measurements(output, manifest_sha256=WrapRecord.load(home).manifest_sha256,
+                                     elapsed_s=child.elapsed_s, peak_rss_mb=child.peak_rss_mb,
                                      exit_code=child.exit_code)
-    except OSError as error:
-        say(f"could not record the run's measurements: {error}")
+    except Exception as error:  # noqa: BLE001 - the measurements never change the run's outcome
+        say(f"could not record the run's measurements: {type(error).__name__}: {error}")
     return child.exit_code
 
 
@@ -84,6 +96,7 @@ class _Scoring:
         self.concepts: list[Any] = []
         self.columns: list[dict[str, Any]] = []
         self.measurements: list[dict[str, Any]] = []
+        self.ingestion = IngestionFile([])
         self.wrapped: dict[str, Any] = {
             "original_command": self.record.original_commands[-1],
             "runtime": {"aibench_version": self.record.aibench_version, "python": platform.python_version(),
@@ -109,6 +122,7 @@ class _Scoring:
         from ..evaluation.session import Evaluation
 
         evaluation = Evaluation()
+        self._take_ingestion_measurements()  # before the original starts: it must not see the file
         beside = usable_cores() > 1
         # Without checks to pass first, the original starts at once and the plugins load beside it.
         original = Original(self.command) if beside and not self._declares_checks() else None
@@ -144,6 +158,16 @@ class _Scoring:
 
     # -- steps --------------------------------------------------------------------------
 
+    def _take_ingestion_measurements(self) -> None:
+        """The wrapped ingestion's measurements, taken out of ``input/res`` (:mod:`.measurements`)."""
+        try:
+            self.ingestion = take_ingestion_measurements(self.inputs / "res", self.record.manifest_sha256)
+        except Exception as error:  # noqa: BLE001 - measurements never change the outcome
+            say(f"the ingestion's measurements could not be read: {type(error).__name__}: {error}")
+            return
+        if self.ingestion.kept:
+            say(self.ingestion.kept)
+
     def _load_plugins(self, evaluation: Any) -> EvaluationSession | None:
         """The evaluation session of the manifest and its plugins; ``None`` (recorded in
         ``evaluation``) when they cannot load."""
@@ -172,7 +196,9 @@ class _Scoring:
             return None
         self.host = host
         _preload_data_stack()
-        session = EvaluationSession(manifest, host, self.record.manifest_phase)
+        # the workers that may run this bundle, whose score fields every value must fit
+        platforms = ("v1", "codabench") if self.record.bundle_platform == "v1" else ("codabench", "ai4mediabench")
+        session = EvaluationSession(manifest, host, self.record.manifest_phase, platforms=platforms)
         self.concepts = manifest.concepts
         session.result.failures[:0] = [PluginFailure(failed.id, "plugin", failed.id, failed.reason or failed.status,
                                                      failed.required) for failed in host.failed()]
@@ -183,7 +209,8 @@ class _Scoring:
         from ..evaluation.session import PluginFailure
 
         try:
-            with _predictions_view(self.inputs / "res", worker_metadata=self._prediction_step_ran()) as view:
+            with _predictions_view(self.inputs / "res", worker_metadata=self._prediction_step_ran(),
+                                   measurements=self.ingestion.ours) as view:
                 session.before_scoring(view, self.inputs / "ref")
         except Exception as error:  # noqa: BLE001 - no fork left (pids limit), an unreadable folder: recorded
             required = any(e.required for e in session.plan.checks)
@@ -308,6 +335,7 @@ class _Scoring:
 
     def _measure(self, child: ChildResult) -> None:
         found = read_prediction_measurements(self.inputs / "res", trust_worker_metadata=self.record.predicts)
+        found += self.ingestion.measurements
         found += [Measurement("scoring program wall time", round(child.elapsed_s, 3), "s", "scoring", "scoring"),
                   Measurement("scoring program peak memory", round(child.peak_rss_mb, 1), "MiB", "scoring",
                               "scoring")]
@@ -378,16 +406,16 @@ def _score(home: Path, inputs: Path, output: Path, command: list[str]) -> int:
     return _Scoring(home, inputs, output, command).run()
 
 
-def _predictions_view(predictions: Path, *, worker_metadata: bool = True) -> FolderView:
+def _predictions_view(predictions: Path, *, worker_metadata: bool = True, measurements: bool = False) -> FolderView:
     """``input/res`` as the participant's files (a :class:`~aibench_plugins.data.views.FolderView`:
     links the readers follow only into ``input/res``, as ``aibench run`` reads a submission),
-    without the ingestion measurements and, when a prediction step ran (``worker_metadata``),
-    without the ``metadata`` the worker wrote after it. Without a prediction step (a v1
-    scoring-only phase) a ``metadata`` there is the participant's own, and is checked as
-    ``aibench run`` checks it."""
+    without the wrapped ingestion's measurements file when it is still there (``measurements``)
+    and, when a prediction step ran (``worker_metadata``), without the ``metadata`` the worker
+    wrote after it. Without a prediction step (a v1 scoring-only phase) a ``metadata`` there is
+    the participant's own, and is checked as ``aibench run`` checks it."""
     from ..data.views import FolderView  # not at start-up: the original may start before anything loads
 
-    hidden = ("metadata", MEASUREMENTS_FILE) if worker_metadata else (MEASUREMENTS_FILE,)
+    hidden = (["metadata"] if worker_metadata else []) + ([MEASUREMENTS_FILE] if measurements else [])
     return FolderView(predictions, hidden=hidden)
 
 
