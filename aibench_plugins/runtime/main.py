@@ -195,7 +195,6 @@ class _Scoring:
             say(f"the plugins cannot run: {type(error).__name__}: {error}")
             return None
         self.host = host
-        _preload_data_stack()
         # the workers that may run this bundle, whose score fields every value must fit
         platforms = ("v1", "codabench") if self.record.bundle_platform == "v1" else ("codabench", "ai4mediabench")
         session = EvaluationSession(manifest, host, self.record.manifest_phase, platforms=platforms)
@@ -386,20 +385,6 @@ class _Scoring:
         if own:
             say(f"the scoring program wrote {own[0]}: the aibench page is {REPORT_DIR}/detailed_results.html")
         target.write_text(page, encoding="utf-8")
-
-
-def _preload_data_stack() -> None:
-    """Import numpy, pandas and the readers once, before the checks and metrics are forked: each
-    forked child imports what its parent has not, so four checks would import pandas four
-    times (0.3 s each on an idle core, 0.7 s measured on a loaded worker). One that cannot be
-    imported is left to fail where it is used, with its reason, as before."""
-    import importlib
-
-    for name in ("numpy", "pandas", "aibench_plugins.data"):
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001, S112 - recorded by the check or metric that needs it
-            continue
 
 
 def _score(home: Path, inputs: Path, output: Path, command: list[str]) -> int:
