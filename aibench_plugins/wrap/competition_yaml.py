@@ -38,7 +38,7 @@ class NewColumn:
 
 def add_columns(text: str, platform: Literal["v1", "v2"], columns: Sequence[NewColumn]) -> tuple[str, list[str]]:
     """``text`` (a competition.yaml) with ``columns`` added; and the warnings of the edit."""
-    spec = _load(text)
+    spec = _load(text, platform)
     expected, entries = (_v2_expected if platform == "v2" else _v1_expected)(spec, columns)
     path: list[str | int] = ["leaderboards", 0, "columns"] if platform == "v2" else ["leaderboard", "columns"]
     place = _find(text, path)
@@ -47,7 +47,7 @@ def add_columns(text: str, platform: Literal["v1", "v2"], columns: Sequence[NewC
         block = "".join(_render(entry, platform, place, alias) for entry in entries)
         edited = text[:place.insert_at] + block + text[place.insert_at:]
         try:
-            if _load(edited) == expected:
+            if _load(edited, platform) == expected:
                 return edited, []
         except ColumnEditError:
             pass
@@ -61,15 +61,20 @@ def add_columns(text: str, platform: Literal["v1", "v2"], columns: Sequence[NewC
 
 # -- the spec as the platform will read it -------------------------------------------
 
-def _load(text: str) -> Any:
-    """The spec as a safe loader reads it, aliases bounded (compat's ``_yaml``: a "billion laughs"
-    spec would make the comparison of the edit walk every expansion). Raises ColumnEditError."""
-    from codalab_worker_compat._yaml import load
+def _load(text: str, platform: Literal["v1", "v2"]) -> Any:
+    """The spec as the site reads it, aliases bounded (compat's ``_yaml``: a "billion laughs"
+    spec would make the comparison of the edit walk every expansion). v2: Codabench's
+    ``safe_load``; v1: the v1 site's ``full_load``, which also reads the plain-data
+    ``!!python/`` tags of old CodaLab dumps (``!!python/unicode 'x'``, §3.1), as compat's
+    ``PlainDataLoader`` does. Raises ColumnEditError."""
+    from codalab_worker_compat._yaml import PlainDataLoader, load
 
     try:
-        return load(text, yaml.SafeLoader)
+        return load(text, PlainDataLoader if platform == "v1" else yaml.SafeLoader)
     except yaml.YAMLError as error:
-        raise ColumnEditError(f"competition.yaml is not YAML a safe loader reads: {error}") from None
+        site = ("the v1 site's full_load" if platform == "v1" else
+                "Codabench's safe_load (which refuses !!python/ tags, codalab-contract.md §3.1)")
+        raise ColumnEditError(f"competition.yaml is not YAML that {site} reads: {error}") from None
 
 
 def _v2_expected(spec: Any, columns: Sequence[NewColumn]) -> tuple[Any, list[dict[str, Any]]]:

@@ -22,10 +22,15 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from .competition_yaml import NewColumn, add_columns
+from .image import TargetImage, target_image
+from .image_fit import check_image_fit
+from .page_setting import detailed_results_setting, html_pages_mentioned
+from .vendor import Vendored
 from ..core.errors import ColumnEditError, WrapRefused
 from ..manifest.loading import MANIFEST_NAME, Manifest
 from ..runtime import BOOTSTRAP, MINIMUM_PYTHON
@@ -67,6 +72,8 @@ class WrapReport:
     warnings: list[str] = field(default_factory=list)
     size_bytes: int = 0
     manifest_sha256: str = ""
+    image: dict[str, Any] = field(default_factory=dict)
+    detailed_results: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"report_version": 1, "source": self.source, "output": self.output, "platform": self.platform,
@@ -75,12 +82,20 @@ class WrapReport:
                              "hidden": c.hidden} for c in self.columns],
                 "vendored": self.vendored, "warnings": self.warnings, "size_bytes": self.size_bytes,
                 "manifest_sha256": self.manifest_sha256,
-                "python_minimum": ".".join(map(str, MINIMUM_PYTHON))}
+                "python_minimum": ".".join(map(str, MINIMUM_PYTHON)), "image": self.image,
+                "detailed_results": self.detailed_results}
 
 
-def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bool = True) -> WrapReport:
+def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bool = True,
+                detailed_results: bool = False, image: str | None = None, image_provides: Sequence[str] = (),
+                image_python: str | None = None) -> WrapReport:
     """Wrap the bundle at ``source`` (folder or zip) into the zip ``output``.
 
+    ``competition.yaml``'s ``enable_detailed_results`` is kept as it is unless
+    ``detailed_results`` turns it on (:mod:`.page_setting`). The vendored distributions'
+    requirements are checked against the image the workers will run (the bundle's, or
+    ``image``; what it provides as recorded in ``images.json``, or declared by
+    ``image_provides``, ``NAME==VERSION`` each, and ``image_python``; :mod:`.image_fit`).
     Raises :class:`WrapRefused` with every reason when it cannot be wrapped safely.
     """
     from codalab_worker_compat import BundleError, load_bundle
@@ -104,6 +119,7 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
         raise WrapRefused(reasons)
     plans = _plan_programs(bundle, manifest, measure_ingestion)
     columns = _plan_columns(bundle, manifest, host)
+    target = target_image(bundle.platform, bundle.spec, image=image, provides=image_provides, python=image_python)
     report = WrapReport(str(source), str(output), bundle.platform, columns=columns,
                         manifest_sha256=manifest.sha256)
     with tempfile.TemporaryDirectory(prefix="aibench-wrap-") as scratch:
@@ -119,11 +135,17 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
                                "the plugin columns to it as UTF-8 text. Organiser: save it as UTF-8, then wrap again"
                                ]) from None
         report.warnings += warnings
-        text, warnings = _detailed_results_setting(text, bundle)
-        report.warnings += warnings
-        spec_path.write_text(text, encoding="utf-8")
+        setting = detailed_results_setting(text, bundle, turn_on=detailed_results,
+                                           scorer_pages=_scorer_pages(tree, bundle, plans))
+        report.detailed_results, report.warnings = setting.to_json(), report.warnings + setting.warnings
+        spec_path.write_text(setting.text, encoding="utf-8")
         lib = Path(scratch) / "lib"
-        report.vendored = _vendor(lib, manifest)
+        vendored = _vendor(lib, manifest, target)
+        fit = check_image_fit(vendored, target, MINIMUM_PYTHON)
+        if fit.refusals:
+            raise WrapRefused(fit.refusals)
+        report.vendored, report.warnings = vendored.to_json(), report.warnings + fit.warnings
+        report.image = {**target.to_json(), "checked": fit.checked}
         manifest_bytes = bundle.read_bytes(sibling(bundle.spec_name, MANIFEST_NAME))
         base = PurePosixPath(bundle.spec_name).parent
         for plan in plans:
@@ -232,30 +254,24 @@ def _required(manifest: Manifest) -> list[str]:
     return sorted(set(found))
 
 
-def _vendor(lib: Path, manifest: Manifest) -> list[dict[str, str]]:
+def _vendor(lib: Path, manifest: Manifest, target: TargetImage) -> Vendored:
     from ..core.errors import VendorError
     from .vendor import vendor
 
     try:
-        return vendor(lib, manifest.plugin_ids)
+        return vendor(lib, manifest.plugin_ids, target)
     except VendorError as error:
         raise WrapRefused([str(error)]) from None
 
 
-def _detailed_results_setting(text: str, bundle: Any) -> tuple[str, list[str]]:
-    """Codabench shows ``detailed_results.html`` only with ``enable_detailed_results: true``
-    (§5.7): added when the spec does not set it; an explicit ``false`` is the organiser's
-    choice and only warned about. v1 has no such switch."""
-    if bundle.platform != "v2":
-        return text, []
-    setting = bundle.spec.get("enable_detailed_results")
-    if setting is None:
-        return f"{text}{'' if text.endswith(chr(10)) else chr(10)}enable_detailed_results: true\n", []
-    if setting is not True:
-        return text, ["competition.yaml sets enable_detailed_results: false, so Codabench will not show the "
-                      "plugins' detailed_results.html (it is still in each scoring result); set it to true to "
-                      "show it"]
-    return text, []
+def _scorer_pages(tree: Path, bundle: Any, plans: list[_Plan]) -> list[str]:
+    """The ``*.html`` names the scoring programs' own files mention (pages they may write)."""
+    base = tree / PurePosixPath(bundle.spec_name).parent
+    found: set[str] = set()
+    for plan in plans:
+        if plan.role == "scoring":
+            found |= set(html_pages_mentioned(base / plan.path))
+    return sorted(found)
 
 
 # -- one program ----------------------------------------------------------------------
