@@ -100,13 +100,14 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
     """
     from codalab_worker_compat import BundleError, load_bundle
 
-    from ..manifest.validate import sibling, validate_bundle
+    from ..evaluation.reference_checks import validate_with_data
+    from ..manifest.validate import sibling
 
     try:
         bundle = load_bundle(source)
-    except BundleError:  # validate_bundle reports it as a problem, with its file and fix
+    except BundleError:  # validate_with_data reports it as a problem, with its file and fix
         bundle = None
-    validation = validate_bundle(source, bundle=bundle)
+    validation = validate_with_data(source, bundle=bundle)  # what aibench validate and aibench run check
     if bundle is None or not validation.ok or validation.manifest is None or validation.host is None:
         raise WrapRefused([f"aibench validate: {p}" for p in validation.errors] or ["the bundle has no aibench.json"])
     manifest, host = validation.manifest, validation.host

@@ -399,6 +399,14 @@ def test_wrap_refuses_a_bundle_whose_manifest_has_errors_and_lists_them(tmp_path
     assert any("already a column" in r for r in refused.value.reasons)
 
 
+def test_wrap_refuses_what_aibench_run_would_refuse_in_the_reference_data(tmp_path: Path) -> None:
+    bundle = bundle_copy("iris-v2", tmp_path)
+    (bundle / "reference_data" / "public_ids.txt").unlink()  # a split's ids_file the manifest names
+    with pytest.raises(WrapRefused) as refused:
+        wrap_bundle(bundle, tmp_path / "out.zip")
+    assert any("public_ids.txt" in r and "Organiser" in r for r in refused.value.reasons), refused.value.reasons
+
+
 def test_wrap_refuses_phases_sharing_a_scorer_with_different_plugin_settings(tmp_path: Path) -> None:
     bundle = bundle_copy("iris-v2", tmp_path)
     spec = yaml.safe_load((bundle / "competition.yaml").read_text())
