@@ -17,7 +17,9 @@ wrapped zip each run ``--runs`` times on each worker with the bundle's ``good`` 
 (``examples/submissions/<bundle>/good``). The unwrapped and wrapped runs alternate, so that a
 load change on the machine hits both alike. "seconds" is the wall time of ``run_worker.py``
 (both steps, the worker's own start included; median of the runs); the table also shows the
-scoring step alone (the worker's task wall time). The JSON holds every run.
+scoring step alone (the worker's task wall time) and both steps together ("steps s": what a
+submission costs the worker; the wall time also holds this tool's own per-run work, such as zipping
+the bundle's programs as the site's upload does once per bundle). The JSON holds every run.
 """
 
 from __future__ import annotations
@@ -153,12 +155,16 @@ def summarize(records: list[dict[str, Any]], originals: dict[str, list[str]]) ->
                 "seconds": statistics.median(r["seconds"] for r in runs) if runs else None,
                 "scoring_seconds": statistics.median(r["steps"].get("scoring", 0) or 0 for r in runs
                                                      if "steps" in r) if any("steps" in r for r in runs) else None,
+                "steps_seconds": statistics.median(sum(v or 0 for v in r["steps"].values()) for r in runs
+                                                   if "steps" in r) if any("steps" in r for r in runs) else None,
                 "all_seconds": [r["seconds"] for r in runs],
                 "load_average_1min": [r.get("load_average_1min") for r in runs],
             }
         u, w = row["unwrapped"]["seconds"], row["wrapped"]["seconds"]
         row["ratio"] = round(w / u, 2) if u and w else None
         row["added_seconds"] = round(w - u, 2) if u is not None and w is not None else None
+        su, sw = row["unwrapped"]["steps_seconds"], row["wrapped"]["steps_seconds"]
+        row["added_steps_seconds"] = round(sw - su, 2) if su is not None and sw is not None else None
         row["same_original_scores"] = row["unwrapped"]["original"] == row["wrapped"]["original"]
         rows.append(row)
     return rows
@@ -166,7 +172,8 @@ def summarize(records: list[dict[str, Any]], originals: dict[str, list[str]]) ->
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = ("bundle", "worker", "unwrapped", "wrapped", "original scores (same?)", "plugin columns",
-              "s unwrapped", "s wrapped", "scoring step s (u/w)", "added s", "ratio")
+              "s unwrapped", "s wrapped", "scoring step s (u/w)", "steps s (u/w)", "added by the steps s",
+              "added s", "ratio")
     lines = [header]
     for row in rows:
         u, w = row["unwrapped"], row["wrapped"]
@@ -178,6 +185,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                       f"{u['seconds']:.2f}" if u["seconds"] is not None else "-",
                       f"{w['seconds']:.2f}" if w["seconds"] is not None else "-",
                       f"{u['scoring_seconds']}/{w['scoring_seconds']}",
+                      f"{u['steps_seconds']:.2f}/{w['steps_seconds']:.2f}" if u["steps_seconds"] is not None
+                      and w["steps_seconds"] is not None else "-",
+                      f"{row['added_steps_seconds']:+.2f}" if row["added_steps_seconds"] is not None else "-",
                       f"{row['added_seconds']:+.2f}" if row["added_seconds"] is not None else "-",
                       f"{row['ratio']}"))
     for line in lines:

@@ -12,8 +12,6 @@ back in its :class:`Outcome`.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import multiprocessing
 import os
 import selectors
@@ -28,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from .capture import PLUGIN_LOG_CAP, CappedLog, LogCap, fd_streams
+from .lifetime import die_with_parent
 
 __all__ = ["Outcome", "call_isolated", "current_plugin_log", "die_with_parent", "plugin_log"]
 
-_PR_SET_PDEATHSIG = 1
 #: the output of one call kept in its Outcome
 OUTPUT_TAIL_BYTES = 4096
 
@@ -50,29 +48,6 @@ class Outcome:
     elapsed_s: float = 0.0
     output_bytes: int = 0
     output_tail: str = ""
-
-
-_libc: Any = None
-if sys.platform.startswith("linux"):  # loaded before any fork: a child only calls it
-    try:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        _libc = None
-
-
-def die_with_parent(parent: int, signum: int = signal.SIGKILL) -> None:
-    """Ask the kernel to send ``signum`` to this process when its parent ends (Linux
-    ``prctl(PR_SET_PDEATHSIG)``; nothing elsewhere), and end now if the parent, whose pid
-    ``parent`` the parent read before forking, already has. Call it in a freshly forked child,
-    from the thread that will run it. (Comparing with the pid the parent had, not with 1, keeps a
-    child of an ``aibench`` that runs as pid 1 in a container alive.)"""
-    if _libc is not None:
-        try:
-            _libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # the parent ended before the request took effect
-        os.kill(os.getpid(), signum)
 
 
 _current: CappedLog | None = None

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core.isolate import die_with_parent, plugin_log
+from ..core.isolate import plugin_log
+from ..core.lifetime import die_with_parent
 from .child import FORWARDED
 
 Result = tuple[list[Any], list[Any]]  # (PluginColumn list, PluginFailure list)

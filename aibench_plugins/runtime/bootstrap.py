@@ -26,7 +26,10 @@ def main():
                           % (needs, found, sys.executable))
     sys.path.insert(0, os.path.join(HERE, "lib"))
     try:
-        from aibench_plugins.runtime.main import run
+        if argv[0] == "ingest":  # a few standard-library modules: the ingestion's lib holds no more
+            from aibench_plugins.runtime.ingest import run
+        else:
+            from aibench_plugins.runtime.main import run
     except ImportError as error:
         return cannot_run(argv[0], command, "the aibench runtime cannot start: %s (it needs PyYAML, which the "
                           "codalab-legacy images have)" % error)
@@ -54,4 +57,9 @@ def cannot_run(mode, command, why):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The runtime has closed everything it wrote and waited for every process it started: skip the
+    # interpreter's teardown (unloading pandas and numpy), 0.05 to 0.1 s of every scoring step.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

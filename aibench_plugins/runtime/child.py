@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.isolate import die_with_parent
+from ..core.lifetime import die_with_parent
 
 #: the signals a worker's ``docker stop`` or a terminal sends, passed on to the original command
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

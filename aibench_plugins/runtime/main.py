@@ -1,5 +1,5 @@
-"""The wrapped program's main: ``run.py score INPUT OUTPUT -- COMMAND`` and
-``run.py ingest OUTPUT -- COMMAND``.
+"""The wrapped scoring program's main: ``run.py score INPUT OUTPUT -- COMMAND`` (a wrapped
+ingestion program's ``run.py ingest OUTPUT -- COMMAND`` is :mod:`.ingest`).
 
 Scoring, in order:
 
@@ -39,14 +39,13 @@ from typing import TYPE_CHECKING, Any
 from ..core.capture import capture_fds
 from ..core.isolate import current_plugin_log, plugin_log
 from .background import Metrics, usable_cores
-from .child import ChildResult, Original, run_original, say
+from .child import ChildResult, Original, say
 from .measurements import (
     MEASUREMENTS_FILE,
     IngestionFile,
     Measurement,
     read_prediction_measurements,
     take_ingestion_measurements,
-    write_ingestion_measurements,
 )
 from ..manifest.wraprecord import WrapRecord
 
@@ -64,25 +63,14 @@ def run(argv: Sequence[str], home: str) -> int:
     """Dispatch ``argv`` (after ``run.py``); ``home`` is the ``_aibench`` folder."""
     split = list(argv).index("--")
     head, command = list(argv[:split]), list(argv[split + 1:])
-    if head[:1] == ["ingest"] and len(head) == 2:
-        return _ingest(Path(home), Path(head[1]), command)
+    if head[:1] == ["ingest"]:
+        from .ingest import run as ingest
+
+        return ingest(argv, home)
     if head[:1] == ["score"] and len(head) == 3:
         return _score(Path(home), Path(head[1]), Path(head[2]), command)
     say(f"usage: run.py score INPUT OUTPUT -- COMMAND... | ingest OUTPUT -- COMMAND... (got {head})")
     return 2
-
-
-def _ingest(home: Path, output: Path, command: list[str]) -> int:
-    child = run_original(command)
-    if child.message:
-        say(child.message)
-    try:
-        write_ingestion_measurements(output, manifest_sha256=WrapRecord.load(home).manifest_sha256,
-                                     elapsed_s=child.elapsed_s, peak_rss_mb=child.peak_rss_mb,
-                                     exit_code=child.exit_code)
-    except Exception as error:  # noqa: BLE001 - the measurements never change the run's outcome
-        say(f"could not record the run's measurements: {type(error).__name__}: {error}")
-    return child.exit_code
 
 
 class _Scoring:

@@ -42,8 +42,11 @@ import yaml
 from codalab_worker_compat import load_yaml
 
 from ..core.capture import read_head
+from .ingest import MEASUREMENTS_FILE, WRITTEN_BY, write_ingestion_measurements
 
-MEASUREMENTS_FILE = ".aibench_measurements.json"
+__all__ = ["MEASUREMENTS_FILE", "WRITTEN_BY", "IngestionFile", "Measurement", "read_prediction_measurements",
+           "take_ingestion_measurements", "write_ingestion_measurements"]
+
 MeasuredBy = Literal["worker", "executor", "ingestion", "scoring"]
 TRUST: dict[str, str] = {
     "worker": "host: the platform's worker, outside the participant's container",
@@ -65,20 +68,6 @@ class Measurement:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"trust": TRUST[self.measured_by]}
-
-
-#: ``written_by`` of the ingestion's file: what it is, for whoever opens it
-WRITTEN_BY = ("aibench wrapped ingestion program: measurements of the participant's run for the wrapped "
-              "scoring program, which removes this file before the original scoring program starts; not a "
-              "participant's file")
-
-
-def write_ingestion_measurements(output: Path, *, manifest_sha256: str, elapsed_s: float, peak_rss_mb: float,
-                                 exit_code: int) -> None:
-    """What the wrapped ingestion program measured, for the scoring step to take (module docstring)."""
-    record = {"written_by": WRITTEN_BY, "manifest_sha256": manifest_sha256, "measured_by": "ingestion",
-              "wall_time_s": round(elapsed_s, 3), "peak_rss_mb": round(peak_rss_mb, 1), "exit_code": exit_code}
-    (output / MEASUREMENTS_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)

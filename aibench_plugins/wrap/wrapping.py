@@ -30,7 +30,7 @@ from .competition_yaml import NewColumn, add_columns
 from .image import TargetImage, target_image
 from .image_fit import check_image_fit
 from .page_setting import detailed_results_setting, html_pages_mentioned
-from .vendor import Vendored
+from .vendor import Vendored, vendor_ingestion
 from ..core.errors import ColumnEditError, WrapRefused
 from ..manifest.loading import MANIFEST_NAME, Manifest
 from ..runtime import BOOTSTRAP, MINIMUM_PYTHON
@@ -147,13 +147,16 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
             raise WrapRefused(fit.refusals)
         report.vendored, report.warnings = vendored.to_json(), report.warnings + fit.warnings
         report.image = {**target.to_json(), "checked": fit.checked}
+        ingestion_lib = Path(scratch) / "lib-ingestion"
+        vendor_ingestion(ingestion_lib, target)
         manifest_bytes = bundle.read_bytes(sibling(bundle.spec_name, MANIFEST_NAME))
         base = PurePosixPath(bundle.spec_name).parent
         for plan in plans:
             record = WrapRecord(plan.role, bundle.platform, [], __version__, manifest.sha256, plan.manifest_phase,
                                 plan.predicts, plan.phases, _original_columns(bundle), _required(manifest),
                                 report.vendored, plan.time_limit_s)
-            report.programs.append(_wrap_program(tree / base / plan.path, plan, record, lib, manifest_bytes,
+            report.programs.append(_wrap_program(tree / base / plan.path, plan, record,
+                                                 lib if plan.role == "scoring" else ingestion_lib, manifest_bytes,
                                                  bundle.platform))
         _zip_tree(tree, Path(output), first=bundle.spec_name)
     report.size_bytes = Path(output).stat().st_size

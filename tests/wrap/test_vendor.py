@@ -3,6 +3,8 @@ aibench_plugins its runtime imports, and a host-only module is never copied."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grimp
 import pytest
 
@@ -42,3 +44,61 @@ def test_a_host_only_module_in_a_vendored_room_fails_the_wrap(tmp_path: pytest.T
     monkeypatch.setattr(vendor, "RUNTIME_ROOMS", (*RUNTIME_ROOMS, "run"))
     with pytest.raises(vendor.VendorError, match="host-only"):
         vendor.vendor(tmp_path / "lib", [])  # type: ignore[operator]
+
+
+def test_the_ingestion_lib_is_exactly_what_the_ingestion_runtime_imports() -> None:
+    from aibench_plugins.runtime.ingest import MODULES
+
+    graph = grimp.build_graph("aibench_plugins", exclude_type_checking_imports=True)
+    needed = graph.find_upstream_modules("aibench_plugins.runtime.ingest") | {"aibench_plugins.runtime.ingest"}
+    files = set()
+    for module in needed:
+        parts = module.split(".")[1:]
+        package = graph.find_children(module)  # a package's module is its __init__.py
+        files.add("/".join(parts) + ("/__init__.py" if package else ".py"))
+    for module in needed:  # the packages that hold them are imported too
+        for depth in range(1, module.count(".")):
+            files.add("/".join(module.split(".")[1:depth + 1]) + "/__init__.py")
+    files |= {"__init__.py", "_version.py"}  # the package's own __init__, which imports _version
+    assert files == set(MODULES), set(MODULES) ^ files
+
+
+def test_a_wrapped_ingestion_runs_on_the_standard_library_alone(tmp_path: Path) -> None:
+    """The ingestion's lib holds only its few modules, and with no site-packages at all (``-S``:
+    no PyYAML, numpy or pluggy) the wrapped ingestion runs the original command and writes its
+    measurements, importing nothing beyond them."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from aibench_plugins.manifest.wraprecord import WrapRecord
+    from aibench_plugins.runtime import BOOTSTRAP
+    from aibench_plugins.runtime.ingest import MEASUREMENTS_FILE, MODULES
+
+    home = tmp_path / "_aibench"
+    vendor.vendor_ingestion(home / "lib")
+    shipped = {str(p.relative_to(home / "lib" / "aibench_plugins")) for p in (home / "lib").rglob("*.py")}
+    assert shipped == set(MODULES)
+    shutil.copyfile(BOOTSTRAP, home / "run.py")
+    WrapRecord("ingestion", "v2", ["python3 ingestion.py"], "0", "a" * 64, time_limit_s=30).write(home)
+    output = tmp_path / "output"
+    output.mkdir()
+    probe = ("import sys; open(sys.argv[1], 'w').write(' '.join(sorted(m for m in sys.modules "
+             "if m.split('.')[0] in {'aibench_plugins', 'yaml', 'numpy', 'pandas', 'pluggy', 'packaging', "
+             "'codalab_worker_compat'})))")
+    # the probe runs as the original command, in a child: what the runtime imported is its parent's,
+    # so the runtime itself is asked through -X importtime on its own stderr
+    result = subprocess.run([sys.executable, "-S", "-X", "importtime", str(home / "run.py"), "ingest", str(output), "--",
+                             sys.executable, "-S", "-c", probe, str(tmp_path / "child.txt")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    ours = {m for m in imported if m.startswith("aibench_plugins")}
+    assert ours, result.stderr[-2000:]
+    assert not {m.split(".")[0] for m in imported} & {"yaml", "numpy", "pandas", "pluggy", "packaging",
+                                                      "codalab_worker_compat"}, sorted(imported)
+    assert {m.replace(".", "/") for m in ours} <= {m.removesuffix(".py").removesuffix("/__init__")
+                                                  for m in ("aibench_plugins/" + f for f in MODULES)}
+    record = json.loads((output / MEASUREMENTS_FILE).read_text())
+    assert record["manifest_sha256"] == "a" * 64 and record["exit_code"] == 0 and record["wall_time_s"] >= 0
