@@ -4,7 +4,6 @@ and a real render in headless Chromium."""
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import subprocess
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from aibench_plugins.core.markers import hookimpl
 from aibench_plugins import Reporter, Section
 from aibench_plugins.evaluation.page import collect_sections, render_detailed_results
 from aibench_plugins.default_plugins import report_sections
+from chromium import chromium_args
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -165,27 +165,12 @@ def test_raising_reporter_gives_a_failure_section_and_the_page_renders() -> None
     assert "<script" not in page
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("Chromium is required for the detailed results page test; install it with "
-                "`apt-get install -y chromium` (listed in .ci/run)")
-
-
-def _chromium_args(tmp_path: Path) -> list[str]:
-    return [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600"]
-
-
 def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     sections = collect_sections(_host(), _report(concepts=CONCEPTS))
     page = tmp_path / "detailed_results.html"
     page.write_text(render_detailed_results(_report(concepts=CONCEPTS), sections=sections), encoding="utf-8")
     png = tmp_path / "page.png"
-    shot = subprocess.run([*_chromium_args(tmp_path), f"--screenshot={png}", page.as_uri()],
+    shot = subprocess.run([*chromium_args(tmp_path), f"--screenshot={png}", page.as_uri()],
                           capture_output=True, text=True, timeout=120)
     assert png.is_file(), f"no screenshot (exit {shot.returncode}): {shot.stderr[-2000:]}"
     data = png.read_bytes()
@@ -193,7 +178,7 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1200, 1600)
     assert len(data) > 10_000
-    dom = subprocess.run([*_chromium_args(tmp_path), "--dump-dom", page.as_uri()],
+    dom = subprocess.run([*chromium_args(tmp_path), "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     text = dom.stdout
