@@ -63,7 +63,10 @@ def plugin_results(document: Mapping[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def _schema_text() -> str:
-    return (Path(__file__).parents[1] / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
+    from importlib.resources import files
+
+    # a resource, not a path: in a wrapped bundle the package is imported from _aibench/lib.zip
+    return files("aibench_plugins").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 def report_schema() -> dict[str, Any]:

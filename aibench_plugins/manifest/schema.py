@@ -24,7 +24,10 @@ _JSON_TYPES = {"string": "a string", "integer": "an integer", "number": "a numbe
 
 @functools.cache
 def _schema_text() -> str:
-    return (Path(__file__).parents[1] / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
+    from importlib.resources import files
+
+    # a resource, not a path: in a wrapped bundle the package is imported from _aibench/lib.zip
+    return files("aibench_plugins").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 def manifest_schema() -> dict[str, Any]:

@@ -4,7 +4,7 @@ It is what a platform's ordinary worker runs in place of the original command: i
 that command unchanged, then the manifest's plugins, then merges their scores into the
 scores file. It needs only what the platforms' default images have (Python >= 3.10,
 numpy, pandas, PyYAML); everything else it imports is pure Python copied beside it
-(``_aibench/lib``). ``bootstrap.py`` is copied as ``_aibench/run.py``.
+(``_aibench/lib.zip``, imported with zipimport). ``bootstrap.py`` is copied as ``_aibench/run.py``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ def main():
         found = "%d.%d.%d" % tuple(sys.version_info[:3])
         return cannot_run(argv[0], command, "the aibench runtime needs Python >= %s; this image's python3 is %s (%s)"
                           % (needs, found, sys.executable))
-    sys.path.insert(0, os.path.join(HERE, "lib"))
+    # the vendored runtime: one zip (a worker unpacks one member, not hundreds), or a folder
+    packed = os.path.join(HERE, "lib.zip")
+    sys.path.insert(0, packed if os.path.isfile(packed) else os.path.join(HERE, "lib"))
     try:
         if argv[0] == "ingest":  # a few standard-library modules: the ingestion's lib holds no more
             from aibench_plugins.runtime.ingest import run

@@ -8,7 +8,7 @@ participant's).
 
 The prediction step is on every submission's critical path, so this module imports the
 standard library and :data:`MODULES` only: no plugin, no YAML, no numpy. An ingestion program
-is wrapped with a ``lib/`` of just these files (:func:`aibench_plugins.wrap.vendor.vendor_ingestion`),
+is wrapped with a ``lib.zip`` of just these files (:func:`aibench_plugins.wrap.vendor.vendor_ingestion`),
 a few kilobytes that the worker unpacks and Python imports in milliseconds;
 tests/wrap/test_vendor.py checks that they are all it imports.
 """
@@ -23,7 +23,7 @@ from ..manifest.wraprecord import WrapRecord
 from .child import run_original, say
 
 #: The files of aibench_plugins this module imports (relative to the package), and so all an
-#: ingestion program's ``_aibench/lib`` holds.
+#: ingestion program's ``_aibench/lib.zip`` holds.
 MODULES = ("__init__.py", "_version.py", "core/__init__.py", "core/errors.py", "core/lifetime.py",
            "manifest/__init__.py", "manifest/wraprecord.py", "runtime/__init__.py", "runtime/child.py",
            "runtime/ingest.py")

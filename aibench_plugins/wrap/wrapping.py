@@ -30,7 +30,7 @@ from .competition_yaml import NewColumn, add_columns
 from .image import TargetImage, target_image
 from .image_fit import check_image_fit
 from .page_setting import detailed_results_setting, html_pages_mentioned
-from .vendor import Vendored, vendor_ingestion
+from .vendor import Vendored, vendor_ingestion, zip_lib
 from ..core.errors import ColumnEditError, WrapRefused
 from ..manifest.loading import MANIFEST_NAME, Manifest
 from ..runtime import BOOTSTRAP, MINIMUM_PYTHON
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from codalab_worker_compat import Worker
 
 RUNTIME_DIR = "_aibench"
+#: the vendored runtime and plugins in a wrapped program, imported from the zip (zipimport)
+LIB_ZIP = "lib.zip"
 Role = Literal["scoring", "ingestion"]
 
 
@@ -322,7 +324,7 @@ def _wrap_folder(folder: Path, plan: _Plan, record: WrapRecord, lib: Path, manif
     home = folder / RUNTIME_DIR
     home.mkdir()
     shutil.copyfile(BOOTSTRAP, home / "run.py")
-    shutil.copytree(lib, home / "lib")
+    zip_lib(lib, home / LIB_ZIP)
     (home / MANIFEST_NAME).write_bytes(manifest_bytes)
     replace(record, original_commands=originals).write(home)
     return WrappedProgram(plan.path, plan.role, [int(p["number"]) for p in plan.phases], originals, commands)
