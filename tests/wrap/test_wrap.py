@@ -218,7 +218,7 @@ def test_docs_wrap_md_lists_every_change_wrap_makes(tmp_path: Path) -> None:
     assert named == {"competition.yaml", "metadata", "_aibench/", "leaderboards", "enable_detailed_results"}, named
     missing = [n for n in sorted(named) if f"`{n}" not in section]
     assert not missing, f"docs/wrap.md does not name: {missing}"
-    for part in ("run.py", "lib/", "aibench.json", "wrap.json"):  # what _aibench/ holds
+    for part in ("run.py", "lib.zip", "aibench.json", "wrap.json"):  # what _aibench/ holds
         assert part in section
 
 
