@@ -219,13 +219,20 @@ def load_bundle(path: str | Path) -> Bundle:
         names = frozenset(m for m in members if not m.endswith("/"))
     else:
         raise BundleError(f"{path} does not exist", file=str(path))
-    spec = _parse_spec(text, spec_name)
+    spec, tagged = _parse_spec(text, spec_name)
     version = str(spec.get("version", "1"))
     if version in ("1", "1.5"):
         platform: Platform = "v1"
         phases, columns = _v1_phases(spec), _v1_columns(spec)
     elif version == "2":
         platform = "v2"
+        if tagged:  # the v2 site is Codabench, whose safe_load refuses the tag (§3.1): the upload fails
+            line = next((n for n, row in enumerate(text.decode("utf-8", "replace").splitlines(), 1)
+                         if "!!python/" in row), None)
+            raise BundleError(f"{spec_name} has a !!python/ tag, which Codabench's yaml.safe_load refuses: the site "
+                              "would not accept this bundle (only the v1 site's full_load reads such tags, §3.1)",
+                              file=spec_name, line=line,
+                              fix="Organiser: write the plain value instead (!!python/unicode 'x' is just 'x')")
         phases, columns = _v2_phases(spec), _v2_columns(spec)
     else:
         raise BundleError(f"unknown bundle version {version!r}", file=spec_name,
@@ -233,15 +240,17 @@ def load_bundle(path: str | Path) -> Bundle:
     return Bundle(path, spec_name, spec, platform, version, phases, columns, names)
 
 
-def _parse_spec(text: bytes, name: str) -> dict[str, Any]:
-    """The spec as the site reads it: v2's ``safe_load``; when a tag refuses it, v1's ``full_load``
-    for the plain-data ``!!python/`` tags of old CodaLab dumps (§3.1), never evaluating one.
-    Aliases are bounded (``_yaml``). Raises only :class:`BundleError`."""
+def _parse_spec(text: bytes, name: str) -> tuple[dict[str, Any], bool]:
+    """The spec as the site reads it, and whether it needed a ``!!python/`` tag: v2's
+    ``safe_load``; when a tag refuses it, v1's ``full_load`` for the plain-data ``!!python/`` tags
+    of old CodaLab dumps (§3.1), never evaluating one. Aliases are bounded (``_yaml``). Raises
+    only :class:`BundleError`."""
+    tagged = False
     try:
         try:
             spec = load(text, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.constructor.ConstructorError:
-            spec = load(text, PlainDataLoader)
+            spec, tagged = load(text, PlainDataLoader), True
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         problem = getattr(error, "problem", None) or error
@@ -251,7 +260,7 @@ def _parse_spec(text: bytes, name: str) -> dict[str, Any]:
                               "small mappings") from None
     if not isinstance(spec, dict):
         raise BundleError(f"{name} must hold a mapping at the top level, found {type(spec).__name__}", file=name)
-    return spec
+    return spec, tagged
 
 
 def _int(value: Any, where: str, default: int) -> int:

@@ -92,6 +92,15 @@ def test_v1_python_tags_are_read_as_the_v1_site_does(tmp_path: Path) -> None:
     assert load_bundle(tmp_path).spec["title"] == "Old"
 
 
+def test_v2_python_tags_are_refused_as_codabench_refuses_them(tmp_path: Path) -> None:
+    """§3.1: the v2 site is Codabench, whose safe_load refuses the tag: the upload would fail."""
+    (tmp_path / "competition.yaml").write_text("version: 2\ntitle: !!python/unicode 'New'\nphases: []\n")
+    with pytest.raises(BundleError) as refused:
+        load_bundle(tmp_path)
+    assert (refused.value.file, refused.value.line) == ("competition.yaml", 2)
+    assert "safe_load refuses" in refused.value.message and "Organiser" in (refused.value.fix or "")
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [("version: 3\n", "unknown bundle version '3'"), ("title: [unclosed\n", "not valid YAML"),
