@@ -11,6 +11,7 @@ version of the numbers they produce, and bounds.
 from __future__ import annotations
 
 import enum
+import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .errors import ComponentInfoError
 
 __all__ = [
     "KINDS",
+    "AnalysisInfo",
     "CheckInfo",
     "Component",
     "ComponentInfo",
@@ -28,6 +30,7 @@ __all__ = [
     "Kind",
     "KindSpec",
     "MetricInfo",
+    "SummarySpec",
 ]
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$")
@@ -200,6 +203,51 @@ class ExecutorInfo(ComponentInfo):
                 "a tuple of option names")
 
 
+@dataclass(frozen=True)
+class SummarySpec:
+    """A family of summaries an analysis can give.
+
+    ``pattern`` names them; ``{metric}`` stands for a manifest metric key (``worst_group.{metric}``
+    gives ``worst_group.macro_f1``). ``direction`` is the leaderboard sort of such a column:
+    ``maximize``, ``minimize``, or ``metric`` (the direction of the metric ``{metric}`` names).
+    """
+
+    pattern: str
+    direction: Literal["maximize", "minimize", "metric"]
+    description: str = ""
+
+    def matches(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(name, self.pattern.replace("{metric}", "*"))
+
+
+@dataclass(frozen=True)
+class AnalysisInfo(ComponentInfo):
+    """Declarative description of a fairness or robustness checker.
+
+    :param summaries: every family of summaries it can give; ``aibench validate`` checks each
+        manifest ``columns`` entry against them (with a did-you-mean), before anything runs.
+    :param needs: what it needs beyond the aligned metric inputs: ``"groups"`` (sensitive
+        attributes: the host then requires ``min_group_size``), ``"perturbed_runs"`` (the
+        predictions of the prediction step re-run on perturbed inputs, code submissions).
+    """
+
+    summaries: tuple[SummarySpec, ...] = ()
+    needs: tuple[str, ...] = ()
+    version: str = "1"
+
+    def summary_spec(self, name: str) -> SummarySpec | None:
+        """The family ``name`` belongs to, or ``None``."""
+        return next((spec for spec in self.summaries if spec.matches(name)), None)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Any:
+        values = dict(data)
+        values["summaries"] = tuple(SummarySpec(**s) if isinstance(s, Mapping) else s
+                                    for s in values.get("summaries", ()))
+        values["needs"] = tuple(values.get("needs", ()))
+        return cls(**values)
+
+
 @runtime_checkable
 class Component(Protocol):
     """Anything a plugin registers: an object with an ``info`` attribute."""
@@ -218,8 +266,8 @@ def _expect(info: ComponentInfo, name: str, ok: bool, expected: str) -> None:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, InputSpec):
-        return {name: getattr(value, name) for name in value.__dataclass_fields__}
+    if isinstance(value, (InputSpec, ComponentInfo)) or hasattr(type(value), "__dataclass_fields__"):
+        return {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -263,9 +311,9 @@ def _rows() -> dict[Kind, KindSpec]:
         KindSpec(Kind.METRIC, "aibench_register_metrics", "metrics", MetricInfo, "metrics", "metric",
                  "after scoring"),
         KindSpec(Kind.CHECK, "aibench_register_checks", "checks", CheckInfo, "checks", "check", "before scoring"),
-        KindSpec(Kind.FAIRNESS, "aibench_register_fairness_checkers", "fairness checkers", ComponentInfo,
+        KindSpec(Kind.FAIRNESS, "aibench_register_fairness_checkers", "fairness checkers", AnalysisInfo,
                  "fairness", "component"),
-        KindSpec(Kind.ROBUSTNESS, "aibench_register_robustness_checkers", "robustness checkers", ComponentInfo,
+        KindSpec(Kind.ROBUSTNESS, "aibench_register_robustness_checkers", "robustness checkers", AnalysisInfo,
                  "robustness", "component"),
         KindSpec(Kind.COMPLEXITY, "aibench_register_complexity_meters", "complexity meters", ComponentInfo,
                  "complexity", "component"),

@@ -11,7 +11,7 @@ import pytest
 
 from aibench_plugins import CheckInfo, ComponentInfo, ExecutorInfo, Kind, PluginHost, hookimpl, metric
 from aibench_plugins.core import hookspecs as _hookspecs
-from aibench_plugins.core.kinds import KINDS
+from aibench_plugins.core.kinds import KINDS, AnalysisInfo
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugin-hooks.md"
 HOOKS = [row.hook for row in KINDS.values()]  # the hook documentation tests derive from the table of kinds
@@ -104,11 +104,11 @@ def test_hook_aibench_register_checks() -> None:
 
 
 def test_hook_aibench_register_fairness_checkers() -> None:
-    _registered(Kind.FAIRNESS, _Component(ComponentInfo(id="acme.group_gap")))
+    _registered(Kind.FAIRNESS, _Component(AnalysisInfo(id="acme.group_gap")))
 
 
 def test_hook_aibench_register_robustness_checkers() -> None:
-    _registered(Kind.ROBUSTNESS, _Component(ComponentInfo(id="acme.bootstrap_ci")))
+    _registered(Kind.ROBUSTNESS, _Component(AnalysisInfo(id="acme.bootstrap_ci")))
 
 
 def test_hook_aibench_register_complexity_meters() -> None:
