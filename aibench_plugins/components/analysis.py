@@ -94,12 +94,13 @@ class AnalysisContext:
     :param reference_dir: ``input/ref``, the hidden reference data.
     :param table: any table the manifest declares under ``data``, by name, read once
         (raises :class:`~aibench_plugins.data.readers.ReadError`).
-    :param seed: the entry's seed (``params.seed``, else 0): the same submission gives the same numbers.
+    :param seed: the entry's ``seed`` (default 0): the same submission gives the same numbers.
     :param min_group_size: the entry's minimum group size (``None`` when the kind does not need groups).
     :param perturbed_runs: perturbation name -> the ``input/res`` of the prediction step re-run
         on inputs perturbed that way (code submissions; empty otherwise).
-    :param read_predictions: reads a predictions table from another ``input/res`` folder
-        (``read_predictions(folder, table_name)``), as the metrics' own are read.
+    :param read_predictions: ``read_predictions(folder, key)``: the predictions of metric ``key``
+        read from another ``input/res`` folder (a perturbed run) as the metric's own are read, aligned
+        on the same ids as ``metrics[key]`` (raises ``ReadError`` when unreadable or when ids differ).
     """
 
     metrics: Mapping[str, MetricData]
