@@ -238,11 +238,11 @@ def threshold_flags(entry: AnalysisEntry, record: AnalysisRecord) -> tuple[Flag,
 
 
 def _flag_message(entry: AnalysisEntry, threshold: Threshold, value: float) -> str:
-    side = "below the organiser's minimum" if threshold.bound == "min" else "above the organiser's maximum"
-    outcome = ("the submission fails (the organiser's threshold; its original scores are kept)"
-               if threshold.action == "fail" else "flagged (the organiser's threshold; the submission stands)")
-    return (f"{entry.label}: {threshold.summary} is {value:.6g}, {side} of {threshold.value:g} "
-            f"({threshold.bound} {threshold.value:g}): {outcome}")
+    side = "below the minimum" if threshold.bound == "min" else "above the maximum"
+    outcome = ("the submission fails; its original scores are kept" if threshold.action == "fail"
+               else "flagged; the submission stands")
+    return (f"{entry.label}: {threshold.summary} is {value:.6g}, {side} of {threshold.value:g} that the organiser "
+            f"set (a '{threshold.action}' threshold): {outcome}")
 
 
 def _column_value(record: AnalysisRecord, column: AnalysisColumn, session: EvaluationSession
