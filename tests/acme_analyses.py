@@ -63,8 +63,9 @@ class GroupGap:
                 if rows.sum() >= minimum:
                     values[name] = value
             large = len(values)
-            worst = min(values.values()) if metric.direction == "maximize" else max(values.values())
-            gap = max(values.values()) - min(values.values())
+            found = list(values.values())
+            worst = (min(found) if metric.direction == "maximize" else max(found)) if found else None
+            gap = max(found) - min(found) if found else None
             if fault == "nan":
                 gap = worst = float("nan")
             if fault == "huge":

@@ -83,12 +83,13 @@ def _scope_problems(sections: Sequence[tuple[str, Kind, str, Any, str]], metrics
         registry = host.registry(kind)
         for index, entry in enumerate(entries):
             at = f"{base}/{section}/{index}"
-            if not isinstance(entry, Mapping) or is_broken(at):
+            if not isinstance(entry, Mapping):
                 continue
             use = entry.get("use")
-            info = registry.get(use).component.info if isinstance(use, str) and use in registry else None
+            info = registry.get(use).component.info if isinstance(use, str) and use in registry \
+                and not is_broken(f"{at}/use") else None
             key = entry.get("key")
-            if isinstance(key, str):
+            if isinstance(key, str) and not is_broken(f"{at}/key"):
                 if key in entry_keys:
                     add(f"{at}/key", f"entry key {key!r} is used twice among the phase's fairness and robustness "
                                      f"entries (first at {entry_keys[key]}).", expected="a key of its own",
