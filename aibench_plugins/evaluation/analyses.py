@@ -42,7 +42,7 @@ from ..core.registry import component_description
 from ..manifest.analyses import summary_direction
 from ..manifest.plan import AnalysisColumn, AnalysisEntry, Threshold
 from .score_fields import unstorable
-from .session import PluginColumn, PluginFailure, _label_sets
+from .results import PluginColumn, PluginFailure, label_sets
 
 if TYPE_CHECKING:
     from ..core.host import PluginHost
@@ -124,6 +124,7 @@ def _run_entry(session: EvaluationSession, kind: Kind, entry: AnalysisEntry, tab
                                                  outcome.traceback))
         evaluation.columns += [_column(entry, column, info, registration, None, session) for column in entry.columns]
         return
+    assert isinstance(result, AnalysisResult)
     record = publishable(kind.value, entry, registration.plugin, info.id, result, minimum)
     record = replace(record, flags=threshold_flags(entry, record))
     for threshold in entry.thresholds:
@@ -322,8 +323,8 @@ def metric_data(session: EvaluationSession, tables: _Tables) -> dict[str, Metric
         ids = np.asarray(tables.get(names["references"]).ids)[report.reference_rows]
         found[entry.key] = MetricData(
             entry.key, entry.label, info, dict(entry.params), component, ids,
-            _label_sets(predicted, session.plan.tables[names["predictions"]].separator),
-            _label_sets(expected, session.plan.tables[names["references"]].separator), entry.output)
+            label_sets(predicted, session.plan.tables[names["predictions"]].separator),
+            label_sets(expected, session.plan.tables[names["references"]].separator), entry.output)
     return found
 
 
@@ -365,4 +366,4 @@ def read_predictions(session: EvaluationSession, tables: _Tables, folder: Path, 
     if not report.ok or not np.array_equal(report.reference_rows, own.reference_rows):
         raise ReadError(f"the predictions in {folder.name} do not cover the same ids as the submission's own: "
                         + "; ".join(report.messages()), file=decl.file, kind="invalid")
-    return _label_sets(predicted, decl.separator)
+    return label_sets(predicted, decl.separator)

@@ -49,7 +49,7 @@ def analysis_problems(doc: Mapping[str, Any], host: PluginHost, original: set[st
     if isinstance(doc.get("phases"), Mapping):
         scopes += [(str(k), v) for k, v in doc["phases"].items() if isinstance(v, Mapping)]
     for phase, override in scopes:
-        metrics_at = pointer("phases", phase) if phase is not None and "metrics" in override else ""
+        metrics_at = pointer("phases", str(phase)) if phase is not None and "metrics" in override else ""
         metrics = (override if metrics_at else doc).get("metrics")
         metrics = metrics if isinstance(metrics, list) else []
         sections: list[tuple[str, Kind, str, Any, str]] = []
@@ -57,7 +57,7 @@ def analysis_problems(doc: Mapping[str, Any], host: PluginHost, original: set[st
             inside = phase is not None and section in override
             if phase is not None and not inside and not metrics_at:
                 continue  # the top-level entries on the top-level metrics: checked once, at the top level
-            base = pointer("phases", phase) if inside else ""
+            base = pointer("phases", str(phase)) if inside else ""
             where = f" in phase {phase!r}" if phase is not None and not inside else ""
             sections.append((section, kind, base, (override if inside else doc).get(section), where))
         _scope_problems(sections, metrics, splits, host, original, once, is_broken)
