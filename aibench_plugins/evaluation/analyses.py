@@ -28,6 +28,7 @@ The result is one :class:`AnalysisRecord` per entry that ran (``report.json``'s 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -151,8 +152,8 @@ def _invalid(result: Any) -> str | None:
             return f"analyse() returned {name} that are not all {kind.__name__}"
     if not all(isinstance(s.name, str) for s in result.summaries):
         return "analyse() returned a summary whose name is not a string"
-    if not all(isinstance(g.n, int) and not isinstance(g.n, bool) for g in result.groups):
-        return "analyse() returned a GroupStat whose n is not an integer"
+    if not all(isinstance(g.n, numbers.Integral) and not isinstance(g.n, bool) and g.n >= 0 for g in result.groups):
+        return "analyse() returned a GroupStat whose n is not a count (an integer of at least 0)"
     if not all(isinstance(t, Mapping) for t in result.tables) or not all(isinstance(n, str) for n in result.notes):
         return "analyse() returned tables that are not mappings or notes that are not strings"
     return None
