@@ -10,7 +10,8 @@ worst such group's value (``worst_group.<metric>``). ``params.fault`` makes it m
 ``omit`` (gives no ``worst_group.*``), ``huge`` (a gap no leaderboard can store).
 
 ``acme.overall`` (a robustness checker, needs nothing) gives ``score.<metric>``, each metric on
-every row, and ``constant`` (``params.value``, default 0.5).
+every row, ``constant`` (``params.value``, default 0.5) and, with ``params.compare`` a metric key,
+``agreement.<run>``: the share of that metric's predictions each perturbed run left unchanged.
 """
 
 from __future__ import annotations
@@ -85,11 +86,20 @@ class Overall:
 
     info = AnalysisInfo(
         id="acme.overall", description="Each metric on every row, and a constant.",
-        summaries=(SummarySpec("score.{metric}", "metric"), SummarySpec("constant", "maximize")),
-        params_schema={"type": "object", "additionalProperties": False, "properties": {"value": {"type": "number"}}})
+        summaries=(SummarySpec("score.{metric}", "metric"), SummarySpec("constant", "maximize"),
+                   SummarySpec("agreement.*", "maximize", "Share of predictions a perturbed run left unchanged.")),
+        params_schema={"type": "object", "additionalProperties": False,
+                       "properties": {"value": {"type": "number"}, "compare": {"type": "string"}}})
 
-    def analyse(self, context: Any, value: float = 0.5) -> Any:
+    def analyse(self, context: Any, value: float = 0.5, compare: str | None = None) -> Any:
+        import numpy as np
+
         summaries = [Summary(f"score.{key}", metric.compute()) for key, metric in context.metrics.items()]
+        if compare is not None:  # the metric ``compare``'s predictions in each perturbed run
+            own = np.asarray(context.metrics[compare].predictions)
+            for name, folder in sorted(context.perturbed_runs.items()):
+                other = np.asarray(context.read_predictions(folder, compare))
+                summaries.append(Summary(f"agreement.{name}", float(np.mean(own == other))))
         return AnalysisResult(summaries=[*summaries, Summary("constant", value)],
                               notes=[f"seed {context.seed}", f"perturbed runs: {sorted(context.perturbed_runs)}"])
 

@@ -137,6 +137,47 @@ def test_perturbed_runs_of_the_session_reach_the_context(tmp_path: Path) -> None
     assert evaluation.analyses[-1].notes[-1] == "perturbed runs: ['blur', 'noise']"
 
 
+def _perturbed(folder: Path, changed: int, drop: int = 0) -> Path:
+    """The good submission with the label of its first ``changed`` rows changed, less its last ``drop`` rows."""
+    with (GOOD / "predictions.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows[:changed]:
+        row["label"] = "setosa" if row["label"] != "setosa" else "versicolor"
+    folder.mkdir()
+    with (folder / "predictions.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["id", "label"])
+        writer.writeheader()
+        writer.writerows(rows[:len(rows) - drop])
+    return folder
+
+
+def test_read_predictions_reads_a_perturbed_run_aligned_on_the_metric_ids(tmp_path: Path) -> None:
+    bundle = analysis_bundle(tmp_path, robustness=[{"use": "acme.overall", "key": "overall",
+                                                    "params": {"compare": "mcc"},
+                                                    "columns": [{"summary": "agreement.noise", "key": "agree"}]}])
+    session = _session(bundle)
+    session.perturbed_runs = {"noise": _perturbed(tmp_path / "noise", 5), "blur": _perturbed(tmp_path / "blur", 0)}
+    evaluation = session.after_scoring(GOOD, bundle / "reference_data")
+
+    overall = evaluation.analyses[-1]
+    assert overall.summary("agreement.noise").value == pytest.approx(40 / 45)  # type: ignore[union-attr]
+    assert overall.summary("agreement.blur").value == 1.0  # type: ignore[union-attr]
+    assert _columns(evaluation)["agree"].value == pytest.approx(40 / 45)
+
+
+def test_a_perturbed_run_missing_ids_is_a_failure_of_the_entry_that_reads_it(tmp_path: Path) -> None:
+    bundle = analysis_bundle(tmp_path, robustness=[{"use": "acme.overall", "key": "overall",
+                                                    "params": {"compare": "mcc"}}])
+    session = _session(bundle)
+    session.perturbed_runs = {"short": _perturbed(tmp_path / "short", 0, drop=2)}
+    evaluation = session.after_scoring(GOOD, bundle / "reference_data")
+
+    [failure] = evaluation.failures
+    assert (failure.kind, failure.key) == ("robustness", "overall")
+    assert "ReadError" in failure.message and "do not cover the same ids" in failure.message
+    assert [r.key for r in evaluation.analyses] == ["fairness"]
+
+
 def test_a_summary_the_component_did_not_give_fails_only_its_column(tmp_path: Path) -> None:
     bundle = analysis_bundle(tmp_path, fairness=[fairness_entry(params={"fault": "omit"})])
     session, evaluation = _evaluate(bundle)
