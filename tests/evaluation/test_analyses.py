@@ -321,3 +321,21 @@ def test_the_report_document_carries_the_analyses_and_validates(tmp_path: Path) 
     assert set(document["analyses"][0]) == {"kind", "component", "plugin", "key", "label", "min_group_size",
                                             "dropped_groups", "summaries", "groups", "tables", "notes", "flags"}
     assert report_problems(document) == []
+
+
+def test_an_entry_whose_component_is_not_registered_is_a_failure_and_is_left_out(tmp_path: Path) -> None:
+    from aibench_plugins import PluginHost
+
+    bundle = analysis_bundle(tmp_path, fairness=[fairness_entry(required=True)])
+    manifest, _ = parse_manifest((bundle / "aibench.json").read_bytes())
+    assert manifest is not None
+    host = PluginHost(strict=False, raise_failures=False)
+    host.load_builtins()
+    host.freeze()
+    session = EvaluationSession(manifest, host)
+    evaluation = session.after_scoring(GOOD, bundle / "reference_data")
+
+    [failure] = [f for f in evaluation.failures if f.kind == "fairness"]
+    assert (failure.component, failure.key, failure.required) == ("acme.group_gap", "fairness", True)
+    assert session.plan.fairness == () and evaluation.analyses == []
+    assert "f1_gap" not in _columns(evaluation) and _columns(evaluation)["macro_f1"].value is not None
