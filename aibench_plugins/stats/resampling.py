@@ -96,6 +96,8 @@ class BinnedMean:
     ``exact`` is true when every bin holds a single value (then the binned bootstrap is the
     exact row bootstrap); ``within_share`` is the share of the total sum of squares that lies
     within bins (the only part the binned bootstrap approximates, see :func:`bin_mean`).
+    ``rows`` holds the values themselves when there are no more rows than bins: then the
+    replicates draw rows (the plain bootstrap, cheaper than a multinomial over as many cells).
     """
 
     counts: NDArray[Any]
@@ -104,6 +106,7 @@ class BinnedMean:
     n: int
     mean: float
     within_share: float
+    rows: NDArray[Any] | None = None
 
     @property
     def exact(self) -> bool:
@@ -119,6 +122,9 @@ class BinnedMean:
         spread = np.sqrt(self.variances)
         for start in range(0, n_boot, chunk):
             size = min(chunk, n_boot - start)
+            if self.rows is not None:
+                out[start:start + size] = self.rows[resample_indices(rng, self.n, size)].mean(axis=1)
+                continue
             drawn = rng.multinomial(self.n, probabilities, size=size)
             total = drawn @ self.means
             if not self.exact:
@@ -135,8 +141,9 @@ _EDGE_SAMPLE = 1 << 16
 def bin_mean(values: Any, bins: int = BINS) -> BinnedMean:
     """Bin per-row values for the **binned bootstrap of a mean** (scales to any number of rows).
 
-    Method: the rows are put in ``bins`` bins by value (edges at the quantiles of an evenly
-    strided sample of 65,536 rows; rows of equal value always share a bin). A replicate draws
+    Method (with more rows than ``bins``; otherwise the rows themselves are drawn): the rows are
+    put in ``bins`` bins by value (edges at the quantiles of an evenly strided sample of 65,536
+    rows; rows of equal value always share a bin). A replicate draws
     the bin counts ``N ~ Multinomial(n, cᵢ/n)``, which is *exactly* the distribution of the bin
     counts of ``n`` rows drawn with replacement, and replaces the sum of the ``Nⱼ`` values drawn
     in bin ``j`` by ``Nⱼ mⱼ + √(Nⱼ vⱼ) Z`` (``mⱼ``, ``vⱼ``: the bin's mean and variance,
@@ -158,6 +165,9 @@ def bin_mean(values: Any, bins: int = BINS) -> BinnedMean:
     n = x.size
     if n == 0:
         raise ValueError("a bootstrap of a mean over no rows")
+    if n <= bins:
+        mean = float(x.mean())
+        return BinnedMean(np.ones(n), x.copy(), np.zeros(n), n, mean, 0.0, x.copy())
     step = max(1, n // _EDGE_SAMPLE)
     edges = np.unique(np.quantile(x[::step], np.linspace(0.0, 1.0, bins + 1)[1:-1]))
     which = np.searchsorted(edges, x, side="right")
