@@ -40,8 +40,7 @@ from aibench_plugins.components.analysis import (
     SummarySpec,
 )
 
-from aibench_plugins import stats
-from aibench_plugins.stats.engine import FEW, METHODS
+from aibench_plugins.stats.methods import FEW, METHODS
 
 __all__ = ["BootstrapCI", "BootstrapCISection"]
 
@@ -82,6 +81,8 @@ class BootstrapCI:
     )
 
     def analyse(self, context: AnalysisContext, **params: Any) -> AnalysisResult:
+        from aibench_plugins import stats
+
         keys = _chosen(context.metrics, params.get("metrics"))
         confidence = float(params.get("confidence", 0.95))
         method = str(params.get("method", "auto"))

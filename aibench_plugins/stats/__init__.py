@@ -23,10 +23,27 @@ Normal quantiles come from :class:`statistics.NormalDist`.
 
 from __future__ import annotations
 
-from .engine import confusion_replicates, metric_interval, metric_replicates
-from .fastpaths import ConfusionBootstrap, MeanBootstrap, fast_path
-from .intervals import Interval, bca_interval, percentile_interval, proportion_interval
-from .resampling import case_weights
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import confusion_replicates, metric_interval, metric_replicates
+    from .fastpaths import ConfusionBootstrap, MeanBootstrap, fast_path
+    from .intervals import Interval, bca_interval, percentile_interval, proportion_interval
+    from .resampling import case_weights
+
+_WHERE = {"confusion_replicates": "engine", "metric_interval": "engine", "metric_replicates": "engine",
+          "ConfusionBootstrap": "fastpaths", "MeanBootstrap": "fastpaths", "fast_path": "fastpaths",
+          "Interval": "intervals", "bca_interval": "intervals", "percentile_interval": "intervals",
+          "proportion_interval": "intervals", "case_weights": "resampling"}
+
+
+def __getattr__(name: str) -> Any:  # imported on first use: loading the built-in plugins stays cheap
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ConfusionBootstrap",

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .fastpaths import fast_path
 from .intervals import Interval, bca_interval, percentile_interval, proportion_interval
+from .methods import FEW, METHODS
 from .resampling import bin_mean, generator, matrix_draws, resample_indices
 
 if TYPE_CHECKING:
@@ -39,15 +40,12 @@ if TYPE_CHECKING:
 
 __all__ = ["FEW", "METHODS", "ROW_BUDGET", "confusion_replicates", "metric_interval", "metric_replicates"]
 
-FEW = 20
-"""``auto`` takes Wilson's interval for a proportion with fewer successes or failures than this."""
 ROW_BUDGET = 20_000_000
 """Row evaluations :func:`metric_interval` spends on a metric without a fast path (between
 :data:`MIN_ROW_REPLICATES` and :data:`MAX_ROW_REPLICATES` replicates)."""
 MIN_ROW_REPLICATES = 100
 MAX_ROW_REPLICATES = 2000
 JACKKNIFE_GROUPS = 20
-METHODS = ("auto", "percentile", "bca", "wilson", "clopper_pearson")
 
 
 def _selected(metric: MetricData, rows: Any) -> NDArray[Any] | None:
