@@ -40,7 +40,7 @@ from aibench_plugins.components.analysis import (
     SummarySpec,
 )
 
-from aibench_plugins.stats.methods import FEW, METHODS
+from aibench_plugins.stats import FEW, METHODS
 
 __all__ = ["BootstrapCI", "BootstrapCISection"]
 

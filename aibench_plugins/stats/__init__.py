@@ -26,6 +26,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .methods import FEW, METHODS
+
 if TYPE_CHECKING:
     from .engine import confusion_replicates, metric_interval, metric_replicates
     from .fastpaths import ConfusionBootstrap, MeanBootstrap, fast_path
@@ -46,6 +48,8 @@ def __getattr__(name: str) -> Any:  # imported on first use: loading the built-i
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "FEW",
+    "METHODS",
     "ConfusionBootstrap",
     "Interval",
     "MeanBootstrap",

@@ -8,7 +8,7 @@ Three paths (chosen by :func:`~.fastpaths.fast_path` from the metric's component
     ``n`` counts over the cells (exactly the matrix of ``n`` rows drawn with replacement), and the
     metric is evaluated on a batch of matrices at once. BCa's jackknife is exact and cheap: the
     leave-one-out matrices are the matrix less one count in one non-empty cell (at most k²
-    distinct values, weighted by the cell counts).
+    distinct values, weighted by the cell counts; grouped, as below, for very many classes).
 ``mean``
     The per-row values are binned once and each replicate draws the bin counts (the binned
     bootstrap of :func:`~.resampling.bin_mean`, with what it approximates and its bound); the
@@ -46,6 +46,8 @@ ROW_BUDGET = 20_000_000
 MIN_ROW_REPLICATES = 100
 MAX_ROW_REPLICATES = 2000
 JACKKNIFE_GROUPS = 20
+JACKKNIFE_CELLS = 1 << 27
+"""Cell evaluations above which the confusion path's jackknife is grouped instead of exact."""
 
 
 def _selected(metric: MetricData, rows: Any) -> NDArray[Any] | None:
@@ -121,15 +123,39 @@ class _ConfusionPath(_Path):
         return np.concatenate([self._scores(batch) for batch in matrix_draws(self.matrix, n_boot, seed)])
 
     def jackknife(self, seed: int) -> tuple[NDArray[Any], NDArray[Any] | None]:
+        """Exact: one leave-one-out matrix per non-empty cell, weighted by its count (by batches of
+        at most 2**22 cells); when that exceeds :data:`JACKKNIFE_CELLS` cell evaluations (many
+        classes), a grouped jackknife on the matrix: each cell's count split at random into
+        :data:`JACKKNIFE_GROUPS` groups (multinomially, with the seed), leave one group out."""
         import numpy as np
 
-        cells = np.flatnonzero(self.matrix.ravel())
         if self.n < 2:
             return np.zeros(0), None
-        left_out = np.repeat(self.matrix.ravel()[None], len(cells), axis=0)
-        left_out[np.arange(len(cells)), cells] -= 1
-        values = self._scores(left_out.reshape((len(cells), *self.matrix.shape)))
-        return values, self.matrix.ravel()[cells]
+        flat = self.matrix.ravel()
+        cells = np.flatnonzero(flat)
+        if len(cells) * flat.size > JACKKNIFE_CELLS:
+            return self._grouped_jackknife(seed), None
+        step = max(1, (1 << 22) // flat.size)
+        values = []
+        for start in range(0, len(cells), step):
+            part = cells[start:start + step]
+            left_out = np.repeat(flat[None], len(part), axis=0)
+            left_out[np.arange(len(part)), part] -= 1
+            values.append(self._scores(left_out.reshape((len(part), *self.matrix.shape))))
+        return np.concatenate(values), flat[cells]
+
+    def _grouped_jackknife(self, seed: int) -> NDArray[Any]:
+        import numpy as np
+
+        groups = min(self.n, JACKKNIFE_GROUPS)
+        rng = generator(seed + 1)
+        flat = self.matrix.ravel()
+        split = np.zeros((groups, flat.size), dtype=np.int64)
+        for cell in np.flatnonzero(flat):
+            split[:, cell] = rng.multinomial(int(flat[cell]), np.full(groups, 1.0 / groups))
+        left_out = (flat[None] - split)
+        keep = left_out.sum(axis=1) > 0
+        return self._scores(left_out[keep].reshape((int(keep.sum()), *self.matrix.shape)))
 
 
 class _MeanPath(_Path):

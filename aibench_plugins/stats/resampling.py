@@ -75,6 +75,7 @@ def matrix_draws(matrix: Any, n_boot: int, seed: int, chunk: int = 2048) -> Iter
     import numpy as np
 
     counts = np.asarray(matrix, dtype=np.int64)
+    chunk = max(1, min(chunk, (1 << 22) // max(counts.size, 1)))  # a batch holds at most 2**22 cells
     cells = np.flatnonzero(counts.ravel())
     total = int(counts.sum())
     if total <= 0:
@@ -165,6 +166,9 @@ def bin_mean(values: Any, bins: int = BINS) -> BinnedMean:
     n = x.size
     if n == 0:
         raise ValueError("a bootstrap of a mean over no rows")
+    if not np.isfinite(x).all():
+        raise ValueError(f"the per-row values hold {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite "
+                         f"value(s): their mean has no interval")
     if n <= bins:
         mean = float(x.mean())
         return BinnedMean(np.ones(n), x.copy(), np.zeros(n), n, mean, 0.0, x.copy())

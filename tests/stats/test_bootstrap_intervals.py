@@ -95,3 +95,19 @@ def test_acceleration_is_zero_for_a_symmetric_jackknife_and_signed_otherwise() -
     assert acceleration(np.array([1.0, 2.0, 3.0])) == 0.0
     assert acceleration(np.array([2.0, 2.0])) == 0.0
     assert acceleration(np.array([0.0, 0.0, 0.0, 3.0])) < 0 < acceleration(np.array([0.0, 3.0, 3.0, 3.0]))
+
+
+def test_the_grouped_confusion_jackknife_for_many_classes_is_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aibench_plugins.stats import engine
+
+    rng = np.random.default_rng(9)
+    truth = rng.integers(0, 4, 3000)
+    predicted = np.where(rng.random(3000) < 0.5, truth, rng.integers(0, 4, 3000))
+    metric = metric_data(cohen_kappa, predicted, truth)
+    exact = engine.metric_interval(metric, method="bca", n_boot=3000, seed=1)
+    monkeypatch.setattr(engine, "JACKKNIFE_CELLS", 0)
+    values, weights = _path(metric, None).jackknife(0)
+    assert weights is None and len(values) == engine.JACKKNIFE_GROUPS
+    grouped = engine.metric_interval(metric, method="bca", n_boot=3000, seed=1)
+    width = exact.high - exact.low
+    assert abs(grouped.low - exact.low) < 0.05 * width and abs(grouped.high - exact.high) < 0.05 * width
