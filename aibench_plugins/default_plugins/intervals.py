@@ -30,16 +30,19 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aibench_plugins import ComponentInfo, InvalidParamsError, Register, Section, hookimpl
-from aibench_plugins.components.analysis import (
+from aibench_plugins import (
     AnalysisContext,
     AnalysisInfo,
     AnalysisResult,
+    ComponentInfo,
+    InvalidParamsError,
     MetricData,
+    Register,
+    Section,
     Summary,
     SummarySpec,
+    hookimpl,
 )
-
 from aibench_plugins.stats import FEW, METHODS
 
 __all__ = ["BootstrapCI", "BootstrapCISection"]
@@ -97,20 +100,20 @@ class BootstrapCI:
                 interval = stats.metric_interval(metric, confidence=confidence, method=method, n_boot=n_boot,
                                                  seed=context.seed)
             except ValueError as error:
-                notes.append(f"{metric.label}: no interval ({error}).")
+                notes.append(_sentence(f"{metric.label}: no interval ({error})"))
                 continue
             described = f"{interval.confidence:.0%} {_METHOD_NAMES.get(interval.method, interval.method)} interval"
             summaries += [Summary(f"ci_low.{key}", interval.low, interval.low, interval.high,
-                                  f"Lower end of the {described} of {metric.label}."),
+                                  _sentence(f"Lower end of the {described} of {metric.label}")),
                           Summary(f"ci_high.{key}", interval.high, interval.low, interval.high,
-                                  f"Upper end of the {described} of {metric.label}.")]
+                                  _sentence(f"Upper end of the {described} of {metric.label}"))]
             tables.append({"title": f"{metric.label}: {described}", "columns": COLUMNS,
                            "rows": [[key, _number(interval.estimate), interval.low, interval.high,
                                      interval.confidence, interval.method,
                                      interval.replicates if interval.replicates is not None else 0,
                                      len(metric.ids)]]})
             if interval.note:
-                notes.append(f"{metric.label}: {interval.note}.")
+                notes.append(_sentence(f"{metric.label}: {interval.note}"))
         return AnalysisResult(summaries=summaries, tables=tables, notes=notes)
 
 
@@ -129,6 +132,10 @@ def _chosen(metrics: Mapping[str, MetricData], wanted: Any) -> list[str]:
             f"left out). Fix (organiser): list manifest metric keys of this phase in the robustness entry's "
             f"params.metrics, or leave it out for every metric.")
     return list(wanted)
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."
 
 
 def _number(value: Any) -> float:
@@ -154,7 +161,7 @@ class BootstrapCISection:
             return None
         bounds = _bounds_by_key(report.get("plugin_columns") or ())
         body = "".join(_item(item, bounds) for item in items)
-        return Section("bootstrap-ci", "Confidence intervals", body)
+        return Section("bootstrap-ci", "Confidence intervals", body, covers=(ID,))
 
 
 def _rows(item: Mapping[str, Any]) -> list[dict[str, Any]]:
