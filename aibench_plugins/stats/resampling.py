@@ -27,13 +27,13 @@ def generator(seed: int) -> Any:
 
     if hasattr(np.random, "default_rng"):
         return np.random.default_rng(np.random.SeedSequence(int(seed)))
-    return np.random.RandomState(int(seed) % 2**32)  # pragma: no cover - numpy < 1.17
+    return np.random.RandomState(int(seed) % 2**32)
 
 
 def _integers(rng: Any, high: int, size: Any) -> Any:
     if hasattr(rng, "integers"):
         return rng.integers(0, high, size=size)
-    return rng.randint(0, high, size=size)  # pragma: no cover - numpy < 1.17
+    return rng.randint(0, high, size=size)
 
 
 def resample_indices(rng: Any, n: int, count: int) -> NDArray[Any]:

@@ -176,3 +176,45 @@ def test_a_resample_where_the_metric_is_undefined_is_nan_not_an_error() -> None:
     scores = np.linspace(0, 1, 20)
     replicates = stats.metric_replicates(metric_data(roc_auc, scores, truth), n_boot=60, seed=0)
     assert np.isnan(replicates).any() and np.isfinite(replicates).any()
+
+
+def test_label_lists_are_resampled_as_rows() -> None:
+    from aibench_plugins.default_plugins.multilabel import jaccard
+
+    rng = np.random.default_rng(4)
+    truth = [sorted({str(v) for v in rng.integers(0, 4, 2)}) for _ in range(120)]
+    predicted = [row if rng.random() < 0.7 else ["0"] for row in truth]
+    metric = metric_data(jaccard, predicted, truth)
+    interval = stats.metric_interval(metric, n_boot=300, seed=0)
+    assert interval.low <= interval.estimate <= interval.high  # type: ignore[operator]
+    assert interval.estimate == pytest.approx(jaccard.compute(predictions=predicted, references=truth))
+    subset = stats.metric_interval(metric, np.arange(60), n_boot=300, seed=0)
+    assert subset.estimate == pytest.approx(jaccard.compute(predictions=predicted[:60], references=truth[:60]))
+
+
+def test_confusion_replicates_share_one_set_of_draws() -> None:
+    predicted, truth = _labels(500, seed=3)
+    matrix, labels = accuracy.confusion_of(predicted, truth)
+    shared = stats.confusion_replicates(matrix, labels, [(accuracy, {}), (f1, {"average": "weighted"})],
+                                        n_boot=700, seed=9)
+    alone = stats.metric_replicates(metric_data(f1, predicted, truth, {"average": "weighted"}), n_boot=700, seed=9)
+    assert np.array_equal(shared[1]["aibench.f1"], alone)
+    assert np.array_equal(shared[0]["aibench.accuracy"],
+                          stats.metric_replicates(metric_data(accuracy, predicted, truth), n_boot=700, seed=9))
+
+
+@pytest.mark.parametrize("component", [accuracy, mae, r2], ids=lambda c: c.info.id)
+def test_without_numpy_generator_the_randomstate_fallback_works(component: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy < 1.17 has no Generator: the room falls back to RandomState, reproducibly."""
+    inputs = _labels(300) if component is accuracy else _values(300)
+    metric = metric_data(component, *inputs)
+    modern = stats.metric_interval(metric, n_boot=300, seed=2)
+    monkeypatch.delattr(np.random, "default_rng")
+    old = stats.metric_interval(metric, n_boot=300, seed=2)
+    assert old == stats.metric_interval(metric, n_boot=300, seed=2)
+    assert old.estimate == modern.estimate and old != modern
+    width = modern.high - modern.low
+    assert abs(old.low - modern.low) < 0.3 * width and abs(old.high - modern.high) < 0.3 * width
+    weights = np.vstack(list(stats.case_weights(10, 20, seed=1)))
+    assert weights.shape == (20, 10) and (weights.sum(axis=1) == 10).all()
