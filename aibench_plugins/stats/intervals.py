@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from statistics import NormalDist
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from .beta import beta_quantile
 
+if TYPE_CHECKING:
+    from statistics import NormalDist
+
 __all__ = ["Interval", "bca_interval", "percentile_interval", "proportion_interval", "z_quantile"]
 
-_NORMAL = NormalDist()
+
+
+@lru_cache(maxsize=1)
+def _normal() -> NormalDist:
+    from statistics import NormalDist
+
+    return NormalDist()
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ def z_quantile(probability: float) -> float:
         return -math.inf
     if probability >= 1.0:
         return math.inf
-    return _NORMAL.inv_cdf(probability)
+    return _normal().inv_cdf(probability)
 
 
 def _check_confidence(confidence: float) -> float:
@@ -95,7 +104,8 @@ def bca_interval(replicates: Any, estimate: float, jackknife: Any, *, confidence
     leave-one-group-out) values ``jackknife`` with multiplicities ``jackknife_weights``
     (default 1 each). The bounds are the replicates' quantiles at
     ``Φ(z0 + (z0 + z_α) / (1 - a (z0 + z_α)))``. Falls back to the percentile interval (and
-    says so in ``note``) when every replicate lies on one side of ``estimate``.
+    says so in ``note``) when every replicate lies on one side of ``estimate``, or when the
+    acceleration is so large that ``1 - a (z0 + z_α) <= 0``.
     """
     import numpy as np
 
@@ -113,7 +123,12 @@ def bca_interval(replicates: Any, estimate: float, jackknife: Any, *, confidence
     levels = []
     for tail in (alpha, 1.0 - alpha):
         z = z_quantile(tail)
-        levels.append(_NORMAL.cdf(z0 + (z0 + z) / (1.0 - a * (z0 + z))))
+        denominator = 1.0 - a * (z0 + z)
+        if denominator <= 0.0:  # an acceleration so large that the correction folds over
+            fallback = f"BCa undefined (acceleration {a:.3g} too large): percentile interval"
+            return percentile_interval(replicates, confidence=confidence, estimate=estimate,
+                                       note="; ".join(n for n in (note, fallback) if n))
+        levels.append(_normal().cdf(z0 + (z0 + z) / denominator))
     low, high = np.quantile(values, levels)
     return Interval(float(low), float(high), "bca", confidence, int(np.size(replicates)), estimate, note)
 

@@ -111,3 +111,20 @@ def test_the_grouped_confusion_jackknife_for_many_classes_is_close(monkeypatch: 
     grouped = engine.metric_interval(metric, method="bca", n_boot=3000, seed=1)
     width = exact.high - exact.low
     assert abs(grouped.low - exact.low) < 0.05 * width and abs(grouped.high - exact.high) < 0.05 * width
+
+
+
+
+def test_bca_falls_back_when_the_acceleration_folds_over() -> None:
+    """|a| stays below about 1/6, so the correction folds over only with a bias correction of about
+    4 (all but one replicate in a million below the estimate)."""
+    replicates = np.random.default_rng(0).normal(size=1_000_000)
+    estimate = float(np.sort(replicates)[-2]) + 1e-12  # exactly one replicate above the estimate
+    jackknife = np.zeros(100)
+    jackknife[-1] = -3.0  # one case with a huge influence
+    assert acceleration(jackknife) > 0.16
+    folded = stats.bca_interval(replicates, estimate, jackknife)
+    assert folded.method == "percentile" and "acceleration" in folded.note
+    assert (folded.low, folded.high) == (stats.percentile_interval(replicates).low,
+                                         stats.percentile_interval(replicates).high)
+    assert stats.bca_interval(replicates, estimate, np.zeros(100)).method == "bca"  # a = 0: no fold
