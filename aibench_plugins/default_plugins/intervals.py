@@ -124,10 +124,14 @@ _METHOD_NAMES = {"bca": "BCa bootstrap", "percentile": "percentile bootstrap", "
 def _chosen(metrics: Mapping[str, MetricData], wanted: Any) -> list[str]:
     if wanted is None:
         return list(metrics)
+    import difflib
+
     unknown = [key for key in wanted if key not in metrics]
     if unknown:
+        near = [m for key in unknown for m in difflib.get_close_matches(key, list(metrics), n=1)]
+        hint = f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
         raise InvalidParamsError(
-            f"{ID}: params.metrics names {', '.join(map(repr, unknown))}, which the phase's metrics do not hold "
+            f"{ID}: params.metrics names {', '.join(map(repr, unknown))}{hint}, which the phase's metrics do not hold "
             f"(they are: {', '.join(map(repr, metrics)) or 'none'}, a metric whose inputs could not be read being "
             f"left out). Fix (organiser): list manifest metric keys of this phase in the robustness entry's "
             f"params.metrics, or leave it out for every metric.")

@@ -94,7 +94,8 @@ def test_a_method_a_metric_cannot_take_is_a_note_and_the_others_stand() -> None:
 
 
 def test_an_unknown_metric_key_is_the_organisers_to_fix() -> None:
-    with pytest.raises(InvalidParamsError, match=r"'acuracy'.*'accuracy', 'macro_f1', 'mae'.*Fix \(organiser\)"):
+    with pytest.raises(InvalidParamsError, match=r"'acuracy' \(did you mean 'accuracy'\?\).*'accuracy', 'macro_f1', "
+                                                 r"'mae'.*Fix \(organiser\)"):
         _analyse(metrics=["acuracy"])
 
 
