@@ -218,3 +218,14 @@ def test_without_numpy_generator_the_randomstate_fallback_works(component: Any,
     assert abs(old.low - modern.low) < 0.3 * width and abs(old.high - modern.high) < 0.3 * width
     weights = np.vstack(list(stats.case_weights(10, 20, seed=1)))
     assert weights.shape == (20, 10) and (weights.sum(axis=1) == 10).all()
+
+
+def test_a_per_class_output_gets_the_confusion_path() -> None:
+    predicted, truth = _labels(400, seed=6, k=3, right=0.7)
+    metric = metric_data(f1, predicted, truth, {"per_class": True}, output="aibench.f1_2")
+    fast = stats.metric_replicates(metric, n_boot=3000, seed=1)
+    naive = naive_replicates(metric, 1000, seed=2)
+    assert fast.std() == pytest.approx(naive.std(), rel=0.1)
+    interval = stats.metric_interval(metric, n_boot=2000)
+    assert interval.estimate == pytest.approx(f1.from_confusion(*accuracy.confusion_of(predicted, truth),
+                                                                per_class=True)["aibench.f1_2"])
