@@ -168,8 +168,9 @@ class _MeanPath(_Path):
                                 dtype=np.float64).ravel()
         self.binned = bin_mean(self.terms)
         if not self.binned.exact:
-            self.note = (f"binned bootstrap of a mean ({len(self.binned.counts)} bins; within-bin share of the "
-                         f"variance {self.binned.within_share:.2g}, taken as normal)")
+            self.note = (f"binned bootstrap of a mean ({len(self.binned.counts)} bins, the {len(self.binned.tail)} "
+                         f"extreme rows drawn one by one; within-bin share of the variance "
+                         f"{self.binned.within_share:.2g}, taken as normal)")
         probe = np.array([0.0, 0.25, 1.0])
         if np.array_equal(self.finish(probe), probe):
             hits = np.count_nonzero(self.terms == 1.0)
