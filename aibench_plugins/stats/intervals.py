@@ -139,16 +139,25 @@ def acceleration(jackknife: Any, weights: Any = None) -> float:
     import numpy as np
 
     theta = np.asarray(jackknife, dtype=np.float64).ravel()
-    w = np.ones_like(theta) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
-    keep = np.isfinite(theta) & (w > 0)
-    theta, w = theta[keep], w[keep]
-    if theta.size == 0:
-        return 0.0
-    d = np.average(theta, weights=w) - theta
-    second = float(np.sum(w * d * d))
+    if weights is None:
+        theta = theta[np.isfinite(theta)]
+        if theta.size == 0:
+            return 0.0
+        d = theta.mean() - theta
+        squares = d * d
+        second, third = float(squares.sum()), float(squares @ d)
+    else:
+        w = np.asarray(weights, dtype=np.float64).ravel()
+        keep = np.isfinite(theta) & (w > 0)
+        theta, w = theta[keep], w[keep]
+        if theta.size == 0:
+            return 0.0
+        d = np.average(theta, weights=w) - theta
+        squares = w * d * d
+        second, third = float(squares.sum()), float(squares @ d)
     if second <= 0.0:
         return 0.0
-    return float(np.sum(w * d**3)) / (6.0 * math.pow(second, 1.5))
+    return third / (6.0 * math.pow(second, 1.5))
 
 
 def proportion_interval(successes: int, n: int, *, confidence: float = 0.95, method: str = "wilson") -> Interval:
