@@ -26,6 +26,7 @@ interval (the bootstrap collapses there: all rows right gives [1, 1]); otherwise
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .fastpaths import fast_path
@@ -266,8 +267,12 @@ def metric_interval(metric: MetricData, rows: Any = None, *, confidence: float =
             raise ValueError(f"metric {metric.key!r} ({metric.info.id}) is not a proportion of rows: method "
                              f"{method!r} needs one (use 'auto', 'percentile' or 'bca')")
         successes, n = path.proportion
-        return proportion_interval(successes, n, confidence=confidence,
-                                   method="wilson" if method == "auto" else method)
+        interval = proportion_interval(successes, n, confidence=confidence,
+                                       method="wilson" if method == "auto" else method)
+        if method != "auto":
+            return interval
+        return replace(interval, note=f"Wilson's interval: {successes} of {n} rows, fewer than {FEW} "
+                                      f"{'successes' if successes < FEW else 'failures'} (the bootstrap collapses)")
     note = path.note
     if isinstance(path, _RowPath):
         cap = min(MAX_ROW_REPLICATES, max(MIN_ROW_REPLICATES, ROW_BUDGET // max(path.n, 1)))

@@ -154,7 +154,7 @@ def test_auto_takes_wilson_for_a_proportion_with_few_failures() -> None:
     predicted = truth.copy()
     predicted[:3] = 1 - predicted[:3]  # 3 failures
     interval = stats.metric_interval(metric_data(accuracy, predicted, truth))
-    assert interval.method == "wilson"
+    assert interval.method == "wilson" and "997 of 1000 rows, fewer than 20 failures" in interval.note
     assert (interval.low, interval.high) == (stats.proportion_interval(997, 1000).low,
                                              stats.proportion_interval(997, 1000).high)
     assert stats.metric_interval(metric_data(accuracy, *_labels(1000)), n_boot=500).method == "bca"
