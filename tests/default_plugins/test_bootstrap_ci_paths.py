@@ -148,3 +148,12 @@ def _vendored_stats(archive: zipfile.ZipFile) -> bool:
 
     with zipfile.ZipFile(io.BytesIO(archive.read("scoring_program/_aibench/lib.zip"))) as lib:
         return "aibench_plugins/stats/engine.py" in lib.namelist()
+
+
+def test_validate_refuses_bad_params_at_their_pointer(tmp_path: Path) -> None:
+    bundle = bundle_copy("iris-v2", tmp_path)
+    edit_manifest(bundle, robustness=[{**ENTRY, "params": {"n_boot": 5, "method": "wald"}}])
+    done = _aibench("validate", bundle)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "/robustness/0/params" in out, out
+    assert "n_boot" in out and "wald" in out and "Traceback" not in out
