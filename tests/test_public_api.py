@@ -44,13 +44,13 @@ def test_builtin_plugins_use_only_public_names(path: Path) -> None:
                                          and path.parent.parent.name == "default_plugins")
             if inside:  # a sibling module of the same plugin
                 continue
-            if module == "aibench_plugins.data":  # the data room's public face
+            if module in ("aibench_plugins.data", "aibench_plugins.stats"):  # the data and stats rooms' faces
                 private += [f"line {node.lineno}: {a.name}" for a in node.names
-                            if a.name not in importlib.import_module("aibench_plugins.data").__all__]
+                            if a.name not in importlib.import_module(module).__all__]
                 continue
             if node.level > 0 or module.startswith("aibench_plugins."):
                 private.append(f"line {node.lineno}: from {'.' * node.level}{module} import ...")
             elif module == "aibench_plugins":
                 private += [f"line {node.lineno}: {a.name}" for a in node.names
-                            if a.name not in aibench_plugins.__all__ and a.name != "data"]
+                            if a.name not in aibench_plugins.__all__ and a.name not in ("data", "stats")]
     assert not private, f"{path.name} uses private names: {private}"
