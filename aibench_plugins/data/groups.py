@@ -66,8 +66,9 @@ class Grouping:
         return np.flatnonzero(self.codes == code)
 
 
-def join_rows(table: Table, ids: Any, *, table_name: str) -> NDArray[Any]:
-    """The row of ``table`` holding each of ``ids`` (the metric's aligned ids).
+def join_rows(table: Table, ids: Any, *, table_name: str) -> NDArray[Any] | None:
+    """The row of ``table`` holding each of ``ids`` (the metric's aligned ids); ``None`` when the
+    table's ids are ``ids`` in order (row ``i`` is id ``i``: the usual case of the references).
 
     :raises ReadError: an id of ``ids`` is not in the table (the organiser's error: the table must
         describe every row that is scored), or the table repeats an id.
@@ -78,7 +79,7 @@ def join_rows(table: Table, ids: Any, *, table_name: str) -> NDArray[Any]:
     wanted = np.asarray(ids)
     index = table.id_index()
     if len(index) == len(wanted) and _same_ids(table, wanted):
-        return np.arange(len(wanted))
+        return None
     if not index.is_unique:
         repeated = index[index.duplicated()]
         raise ReadError(f"the {table_name} table repeats {len(repeated)} id(s) (first: "
@@ -114,7 +115,7 @@ def _same_ids(table: Table, wanted: NDArray[Any]) -> bool:
         return False
 
 
-def _codes_of(table: Table, column: str, rows: NDArray[Any], table_name: str) -> tuple[NDArray[Any], list[str]]:
+def _codes_of(table: Table, column: str, rows: NDArray[Any] | None, table_name: str) -> tuple[NDArray[Any], list[str]]:
     """(code per aligned row, the sorted distinct values as strings) of one attribute."""
     import numpy as np
 
@@ -127,7 +128,7 @@ def _codes_of(table: Table, column: str, rows: NDArray[Any], table_name: str) ->
                         fix=f"name a column of {table.file} in the fairness entry's params.attributes, or add it "
                             f"to the table's columns in aibench.json; {_ORGANISER}")
     series = table.frame[column]
-    if len(rows) != len(series) or not np.array_equal(rows, np.arange(len(series))):
+    if rows is not None:
         series = series.iloc[rows]
     missing = int(series.isna().sum())
     if missing:
