@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aibench_plugins import InvalidParamsError, hookimpl
 from ..components.analysis import (AnalysisContext, AnalysisInfo, AnalysisResult, GroupStat, MetricData, Summary,
@@ -36,7 +36,7 @@ RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
 MEASURES = ("selection_rate", "demographic_parity_difference", "demographic_parity_ratio",
             "equalized_odds_difference", "equal_opportunity_difference", "disparate_impact_ratio",
             "statistical_parity_difference")
-_DIRECTION = {"demographic_parity_difference": "minimize", "demographic_parity_ratio": "maximize",
+_DIRECTION: dict[str, Literal["maximize", "minimize"]] = {"demographic_parity_difference": "minimize", "demographic_parity_ratio": "maximize",
               "equalized_odds_difference": "minimize", "equal_opportunity_difference": "minimize",
               "disparate_impact_ratio": "maximize", "statistical_parity_difference": "maximize"}
 _DESCRIPTION = {
