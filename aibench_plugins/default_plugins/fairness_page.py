@@ -25,7 +25,9 @@ _BOUNDED = {"selection_rate", "true_positive_rate", "false_positive_rate"}
 class FairnessSection:
     """The page section of every ``aibench.group_fairness`` entry of a report."""
 
-    info = ComponentInfo(id="aibench.fairness_section",
+    # registered under the checker's id: the page then places this section with the analyses and
+    # shows no generic section for them (components/reporter.py, Section)
+    info = ComponentInfo(id=COMPONENT,
                          description="Per-group bars with intervals, flags and the disparity table of each "
                                      "aibench.group_fairness entry.")
 
