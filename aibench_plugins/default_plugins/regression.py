@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
+    "MeanOfRows",
     "MetricStateBase",
     "StatefulMetric",
     "mae",
@@ -176,7 +177,20 @@ class _SumState(_RegressionState):
         return self.total / self.n
 
 
-class MAEState(_SumState):
+class _MeanState(_SumState):
+    """A mean of one per-row value, finished by :meth:`finish` (identity; RMSE: square root):
+    the bootstrap's mean path (:class:`MeanOfRows`)."""
+
+    @staticmethod
+    def terms(p: FloatArray, r: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    @staticmethod
+    def finish(means: FloatArray) -> FloatArray:
+        return means
+
+
+class MAEState(_MeanState):
     info = MetricInfo(
         id="aibench.mae", direction="minimize", bounds=(0.0, None), version="2", inputs=_VALUES,
         description="Mean absolute error, mean of |prediction - reference|.",
@@ -190,8 +204,14 @@ class MAEState(_SumState):
         self.n += p.size
         self.total += float(np.add.reduce(work))
 
+    @staticmethod
+    def terms(p: FloatArray, r: FloatArray) -> FloatArray:
+        import numpy as np
 
-class MSEState(_SumState):
+        return np.abs(p - r)
+
+
+class MSEState(_MeanState):
     info = MetricInfo(
         id="aibench.mse", direction="minimize", bounds=(0.0, None), version="2", inputs=_VALUES,
         description="Mean squared error, mean of (prediction - reference)².",
@@ -204,6 +224,11 @@ class MSEState(_SumState):
         self.n += p.size
         self.total += float(np.einsum("i,i->", work, work))
 
+    @staticmethod
+    def terms(p: FloatArray, r: FloatArray) -> FloatArray:
+        d = p - r
+        return d * d
+
 
 class RMSEState(MSEState):
     info = MetricInfo(
@@ -214,8 +239,14 @@ class RMSEState(MSEState):
     def _value(self) -> float:
         return math.sqrt(self.total / self.n)
 
+    @staticmethod
+    def finish(means: FloatArray) -> FloatArray:
+        import numpy as np
 
-class MAPEState(_SumState):
+        return np.sqrt(means)
+
+
+class MAPEState(_MeanState):
     info = MetricInfo(
         id="aibench.mape", direction="minimize", bounds=(0.0, None), inputs=_VALUES,
         description="""Mean absolute percentage error, as a fraction: mean of
@@ -233,6 +264,12 @@ class MAPEState(_SumState):
         np.divide(work, work2, out=work)
         self.n += p.size
         self.total += float(np.add.reduce(work))
+
+    @staticmethod
+    def terms(p: FloatArray, r: FloatArray) -> FloatArray:
+        import numpy as np
+
+        return np.abs(p - r) / np.maximum(np.abs(r), np.finfo(np.float64).eps)
 
 
 def _chan(n_a: int, mean_a: float, n_b: int, mean_b: float) -> tuple[float, float, float]:
@@ -435,11 +472,33 @@ class SpearmanState(MetricStateBase):
         return self._scores(pearson._value())
 
 
-mae = StatefulMetric(MAEState)
-mse = StatefulMetric(MSEState)
-rmse = StatefulMetric(RMSEState)
+class MeanOfRows(StatefulMetric[Any]):
+    """A metric that is a (finished) mean of one value per row: MAE, MSE, RMSE, MAPE. Besides
+    being a :class:`StatefulMetric`, it gives the per-row values and the finish, the fast path of
+    the bootstrap (``aibench_plugins.stats.MeanBootstrap``)."""
+
+    def mean_terms(self, predictions: Any, references: Any, /, **params: Any) -> FloatArray:
+        """The per-row values (|p - r|, (p - r)², ...), inputs checked as ``update`` checks them."""
+        import numpy as np
+
+        self.check_params(params)
+        p, r = _pair(self.info.id, predictions, references)
+        if not (np.isfinite(p).all() and np.isfinite(r).all()):
+            _reject_non_finite(self.info.id, p, r)
+        terms: FloatArray = self.state.terms(p, r)
+        return terms
+
+    def from_means(self, means: FloatArray, /, **params: Any) -> FloatArray:
+        """The score from means of :meth:`mean_terms` (element-wise)."""
+        finished: FloatArray = self.state.finish(means)
+        return finished
+
+
+mae = MeanOfRows(MAEState)
+mse = MeanOfRows(MSEState)
+rmse = MeanOfRows(RMSEState)
 r2 = StatefulMetric(R2State)
-mape = StatefulMetric(MAPEState)
+mape = MeanOfRows(MAPEState)
 pearson = StatefulMetric(PearsonState)
 spearman = StatefulMetric(SpearmanState)
 

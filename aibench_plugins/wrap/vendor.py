@@ -36,7 +36,8 @@ RUNTIME_PACKAGES = {"codalab_worker_compat": "codalab-worker-compat", "pluggy": 
 #: The rooms of aibench_plugins the wrapped runtime needs, and nothing else (an allow-list: a new
 #: room, a Ray or Kubernetes executor say, is never copied into a bundle unless named here).
 #: tests/wrap/test_vendor.py checks that this is exactly what the runtime imports.
-RUNTIME_ROOMS = ("core", "components", "manifest", "data", "evaluation", "runtime", "default_plugins", "schemas")
+RUNTIME_ROOMS = ("core", "components", "manifest", "data", "evaluation", "runtime", "default_plugins", "stats",
+                 "schemas")
 #: The files at the package's top that the rooms need (the lazy public face and the version).
 RUNTIME_TOP = ("__init__.py", "_version.py", "py.typed")
 #: Host-only rooms: never vendored (run/, wrap/, executors/, testing/, cli/, __main__.py).

@@ -91,6 +91,40 @@ class ConfusionMetric(MetricFactory):
     def _scores(self, matrix: Array, matrix_labels: Array, /, **params: Any) -> dict[str, float]:
         ...
 
+    # -- the batch path (the bootstrap's: aibench_plugins.stats.ConfusionBootstrap) ---------------
+
+    def confusion_of(self, predictions: Any, references: Any) -> tuple[Array, Array]:
+        """``(matrix, labels)`` of one pass over ``predictions`` and ``references``."""
+        from .matrix import confusion_matrix
+
+        return confusion_matrix(predictions, references)
+
+    def from_confusion_batch(self, matrices: Any, matrix_labels: Any = None, /, **params: Any) -> dict[str, Array]:
+        """Every output of this metric on each matrix of a batch ``(b, k, k)``, as arrays ``(b,)``:
+        equal to :meth:`from_confusion` on each matrix (per-class outputs of a class absent from
+        one matrix are NaN there, where :meth:`from_confusion` leaves the output out). Vectorised
+        for the built-ins; a subclass without ``_batch_scores`` is looped over."""
+        import numpy as np
+
+        counts = np.asarray(matrices)
+        if counts.ndim != 3 or counts.shape[1] != counts.shape[2]:
+            raise MetricInputError(f"{self.info.id}: a batch of confusion matrices has shape (b, k, k), "
+                                   f"got {counts.shape}")
+        k = counts.shape[1]
+        names = np.arange(k) if matrix_labels is None else np.asarray(matrix_labels)
+        if names.shape != (k,):
+            raise MetricInputError(f"{self.info.id}: {len(names)} labels for {k}x{k} matrices")
+        if (counts.sum(axis=(1, 2)) == 0).any():
+            raise MetricInputError(f"{self.info.id}: no samples to score in a matrix of the batch")
+        return self._batch_scores(counts, names, **self.check_params(params))
+
+    def _batch_scores(self, matrices: Array, matrix_labels: Array, /, **params: Any) -> dict[str, Array]:
+        import numpy as np
+
+        rows = [self._scores(matrix, matrix_labels, **params) for matrix in matrices]
+        names = list(dict.fromkeys(name for row in rows for name in row))
+        return {name: np.array([row.get(name, np.nan) for row in rows], dtype=np.float64) for name in names}
+
 
 class ConfusionState:
     """The state of a confusion-matrix metric: a :class:`Confusion` and the params.
@@ -153,6 +187,18 @@ class Accuracy(ConfusionMetric):
 
         return {self.info.id: float(np.trace(matrix) / matrix.sum())}
 
+    def _batch_scores(self, matrices: Array, matrix_labels: Array, /, **params: Any) -> dict[str, Array]:
+        import numpy as np
+
+        return {self.info.id: np.einsum("bii->b", matrices) / matrices.sum(axis=(1, 2))}
+
+    def proportion_of(self, matrix: Any, matrix_labels: Any = None, /, **params: Any) -> tuple[int, int]:
+        """``(correct, n)``: accuracy is a proportion of rows (for Wilson's and Clopper-Pearson's intervals)."""
+        import numpy as np
+
+        counts = np.asarray(matrix)
+        return int(np.trace(counts)), int(counts.sum())
+
 
 class BalancedAccuracy(ConfusionMetric):
     info = MetricInfo(
@@ -169,6 +215,14 @@ class BalancedAccuracy(ConfusionMetric):
         support = matrix.sum(axis=1)
         present = support > 0
         return {self.info.id: float(np.mean(np.diag(matrix)[present] / support[present]))}
+
+    def _batch_scores(self, matrices: Array, matrix_labels: Array, /, **params: Any) -> dict[str, Array]:
+        import numpy as np
+
+        support = matrices.sum(axis=2)
+        present = support > 0
+        recall = _divide(np.einsum("bii->bi", matrices), support)
+        return {self.info.id: recall.sum(axis=1) / present.sum(axis=1)}
 
 
 class _PerClassMetric(ConfusionMetric):
@@ -202,6 +256,35 @@ class _PerClassMetric(ConfusionMetric):
         scores = {self.info.id: float(value)}
         if params["per_class"]:
             scores.update({f"{self.info.id}_{class_key(name)}": float(v) for name, v in zip(names.tolist(), per_class)})
+        return scores
+
+    def _batch_scores(self, matrices: Array, matrix_labels: Array, /, **params: Any) -> dict[str, Array]:
+        import numpy as np
+
+        tp, predicted, actual = np.einsum("bii->bi", matrices), matrices.sum(axis=1), matrices.sum(axis=2)
+        if params["labels"] is None:
+            names, present = matrix_labels, (predicted > 0) | (actual > 0)
+        else:
+            names = np.asarray(params["labels"])
+            at = positions(matrix_labels, names)
+            tp, predicted, actual = (np.where(at >= 0, counts[:, at], 0) for counts in (tp, predicted, actual))
+            present = np.ones(tp.shape, dtype=bool)
+        per_class = np.where(present, self._ratio(tp, predicted, actual), 0.0)
+        classes = present.sum(axis=1)
+        average = params["average"]
+        if average == "micro":
+            value = self._ratio(tp.sum(axis=1), predicted.sum(axis=1), actual.sum(axis=1))
+        else:
+            value = per_class.sum(axis=1) / classes
+            if average == "weighted":
+                support = actual.sum(axis=1)
+                weighted = _divide((per_class * actual).sum(axis=1), support)
+                value = np.where(support > 0, weighted, value)
+        scores = {self.info.id: value}
+        if params["per_class"]:
+            for column in np.flatnonzero(present.any(axis=0)):
+                scores[f"{self.info.id}_{class_key(names[column].item())}"] = np.where(
+                    present[:, column], per_class[:, column], np.nan)
         return scores
 
 
@@ -268,6 +351,20 @@ class MatthewsCorrcoef(ConfusionMetric):
         denominator = cov_ypyp * cov_ytyt
         return {self.info.id: 0.0 if denominator == 0 else float(cov_ytyp / np.sqrt(denominator))}
 
+    def _batch_scores(self, matrices: Array, matrix_labels: Array, /, **params: Any) -> dict[str, Array]:
+        import numpy as np
+
+        t_sum = matrices.sum(axis=2, dtype=np.float64)
+        p_sum = matrices.sum(axis=1, dtype=np.float64)
+        n_correct = np.einsum("bii->b", matrices).astype(np.float64)
+        n_samples = p_sum.sum(axis=1)
+        cov_ytyp = n_correct * n_samples - np.einsum("bi,bi->b", t_sum, p_sum)
+        cov_ypyp = n_samples**2 - np.einsum("bi,bi->b", p_sum, p_sum)
+        cov_ytyt = n_samples**2 - np.einsum("bi,bi->b", t_sum, t_sum)
+        denominator = cov_ypyp * cov_ytyt
+        root = np.sqrt(np.where(denominator == 0, 1.0, denominator))
+        return {self.info.id: np.where(denominator == 0, 0.0, cov_ytyp / root)}
+
 
 class CohenKappa(ConfusionMetric):
     info = MetricInfo(
@@ -314,6 +411,33 @@ class CohenKappa(ConfusionMetric):
         if denominator == 0:
             return {self.info.id: 0.0}
         return {self.info.id: float(1 - np.sum(w_mat * confusion) / denominator)}
+
+    def _batch_scores(self, matrices: Array, matrix_labels: Array, /, **params: Any) -> dict[str, Array]:
+        import numpy as np
+
+        if params["labels"] is None:
+            confusion = matrices.astype(np.float64)
+            present = confusion.any(axis=1) | confusion.any(axis=2)
+        else:
+            wanted = np.asarray(params["labels"])
+            at = positions(matrix_labels, wanted)
+            found = np.flatnonzero(at >= 0)
+            confusion = np.zeros((len(matrices), len(wanted), len(wanted)))
+            confusion[:, found[:, None], found[None, :]] = matrices[:, at[found][:, None], at[found][None, :]]
+            present = np.ones(confusion.shape[:2], dtype=bool)
+        sum0, sum1 = confusion.sum(axis=1), confusion.sum(axis=2)
+        total = sum0.sum(axis=1)
+        expected = sum0[:, :, None] * sum1[:, None, :] / np.where(total == 0, 1.0, total)[:, None, None]
+        if params["weights"] is None:
+            w_mat = 1.0 - np.eye(confusion.shape[1])[None]
+        else:
+            position = np.cumsum(present, axis=1) - 1.0  # a label's place among the present ones
+            distance = position[:, None, :] - position[:, :, None]
+            w_mat = np.abs(distance) if params["weights"] == "linear" else distance**2
+        denominator = np.sum(w_mat * expected, axis=(1, 2))
+        undefined = (total == 0) | (denominator == 0)
+        value = 1 - np.sum(w_mat * confusion, axis=(1, 2)) / np.where(undefined, 1.0, denominator)
+        return {self.info.id: np.where(undefined, 0.0, value)}
 
 
 accuracy = Accuracy()

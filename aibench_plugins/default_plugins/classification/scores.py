@@ -64,6 +64,11 @@ class ScoreMetric(MetricFactory):
 
     def from_scores(self, predictions: Any, references: Any, **params: Any) -> Scores:
         """Every score of this metric from all the predictions (n, k) and references (n,)."""
+        scores, codes, checked = self._prepared(predictions, references, params)
+        return self._scores(scores, codes, **checked)
+
+    def _prepared(self, predictions: Any, references: Any, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """(scores, class codes of the references, params without ``classes``), inputs checked."""
         import numpy as np
 
         params = self.check_params(params)
@@ -75,7 +80,7 @@ class ScoreMetric(MetricFactory):
         codes = _encode(truth, classes)
         if not np.isfinite(scores).all():
             raise MetricInputError(f"{self.info.id}: predictions hold NaN or infinite scores")
-        return self._scores(scores, codes, **params)
+        return scores, codes, params
 
     @abstractmethod
     def _scores(self, scores: Array, codes: Array, **params: Any) -> dict[str, float]:
@@ -308,6 +313,20 @@ class LogLoss(ScoreMetric):
     def _scores(self, scores: Array, codes: Array, **params: Any) -> dict[str, float]:
         import numpy as np
 
+        return {self.info.id: float(np.mean(self._terms(scores, codes)))}
+
+    def mean_terms(self, predictions: Any, references: Any, /, **params: Any) -> Array:
+        """-log p of each row's reference class (clipped): log loss is their mean (the bootstrap's
+        mean path, ``aibench_plugins.stats.MeanBootstrap``)."""
+        scores, codes, _ = self._prepared(predictions, references, params)
+        return self._terms(scores, codes)
+
+    def from_means(self, means: Array, /, **params: Any) -> Array:
+        return means
+
+    def _terms(self, scores: Array, codes: Array) -> Array:
+        import numpy as np
+
         if scores.min() < 0 or scores.max() > 1:
             raise MetricInputError(f"{self.info.id}: probabilities must lie in [0, 1], got values in "
                              f"[{scores.min()}, {scores.max()}]")
@@ -317,7 +336,7 @@ class LogLoss(ScoreMetric):
             probability = scores[np.arange(len(codes)), codes]
         eps = np.finfo(scores.dtype).eps
         probability = np.clip(probability, eps, 1 - eps).astype(np.float64)
-        return {self.info.id: float(-np.mean(np.log(probability)))}
+        return -np.log(probability)
 
 
 class TopKAccuracy(ScoreMetric):
@@ -338,10 +357,25 @@ class TopKAccuracy(ScoreMetric):
     def _scores(self, scores: Array, codes: Array, **params: Any) -> dict[str, float]:
         import numpy as np
 
-        k = params["k"]
+        return {self.info.id: float(np.mean(self._hits(scores, codes, params["k"])))}
+
+    def mean_terms(self, predictions: Any, references: Any, /, **params: Any) -> Array:
+        """1.0 where the reference class is among the top k, else 0.0: top-k accuracy is their
+        mean (the bootstrap's mean path, ``aibench_plugins.stats.MeanBootstrap``)."""
+        import numpy as np
+
+        scores, codes, checked = self._prepared(predictions, references, params)
+        return self._hits(scores, codes, checked["k"]).astype(np.float64)
+
+    def from_means(self, means: Array, /, **params: Any) -> Array:
+        return means
+
+    def _hits(self, scores: Array, codes: Array, k: int) -> Array:
+        import numpy as np
+
         if scores.ndim == 1:
             if k >= 2:
-                return {self.info.id: 1.0}
+                return np.ones(len(codes), dtype=bool)
             threshold = 0.5 if scores.min() >= 0 and scores.max() <= 1 else 0.0
             hits = (scores > threshold) == (codes == 1)
         else:
@@ -349,7 +383,7 @@ class TopKAccuracy(ScoreMetric):
             later = np.arange(scores.shape[1])[None, :] > codes[:, None]
             ahead = np.count_nonzero((scores > own) | ((scores == own) & later), axis=1)
             hits = ahead < k
-        return {self.info.id: float(np.mean(hits))}
+        return np.asarray(hits)
 
 
 roc_auc = RocAuc()
