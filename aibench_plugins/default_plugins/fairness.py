@@ -241,18 +241,33 @@ class _Run:
             for i, code in enumerate(kept.tolist()):
                 values[i] = self._compute(metric, order[starts[code]:starts[code + 1]])
             overall = self._compute(metric, None)
-        intervals = [self._metric_interval(metric, grouping, code) for code in kept.tolist()]
-        self._overall(GroupStat({}, len(grouping.codes), metric.key, _finite(overall)))
+        replicates = self._replicates(metric, grouping, kept) if self.intervals else None
+        self._overall(GroupStat({}, len(grouping.codes), metric.key, _finite(overall),
+                                *self._overall_interval(metric)))
         for i, code in enumerate(kept.tolist()):
-            low, high = intervals[i]
+            low, high = self._interval(metric, grouping, code, None if replicates is None else replicates[:, i])
             self.groups.append(GroupStat(grouping.group(code), int(grouping.sizes[code]), metric.key,
                                          _finite(values[i]), low, high))
         defined = ~np.isnan(values)
         if (~defined).any():
             self.undefined[metric.key] = self.undefined.get(metric.key, 0) + int((~defined).sum())
-        replicates = self._metric_replicates(metric, grouping, kept[defined]) if self.intervals else None
+        if replicates is not None:
+            replicates = replicates[:, defined]
         self._disparities(metric.key, grouping, kept[defined], values[defined], _finite(overall), metric.direction,
                           replicates)
+
+    def _overall_interval(self, metric: MetricData) -> tuple[float | None, float | None]:
+        """The interval of the metric over all rows (the stats room's ``metric_interval``)."""
+        if not self.intervals or any(g.measure == metric.key and not g.group for g in self.groups):
+            return None, None
+        from ..stats import metric_interval
+
+        try:
+            interval = metric_interval(metric, confidence=self.p["confidence"], method="percentile",
+                                       n_boot=self.p["n_boot"], seed=self.seed)
+        except (ValueError, ArithmeticError):
+            return None, None
+        return _finite(interval.low), _finite(interval.high)
 
     def _overall(self, stat: GroupStat) -> None:
         if not any(g.measure == stat.measure and not g.group for g in self.groups):
@@ -267,34 +282,47 @@ class _Run:
             return math.nan
         return value if math.isfinite(value) else math.nan
 
-    def _metric_interval(self, metric: MetricData, grouping: Grouping, code: int) -> tuple[float | None, float | None]:
+    def _replicates(self, metric: MetricData, grouping: Grouping, kept: NDArray[Any]) -> NDArray[Any] | None:
+        """(n_boot, kept groups) bootstrap replicates of the metric in each group, resampled within
+        the group (the stats room): for a confusion-matrix metric, multinomial draws of the group's
+        matrix (no pass over the rows); otherwise the metric's own replicates on the group's rows.
+        ``None`` for a metric without one."""
+        import numpy as np
+
+        from ..stats import confusion_replicates, metric_replicates
+
+        n_boot, columns = self.p["n_boot"], []
+        try:
+            if _is_label_metric(metric) and hasattr(metric.component, "from_confusion_batch"):
+                matrices, labels = self.matrices(metric, grouping)
+                output = metric.output or metric.info.primary
+                for code in kept.tolist():
+                    found = confusion_replicates(matrices[code], labels, [(metric.component, metric.params)],
+                                                 n_boot=n_boot, seed=self.seed + code)
+                    columns.append(found[0][output])
+            else:
+                columns = [metric_replicates(metric, grouping.codes == code, n_boot=n_boot, seed=self.seed + code)
+                           for code in kept.tolist()]
+        except (ValueError, ArithmeticError, KeyError):
+            return None
+        return np.stack(columns, axis=1) if columns else None
+
+    def _interval(self, metric: MetricData, grouping: Grouping, code: int,
+                  replicates: NDArray[Any] | None) -> tuple[float | None, float | None]:
+        """The group's interval: the percentile interval of its replicates (or, for a metric
+        without replicates here, the stats room's ``metric_interval`` on the group's rows)."""
         if not self.intervals:
             return None, None
-        try:
-            from ..stats import metric_interval
-        except ImportError:
-            return None, None
+        from ..stats import metric_interval
+
+        if replicates is not None:
+            return self._percentile(replicates)
         try:
             interval = metric_interval(metric, grouping.codes == code, confidence=self.p["confidence"],
                                        n_boot=self.p["n_boot"], seed=self.seed + code)
         except (ValueError, ArithmeticError):
             return None, None
         return _finite(interval.low), _finite(interval.high)
-
-    def _metric_replicates(self, metric: MetricData, grouping: Grouping, kept: NDArray[Any]) -> NDArray[Any] | None:
-        """(n_boot, groups) replicates of each kept group's value: a bootstrap within each group."""
-        import numpy as np
-
-        try:
-            from ..stats import metric_replicates
-        except ImportError:
-            return None
-        try:
-            columns = [metric_replicates(metric, grouping.codes == code, n_boot=self.p["n_boot"], seed=self.seed + code)
-                       for code in kept.tolist()]
-        except (ValueError, ArithmeticError):
-            return None
-        return np.stack(columns, axis=1) if columns else None
 
     # -- the binary rates and the parity measures -----------------------------------------------------
 
@@ -336,10 +364,8 @@ class _Run:
     def _proportion(self, name: str, counts: BinaryCounts, code: int) -> tuple[float | None, float | None]:
         if not self.intervals:
             return None, None
-        try:
-            from ..stats import proportion_interval
-        except ImportError:
-            return None, None
+        from ..stats import proportion_interval
+
         successes, n = {"selection_rate": (counts.selected, counts.n),
                         "true_positive_rate": (counts.true_positives, counts.positives),
                         "false_positive_rate": (counts.false_positives, counts.negatives)}[name]

@@ -197,6 +197,27 @@ def test_intervals_hold_the_value(tmp_path: Path) -> None:
     assert rate.low is not None and rate.low < rate.value < rate.high
 
 
+def test_group_intervals_are_the_stats_rooms_bootstrap_within_the_group(tmp_path: Path) -> None:
+    from aibench_plugins.stats import metric_replicates, percentile_interval
+
+    frame = _data()
+    context = _context(tmp_path, frame)
+    result = group_fairness.analyse(context, attributes=["sex"], n_boot=400)
+    sex = frame["sex"].to_numpy()
+    for code, group in enumerate(["F", "M"]):  # codes follow the sorted values
+        for key in ("accuracy", "macro_f1"):
+            # the same draws through the rows (metric_replicates) as through the group's matrix
+            replicates = metric_replicates(context.metrics[key], sex == group, n_boot=400, seed=code)
+            expected = percentile_interval(replicates, confidence=0.95)
+            stat = _stat(result, key, {"sex": group})
+            assert (stat.low, stat.high) == pytest.approx((expected.low, expected.high), abs=1e-12)
+            assert stat.low < stat.value < stat.high
+    worst = result.summary("worst_group.accuracy")
+    assert worst is not None and worst.low is not None and worst.low < worst.value < worst.high
+    overall = _stat(result, "accuracy", {})
+    assert overall.low is not None and overall.low < overall.value < overall.high
+
+
 def test_missing_ids_are_the_organisers_error(tmp_path: Path) -> None:
     frame = _data(n=200)
     context = _context(tmp_path, frame)
