@@ -243,7 +243,7 @@ class _Run:
             overall = self._compute(metric, None)
         replicates = self._replicates(metric, grouping, kept) if self.intervals else None
         self._overall(GroupStat({}, len(grouping.codes), metric.key, _finite(overall),
-                                *self._overall_interval(metric)))
+                                *self._overall_interval(metric, grouping)))
         for i, code in enumerate(kept.tolist()):
             low, high = self._interval(metric, grouping, code, None if replicates is None else replicates[:, i])
             self.groups.append(GroupStat(grouping.group(code), int(grouping.sizes[code]), metric.key,
@@ -256,13 +256,19 @@ class _Run:
         self._disparities(metric.key, grouping, kept[defined], values[defined], _finite(overall), metric.direction,
                           replicates)
 
-    def _overall_interval(self, metric: MetricData) -> tuple[float | None, float | None]:
-        """The interval of the metric over all rows (the stats room's ``metric_interval``)."""
+    def _overall_interval(self, metric: MetricData, grouping: Grouping) -> tuple[float | None, float | None]:
+        """The interval of the metric over all rows: multinomial draws of the summed group matrices
+        for a confusion-matrix metric, else the stats room's ``metric_interval``."""
         if not self.intervals or any(g.measure == metric.key and not g.group for g in self.groups):
             return None, None
-        from ..stats import metric_interval
+        from ..stats import confusion_replicates, metric_interval
 
         try:
+            if _is_label_metric(metric) and hasattr(metric.component, "from_confusion_batch"):
+                matrices, labels = self.matrices(metric, grouping)
+                found = confusion_replicates(matrices.sum(axis=0), labels, [(metric.component, metric.params)],
+                                             n_boot=self.p["n_boot"], seed=self.seed)
+                return self._percentile(found[0][metric.output or metric.info.primary])
             interval = metric_interval(metric, confidence=self.p["confidence"], method="percentile",
                                        n_boot=self.p["n_boot"], seed=self.seed)
         except (ValueError, ArithmeticError):
