@@ -83,6 +83,7 @@ def test_biased_submission_is_flagged_with_fairlearns_numbers(tmp_path: Path) ->
     assert columns["worst_group_bacc"] == pytest.approx(expected["worst_group_bacc"], abs=1e-9)
     assert columns["dp_difference"] == pytest.approx(expected["dp_difference"], abs=1e-9)
     assert expected["dp_difference"] > 0.1
+    assert [f["summary"] for f in report["analyses"][0]["flags"]] == ["demographic_parity_difference"]  # --json
     saved = json.loads((run_folder(tmp_path) / "report.json").read_text())
     (analysis,) = saved["analyses"]
     flags = analysis["flags"]
