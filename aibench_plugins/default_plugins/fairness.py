@@ -340,6 +340,11 @@ class _Run:
         if positive is None:
             return
         counts = binary_counts(matrices, labels, positive)
+        if not any(str(label) == str(positive) for label in labels.tolist()):
+            note = (f"The positive label {positive!r} is in neither the predictions nor the references of "
+                    f"{metric.key}: every rate is 0. Check params.positive_label.")
+            if note not in self.notes:
+                self.notes.append(note)
         kept = self.kept(grouping)
         rates = counts.rates()
         overall = BinaryCounts(*(np.array([x.sum()]) for x in (counts.n, counts.positives, counts.selected,

@@ -115,13 +115,14 @@ def _ratio(numerator: Any, denominator: Any) -> Any:
 
 
 def binary_counts(matrices: NDArray[Any], labels: NDArray[Any], positive: Any) -> BinaryCounts:
-    """The :class:`BinaryCounts` of each group's confusion matrix for the ``positive`` label (a
-    label absent from ``labels`` is never predicted nor true: every count of it is 0)."""
+    """The :class:`BinaryCounts` of each group's confusion matrix for the ``positive`` label (found
+    among ``labels`` by its text, so ``"1"`` finds the label 1; a label absent from ``labels`` is
+    never predicted nor true: every count of it is 0)."""
     import numpy as np
 
     n = matrices.sum(axis=(1, 2))
-    where = np.flatnonzero(labels == positive) if len(labels) else np.zeros(0, dtype=np.intp)
-    if not len(where):
+    where = [i for i, label in enumerate(labels.tolist()) if str(label) == str(positive)]
+    if not where:
         zero = np.zeros_like(n)
         return BinaryCounts(n, zero, zero.copy(), zero.copy())
     at = int(where[0])

@@ -247,3 +247,25 @@ def test_separate_groups_table_joined_on_ids(tmp_path: Path) -> None:
     mf = MetricFrame(metrics=accuracy_score, y_true=frame["label"], y_pred=frame["pred"],
                      sensitive_features=frame["sex"])
     assert _stat(result, "accuracy", {"sex": "F"}).value == pytest.approx(mf.by_group["F"], abs=TOL)
+
+
+def test_string_labels_with_a_positive_label_equal_fairlearn(tmp_path: Path) -> None:
+    frame = _data(n=1500)
+    context = _context(tmp_path, frame)
+    names = np.array(["refused", "approved"])
+    truth, pred = names[frame["label"].to_numpy()], names[frame["pred"].to_numpy()]
+    metric = context.metrics["accuracy"]
+    metrics = {"accuracy": MetricData("accuracy", "A", metric.info, {}, metric.component, metric.ids, pred, truth)}
+    context = AnalysisContext(metrics=metrics, reference_dir=context.reference_dir, table=context.table,
+                              min_group_size=30)
+    result = group_fairness.analyse(context, attributes=["sex"], n_boot=0, positive_label="approved")
+    # fairlearn's parity functions take pos_label 1: the same rows coded 0/1
+    y, p = frame["label"], frame["pred"]
+    assert _value(result, "equalized_odds_difference") == pytest.approx(
+        equalized_odds_difference(y, p, sensitive_features=frame["sex"]), abs=TOL)
+    assert _value(result, "demographic_parity_ratio") == pytest.approx(
+        demographic_parity_ratio(y, p, sensitive_features=frame["sex"]), abs=TOL)
+    # without positive_label, string labels give no rates, and a note says why
+    result = group_fairness.analyse(context, attributes=["sex"], n_boot=0)
+    assert result.summary("demographic_parity_difference") is None
+    assert any("positive_label" in n for n in result.notes)
