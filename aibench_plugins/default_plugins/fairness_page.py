@@ -25,9 +25,7 @@ _BOUNDED = {"selection_rate", "true_positive_rate", "false_positive_rate"}
 class FairnessSection:
     """The page section of every ``aibench.group_fairness`` entry of a report."""
 
-    # registered under the checker's id: the page then places this section with the analyses and
-    # shows no generic section for them (components/reporter.py, Section)
-    info = ComponentInfo(id=COMPONENT,
+    info = ComponentInfo(id="aibench.group_fairness_page",
                          description="Per-group bars with intervals, flags and the disparity table of each "
                                      "aibench.group_fairness entry.")
 
@@ -37,7 +35,9 @@ class FairnessSection:
             return None
         bounds = {str(c.get("key")): c.get("bounds") for c in report.get("plugin_columns") or []
                   if isinstance(c, Mapping)}
-        return Section("fairness", "Fairness", "\n".join(_entry(item, bounds) for item in items))
+        # covers: the page places this section with the analyses and shows no generic one for them
+        return Section("fairness", "Fairness", "\n".join(_entry(item, bounds) for item in items),
+                       covers=(COMPONENT,))
 
 
 def _entry(item: Mapping[str, Any], bounds: Mapping[str, Any]) -> str:

@@ -91,6 +91,7 @@ def test_biased_submission_is_flagged_with_fairlearns_numbers(tmp_path: Path) ->
     page = (run_folder(tmp_path) / "detailed_results.html").read_text()
     assert 'id="section-fairness"' in page and "FLAG" in page and "balanced_accuracy by sex x age_band" in page
     assert "demographic_parity_difference" in page
+    assert "(fairness, aibench.group_fairness)" not in page  # the section covers it: no generic one
     shown = aibench(tmp_path / "home", "run", str(BUNDLE), str(SUBMISSIONS / "biased"))
     assert "flag: " in shown.stdout and "demographic_parity_difference" in shown.stdout
 
