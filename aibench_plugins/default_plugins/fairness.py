@@ -25,6 +25,7 @@ from ..components.analysis import (AnalysisContext, AnalysisInfo, AnalysisResult
                                    SummarySpec)
 from ..data.groups import Grouping, group_rows
 from .classification import ConfusionMetric
+from . import disparity
 from .group_counts import BinaryCounts, binary_counts, confusion_by_group
 
 if TYPE_CHECKING:
@@ -36,9 +37,10 @@ RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
 MEASURES = ("selection_rate", "demographic_parity_difference", "demographic_parity_ratio",
             "equalized_odds_difference", "equal_opportunity_difference", "disparate_impact_ratio",
             "statistical_parity_difference")
-_DIRECTION: dict[str, Literal["maximize", "minimize"]] = {"demographic_parity_difference": "minimize", "demographic_parity_ratio": "maximize",
-              "equalized_odds_difference": "minimize", "equal_opportunity_difference": "minimize",
-              "disparate_impact_ratio": "maximize", "statistical_parity_difference": "maximize"}
+_DIRECTION: dict[str, Literal["maximize", "minimize"]] = {
+    "demographic_parity_difference": "minimize", "demographic_parity_ratio": "maximize",
+    "equalized_odds_difference": "minimize", "equal_opportunity_difference": "minimize",
+    "disparate_impact_ratio": "maximize", "statistical_parity_difference": "maximize"}
 _DESCRIPTION = {
     "demographic_parity_difference": "largest minus smallest selection rate over the groups (fairlearn)",
     "demographic_parity_ratio": "smallest over largest selection rate over the groups (fairlearn)",
@@ -119,7 +121,8 @@ def _defaults(params: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(_PARAMS["properties"]))
     if unknown or "attributes" not in given:
         raise InvalidParamsError(f"aibench.group_fairness: params {unknown or ['attributes (missing)']} are not what "
-                                 f"it takes ({', '.join(_PARAMS['properties'])}); the organiser's to fix in aibench.json")
+                                 f"it takes ({', '.join(_PARAMS['properties'])}); the organiser's to fix in "
+                                 f"aibench.json")
     defaults = {k: v["default"] for k, v in _PARAMS["properties"].items() if "default" in v}
     return {**defaults, **given}
 
@@ -355,7 +358,7 @@ class _Run:
                 low, high = self._proportion(name, counts, code)
                 self.groups.append(GroupStat(grouping.group(code), int(grouping.sizes[code]), name,
                                              float(rates[name][code]), low, high))
-        replicates = _rate_replicates(counts, self.p["n_boot"], self.seed) if self.intervals else None
+        replicates = disparity.rate_replicates(counts, self.p["n_boot"], self.seed) if self.intervals else None
         self._parity(grouping, counts, kept, replicates)
 
     def _positive(self, labels: NDArray[Any]) -> Any:
@@ -392,7 +395,7 @@ class _Run:
         if not len(kept):
             return
         rates = counts.rates()
-        overall = {name: float(_pooled(counts, name)) for name in RATES}
+        overall = {name: float(disparity.pooled_rate(counts, name)) for name in RATES}
 
         def reps(name: str) -> NDArray[Any] | None:
             return None if replicates is None else replicates[name][:, kept]
@@ -404,7 +407,8 @@ class _Run:
         selection = self._spread("selection_rate", grouping, kept, rates["selection_rate"][kept],
                                  overall["selection_rate"], reps("selection_rate"), overall_reps("selection_rate"))
         tpr = self._spread("true_positive_rate", grouping, kept, rates["true_positive_rate"][kept],
-                           overall["true_positive_rate"], reps("true_positive_rate"), overall_reps("true_positive_rate"))
+                           overall["true_positive_rate"], reps("true_positive_rate"),
+                           overall_reps("true_positive_rate"))
         fpr = self._spread("false_positive_rate", grouping, kept, rates["false_positive_rate"][kept],
                            overall["false_positive_rate"], reps("false_positive_rate"),
                            overall_reps("false_positive_rate"))
@@ -414,20 +418,20 @@ class _Run:
             "equalized_odds_difference": _larger(tpr, fpr, reps, overall_reps, self),
         }
         found.update(self._aif360(grouping, counts, kept, replicates))
-        for name, disparity in found.items():
+        for name, found_one in found.items():
             if name in measures:
-                self._record(name, grouping, disparity)
+                self._record(name, grouping, found_one)
 
     def _spread(self, name: str, grouping: Grouping, kept: NDArray[Any], values: NDArray[Any], overall: float,
                 replicates: NDArray[Any] | None, overall_replicates: NDArray[Any] | None
                 ) -> tuple[_Disparity, _Disparity]:
         """(difference, ratio) of one rate over the kept groups, fairlearn's way."""
-        difference = _difference(values, overall, self.p["reference"])
-        ratio = _ratio_of(values, overall, self.p["reference"])
+        difference = disparity.difference(values, overall, self.p["reference"])
+        ratio = disparity.ratio(values, overall, self.p["reference"])
         d, r = _Disparity(difference), _Disparity(ratio)
         if replicates is not None and overall_replicates is not None:
-            d.low, d.high = self._percentile(_difference(replicates, overall_replicates, self.p["reference"]))
-            r.low, r.high = self._percentile(_ratio_of(replicates, overall_replicates, self.p["reference"]))
+            d.low, d.high = self._percentile(disparity.difference(replicates, overall_replicates, self.p["reference"]))
+            r.low, r.high = self._percentile(disparity.ratio(replicates, overall_replicates, self.p["reference"]))
         return d, r
 
     def _aif360(self, grouping: Grouping, counts: BinaryCounts, kept: NDArray[Any],
@@ -455,10 +459,11 @@ class _Run:
             rest[at] = False
 
             def split(sel: Any, tot: Any) -> tuple[Any, Any]:
-                return _safe(sel[..., at], tot[..., at]), _safe(sel[..., rest].sum(axis=-1), tot[..., rest].sum(axis=-1))
+                return (disparity.safe_divide(sel[..., at], tot[..., at]),
+                        disparity.safe_divide(sel[..., rest].sum(axis=-1), tot[..., rest].sum(axis=-1)))
         else:
             def split(sel: Any, tot: Any) -> tuple[Any, Any]:
-                rate = _safe(sel, tot)
+                rate = disparity.safe_divide(sel, tot)
                 return rate.max(axis=-1), rate.min(axis=-1)
         privileged, unprivileged = split(selected, n)
         spd = _Disparity(float(unprivileged - privileged))
@@ -467,7 +472,7 @@ class _Run:
             rep_sel, rep_n = replicates["selected"][:, kept], counts.n[kept].astype(np.float64)[None, :]
             privileged_r, unprivileged_r = split(rep_sel, np.broadcast_to(rep_n, rep_sel.shape))
             spd.low, spd.high = self._percentile(unprivileged_r - privileged_r)
-            dir_.low, dir_.high = self._percentile(_safe(unprivileged_r, privileged_r))
+            dir_.low, dir_.high = self._percentile(disparity.safe_divide(unprivileged_r, privileged_r))
         return {"statistical_parity_difference": spd, "disparate_impact_ratio": dir_}
 
     # -- disparities of a metric ---------------------------------------------------------------------
@@ -480,21 +485,23 @@ class _Run:
             return
         worst_at = int(np.argmin(values) if direction == "maximize" else np.argmax(values))
         worst = _Disparity(float(values[worst_at]), worst=grouping.label(int(kept[worst_at])))
-        difference = _Disparity(_difference(values, overall, self.p["reference"]) if overall is not None else None)
-        ratio = _Disparity(_ratio_of(values, overall, self.p["reference"]) if overall is not None else None)
+        reference = self.p["reference"]
+        difference = _Disparity(disparity.difference(values, overall, reference) if overall is not None else None)
+        ratio = _Disparity(disparity.ratio(values, overall, reference) if overall is not None else None)
         if replicates is not None:
             worst.low, worst.high = self._percentile(replicates[:, worst_at])
             if self.p["reference"] == "between_groups":
-                difference.low, difference.high = self._percentile(_difference(replicates, None, "between_groups"))
-                ratio.low, ratio.high = self._percentile(_ratio_of(replicates, None, "between_groups"))
-        for name, disparity in (("worst_group", worst), ("difference", difference), ("ratio", ratio)):
-            self._record(f"{name}.{key}", grouping, disparity)
+                difference.low, difference.high = self._percentile(
+                    disparity.difference(replicates, None, "between_groups"))
+                ratio.low, ratio.high = self._percentile(disparity.ratio(replicates, None, "between_groups"))
+        for name, each in (("worst_group", worst), ("difference", difference), ("ratio", ratio)):
+            self._record(f"{name}.{key}", grouping, each)
 
-    def _record(self, name: str, grouping: Grouping, disparity: _Disparity) -> None:
-        disparity.value = _finite(disparity.value)
-        self.disparities.setdefault(name, []).append(disparity)
-        self.rows.append([grouping.name, name, disparity.value, disparity.low, disparity.high,
-                          disparity.worst or "", int((grouping.sizes >= self.minimum).sum())])
+    def _record(self, name: str, grouping: Grouping, item: _Disparity) -> None:
+        item.value = _finite(item.value)
+        self.disparities.setdefault(name, []).append(item)
+        self.rows.append([grouping.name, name, item.value, item.low, item.high,
+                          item.worst or "", int((grouping.sizes >= self.minimum).sum())])
 
     def _percentile(self, replicates: Any) -> tuple[float | None, float | None]:
         import numpy as np
@@ -546,44 +553,13 @@ def _worst_of(name: str, found: Sequence[_Disparity], metrics: Mapping[str, Metr
     return pick(defined, key=lambda d: d.value)  # type: ignore[arg-type,return-value]
 
 
-def _summary_description(name: str, disparity: _Disparity) -> str:
+def _summary_description(name: str, item: _Disparity) -> str:
     measure, _, key = name.partition(".")
     if measure == "worst_group":
-        return f"{key} in its worst group ({disparity.worst})" if disparity.worst else f"{key} in its worst group"
+        return f"{key} in its worst group ({item.worst})" if item.worst else f"{key} in its worst group"
     if measure in ("difference", "ratio"):
         return f"{measure} of {key} between groups"
     return _DESCRIPTION.get(name, "")
-
-
-def _difference(values: Any, overall: Any, reference: str) -> Any:
-    """fairlearn's ``difference``: max - min over the groups, or max |group - overall| (last axis)."""
-    import numpy as np
-
-    values = np.asarray(values, dtype=np.float64)
-    if reference == "to_overall":
-        over = np.asarray(overall, dtype=np.float64)
-        over = over[..., None] if over.ndim else over
-        result = np.abs(values - over).max(axis=-1)
-    else:
-        result = values.max(axis=-1) - values.min(axis=-1)
-    return float(result) if np.ndim(result) == 0 else result
-
-
-def _ratio_of(values: Any, overall: Any, reference: str) -> Any:
-    """fairlearn's ``ratio``: min / max over the groups, or min of (group / overall, inverted when over 1)."""
-    import numpy as np
-
-    values = np.asarray(values, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if reference == "to_overall":
-            over = np.asarray(overall, dtype=np.float64)
-            over = over[..., None] if over.ndim else over
-            ratios = values / over
-            ratios = np.where(ratios > 1, 1 / ratios, ratios)
-            result = ratios.min(axis=-1)
-        else:
-            result = values.min(axis=-1) / values.max(axis=-1)
-    return float(result) if np.ndim(result) == 0 else result
 
 
 def _larger(tpr: tuple[_Disparity, _Disparity], fpr: tuple[_Disparity, _Disparity], reps: Any, overall_reps: Any,
@@ -596,53 +572,10 @@ def _larger(tpr: tuple[_Disparity, _Disparity], fpr: tuple[_Disparity, _Disparit
     tr, fr = reps("true_positive_rate"), reps("false_positive_rate")
     if tr is not None and fr is not None:
         reference = run.p["reference"]
-        both = np.maximum(_difference(tr, overall_reps("true_positive_rate"), reference),
-                          _difference(fr, overall_reps("false_positive_rate"), reference))
+        both = np.maximum(disparity.difference(tr, overall_reps("true_positive_rate"), reference),
+                          disparity.difference(fr, overall_reps("false_positive_rate"), reference))
         result.low, result.high = run._percentile(both)
     return result
-
-
-def _pooled(counts: BinaryCounts, name: str) -> float:
-    import numpy as np
-
-    pooled = BinaryCounts(*(np.array([x.sum()]) for x in (counts.n, counts.positives, counts.selected,
-                                                          counts.true_positives)))
-    return float(pooled.rates()[name][0])
-
-
-def _rate_replicates(counts: BinaryCounts, n_boot: int, seed: int) -> dict[str, NDArray[Any]]:
-    """Bootstrap replicates of each group's rates, (n_boot, groups), and of the pooled rates: the
-    rows of each group resampled within it (one multinomial draw of its four cells: TP, FN, FP,
-    TN, per replicate; numpy only)."""
-    import numpy as np
-
-    rng = np.random.RandomState(seed)  # numpy 1.16+; the same draws for every submission of one size
-    tp, positives, selected, n = counts.true_positives, counts.positives, counts.selected, counts.n
-    cells = np.stack([tp, positives - tp, selected - tp, n - positives - selected + tp], axis=1).astype(np.float64)
-    draws = np.zeros((n_boot, len(n), 4), dtype=np.int64)
-    for g in range(len(n)):
-        if n[g] > 0:
-            draws[:, g, :] = rng.multinomial(int(n[g]), cells[g] / n[g], size=n_boot)
-    r_tp, r_fn, r_fp, r_tn = (draws[..., i] for i in range(4))
-    total = {"selected": r_tp + r_fp}
-    out = {"selected": (r_tp + r_fp).astype(np.float64),
-           "selection_rate": _safe(r_tp + r_fp, n[None, :]),
-           "true_positive_rate": _safe(r_tp, r_tp + r_fn), "false_positive_rate": _safe(r_fp, r_fp + r_tn)}
-    sums = [x.sum(axis=1) for x in (r_tp, r_fn, r_fp, r_tn)]
-    out["overall.selection_rate"] = _safe(total["selected"].sum(axis=1), n.sum())
-    out["overall.true_positive_rate"] = _safe(sums[0], sums[0] + sums[1])
-    out["overall.false_positive_rate"] = _safe(sums[2], sums[2] + sums[3])
-    return out
-
-
-def _safe(numerator: Any, denominator: Any) -> Any:
-    """numerator / denominator as floats, 0 where the denominator is 0 (fairlearn's rates)."""
-    import numpy as np
-
-    num, den = np.broadcast_arrays(np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64))
-    out = np.zeros(num.shape, dtype=np.float64)
-    np.divide(num, den, out=out, where=den != 0)
-    return out if out.ndim else float(out)
 
 
 def _finite(value: Any) -> float | None:
