@@ -77,12 +77,18 @@ def chart_title(group: Sequence[Mapping[str, Any]]) -> str:
 
 
 def render_charts(columns: Sequence[Mapping[str, Any]]) -> str:
-    """One ``<figure>`` per metric entry (columns of the same metric and parameters), in order."""
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    """One ``<figure>`` per metric entry (columns of the same metric and parameters), in order. A
+    second column of the same metric, parameters and split (two summaries of one analysis entry,
+    both on ``all``) starts a figure of its own: one figure never holds two bars of one split."""
+    groups: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
+    seen: dict[tuple[str, str, str], int] = {}
     for column in columns:
         provenance = column.get("provenance")
         provenance = provenance if isinstance(provenance, Mapping) else {}
-        groups.setdefault((str(column.get("metric")), str(provenance.get("params_sha256"))), []).append(column)
+        entry = (str(column.get("metric")), str(provenance.get("params_sha256")))
+        split = (*entry, str(column.get("split")))
+        seen[split] = seen.get(split, -1) + 1
+        groups.setdefault((*entry, seen[split]), []).append(column)
     if not groups:
         return '<p class="empty">No plugin scores to chart.</p>'
     return "\n".join(_figure(group) for group in groups.values())

@@ -92,3 +92,20 @@ def test_section_shows_bars_flags_table_and_never_a_small_group(tmp_path: Path) 
 def test_no_fairness_item_no_section() -> None:
     assert FairnessSection().render({"analyses": []}) is None
     assert FairnessSection().render({}) is None
+
+
+def test_two_summary_columns_of_one_entry_get_a_chart_each() -> None:
+    from aibench_plugins.evaluation.chart import render_charts
+
+    provenance = {"params_sha256": "same"}
+    columns = [{"key": "worst_group_bacc", "title": "Worst-group bal. acc.", "metric": "aibench.group_fairness",
+                "split": "all", "value": 0.66, "provenance": provenance},
+               {"key": "dp_difference", "title": "Demographic parity diff.", "metric": "aibench.group_fairness",
+                "split": "all", "value": 0.26, "provenance": provenance},
+               {"key": "f1", "title": "F1", "metric": "aibench.f1", "split": "all", "value": 0.8,
+                "provenance": provenance},
+               {"key": "f1_public", "title": "F1 (public)", "metric": "aibench.f1", "split": "public", "value": 0.7,
+                "provenance": provenance}]
+    html = render_charts(columns)
+    assert html.count("<figure>") == 3  # one per fairness summary, one for F1 with its two splits
+    assert "Worst-group bal. acc." in html and "Demographic parity diff." in html
