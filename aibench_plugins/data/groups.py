@@ -120,13 +120,16 @@ def _codes_of(table: Table, column: str, rows: NDArray[Any] | None, table_name: 
     import numpy as np
 
     pd = import_pandas()
-    if column not in (table.header or table.frame.columns):
+    if column not in table.frame.columns or column == table.id_column:
         found = [str(c) for c in table.frame.columns if c != table.id_column]
-        raise ReadError(f"the sensitive attribute {column!r} is not a column of the {table_name} table (it has "
-                        f"{', '.join(found) or 'no value column'})", file=table.file, kind="missing_column",
-                        missing_columns=[column], found_columns=found,
-                        fix=f"name a column of {table.file} in the fairness entry's params.attributes, or add it "
-                            f"to the table's columns in aibench.json; {_ORGANISER}")
+        in_file = column in (table.header or ()) and column != table.id_column
+        what = (f"is a column of {table.file} but not one the {table_name} table declares" if in_file else
+                f"is not a column of the {table_name} table")
+        raise ReadError(f"the sensitive attribute {column!r} {what} (it has {', '.join(found) or 'no value column'})",
+                        file=table.file, kind="missing_column", missing_columns=[column], found_columns=found,
+                        fix=(f"add {column!r} to the columns of the {table_name} table in aibench.json" if in_file else
+                             f"name a column of {table.file} in the fairness entry's params.attributes") +
+                            f"; {_ORGANISER}")
     series = table.frame[column]
     if rows is not None:
         series = series.iloc[rows]

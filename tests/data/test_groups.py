@@ -57,3 +57,14 @@ def test_organiser_errors_say_what_and_never_a_value(tmp_path: Path) -> None:
             as caught:
         group_rows(table, np.array(["a", "z"]), ["sex"], table_name="groups")
     assert "SECRET" not in str(caught.value) and caught.value.file == "groups.csv"
+
+
+def test_a_column_of_the_file_the_table_does_not_declare(tmp_path: Path) -> None:
+    (tmp_path / "groups.csv").write_text("id,sex,band\na,F,1\n")
+    table = read_table(tmp_path, TableSpec("groups.csv", id="id", columns=["sex"]))
+    with pytest.raises(ReadError, match=r"'band' is a column of groups.csv but not one the groups table declares") \
+            as caught:
+        group_rows(table, np.array(["a"]), ["band"], table_name="groups")
+    assert "add 'band' to the columns of the groups table in aibench.json" in str(caught.value)
+    with pytest.raises(ReadError, match=r"'id' is not a column of the groups table"):
+        group_rows(table, np.array(["a"]), ["id"], table_name="groups")
