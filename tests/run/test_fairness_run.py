@@ -21,6 +21,8 @@ import pytest
 from fairlearn.metrics import MetricFrame, demographic_parity_difference
 from sklearn.metrics import balanced_accuracy_score
 
+from chromium import chromium_args
+
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "fairness-v2"
 SUBMISSIONS = REPO / "examples" / "submissions" / "fairness-v2"
@@ -45,6 +47,10 @@ def run(tmp_path: Path, name: str, bundle: Path = BUNDLE) -> tuple[dict[str, Any
 def run_folder(tmp_path: Path) -> Path:
     (folder,) = (tmp_path / "home" / "runs").iterdir()
     return folder
+
+
+def run_folder_of(tmp_path: Path, report: dict[str, Any]) -> Path:
+    return tmp_path / "home" / "runs" / str(report["run_id"])
 
 
 def _data(name: str) -> pd.DataFrame:
@@ -84,16 +90,22 @@ def test_biased_submission_is_flagged_with_fairlearns_numbers(tmp_path: Path) ->
     assert columns["dp_difference"] == pytest.approx(expected["dp_difference"], abs=1e-9)
     assert expected["dp_difference"] > 0.1
     assert [f["summary"] for f in report["analyses"][0]["flags"]] == ["demographic_parity_difference"]  # --json
-    saved = json.loads((run_folder(tmp_path) / "report.json").read_text())
+    saved = json.loads((run_folder_of(tmp_path, report) / "report.json").read_text())
     (analysis,) = saved["analyses"]
     flags = analysis["flags"]
     assert [(f["summary"], f["action"]) for f in flags] == [("demographic_parity_difference", "flag")]
-    page = (run_folder(tmp_path) / "detailed_results.html").read_text()
+    page = (run_folder_of(tmp_path, report) / "detailed_results.html").read_text()
     assert 'id="section-fairness"' in page and "FLAG" in page and "balanced_accuracy by sex x age_band" in page
     assert "demographic_parity_difference" in page
     assert "(fairness, aibench.group_fairness)" not in page  # the section covers it: no generic one
     shown = aibench(tmp_path / "home", "run", str(BUNDLE), str(SUBMISSIONS / "biased"))
     assert "flag: " in shown.stdout and "demographic_parity_difference" in shown.stdout
+    # the page as a real browser reads it: the section's charts are in its DOM, one bar per group
+    dom = subprocess.run([*chromium_args(tmp_path), "--dump-dom", (run_folder_of(tmp_path, report) /
+                          "detailed_results.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    section = dom[dom.index('id="section-fairness"'):]
+    assert section[:section.index("</section>")].count("<svg") == 15  # (2 metrics + 3 rates) x 3 groupings
+    assert re.search(r'<rect class="bar[^"]*"[^>]*><title>F, 50-74: 0\.6591', section)
 
 
 def test_fair_submission_is_not_flagged(tmp_path: Path) -> None:
