@@ -56,6 +56,11 @@ CHECKS: dict[str, list[dict[str, Any]]] = {
         {"use": "aibench.ids", "params": {"file": "predictions.csv", "id": "id", "reference_file": "labels.csv"}},
         {"use": "aibench.table_schema", "params": {"file": "predictions.csv", "id": "id", "columns": {"label": "int"}}},
     ],
+    "fairness-v2": [
+        {"use": "aibench.ids", "params": {"file": "predictions.csv", "id": "id", "reference_file": "labels.csv"}},
+        {"use": "aibench.label_set", "params": {"file": "predictions.csv", "id": "id", "column": "approved",
+                                                "labels": [0, 1]}},
+    ],
 }
 
 
@@ -196,8 +201,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bundle", action="append", help="a folder under bundles/ (repeatable; default: iris-v2 "
-                        "and digits-ingestion-v2)")
+    parser.add_argument("--bundle", action="append", help="a folder under bundles/ (repeatable; default: iris-v2, "
+                        "digits-ingestion-v2 and fairness-v2)")
     parser.add_argument("--runs", type=int, default=3, help="runs per bundle, worker and variant (default 3)")
     parser.add_argument("--worker", action="append", help="NAME=GIT_DIR@REV[:PYTHON] (default: both v2 workers)")
     parser.add_argument("--image", default=IMAGE)
@@ -208,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=900)
     parser.add_argument("--json", type=Path, help="write every run and the table's rows here")
     args = parser.parse_args(argv)
-    bundles = args.bundle or ["iris-v2", "digits-ingestion-v2"]
+    bundles = args.bundle or ["iris-v2", "digits-ingestion-v2", "fairness-v2"]
     workers = args.worker or list(WORKERS)
     records: list[dict[str, Any]] = []
     originals: dict[str, list[str]] = {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-__all__ = ["Axis", "axis_for", "chart_title", "render_charts"]
+__all__ = ["Axis", "IntervalBar", "axis_for", "chart_title", "render_charts", "render_interval_bars"]
 
 LABEL_W, BAR_W, VALUE_W, ROW_H = 110, 260, 120, 28  # geometry, in SVG user units
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
@@ -77,12 +77,18 @@ def chart_title(group: Sequence[Mapping[str, Any]]) -> str:
 
 
 def render_charts(columns: Sequence[Mapping[str, Any]]) -> str:
-    """One ``<figure>`` per metric entry (columns of the same metric and parameters), in order."""
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    """One ``<figure>`` per metric entry (columns of the same metric and parameters), in order. A
+    second column of the same metric, parameters and split (two summaries of one analysis entry,
+    both on ``all``) starts a figure of its own: one figure never holds two bars of one split."""
+    groups: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
+    seen: dict[tuple[str, str, str], int] = {}
     for column in columns:
         provenance = column.get("provenance")
         provenance = provenance if isinstance(provenance, Mapping) else {}
-        groups.setdefault((str(column.get("metric")), str(provenance.get("params_sha256"))), []).append(column)
+        entry = (str(column.get("metric")), str(provenance.get("params_sha256")))
+        split = (*entry, str(column.get("split")))
+        seen[split] = seen.get(split, -1) + 1
+        groups.setdefault((*entry, seen[split]), []).append(column)
     if not groups:
         return '<p class="empty">No plugin scores to chart.</p>'
     return "\n".join(_figure(group) for group in groups.values())
@@ -117,6 +123,72 @@ def _figure(group: Sequence[Mapping[str, Any]]) -> str:
                + "</figcaption>")
     return (f'<figure>{caption}<svg viewBox="0 0 {LABEL_W + BAR_W + VALUE_W} {height}" role="img" '
             f'aria-label="{_e(title)} by split, {_e(axis.describe())}">'
+            f'<line x1="{zero:.1f}" y1="0" x2="{zero:.1f}" y2="{height - 20}" class="axis"/>'
+            + "".join(rows) + "</svg></figure>")
+
+
+@dataclass(frozen=True)
+class IntervalBar:
+    """One bar of :func:`render_interval_bars`: its label, value, interval (either end ``None``
+    when there is none), the number of rows behind it (``n``) and whether it is highlighted
+    (``flag``: the worst group, say)."""
+
+    label: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    n: int | None = None
+    flag: bool = False
+
+
+def render_interval_bars(title: str, bars: Sequence[IntervalBar], *, bounds: Any = None, description: str = "",
+                         reference: float | None = None) -> str:
+    """A ``<figure>``: one horizontal bar per item with its confidence interval drawn as a
+    whisker, ``n=`` after the value, and an optional dashed ``reference`` line (the value over
+    all rows). The scale follows ``bounds`` as :func:`axis_for`; bars start at 0."""
+    ends = [v for b in bars for v in (_number(b.value), _number(b.low), _number(b.high)) if v is not None]
+    if reference is not None and _number(reference) is not None:
+        ends.append(float(reference))
+    axis = axis_for(bounds, ends)
+    height = ROW_H * len(bars) + 24
+    zero = axis.x(max(min(0.0, axis.high), axis.low))
+    rows = []
+    for index, bar in enumerate(bars):
+        y = 4 + index * ROW_H
+        value, low, high = _number(bar.value), _number(bar.low), _number(bar.high)
+        text = "n/a" if value is None else f"{value:.4f}"
+        if low is not None and high is not None:
+            text += f" [{low:.3f}, {high:.3f}]"
+        if bar.n is not None:
+            text += f" n={bar.n}"
+        rows.append(f'<text x="{LABEL_W - 8}" y="{y + 18}" text-anchor="end">{_e(bar.label)}</text>')
+        end = zero
+        if value is not None:
+            end = axis.x(value)
+            left, width = min(zero, end), abs(end - zero)
+            rows.append(f'<rect class="bar{" flagged" if bar.flag else ""}{" negative" if value < 0 else ""}" '
+                        f'x="{left:.1f}" y="{y + 4}" width="{width:.1f}" height="{ROW_H - 8}" rx="3">'
+                        f'<title>{_e(bar.label)}: {_e(text)}</title></rect>')
+        if low is not None and high is not None:
+            x1, x2, mid = axis.x(low), axis.x(high), y + ROW_H / 2
+            rows.append(f'<path class="interval" d="M{x1:.1f} {mid - 5:.1f}v10M{x1:.1f} {mid:.1f}H{x2:.1f}'
+                        f'M{x2:.1f} {mid - 5:.1f}v10" stroke="currentColor" fill="none"/>')
+            end = max(end, x2)
+        rows.append(f'<text class="value" x="{max(zero, end) + 6:.1f}" y="{y + 18}">{_e(text)}</text>')
+    if reference is not None and _number(reference) is not None:
+        x = axis.x(float(reference))
+        rows.append(f'<line class="reference" x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height - 20}" '
+                    f'stroke-dasharray="4 3" stroke="currentColor"><title>all rows: {_e(_g(reference))}</title></line>')
+    bottom = height - 6
+    ticks = [(axis.low, "start"), (axis.high, "end")] + ([(0.0, "middle")] if axis.low < 0 < axis.high else [])
+    rows += [f'<text class="tick" x="{axis.x(v):.1f}" y="{bottom}" text-anchor="{anchor}">{_e(_g(v))}</text>'
+             for v, anchor in ticks]
+    caption = (f'<figcaption><strong>{_e(title)}</strong> <span class="scale">({_e(axis.describe())})</span>'
+               + (f'<br><span class="description">{_e(description)}</span>' if description else "")
+               + "</figcaption>")
+    width = LABEL_W + BAR_W + VALUE_W + 90
+    return (f'<figure>{caption}<svg viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{_e(title)}, {_e(axis.describe())}">'
             f'<line x1="{zero:.1f}" y1="0" x2="{zero:.1f}" y2="{height - 20}" class="axis"/>'
             + "".join(rows) + "</svg></figure>")
 
