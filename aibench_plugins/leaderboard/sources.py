@@ -126,11 +126,16 @@ def _phase(bundle: Bundle, phase: str | None) -> Phase:
 def from_ledger(bundle_path: str | Path, phase: str | None, ledger_path: str | Path | None = None, *,
                 run_ids: Sequence[str] = (), every_run: bool = False) -> PhaseSource:
     """The finished runs of ``bundle_path``'s phase recorded in the ledger (module docstring)."""
-    from ..run.ledger import Ledger
+    from ..run.ledger import Ledger, default_ledger_path
 
     bundle, chosen, manifest, host, plan = open_bundle(bundle_path, phase)
     resolved = str(Path(bundle_path).resolve())
-    with Ledger.open(ledger_path, read_only=ledger_path is not None and not Path(ledger_path).exists()) as ledger:
+    path = Path(ledger_path) if ledger_path is not None else default_ledger_path()
+    if not path.is_file():
+        raise LeaderboardError(f"no run ledger at {path}: no submission was run with 'aibench run' here (set "
+                               "AIBENCH_HOME or --ledger to the ledger that has the runs, or read a folder of result "
+                               "submissions with --submissions)")
+    with Ledger.open(path, read_only=True) as ledger:  # only read: runs of gone processes read as interrupted
         location = str(ledger.path)
         if run_ids:
             records = [ledger.get(run_id) for run_id in run_ids]
