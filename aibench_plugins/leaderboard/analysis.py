@@ -57,8 +57,8 @@ def analyse(columns: Sequence[CaseColumn], rankings: Sequence[Ranking], entries:
     names = [e.name for e in entries]
     ranked = [_ranking(r, full, replicates, keys, directions, names, settings) for r in rankings]
     primary = rankings[0]
-    significance, groups = _significance(primary, ranked[0], columns, names, settings, progress)
-    notes = [f"column {c.key} ({c.metric}) has no per-case decomposition: each bootstrap sample recomputes the "
+    significance, groups, notes = _significance(primary, ranked[0], columns, names, settings, progress)
+    notes += [f"column {c.key} ({c.metric}) has no per-case decomposition: each bootstrap sample recomputes the "
              "metric on the resampled rows (the slow path)" for c in columns if c.method == "recompute"]
     document: dict[str, Any] = {
         "leaderboard_version": LEADERBOARD_VERSION,
@@ -112,7 +112,8 @@ def _ranking(ranking: Ranking, full: NDArray[Any], replicates: NDArray[Any], key
 
 
 def _significance(ranking: Ranking, ranked: Mapping[str, Any], columns: Sequence[CaseColumn], names: Sequence[str],
-                  settings: Settings, progress: Callable[[int], None] | None) -> tuple[dict[str, Any], list[list[int]]]:
+                  settings: Settings, progress: Callable[[int], None] | None
+                  ) -> tuple[dict[str, Any], list[list[int]], list[str]]:
     import numpy as np
 
     higher_first = ranked["document"]["higher_first"]
@@ -131,6 +132,11 @@ def _significance(ranking: Ranking, ranked: Mapping[str, Any], columns: Sequence
     else:
         p = differences["p"]
     off = ~np.eye(len(names), dtype=bool)
+    floor = int(off.sum()) / (len(ranked["scores"]) + 1)  # Holm's smallest adjusted p with bootstrap p-values
+    notes = [] if test == "wilcoxon" or floor < settings.alpha else [
+        f"with {len(ranked['scores'])} bootstrap samples the smallest paired-bootstrap p-value is 1/(B + 1), so after "
+        f"Holm's correction over {int(off.sum())} ordered pairs no difference can be significant at alpha "
+        f"{settings.alpha}: use --replicates {int(off.sum() / settings.alpha) + 1} or more"]
     adjusted = np.full(p.shape, np.nan)
     adjusted[off] = stability.holm(p[off])
     significant = np.zeros(p.shape, dtype=bool)
@@ -148,7 +154,7 @@ def _significance(ranking: Ranking, ranked: Mapping[str, Any], columns: Sequence
                 "order": [names[i] for i in order], "p_values": matrix(p), "p_adjusted": matrix(adjusted),
                 "significant": matrix(significant, bool), "difference": matrix(point),
                 "difference_low": matrix(differences["low"]), "difference_high": matrix(differences["high"])}
-    return document, groups
+    return document, groups, notes
 
 
 def fairness_groups(entries: Sequence[Entry]) -> list[dict[str, Any]]:
