@@ -87,7 +87,7 @@ def blob_plot(ranking: Mapping[str, Any]) -> str:
     entries = ranking["entries"]
     s = len(entries)
     cell = max(12.0, min(40.0, 720.0 / max(s, 1)))
-    left, top, bottom = 40.0, 10.0, 110.0
+    left, top, bottom = 40.0, 10.0, 80.0
     width, height = left + cell * s + 10, top + cell * s + bottom
     parts = []
     for r in range(1, s + 1):
