@@ -93,7 +93,7 @@ def _ranking(ranking: Ranking, full: NDArray[Any], replicates: NDArray[Any], key
     summary = stability.rank_summary(ranks, settings.confidence)
     taus, excluded = stability.kendall_taus(ranks, rank_full)
     tail = (1 - settings.confidence) / 2
-    tau = {"n": int(len(taus)), "excluded": int(excluded), "mean": None, "median": None, "low": None, "high": None}
+    tau: dict[str, Any] = {"n": int(len(taus)), "excluded": int(excluded), "mean": None, "median": None, "low": None, "high": None}
     if len(taus):
         tau |= {"mean": float(taus.mean()), "median": float(np.median(taus)),
                 "low": float(np.quantile(taus, tail)), "high": float(np.quantile(taus, 1 - tail))}

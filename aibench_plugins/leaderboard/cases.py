@@ -86,7 +86,7 @@ class PerCaseColumn(CaseColumn):
 
         assert self.per_case is not None
         means = (weights @ self.per_case) / weights.sum(axis=1, keepdims=True)
-        return np.sqrt(means) if self.transform == "sqrt" else means
+        return np.asarray(np.sqrt(means) if self.transform == "sqrt" else means, dtype=np.float64)
 
 
 @dataclass
@@ -106,7 +106,7 @@ class ConfusionColumn(CaseColumn):
         sizes = [len(labels) ** 2 for labels in self.labels]
         starts = np.concatenate([[0], np.cumsum(sizes)])
         if self._onehot is None:
-            from scipy import sparse
+            from scipy import sparse  # type: ignore[import-untyped]
 
             n, count = self.cells.shape
             columns = (self.cells + starts[:-1][None, :]).ravel()
@@ -175,9 +175,9 @@ def _per_case(data: MetricData, name: str) -> NDArray[Any]:
 
     if name == "correct":
         predicted, truth = _labels(data)
-        return (predicted == truth).astype(np.float64)
+        return np.asarray(predicted == truth, dtype=np.float64)
     error = np.asarray(data.predictions, dtype=np.float64) - np.asarray(data.references, dtype=np.float64)
-    return np.abs(error) if name == "absolute_error" else error * error
+    return np.asarray(np.abs(error) if name == "absolute_error" else error * error, dtype=np.float64)
 
 
 def _labels(data: MetricData) -> tuple[NDArray[Any], NDArray[Any]]:

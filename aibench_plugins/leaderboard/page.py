@@ -160,7 +160,7 @@ def group_bars(fairness: Sequence[Mapping[str, Any]]) -> str:
         label_w, bar_w, row_h = 220.0, 360.0, 20.0
 
         def x(value: float) -> float:
-            return label_w + (value - low) / span * bar_w
+            return float(label_w + (value - low) / span * bar_w)
 
         parts = []
         for index, (submission, group) in enumerate(rows):

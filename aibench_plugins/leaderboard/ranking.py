@@ -107,9 +107,10 @@ class Ranking:
 
 def ranks_min(keys: NDArray[Any]) -> NDArray[Any]:
     """Ranks along the last axis, higher key first, ties ``min`` (1 + how many are strictly higher)."""
-    from scipy.stats import rankdata
+    import numpy as np
+    from scipy.stats import rankdata  # type: ignore[import-untyped]
 
-    return rankdata(-keys, method="min", axis=-1).astype(float)
+    return np.asarray(rankdata(-keys, method="min", axis=-1), dtype=np.float64)
 
 
 def _lexicographic_ranks(keys: NDArray[Any]) -> NDArray[Any]:
@@ -120,7 +121,7 @@ def _lexicographic_ranks(keys: NDArray[Any]) -> NDArray[Any]:
     for j in reversed(range(keys.shape[2])):
         mine, theirs = keys[:, :, None, j], keys[:, None, :, j]
         better = (theirs > mine) | ((theirs == mine) & better)
-    return 1.0 + better.sum(axis=2)
+    return np.asarray(1.0 + better.sum(axis=2), dtype=np.float64)
 
 
 def dynascore(x: NDArray[Any], directions: NDArray[Any], offsets: NDArray[Any], weights: NDArray[Any],

@@ -88,7 +88,7 @@ def kendall_taus(ranks: NDArray[Any], full: NDArray[Any]) -> tuple[NDArray[Any],
     """Kendall's tau-b of each sample's ranks against the full ranking, and how many samples were
     excluded because every submission ties there (or in the full ranking)."""
     import numpy as np
-    from scipy.stats import kendalltau
+    from scipy.stats import kendalltau  # type: ignore[import-untyped]
 
     if np.all(full == full[0]):
         return np.empty(0), len(ranks)
