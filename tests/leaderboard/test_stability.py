@@ -42,9 +42,9 @@ def _column(metric: Any, key: str, truth: np.ndarray, predictions: dict[str, np.
                                     for p in predictions.values()])
 
 
-def _compute(metric: Any, predicted: Any, truth: Any) -> float:
+def _compute(metric: Any, predicted: Any, truth: Any, params: dict[str, Any] | None = None) -> float:
     """The metric's own computation, independent of the leaderboard's fast paths."""
-    state = metric()
+    state = metric(**(params or {}))
     state.update(predictions=predicted, references=truth)
     return float(state.compute()[metric.info.primary])
 
@@ -130,16 +130,22 @@ def test_case_weights_are_paired_seeded_counts() -> None:
     assert not (first == np.concatenate(list(stability.case_weights(50, 300, seed=5, chunk=128)))).all()
 
 
-@pytest.mark.parametrize("metric", [C.balanced_accuracy, C.f1, C.mcc, C.cohen_kappa, C.accuracy],
-                         ids=lambda m: m.info.id)
-def test_each_bootstrap_sample_gives_the_metric_of_the_resampled_rows(metric: Any) -> None:
+RESAMPLED = [(C.balanced_accuracy, {}), (C.f1, {}), (C.f1, {"average": "weighted"}), (C.mcc, {}),
+             (C.cohen_kappa, {}), (C.accuracy, {}),
+             # not batched: the metric's own from_confusion per sample
+             (C.cohen_kappa, {"weights": "quadratic"}), (C.recall, {"labels": [0, 1]})]
+
+
+@pytest.mark.parametrize(("metric", "params"), RESAMPLED, ids=[f"{m.info.id}-{p}" for m, p in RESAMPLED])
+def test_each_bootstrap_sample_gives_the_metric_of_the_resampled_rows(metric: Any, params: dict[str, Any]) -> None:
     truth, predictions = _labels_phase({"a": 0.6, "b": 0.75}, 120, seed=2)
-    column = _column(metric, "m", truth, predictions)
+    column = _column(metric, "m", truth, predictions, params)
     assert isinstance(column, PerCaseColumn if metric is C.accuracy else ConfusionColumn)
+    assert getattr(column, "batch", None) is None or not ({"weights", "labels"} & set(params))
     weights = next(stability.case_weights(120, 5, seed=0))
     got = column.replicates(weights)
     rows = [np.repeat(np.arange(120), w.astype(int)) for w in weights]
-    expected = [[_compute(metric, p[r], truth[r]) for p in predictions.values()] for r in rows]
+    expected = [[_compute(metric, p[r], truth[r], params) for p in predictions.values()] for r in rows]
     assert got == pytest.approx(np.array(expected), abs=1e-12)
     assert column.replicates(np.ones((1, 120)))[0] == pytest.approx(column.values, abs=1e-12)
 
