@@ -89,6 +89,9 @@ def _ranking(ranking: Ranking, full: NDArray[Any], replicates: NDArray[Any], key
     scores, ranks = ranking.evaluate(replicates, keys, directions)
     defined = ~np.isnan(scores).any(axis=1)
     scores, ranks = scores[defined], ranks[defined]
+    if not len(scores):
+        raise LeaderboardError(f"ranking {ranking.name!r} is undefined on every bootstrap sample (a Dynascore whose "
+                               "performance column ties in every sample); choose another performance column")
     low, high = stability.score_interval(scores, settings.confidence)
     summary = stability.rank_summary(ranks, settings.confidence)
     taus, excluded = stability.kendall_taus(ranks, rank_full)

@@ -151,6 +151,10 @@ def from_ledger(bundle_path: str | Path, phase: str | None, ledger_path: str | P
     for record in records:  # newest first
         name = Path(record.submission_path or record.id).name
         label = f"run {record.id[:8]} ({name})"
+        if run_ids and (record.bundle_path != resolved or record.phase_number != chosen.number):
+            source.skipped.append(Skipped(label, f"a run of {record.bundle_path} phase {record.phase_number}, not of "
+                                                 f"{resolved} phase {chosen.number}"))
+            continue
         if record.status != "finished":
             source.skipped.append(Skipped(label, f"the run is {record.status}, not finished: "
                                           f"{(record.message or '').strip()[:200] or 'no message'}"))

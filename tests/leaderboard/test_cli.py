@@ -230,3 +230,39 @@ def test_page_in_headless_chromium_has_the_blob_plot_significance_map_and_group_
         assert svg in rendered, svg
     assert rendered.count('class="blob"') >= 4 and rendered.count('class="better"') >= 3
     assert rendered.count('class="bar"') == 8 and "sex=F" in rendered
+
+
+def test_progress_bar_on_a_terminal_and_never_with_json(phase: dict[str, Any]) -> None:
+    import pty
+
+    for extra, shown in (((), True), (("--json",), False)):
+        master, slave = pty.openpty()
+        env = os.environ | {"AIBENCH_HOME": str(phase["home"]), "COLUMNS": "120"}
+        process = subprocess.run([sys.executable, "-m", "aibench_plugins", "leaderboard", str(phase["bundle"]),
+                                  "--replicates", "300", *extra], stdout=subprocess.PIPE, stderr=slave, env=env,
+                                 timeout=300)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(master)
+        assert process.returncode == 0
+        assert ("bootstrap" in b"".join(chunks).decode(errors="replace")) is shown, extra
+
+
+def test_runs_given_by_id_must_be_of_the_bundle_and_phase(phase: dict[str, Any], tmp_path: Path) -> None:
+    ids = [r["run_id"][:10] for r in phase["reports"].values()]
+    code, document = leaderboard_json(phase["home"], phase["bundle"], *(a for i in ids[:3] for a in ("--run", i)))
+    assert code == 0 and len(document["submissions"]) == 3
+    other = tmp_path / "iris-copy"
+    shutil.copytree(IRIS, other)
+    code, document = leaderboard_json(phase["home"], other, *(a for i in ids for a in ("--run", i)))
+    assert code == 1 and f"not of {other} phase 0" in document["message"]
+    code, document = leaderboard_json(phase["home"], phase["bundle"], "--run", "ffffffffff")
+    assert code == 1 and "no run has id 'ffffffffff'" in document["message"]
