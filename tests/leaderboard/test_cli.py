@@ -266,3 +266,39 @@ def test_runs_given_by_id_must_be_of_the_bundle_and_phase(phase: dict[str, Any],
     assert code == 1 and f"not of {other} phase 0" in document["message"]
     code, document = leaderboard_json(phase["home"], phase["bundle"], "--run", "ffffffffff")
     assert code == 1 and "no run has id 'ffffffffff'" in document["message"]
+
+
+BAD_INPUT = [
+    ("corrupt-ledger", "cannot be used as a run ledger"),
+    ("no-manifest", "has no aibench.json"),
+    ("unknown-split", "--split 'hidden': the manifest declares no such split"),
+    ("unknown-column", "no metric column 'accuracy'"),
+    ("wilcoxon-without-per-case", "--test wilcoxon: ranking 'metric balanced_accuracy' has no per-case values"),
+    ("bad-ranking", "--ranking at /kind: expected one of"),
+]
+
+
+@pytest.mark.parametrize(("case", "message"), BAD_INPUT, ids=[case for case, _ in BAD_INPUT])
+def test_bad_input_is_a_clear_error_never_a_traceback(phase: dict[str, Any], tmp_path: Path, case: str,
+                                                     message: str) -> None:
+    args: list[str] = [str(phase["bundle"])]
+    if case == "corrupt-ledger":
+        ledger = tmp_path / "ledger.sqlite3"
+        data = (phase["home"] / "ledger.sqlite3").read_bytes()
+        ledger.write_bytes(data[: len(data) // 3])
+        args += ["--ledger", str(ledger)]
+    elif case == "no-manifest":
+        bare = tmp_path / "bare"
+        shutil.copytree(IRIS, bare)
+        (bare / "aibench.json").unlink()
+        args = [str(bare)]
+    else:
+        args += {"unknown-split": ["--split", "hidden"], "unknown-column": ["--column", "accuracy"],
+                 "wilcoxon-without-per-case": ["--test", "wilcoxon"],
+                 "bad-ranking": ["--ranking", '{"kind": "borda"}']}[case]
+    for extra in ((), ("--json",)):
+        result = aibench(phase["home"], "leaderboard", *args, "--replicates", "20", *extra)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr and "internal error" not in result.stderr
+        said = json.loads(result.stdout)["message"] if extra else result.stderr
+        assert message in " ".join(said.split()), said
