@@ -92,6 +92,9 @@ def test_ledger_source_end_to_end(phase: dict[str, Any]) -> None:
     assert [c["method"] for c in document["columns"]] == ["confusion", "confusion", "confusion"]
     assert document["tiers"][-1]["submissions"] == ["delta"] and len(document["tiers"]) == 2
     assert document["rankings"][0]["entries"][0]["submission"] == "alpha"
+    again = aibench(phase["home"], "leaderboard", str(phase["bundle"]), "--json", "--seed", "3").stdout
+    assert again == aibench(phase["home"], "leaderboard", str(phase["bundle"]), "--json", "--seed", "3").stdout
+    assert again != aibench(phase["home"], "leaderboard", str(phase["bundle"]), "--json", "--seed", "4").stdout
     _, few = leaderboard_json(phase["home"], phase["bundle"], replicates=100)  # too few for Holm over 12 pairs
     assert len(few["tiers"]) == 1 and any("--replicates 241 or more" in note for note in few["notes"])
 
