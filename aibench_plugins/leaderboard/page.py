@@ -57,6 +57,7 @@ def render_page(document: Mapping[str, Any]) -> str:
                      f"alpha {_e(significance.get('alpha'))}. A dark cell: the row's submission is significantly "
                      "better than the column's.</p>")
         parts.append(significance_map(significance))
+        parts.append(_adjacent_pairs(significance))
         parts.append("<h2>Tiers (statistically tied)</h2><ol>" + "".join(
             f"<li>{_e(', '.join(t['submissions']))}</li>" for t in document.get("tiers") or []) + "</ol>")
     fairness = document.get("fairness") or []
@@ -71,6 +72,19 @@ def render_page(document: Mapping[str, Any]) -> str:
         parts.append(f'<p class="note">{_e(note)}</p>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+
+
+def _adjacent_pairs(significance: Mapping[str, Any]) -> str:
+    """Each submission against the next in rank order: the score difference, its paired-bootstrap
+    interval, and the adjusted p-value that the first is better."""
+    order = significance["order"]
+    rows = "".join(
+        f"<tr><td>{_e(order[i])}</td><td>{_e(order[i + 1])}</td><td>{_g(significance['difference'][i][i + 1])}</td>"
+        f"<td>[{_g(significance['difference_low'][i][i + 1])}, {_g(significance['difference_high'][i][i + 1])}]</td>"
+        f"<td>{_g(significance['p_adjusted'][i][i + 1])}</td>"
+        f"<td>{'yes' if significance['significant'][i][i + 1] else 'no'}</td></tr>" for i in range(len(order) - 1))
+    return ("<table><tr><th>Submission</th><th>Next in rank</th><th>Difference</th><th>Paired-bootstrap interval</th>"
+            f"<th>Adjusted p</th><th>Significantly better</th></tr>{rows}</table>")
 
 
 def _ranking_table(ranking: Mapping[str, Any], tier_of: Mapping[str, int]) -> str:
