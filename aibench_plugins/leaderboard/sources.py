@@ -11,9 +11,10 @@ Ledger: the runs recorded for the bundle (same resolved path) and phase (number 
 runs are asked for. A run whose folder ``aibench gc`` collected has no predictions left: skipped,
 saying so.
 
-Folder: every sub-folder or ``.zip`` of the folder is one submission. A submission with a
-``metadata`` file naming a ``command`` (a code submission) has no predictions until it runs:
-skipped, saying to run it with ``aibench run`` and read the ledger instead.
+Folder: every sub-folder or ``.zip`` of the folder is one submission. A code submission (a
+``metadata`` file naming a ``command``, or, in a phase with an ingestion program, no file of the
+submission tables) has no predictions until it runs: skipped, saying to run it with ``aibench run``
+and read the ledger instead.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def from_folder(bundle_path: str | Path, phase: str | None, folder: str | Path) 
                 except Exception as error:  # noqa: BLE001 - an unreadable zip is that submission's problem
                     source.skipped.append(Skipped(name, f"cannot be unpacked: {error}"))
                     continue
-            why = _code_submission(here)
+            why = _code_submission(here, "ingestion_program" in chosen.programs, plan)
             if why:
                 source.skipped.append(Skipped(name, why))
                 continue
@@ -228,19 +229,31 @@ def from_folder(bundle_path: str | Path, phase: str | None, folder: str | Path) 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _code_submission(folder: Path) -> str | None:
-    """Why ``folder`` is a code submission (its ``metadata`` names a command), or ``None``."""
+def _code_submission(folder: Path, ingestion: bool, plan: PhasePlan) -> str | None:
+    """Why ``folder`` is a code submission, or ``None``: its ``metadata`` names a command, or the
+    phase has an ingestion program and the folder holds none of the submission tables' files."""
+    from ..data.readers import ReadError, locate
+
+    run_it = ("it has no predictions until it runs; run it with 'aibench run BUNDLE SUBMISSION' and analyse the "
+              "ledger instead of the folder")
     metadata = folder / "metadata"
-    if not metadata.is_file():
-        return None
     try:
-        text = metadata.read_text(encoding="utf-8", errors="replace")
+        text = metadata.read_text(encoding="utf-8", errors="replace") if metadata.is_file() else ""
     except OSError:
+        text = ""
+    if "command" in text:
+        return f"a code submission (its metadata names a command): {run_it}"
+    if not ingestion:
         return None
-    if "command" not in text:
-        return None
-    return ("a code submission (its metadata names a command): it has no predictions until it runs; run it with "
-            "'aibench run BUNDLE SUBMISSION' and analyse the ledger instead of the folder")
+    files = [d.file for d in plan.tables.values() if d.source == "submission"]
+    for pattern in files:
+        try:
+            locate(folder, pattern)
+            return None
+        except ReadError:
+            continue
+    return (f"a code submission (the phase has an ingestion program, and the folder holds no "
+            f"{' or '.join(files) or 'predictions'}): {run_it}")
 
 
 def _unique(name: str, entries: Sequence[Entry]) -> str:

@@ -306,3 +306,26 @@ def test_bad_input_is_a_clear_error_never_a_traceback(phase: dict[str, Any], tmp
         assert "Traceback" not in result.stdout + result.stderr and "internal error" not in result.stderr
         said = json.loads(result.stdout)["message"] if extra else result.stderr
         assert message in " ".join(said.split()), said
+
+
+def test_code_submissions_are_analysed_from_their_runs_and_skipped_in_a_folder(tmp_path: Path) -> None:
+    digits = REPO / "bundles" / "digits-ingestion-v2"
+    good = REPO / "examples" / "submissions" / "digits-ingestion-v2" / "good"
+    bundle = tmp_path / "digits"
+    shutil.copytree(digits, bundle)
+    folder = tmp_path / "code"
+    shutil.copytree(good, folder / "centroids")
+    half = folder / "half-the-pixels"  # the same classifier on the first half of the features only
+    half.mkdir()
+    source = (good / "model.py").read_text()
+    (half / "model.py").write_text(source.replace("zip(features, self.centroids[label])",
+                                                  "list(zip(features, self.centroids[label]))[: len(features) // 2]"))
+    for submission in (folder / "centroids", half):
+        run(tmp_path / "home", bundle, submission)
+    code, document = leaderboard_json(tmp_path / "home", bundle, replicates=300)
+    assert code == 0, document
+    valid(document)
+    assert sorted(s["name"] for s in document["submissions"]) == ["centroids", "half-the-pixels"]
+    code, document = leaderboard_json(tmp_path / "home", bundle, "--submissions", str(folder))
+    assert code == 1
+    assert document["message"].count("a code submission (the phase has an ingestion program") == 2
