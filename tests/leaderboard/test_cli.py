@@ -329,3 +329,16 @@ def test_code_submissions_are_analysed_from_their_runs_and_skipped_in_a_folder(t
     code, document = leaderboard_json(tmp_path / "home", bundle, "--submissions", str(folder))
     assert code == 1
     assert document["message"].count("a code submission (the phase has an ingestion program") == 2
+
+
+def test_a_split_resamples_its_own_cases(phase: dict[str, Any]) -> None:
+    code, document = leaderboard_json(phase["home"], phase["bundle"], "--split", "private")
+    assert code == 0, document
+    private = (phase["bundle"] / "reference_data" / "private_ids.txt").read_text().split()
+    assert document["n_cases"] == len(private) and document["split"] == "private"
+    assert [c["key"] for c in document["columns"]] == ["balanced_accuracy_private", "macro_f1_private", "mcc_private"]
+    by_name = {s["name"]: i for i, s in enumerate(document["submissions"])}
+    for column in document["columns"]:
+        for name, report in phase["reports"].items():
+            recorded = next(c["value"] for c in report["plugin_columns"] if c["key"] == column["key"])
+            assert column["values"][by_name[name]] == pytest.approx(recorded, abs=1e-12)
