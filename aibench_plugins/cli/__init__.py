@@ -9,6 +9,7 @@ import click
 
 from .gc import gc
 from .history import history
+from .leaderboard import leaderboard
 from .new_plugin import new_plugin
 from .plugins import plugins
 from .run import run
@@ -39,6 +40,7 @@ def cli() -> None:
       aibench run bundles/iris-v2 examples/submissions/iris-v2/good
                                               run a submission as the worker would
       aibench history                         every run, newest first
+      aibench leaderboard bundles/iris-v2     the phase's ranking: intervals, stability, tiers
       aibench gc --dry-run                    which old run folders the retention would remove
       aibench plugins list --json             what is installed, as JSON
       aibench schema > aibench.schema.json    the manifest schema, for editors
@@ -76,6 +78,7 @@ def _reap_containers() -> None:
 cli.add_command(validate)
 cli.add_command(run)
 cli.add_command(history)
+cli.add_command(leaderboard)
 cli.add_command(gc)
 cli.add_command(plugins)
 cli.add_command(schema)

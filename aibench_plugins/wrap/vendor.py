@@ -40,8 +40,8 @@ RUNTIME_ROOMS = ("core", "components", "manifest", "data", "evaluation", "runtim
                  "schemas")
 #: The files at the package's top that the rooms need (the lazy public face and the version).
 RUNTIME_TOP = ("__init__.py", "_version.py", "py.typed")
-#: Host-only rooms: never vendored (run/, wrap/, executors/, testing/, cli/, __main__.py).
-HOST_ONLY_ROOMS = ("run", "wrap", "executors", "testing", "cli")
+#: Host-only rooms: never vendored (run/, wrap/, executors/, testing/, cli/, leaderboard/, __main__.py).
+HOST_ONLY_ROOMS = ("run", "wrap", "executors", "testing", "cli", "leaderboard")
 _LEFT_OUT = shutil.ignore_patterns("__pycache__", "*.pyc")
 _COMPILED = (".so", ".pyd", ".dylib", ".dll")
 #: Files of a distribution's .dist-info that are not shipped in a wrapped bundle.
