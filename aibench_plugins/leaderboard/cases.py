@@ -14,8 +14,8 @@ submission, so differences between submissions are paired. Three methods, fastes
     a confusion-matrix metric (:class:`~aibench_plugins.default_plugins.classification.ConfusionMetric`:
     balanced accuracy, precision, recall, F1, MCC, Cohen's kappa): each case is one cell of the
     submission's matrix; a replicate's weighted matrix is one sparse product, and the metric's own
-    ``from_confusion`` computes its value, or, for the built-ins with default ``labels``, the same
-    formulas on the whole batch of matrices (:mod:`.confusion`, tested against ``from_confusion``).
+    ``from_confusion_batch`` computes its value on the whole batch of matrices at once
+    (vectorised for the built-ins, equal to ``from_confusion`` matrix by matrix).
 ``recompute``
     any other metric: the component recomputed on the resampled rows (``np.repeat`` of the cases
     by their counts), once per replicate and submission. Slow; the analysis says so.
@@ -98,8 +98,8 @@ class ConfusionColumn(CaseColumn):
     cells: NDArray[Any] | None = None
     labels: Sequence[NDArray[Any]] = ()
     score: Callable[[NDArray[Any], NDArray[Any]], float] | None = None
-    #: the metric on a batch of matrices at once (:mod:`.confusion`), when it is a covered built-in
-    batch: Callable[[NDArray[Any]], NDArray[Any]] | None = None
+    #: the metric on a batch of matrices at once (``ConfusionMetric.from_confusion_batch``)
+    batch: Callable[[NDArray[Any], NDArray[Any]], NDArray[Any]] | None = None
     _onehot: Any = field(default=None, repr=False)
 
     def replicates(self, weights: NDArray[Any]) -> NDArray[Any]:
@@ -121,7 +121,7 @@ class ConfusionColumn(CaseColumn):
             k = len(labels)
             block = counts[:, starts[s]:starts[s + 1]].reshape(len(weights), k, k)
             if self.batch is not None:
-                out[:, s] = self.batch(block)
+                out[:, s] = self.batch(block, labels)
                 continue
             for b in range(len(weights)):
                 out[b, s] = self.score(block[b], labels)
@@ -171,10 +171,11 @@ def column_for(key: str, label: str, precision: int, data: Sequence[MetricData])
         def score(matrix: NDArray[Any], matrix_labels: NDArray[Any]) -> float:
             return float(component.from_confusion(matrix, matrix_labels, **params)[output])
 
-        from .confusion import batched
+        def batch(matrices: NDArray[Any], matrix_labels: NDArray[Any]) -> NDArray[Any]:
+            return component.from_confusion_batch(matrices, matrix_labels, **params)[output]
 
         return ConfusionColumn(**common, method="confusion", cells=np.column_stack(cells), labels=list(labels),
-                               score=score, batch=batched(info.id, params, output))
+                               score=score, batch=batch)
     return RecomputeColumn(**common, method="recompute", data=list(data))
 
 

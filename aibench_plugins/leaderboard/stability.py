@@ -26,7 +26,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .cases import CaseColumn
@@ -35,31 +35,18 @@ from .ranking import Ranking
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["bootstrap_values", "case_weights", "holm", "kendall_taus", "pairwise", "rank_summary", "tiers",
+__all__ = ["bootstrap_values", "holm", "kendall_taus", "pairwise", "rank_summary", "tiers",
            "wilcoxon_pvalues"]
 
 Progress = Callable[[int], None]
-
-
-def case_weights(n_cases: int, n_boot: int, seed: int, chunk: int = 256) -> Iterator[NDArray[Any]]:
-    """Bootstrap samples of ``n_cases`` cases as count vectors, ``chunk`` at a time (float64,
-    shape (b, n_cases), each row summing to ``n_cases``); the same for every submission."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        drawn = rng.integers(0, n_cases, size=(b, n_cases))
-        drawn += (np.arange(b) * n_cases)[:, None]
-        yield np.bincount(drawn.ravel(), minlength=b * n_cases).reshape(b, n_cases).astype(np.float64)
-        done += b
 
 
 def bootstrap_values(columns: Sequence[CaseColumn], n_boot: int, seed: int, *, chunk: int = 256,
                      progress: Progress | None = None) -> NDArray[Any]:
     """Every column of every submission on each bootstrap sample: shape (n_boot, submissions, columns)."""
     import numpy as np
+
+    from ..stats import case_weights
 
     n = columns[0].n_cases
     out = np.empty((n_boot, len(columns[0].values), len(columns)))

@@ -19,6 +19,7 @@ from aibench_plugins.leaderboard.analysis import Settings, analyse
 from aibench_plugins.leaderboard.cases import column_for
 from aibench_plugins.leaderboard.ranking import parse_rankings
 from aibench_plugins.leaderboard.sources import Entry
+from aibench_plugins.stats import case_weights
 
 METRICS = {"accuracy": (C.accuracy, {}), "macro_f1": (C.f1, {"average": "macro"}), "mcc": (C.mcc, {})}
 
@@ -55,7 +56,7 @@ def test_scores_ranks_intervals_and_tau_match_a_naive_computation() -> None:
     document = analyse(columns, parse_rankings(spec, list(METRICS)), [Entry(x, Path("."), Path(".")) for x in names],
                        Settings(replicates=replicates, seed=seed))
 
-    samples = np.concatenate(list(stability.case_weights(n, replicates, seed)))
+    samples = np.concatenate(list(case_weights(n, replicates, seed)))
     full = pd.DataFrame({key: [_metric(key, predictions[x], truth) for x in names] for key in METRICS})
     dyna, mean_rank = [], []
     for w in samples:

@@ -19,6 +19,7 @@ from aibench_plugins.leaderboard.analysis import Settings, analyse
 from aibench_plugins.leaderboard.cases import CaseColumn, ConfusionColumn, PerCaseColumn, RecomputeColumn, column_for
 from aibench_plugins.leaderboard.ranking import parse_rankings
 from aibench_plugins.leaderboard.sources import Entry
+from aibench_plugins.stats import case_weights
 
 
 def _labels_phase(accuracies: dict[str, float], n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -123,16 +124,8 @@ def test_tiers_start_when_the_leader_is_significantly_better() -> None:
     assert stability.tiers([0, 1, 2, 3], significant) == [[0, 1], [2], [3]]
 
 
-def test_case_weights_are_paired_seeded_counts() -> None:
-    first = np.concatenate(list(stability.case_weights(50, 300, seed=4, chunk=128)))
-    again = np.concatenate(list(stability.case_weights(50, 300, seed=4, chunk=128)))
-    assert first.shape == (300, 50) and (first.sum(axis=1) == 50).all() and (first == again).all()
-    assert not (first == np.concatenate(list(stability.case_weights(50, 300, seed=5, chunk=128)))).all()
-
-
 RESAMPLED = [(C.balanced_accuracy, {}), (C.f1, {}), (C.f1, {"average": "weighted"}), (C.mcc, {}),
              (C.cohen_kappa, {}), (C.accuracy, {}),
-             # not batched: the metric's own from_confusion per sample
              (C.cohen_kappa, {"weights": "quadratic"}), (C.recall, {"labels": [0, 1]})]
 
 
@@ -141,8 +134,7 @@ def test_each_bootstrap_sample_gives_the_metric_of_the_resampled_rows(metric: An
     truth, predictions = _labels_phase({"a": 0.6, "b": 0.75}, 120, seed=2)
     column = _column(metric, "m", truth, predictions, params)
     assert isinstance(column, PerCaseColumn if metric is C.accuracy else ConfusionColumn)
-    assert getattr(column, "batch", None) is None or not ({"weights", "labels"} & set(params))
-    weights = next(stability.case_weights(120, 5, seed=0))
+    weights = next(case_weights(120, 5, seed=0))
     got = column.replicates(weights)
     rows = [np.repeat(np.arange(120), w.astype(int)) for w in weights]
     expected = [[_compute(metric, p[r], truth[r], params) for p in predictions.values()] for r in rows]
@@ -158,7 +150,7 @@ def test_rmse_uses_squared_errors_per_case_and_a_generic_metric_is_recomputed() 
     assert isinstance(by_rmse, PerCaseColumn) and by_rmse.per_case_name == "squared_error"
     by_r2 = _column(r2, "r2", truth, predictions)
     assert isinstance(by_r2, RecomputeColumn)
-    weights = next(stability.case_weights(80, 4, seed=1))
+    weights = next(case_weights(80, 4, seed=1))
     for column, metric in ((by_rmse, rmse), (by_r2, r2)):
         rows = [np.repeat(np.arange(80), w.astype(int)) for w in weights]
         expected = [[_compute(metric, p[r], truth[r]) for p in predictions.values()] for r in rows]
