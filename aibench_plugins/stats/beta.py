@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from ..core.errors import InvalidValueError
+
 __all__ = ["beta_quantile", "regularized_beta"]
 
 _TINY = 1e-300
@@ -42,7 +44,7 @@ def _continued_fraction(x: float, a: float, b: float) -> float:
 def regularized_beta(x: float, a: float, b: float) -> float:
     """``I_x(a, b)``, the beta distribution's CDF at ``x`` (``a, b > 0``), without scipy."""
     if a <= 0 or b <= 0:
-        raise ValueError(f"beta parameters must be positive, got a={a}, b={b}")
+        raise InvalidValueError(f"beta parameters must be positive, got a={a}, b={b}")
     if x <= 0.0:
         return 0.0
     if x >= 1.0:
@@ -71,7 +73,7 @@ def beta_quantile(probability: float, a: float, b: float, *, use_scipy: bool = T
     """The ``probability`` quantile of Beta(a, b): scipy's ``betaincinv`` when installed (and
     ``use_scipy``), else bisection on :func:`regularized_beta`."""
     if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"probability must lie in [0, 1], got {probability}")
+        raise InvalidValueError(f"probability must lie in [0, 1], got {probability}")
     if use_scipy:
         try:
             from scipy.special import betaincinv  # type: ignore[import-untyped,unused-ignore]

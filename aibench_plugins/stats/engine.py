@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import InvalidValueError
 from .fastpaths import fast_path
 from .intervals import Interval, bca_interval, percentile_interval, proportion_interval
 from .methods import FEW, METHODS
@@ -59,7 +60,7 @@ def _selected(metric: MetricData, rows: Any) -> NDArray[Any] | None:
     rows = np.asarray(rows)
     index = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.intp).ravel()
     if index.size == 0:
-        raise ValueError(f"metric {metric.key!r}: no rows selected for the bootstrap")
+        raise InvalidValueError(f"metric {metric.key!r}: no rows selected for the bootstrap")
     return index
 
 
@@ -245,7 +246,7 @@ def metric_replicates(metric: MetricData, rows: Any = None, *, n_boot: int = 10_
     The same ``seed`` gives the same replicates; a replicate on which the metric is undefined is
     NaN."""
     if n_boot <= 0:
-        raise ValueError(f"n_boot must be positive, got {n_boot}")
+        raise InvalidValueError(f"n_boot must be positive, got {n_boot}")
     return _path(metric, rows).replicates(int(n_boot), int(seed))
 
 
@@ -258,13 +259,13 @@ def metric_interval(metric: MetricData, rows: Any = None, *, confidence: float =
     ``n_boot`` replicates (fewer for a metric without a fast path, said in ``note``).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown interval method {method!r}: expected one of {', '.join(METHODS)}")
+        raise InvalidValueError(f"unknown interval method {method!r}: expected one of {', '.join(METHODS)}")
     if n_boot <= 0:
-        raise ValueError(f"n_boot must be positive, got {n_boot}")
+        raise InvalidValueError(f"n_boot must be positive, got {n_boot}")
     path = _path(metric, rows)
     if method in ("wilson", "clopper_pearson") or (method == "auto" and _few(path.proportion)):
         if path.proportion is None:
-            raise ValueError(f"metric {metric.key!r} ({metric.info.id}) is not a proportion of rows: method "
+            raise InvalidValueError(f"metric {metric.key!r} ({metric.info.id}) is not a proportion of rows: method "
                              f"{method!r} needs one (use 'auto', 'percentile' or 'bca')")
         successes, n = path.proportion
         interval = proportion_interval(successes, n, confidence=confidence,

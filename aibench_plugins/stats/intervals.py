@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import InvalidValueError
 from .beta import beta_quantile
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def z_quantile(probability: float) -> float:
 
 def _check_confidence(confidence: float) -> float:
     if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+        raise InvalidValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
     return float(confidence)
 
 
@@ -76,7 +77,7 @@ def _finite_replicates(replicates: Any) -> Any:
     values = np.asarray(replicates, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
-        raise ValueError("no finite bootstrap replicate: the statistic is undefined on every resample")
+        raise InvalidValueError("no finite bootstrap replicate: the statistic is undefined on every resample")
     return values
 
 
@@ -172,7 +173,7 @@ def proportion_interval(successes: int, n: int, *, confidence: float = 0.95, met
     confidence = _check_confidence(confidence)
     successes, n = int(successes), int(n)
     if n <= 0 or not 0 <= successes <= n:
-        raise ValueError(f"a proportion needs 0 <= successes <= n and n > 0, got {successes} of {n}")
+        raise InvalidValueError(f"a proportion needs 0 <= successes <= n and n > 0, got {successes} of {n}")
     alpha = 1.0 - confidence
     if method == "wilson":
         z = z_quantile(1.0 - alpha / 2.0)
@@ -187,5 +188,5 @@ def proportion_interval(successes: int, n: int, *, confidence: float = 0.95, met
         low = 0.0 if successes == 0 else beta_quantile(alpha / 2.0, successes, n - successes + 1)
         high = 1.0 if successes == n else beta_quantile(1.0 - alpha / 2.0, successes + 1, n - successes)
     else:
-        raise ValueError(f"unknown proportion interval method {method!r}: expected 'wilson' or 'clopper_pearson'")
+        raise InvalidValueError(f"unknown proportion interval method {method!r}: expected 'wilson' or 'clopper_pearson'")
     return Interval(float(low), float(high), method, confidence, None, successes / n)

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import InvalidValueError
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -58,7 +60,7 @@ def case_weights(n_cases: int, n_boot: int, seed: int, chunk: int = 256) -> Iter
     import numpy as np
 
     if n_cases <= 0 or n_boot <= 0 or chunk <= 0:
-        raise ValueError(f"case_weights needs n_cases, n_boot and chunk > 0, got {n_cases}, {n_boot}, {chunk}")
+        raise InvalidValueError(f"case_weights needs n_cases, n_boot and chunk > 0, got {n_cases}, {n_boot}, {chunk}")
     rng = generator(seed)
     offsets = None
     for start in range(0, n_boot, chunk):
@@ -82,7 +84,7 @@ def matrix_draws(matrix: Any, n_boot: int, seed: int, chunk: int = 2048) -> Iter
     cells = np.flatnonzero(counts.ravel())
     total = int(counts.sum())
     if total <= 0:
-        raise ValueError("a bootstrap of an empty confusion matrix")
+        raise InvalidValueError("a bootstrap of an empty confusion matrix")
     probabilities = counts.ravel()[cells] / total
     rng = generator(seed)
     for start in range(0, n_boot, chunk):
@@ -178,9 +180,9 @@ def bin_mean(values: Any, bins: int = BINS) -> BinnedMean:
     x = np.asarray(values, dtype=np.float64).ravel()
     n = x.size
     if n == 0:
-        raise ValueError("a bootstrap of a mean over no rows")
+        raise InvalidValueError("a bootstrap of a mean over no rows")
     if not np.isfinite(x).all():
-        raise ValueError(f"the per-row values hold {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite "
+        raise InvalidValueError(f"the per-row values hold {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite "
                          f"value(s): their mean has no interval")
     mean = float(x.mean())
     if n <= EXACT_ROWS:
