@@ -200,10 +200,11 @@ def _locate(metric: MetricData, twins: Twins) -> _Rows:
     lacking = [c for c in twins.copy_ids if c not in position]
     if lacking:
         raise DataError(
-            f"aibench.perturbed_copies: metric {metric.key!r} has no prediction for the copy id(s) {_listed(lacking)} "
-            f"of {where} ({len(lacking)} of {len(twins.copy_ids)} copies). The submission must predict every id of the "
-            f"test inputs, the perturbed ones included ({_PARTICIPANT}; if the reference data lacks these ids too, the "
-            f"table names copies that are not test inputs: {_ORGANISER}).")
+            f"aibench.perturbed_copies: the copy id(s) {_listed(lacking)} of {where} ({len(lacking)} of "
+            f"{len(twins.copy_ids)} copies) are not among the ids metric {metric.key!r} scores (the reference ids with a "
+            f"prediction). If the submission has no prediction for them: predict every row of the test inputs, the "
+            f"perturbed ones included ({_PARTICIPANT}). If the metric's references have no row for them: give every "
+            f"copy a reference row holding its original's truth ({_ORGANISER}).")
     unknown = sorted({o for o in twins.original_ids if o not in position})
     if unknown:
         raise DataError(
@@ -453,8 +454,9 @@ def _chosen(context: AnalysisContext, params: Mapping[str, Any]) -> list[MetricD
                         f"{_kind(context.metrics[refused[0]])} predictions, not one prediction per id: leave them out "
                         f"of params.metrics ({_ORGANISER}).")
     if not chosen:
-        raise DataError("aibench.perturbed_copies: the phase has no metric with one prediction per id to analyse "
-                        f"(metrics: {', '.join(map(repr, available)) or 'none'}) ({_ORGANISER}).")
+        raise DataError("aibench.perturbed_copies: no metric with one prediction per id could be analysed (metrics "
+                        f"whose inputs could be read: {', '.join(map(repr, available)) or 'none'}); a metric whose "
+                        "inputs could not be read has its own failure saying why.")
     return chosen
 
 
