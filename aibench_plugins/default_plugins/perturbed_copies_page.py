@@ -24,7 +24,7 @@ LEFT, PLOT_W, RIGHT, TOP, PLOT_H, BOTTOM = 64, 300, 150, 12, 170, 40  # geometry
 class DegradationSection:
     """The degradation on hidden perturbed copies, one block per ``aibench.perturbed_copies`` entry."""
 
-    info = ComponentInfo(id="aibench.perturbed_copies_section",
+    info = ComponentInfo(id=COMPONENT,  # the checker's id: the page then places it for its analyses
                          description="Degradation on hidden perturbed copies: summaries, a chart per metric "
                                      "(score per severity per perturbation, the clean line) and the table.")
 
