@@ -237,11 +237,11 @@ def _differs(kind: str, a: Any, b: Any, tolerance: float) -> NDArray[Any]:
         return np.array([set(x) != set(y) for x, y in zip(a, b)], dtype=bool)
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim == 2 and kind in ("score", "probability"):
-        return np.argmax(a, axis=1) != np.argmax(b, axis=1)
+        return np.asarray(np.argmax(a, axis=1) != np.argmax(b, axis=1), dtype=bool)
     if a.dtype.kind in "fc" or b.dtype.kind in "fc" or kind in ("value", "score", "probability"):
         distance = np.abs(a.astype(float) - b.astype(float))
-        return (distance.reshape(len(distance), -1) > tolerance).any(axis=1)
-    return (a != b).reshape(len(a), -1).any(axis=1)
+        return np.asarray((distance.reshape(len(distance), -1) > tolerance).any(axis=1), dtype=bool)
+    return np.asarray((a != b).reshape(len(a), -1).any(axis=1), dtype=bool)
 
 
 def _errors(kind: str, predictions: Any, references: Any) -> NDArray[Any] | None:
@@ -251,10 +251,10 @@ def _errors(kind: str, predictions: Any, references: Any) -> NDArray[Any] | None
     if kind == "labels" or isinstance(predictions, list):
         return np.array([len(set(p) ^ set(r)) for p, r in zip(predictions, references)], dtype=float)
     if kind == "label":
-        return (np.asarray(predictions) != np.asarray(references)).astype(float)
+        return np.asarray(np.asarray(predictions) != np.asarray(references), dtype=float)
     if kind == "value":
         error = np.abs(np.asarray(predictions, dtype=float) - np.asarray(references, dtype=float))
-        return error.reshape(len(error), -1).sum(axis=1)
+        return np.asarray(error.reshape(len(error), -1).sum(axis=1), dtype=float)
     return None
 
 
