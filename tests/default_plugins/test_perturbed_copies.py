@@ -295,3 +295,57 @@ def test_section_has_the_chart_and_the_table(host: PluginHost, tmp_path: Path) -
     assert f"{got['clean.accuracy']:.4f}" in body and f"{got['flip_rate'] * 100:.1f} %" in body
     assert body.count("<tr>") == 1 + 1 + 1 + len(result.tables[0]["rows"])  # overview head+row, table head+rows
     assert DegradationSection().render({"analyses": []}) is None
+
+
+# -- other kinds of predictions ---------------------------------------------------------------------
+
+
+def test_probabilities_flip_on_the_argmax_and_have_no_worst_case(host: PluginHost, tmp_path: Path) -> None:
+    frame, table = twin_data(seed=7)
+    rng = np.random.default_rng(7)
+    labels = frame["prediction"].to_numpy().astype(int)
+    probabilities = rng.dirichlet(np.ones(3), len(frame)) * 0.4
+    probabilities[np.arange(len(frame)), labels] += 0.6  # the arg-max is the label of the frame
+    component = host.registry(Kind.METRIC).get("aibench.log_loss").component
+    data = MetricData("log_loss", "Log loss", component.info, {}, component, frame["id"].to_numpy(), probabilities,
+                      frame["truth"].to_numpy().astype(int))
+    result = perturbed_copies.analyse(context(tmp_path, {"log_loss": data}, table), **PARAMS)
+    got = summaries(result)
+    copies = joined(frame, table)
+    assert got["flip_rate"] == pytest.approx(float((copies["prediction"] != copies["original_prediction"]).mean()))
+    assert got["worst_case.log_loss"] is None
+    assert any("worst_case.log_loss is not computed" in note for note in result.notes)
+    rows = frame.set_index("id")
+    position = {i: k for k, i in enumerate(frame["id"])}
+    clean_rows = [position[i] for i in rows.index if i not in set(table["id"])]
+    expected = sk.log_loss(frame["truth"].to_numpy()[clean_rows].astype(int), probabilities[clean_rows], labels=[0, 1, 2])
+    assert got["clean.log_loss"] == pytest.approx(expected)
+    assert got["relative_drop.log_loss"] == pytest.approx((got["perturbed.log_loss"] - expected) / expected)
+
+
+def test_label_sets_worst_case_takes_the_largest_symmetric_difference(host: PluginHost, tmp_path: Path) -> None:
+    ids = ["a", "b", "c1", "c2", "c3"]
+    predictions = [["x"], ["x", "y"], ["x", "z"], ["y"], ["x", "y"]]
+    references = [["x"], ["x", "y"], ["x"], ["x"], ["x", "y"]]
+    component = host.registry(Kind.METRIC).get("aibench.subset_accuracy").component
+    data = MetricData("subset_accuracy", "Subset accuracy", component.info, {}, component, np.array(ids), predictions,
+                      references)
+    table = pd.DataFrame({"id": ["c1", "c2", "c3"], "original_id": ["a", "a", "b"], "perturbation": ["p", "p", "p"]})
+    result = perturbed_copies.analyse(context(tmp_path, {"subset_accuracy": data}, table,
+                                              ("original_id", "perturbation")), table="twins")
+    got = summaries(result)
+    # a: {x} (error 0), c1 {x,z} (1), c2 {y} (2: the worst); b: {x,y} and c3 {x,y} both right
+    assert got["worst_case.subset_accuracy"] == pytest.approx(0.5)
+    assert got["clean.subset_accuracy"] == 1.0 and got["perturbed.subset_accuracy"] == pytest.approx(1 / 3)
+    assert got["flip_rate"] == pytest.approx(2 / 3)
+
+
+def test_numeric_ids_meet_across_tables(host: PluginHost, tmp_path: Path) -> None:
+    frame, table = twin_data()
+    numbers = {i: k for k, i in enumerate(sorted(frame["id"]))}
+    frame["id"] = frame["id"].map(numbers)
+    table["id"], table["original_id"] = table["id"].map(numbers), table["original_id"].map(numbers)
+    metrics = {"accuracy": metric(host, "accuracy", "aibench.accuracy", frame)}
+    got = summaries(perturbed_copies.analyse(context(tmp_path, metrics, table), **PARAMS))
+    copies = joined(frame, table)
+    assert got["perturbed.accuracy"] == pytest.approx(float((copies["prediction"] == copies["truth"]).mean()))
