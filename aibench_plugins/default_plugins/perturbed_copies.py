@@ -455,8 +455,9 @@ def _chosen(context: AnalysisContext, params: Mapping[str, Any]) -> list[MetricD
                         f"of params.metrics ({_ORGANISER}).")
     if not chosen:
         raise DataError("aibench.perturbed_copies: no metric with one prediction per id could be analysed (metrics "
-                        f"whose inputs could be read: {', '.join(map(repr, available)) or 'none'}); a metric whose "
-                        "inputs could not be read has its own failure saying why.")
+                        f"whose inputs could be read: {', '.join(map(repr, available)) or 'none'}); each metric's own "
+                        "failure says why (for ids without a prediction: predict every row of the test inputs, the "
+                        f"perturbed copies included, {_PARTICIPANT}).")
     return chosen
 
 

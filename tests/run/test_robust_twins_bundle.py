@@ -146,3 +146,43 @@ def test_the_page_shows_the_degradation(runs: dict[str, dict[str, Any]], tmp_pat
     want = expected("brittle")
     assert f"{want['clean']:.4f}" in found["text"] and f"{want['flip_rate'] * 100:.1f} %" in found["text"]
     assert "gaussian_noise" in found["text"] and "feature_dropout" in found["text"]
+
+
+def test_a_submission_without_the_copies_keeps_its_score_and_says_why(tmp_path: Path) -> None:
+    """The participant left out the copies: the scoring program still scores the originals, the
+    metrics fail naming the missing ids, and the robustness entry fails saying why, nothing lost."""
+    source = SUBMISSIONS / "robust-twins-v2" / "robust" / "predictions.csv"
+    originals = set((BUNDLE / "reference_data" / "original_ids.txt").read_text().split())
+    lines = source.read_text().splitlines()
+    submission = tmp_path / "originals-only"
+    submission.mkdir()
+    (submission / "predictions.csv").write_text(
+        "\n".join([lines[0], *(line for line in lines[1:] if line.split(",")[0] in originals)]) + "\n")
+    done = aibench(tmp_path / "home", "run", str(BUNDLE), str(submission), "--json")
+    report = json.loads(done.stdout)["report"]
+    assert report["status"] == "finished"
+    assert {c["key"]: c["value"] for c in report["columns"]}["accuracy"] == pytest.approx(expected("robust")["clean"])
+    failures = {(f["kind"], f["key"]): f["message"] for f in report["plugin_failures"]}
+    assert "no prediction" in failures["metric", "accuracy_clean"] or "missing" in failures["metric", "accuracy_clean"]
+    assert "no metric with one prediction per id could be analysed" in failures["robustness", "twins"]
+    assert "each metric's own failure says why" in failures["robustness", "twins"]
+    assert "the perturbed copies included, the participant's to fix" in failures["robustness", "twins"]
+    assert report["analyses"] == []
+    text = aibench(tmp_path / "home", "run", str(BUNDLE), str(submission))  # the plugin's traceback is only in
+    assert "Traceback" not in text.stdout + text.stderr                      # report.json, for the organiser
+    assert "no metric with one prediction per id could be analysed" in text.stdout + text.stderr
+
+
+def test_make_data_regenerates_the_same_files(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "bundles" / "robust-twins-v2"
+    shutil.copytree(BUNDLE, copy)
+    done = subprocess.run([sys.executable, str(copy / "make_data.py")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for name in ("public_data/train.csv", "public_data/test.csv", "reference_data/labels.csv",
+                 "reference_data/perturbations.csv", "reference_data/original_ids.txt"):
+        assert (copy / name).read_bytes() == (BUNDLE / name).read_bytes(), name
+    for submission in ("robust", "brittle"):
+        made = tmp_path / "examples" / "submissions" / "robust-twins-v2" / submission / "predictions.csv"
+        assert made.read_bytes() == (SUBMISSIONS / "robust-twins-v2" / submission / "predictions.csv").read_bytes()
