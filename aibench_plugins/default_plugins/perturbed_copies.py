@@ -112,12 +112,27 @@ def id_strings(values: Any) -> NDArray[Any]:
     import numpy as np
 
     array = np.asarray(values)
+    if array.dtype.kind in "OUT" and _all_text(array):
+        return array.astype(object)
     if array.dtype.kind in "iub":
         return array.astype(str).astype(object)
     if array.dtype.kind == "f":
         return np.array([str(int(v)) if float(v).is_integer() else str(v) for v in array], dtype=object)
     return np.array(["" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
                      for v in array], dtype=object)
+
+
+def _all_text(array: NDArray[Any]) -> bool:
+    """Whether every value is a string (pandas' type inference, one pass in C)."""
+    return bool(_pandas().api.types.infer_dtype(array, skipna=False) == "string")
+
+
+def _pandas() -> Any:
+    """pandas, imported on first use (it has no type information: every value is Any); the host
+    reads every table with it, so it is there wherever a table was read."""
+    import importlib
+
+    return importlib.import_module("pandas")
 
 
 def _listed(values: Sequence[Any], limit: int = 5) -> str:
@@ -130,6 +145,7 @@ def read_twins(context: AnalysisContext, table: str, columns: Mapping[str, Any])
     ``severity``) of the params, checked: every column present, each copy listed once and never
     as an original. Raises :class:`DataError` (the organiser's to fix)."""
     import numpy as np
+    pd = _pandas()
 
     read = context.table(table)
     file = str(getattr(read, "file", table))
@@ -143,11 +159,12 @@ def read_twins(context: AnalysisContext, table: str, columns: Mapping[str, Any])
                             f"column to the file and to data.{table}.columns in aibench.json ({_ORGANISER}).")
     copies = id_strings(read.ids)
     originals = id_strings(read.column(wanted["original"]))
-    values, counts = np.unique(copies, return_counts=True)
-    if (counts > 1).any():
-        raise DataError(f"aibench.perturbed_copies: {where} lists the copy id(s) {_listed(list(values[counts > 1]))} "
+    repeated = pd.Index(copies, dtype=object).duplicated()
+    if repeated.any():
+        raise DataError(f"aibench.perturbed_copies: {where} lists the copy id(s) "
+                        f"{_listed(sorted(set(copies[repeated].tolist())))} "
                         f"more than once; each copy has one original: keep one row per copy ({_ORGANISER}).")
-    chained = np.isin(copies, originals)
+    chained = pd.Index(copies, dtype=object).isin(pd.Index(originals, dtype=object).unique())  # hashed, not np.isin
     if chained.any():
         raise DataError(f"aibench.perturbed_copies: {where} lists the id(s) {_listed(list(copies[chained]))} both as a "
                         f"copy and as an original; a copy's original must be an unperturbed input: map each copy to "
@@ -159,8 +176,22 @@ def read_twins(context: AnalysisContext, table: str, columns: Mapping[str, Any])
     perturbations = np.array([str(v) for v in read.column(wanted["perturbation"])], dtype=object)
     severities = None
     if wanted["severity"] is not None:
-        severities = np.array([_severity(v) for v in read.column(wanted["severity"])], dtype=object)
+        severities = _severities(read.column(wanted["severity"]))
     return Twins(table, file, copies, originals, perturbations, severities)
+
+
+def _severities(values: Any) -> NDArray[Any]:
+    """The severity column as Python values (:func:`_severity`), whole numbers at once."""
+    import numpy as np
+
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        return np.array(array.tolist(), dtype=object)
+    if array.dtype.kind == "f" and np.isfinite(array).all() and (array == np.round(array)).all():
+        return np.array(array.astype(np.int64).tolist(), dtype=object)
+    found = np.empty(len(array), dtype=object)
+    found[:] = [_severity(v) for v in array]
+    return found
 
 
 def _severity(value: Any) -> Any:
@@ -193,11 +224,12 @@ class _Rows:
 
 def _locate(metric: MetricData, twins: Twins) -> _Rows:
     import numpy as np
+    pd = _pandas()
 
-    ids = id_strings(metric.ids)
-    position = {value: row for row, value in enumerate(ids)}
+    ids = pd.Index(id_strings(metric.ids), dtype=object)  # object: no conversion to Arrow strings
+    copies, originals = ids.get_indexer(twins.copy_ids), ids.get_indexer(twins.original_ids)
     where = f"the perturbation table {twins.table!r} ({twins.file})"
-    lacking = [c for c in twins.copy_ids if c not in position]
+    lacking = twins.copy_ids[copies < 0].tolist()
     if lacking:
         raise DataError(
             f"aibench.perturbed_copies: the copy id(s) {_listed(lacking)} of {where} ({len(lacking)} of "
@@ -205,16 +237,16 @@ def _locate(metric: MetricData, twins: Twins) -> _Rows:
             f"prediction). If the submission has no prediction for them: predict every row of the test inputs, the "
             f"perturbed ones included ({_PARTICIPANT}). If the metric's references have no row for them: give every "
             f"copy a reference row holding its original's truth ({_ORGANISER}).")
-    unknown = sorted({o for o in twins.original_ids if o not in position})
+    unknown = sorted(set(twins.original_ids[originals < 0].tolist()))
     if unknown:
         raise DataError(
             f"aibench.perturbed_copies: {where} maps copies to the original id(s) {_listed(unknown)}, which are not in "
             f"the data metric {metric.key!r} scores (the reference ids with a prediction). Every copy's original must "
             f"be a test input of the reference data ({_ORGANISER}).")
-    copies = np.array([position[c] for c in twins.copy_ids], dtype=np.int64)
-    originals = np.array([position[o] for o in twins.original_ids], dtype=np.int64)
-    clean = np.setdiff1d(np.arange(len(ids)), copies)
-    return _Rows(copies, originals, clean)
+    copies, originals = copies.astype(np.int64), originals.astype(np.int64)
+    keep = np.ones(len(ids), dtype=bool)
+    keep[copies] = False
+    return _Rows(copies, originals, np.flatnonzero(keep))
 
 
 def _kind(metric: MetricData) -> str:
@@ -328,10 +360,19 @@ def _cells(twins: Twins) -> list[tuple[str, Any, NDArray[Any]]]:
             cells.append((name, None, of_name))
             continue
         levels = sorted(set(twins.severities[of_name]), key=_severity_order)
-        cells += [(name, level, of_name & np.array([s == level for s in twins.severities])) for level in levels]
+        cells += [(name, level, of_name & _equal(twins.severities, level)) for level in levels]
         if len(levels) > 1:
             cells.append((name, "all", of_name))
     return cells
+
+
+def _equal(values: NDArray[Any], value: Any) -> NDArray[Any]:
+    """Elementwise ``values == value`` over an object array (``None`` included)."""
+    import numpy as np
+
+    found = np.zeros(len(values), dtype=bool)
+    found[:] = values == value
+    return found
 
 
 def _severity_order(value: Any) -> tuple[int, float, str]:
@@ -374,11 +415,22 @@ class PerturbedCopies:
         cells = _cells(twins)
         flip_key = params.get("flip_metric") or metrics[0].key
         flip_metric = context.metrics[flip_key]
-        flip_rows = _locate(flip_metric, twins)
+        located: list[tuple[Any, _Rows]] = []  # metrics reading the same tables have the same ids
+
+        def locate(metric: MetricData) -> _Rows:
+            import numpy as np
+
+            for ids, rows in located:
+                if len(ids) == len(metric.ids) and np.array_equal(ids, metric.ids):
+                    return rows
+            located.append((metric.ids, _locate(metric, twins)))
+            return located[-1][1]
+
+        flip_rows = locate(flip_metric)
         flips = _differs(_kind(flip_metric), _values(flip_metric.predictions, flip_rows.copies),
                          _values(flip_metric.predictions, flip_rows.originals), float(params["tolerance"]))
         for metric in metrics:
-            rows = _locate(metric, twins)
+            rows = locate(metric)
             _check_references(metric, rows, twins)
             clean = _score(metric, rows.clean, rows.clean)
             perturbed = _score(metric, rows.copies, rows.originals)
