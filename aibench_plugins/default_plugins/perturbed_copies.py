@@ -49,7 +49,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aibench_plugins import DataError, InvalidParamsError, Register, hookimpl
+from aibench_plugins import DataError, InvalidParamsError, MetricInputError, Register, hookimpl
 from aibench_plugins.components.analysis import (AnalysisContext, AnalysisInfo, AnalysisResult, GroupStat, MetricData,
                                                  Summary, SummarySpec)
 
@@ -447,7 +447,12 @@ class PerturbedCopies:
                         description=f"{metric.label} over each original's worst prediction among it and its copies"),
             ]
             for name, level, mask in cells:
-                score = _score(metric, rows.copies[mask], rows.originals[mask])
+                try:  # a metric undefined on a few copies (one class only, say) leaves its cell empty
+                    score = _score(metric, rows.copies[mask], rows.originals[mask])
+                except MetricInputError as error:
+                    score = None
+                    notes.append(f"{metric.key} on {name}{'' if level is None else f' severity {level}'}: not "
+                                 f"computed ({error}).")
                 flip = float(flips[mask].mean()) if mask.any() else None
                 rows_out.append([metric.key, name, level, int(mask.sum()), score,
                                  relative_drop(clean, score, metric.direction), flip])

@@ -349,3 +349,20 @@ def test_numeric_ids_meet_across_tables(host: PluginHost, tmp_path: Path) -> Non
     got = summaries(perturbed_copies.analyse(context(tmp_path, metrics, table), **PARAMS))
     copies = joined(frame, table)
     assert got["perturbed.accuracy"] == pytest.approx(float((copies["prediction"] == copies["truth"]).mean()))
+
+
+def test_a_cell_the_metric_cannot_score_is_left_empty_with_a_note(host: PluginHost, tmp_path: Path) -> None:
+    ids = np.array(["a", "b", "c", "d", "x1", "x2", "y1", "y2"])
+    truth = np.array([0, 1, 0, 1, 0, 0, 1, 0])  # each copy has its original's
+    scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3], [0.4, 0.6], [0.2, 0.8], [0.5, 0.5]])
+    component = host.registry(Kind.METRIC).get("aibench.roc_auc").component
+    data = MetricData("auc", "AUC", component.info, {}, component, ids, scores, truth)
+    # the blur copies are of class-0 originals only: ROC AUC is undefined there
+    table = pd.DataFrame({"id": ["x1", "x2", "y1", "y2"], "original_id": ["a", "c", "b", "a"],
+                          "perturbation": ["blur", "blur", "noise", "noise"]})
+    result = perturbed_copies.analyse(context(tmp_path, {"auc": data}, table, ("original_id", "perturbation")),
+                                      table="twins")
+    rows = {r[1]: r for r in result.tables[0]["rows"]}
+    assert rows["blur"][4] is None and rows["noise"][4] == 1.0
+    assert any(note.startswith("auc on blur: not computed (aibench.roc_auc is undefined") for note in result.notes)
+    assert summaries(result)["clean.auc"] == 1.0
