@@ -49,9 +49,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aibench_plugins import DataError, InvalidParamsError, MetricInputError, Register, hookimpl
-from aibench_plugins.components.analysis import (AnalysisContext, AnalysisInfo, AnalysisResult, GroupStat, MetricData,
-                                                 Summary, SummarySpec)
+from aibench_plugins import (AnalysisContext, AnalysisInfo, AnalysisResult, DataError, GroupStat, InvalidParamsError,
+                             MetricData, MetricInputError, Register, Summary, SummarySpec, hookimpl)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -16,7 +16,7 @@ import pytest
 from sklearn import metrics as sk
 
 from aibench_plugins import DataError, InvalidParamsError, Kind, PluginHost
-from aibench_plugins.components.analysis import AnalysisContext, MetricData
+from aibench_plugins import AnalysisContext, MetricData
 from aibench_plugins.data.readers import TableSpec, read_table
 from aibench_plugins.default_plugins.perturbed_copies import perturbed_copies, relative_drop
 from aibench_plugins.default_plugins.perturbed_copies_page import DegradationSection
