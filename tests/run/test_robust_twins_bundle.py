@@ -89,6 +89,15 @@ def test_the_brittle_model_degrades_more(runs: dict[str, dict[str, Any]]) -> Non
     assert brittle["worst_case_accuracy"] < robust["worst_case_accuracy"]
 
 
+def test_the_organisers_threshold_flags_the_brittle_model_only(runs: dict[str, dict[str, Any]]) -> None:
+    [flag] = runs["brittle"]["report"]["analyses"][0]["flags"]
+    assert (flag["summary"], flag["bound"], flag["threshold"], flag["action"]) == ("relative_drop.accuracy", "max",
+                                                                                   0.1, "flag")
+    assert flag["value"] == pytest.approx(expected("brittle")["accuracy_drop"])
+    assert runs["robust"]["report"]["analyses"][0]["flags"] == []
+    assert runs["brittle"]["report"]["status"] == "finished"
+
+
 def test_report_analyses_hold_the_table_per_perturbation_and_severity(runs: dict[str, dict[str, Any]]) -> None:
     [item] = runs["brittle"]["report"]["analyses"]
     assert (item["kind"], item["component"], item["key"]) == ("robustness", "aibench.perturbed_copies", "twins")
