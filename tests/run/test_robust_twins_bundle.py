@@ -195,3 +195,24 @@ def test_make_data_regenerates_the_same_files(tmp_path: Path) -> None:
     for submission in ("robust", "brittle"):
         made = tmp_path / "examples" / "submissions" / "robust-twins-v2" / submission / "predictions.csv"
         assert made.read_bytes() == (SUBMISSIONS / "robust-twins-v2" / submission / "predictions.csv").read_bytes()
+
+
+def test_the_wrapped_bundle_gives_the_same_analysis_and_section(runs: dict[str, dict[str, Any]],
+                                                                tmp_path: Path) -> None:
+    """On the platform (the wrapped bundle, no plugins on the host) the runtime computes the same
+    analysis and writes the page participants see, with the degradation section."""
+    from wrapkit import wrap
+
+    wrapped = wrap(BUNDLE, tmp_path / "robust-twins-wrapped.zip")
+    done = aibench(tmp_path / "home", "run", str(wrapped), str(SUBMISSIONS / "robust-twins-v2" / "brittle"),
+                   "--no-plugins", "--json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    output = Path(next(s["output_dir"] for s in report["steps"] if s["step"] == "scoring"))
+    runtime = json.loads((output / "aibench" / "report.json").read_text())
+    assert runtime["analyses"] == runs["brittle"]["report"]["analyses"]
+    page = (output / "detailed_results.html").read_text(encoding="utf-8")
+    assert 'id="section-perturbed-copies"' in page and page.count('<figure class="degradation">') == 2
+    row = {c["key"]: c["value"] for c in report["report"]["columns"]}
+    for key in COLUMNS:
+        assert row[key] == pytest.approx(plugin_values(runs["brittle"])[key], abs=1e-4), key  # the scores file
