@@ -7,10 +7,12 @@ one :class:`GroupStat` per group (every group, small ones too: the host must dro
 between the best and the worst group of at least ``min_group_size`` rows (``gap.<metric>``) and the
 worst such group's value (``worst_group.<metric>``). ``params.fault`` makes it misbehave on purpose:
 ``raise``, ``hang``, ``crash``, ``invalid`` (returns a dict), ``nan`` (every summary not finite),
-``omit`` (gives no ``worst_group.*``), ``huge`` (a gap no leaderboard can store).
+``omit`` (gives no ``worst_group.*``), ``huge`` (a gap no leaderboard can store),
+``group_not_mapping`` and ``table_of_garbage`` (results of an odd shape).
 
 ``acme.overall`` (a robustness checker, needs nothing) gives ``score.<metric>``, each metric on
-every row, and ``constant`` (``params.value``, default 0.5).
+every row, ``constant`` (``params.value``, default 0.5) and, with ``params.compare`` a metric key,
+``agreement.<run>``: the share of that metric's predictions each perturbed run left unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from aibench_plugins import AnalysisInfo, AnalysisResult, GroupStat, Summary, SummarySpec, hookimpl
 
-FAULTS = ["raise", "hang", "crash", "invalid", "nan", "omit", "huge"]
+FAULTS = ["raise", "hang", "crash", "invalid", "nan", "omit", "huge", "group_not_mapping", "table_of_garbage"]
 
 
 class GroupGap:
@@ -48,6 +50,10 @@ class GroupGap:
             os._exit(3)
         if fault == "invalid":
             return {"gap": 0.1}
+        if fault == "group_not_mapping":
+            return AnalysisResult(groups=[GroupStat("A", 28, "mcc", 0.5)])  # type: ignore[arg-type]
+        if fault == "table_of_garbage":
+            return AnalysisResult(tables=[{"title": "t", "columns": 5, "rows": []}])
         table = context.table("groups")
         of_id = dict(zip(np.asarray(table.ids).astype(str), np.asarray(table.column(attribute)).astype(str)))
         minimum = context.min_group_size or 1
@@ -85,11 +91,20 @@ class Overall:
 
     info = AnalysisInfo(
         id="acme.overall", description="Each metric on every row, and a constant.",
-        summaries=(SummarySpec("score.{metric}", "metric"), SummarySpec("constant", "maximize")),
-        params_schema={"type": "object", "additionalProperties": False, "properties": {"value": {"type": "number"}}})
+        summaries=(SummarySpec("score.{metric}", "metric"), SummarySpec("constant", "maximize"),
+                   SummarySpec("agreement.*", "maximize", "Share of predictions a perturbed run left unchanged.")),
+        params_schema={"type": "object", "additionalProperties": False,
+                       "properties": {"value": {"type": "number"}, "compare": {"type": "string"}}})
 
-    def analyse(self, context: Any, value: float = 0.5) -> Any:
+    def analyse(self, context: Any, value: float = 0.5, compare: str | None = None) -> Any:
+        import numpy as np
+
         summaries = [Summary(f"score.{key}", metric.compute()) for key, metric in context.metrics.items()]
+        if compare is not None:  # the metric ``compare``'s predictions in each perturbed run
+            own = np.asarray(context.metrics[compare].predictions)
+            for name, folder in sorted(context.perturbed_runs.items()):
+                other = np.asarray(context.read_predictions(folder, compare))
+                summaries.append(Summary(f"agreement.{name}", float(np.mean(own == other))))
         return AnalysisResult(summaries=[*summaries, Summary("constant", value)],
                               notes=[f"seed {context.seed}", f"perturbed runs: {sorted(context.perturbed_runs)}"])
 

@@ -5,8 +5,9 @@ After the metrics, each entry of the phase's ``fairness`` then ``robustness`` se
 
 1. its :class:`~aibench_plugins.components.analysis.AnalysisContext` is built from what the
    metrics read (every metric's predictions and references aligned on ids, the ``all`` split,
-   from the session's tables already read), the declared tables, the entry's ``seed`` and
-   minimum group size, the session's ``perturbed_runs`` and :func:`read_predictions`;
+   from the session's tables already read), the declared tables (each read once, before the
+   first entry forks), the entry's ``seed`` and minimum group size, the session's
+   ``perturbed_runs`` and :func:`read_predictions`;
 2. the component's ``analyse`` runs in a forked child with the plan's plugin time limit; one
    that raises, crashes, hangs or returns something else than an ``AnalysisResult`` is a
    :class:`~aibench_plugins.evaluation.session.PluginFailure` of kind ``fairness`` or
@@ -96,6 +97,8 @@ def run_analyses(session: EvaluationSession, kind: Kind, predictions: Path, refe
     if not entries or reference is None:
         return
     tables = session.tables(predictions, reference)
+    for name in session.plan.tables:  # read once, here: each entry's child then finds them read
+        tables.get(name)
     metrics = metric_data(session, tables)
     for entry in entries:
         _run_entry(session, kind, entry, tables, metrics)
@@ -126,7 +129,14 @@ def _run_entry(session: EvaluationSession, kind: Kind, entry: AnalysisEntry, tab
         evaluation.columns += [_column(entry, column, info, registration, None, session) for column in entry.columns]
         return
     assert isinstance(result, AnalysisResult)
-    record = publishable(kind.value, entry, registration.plugin, info.id, result, minimum)
+    try:
+        record = publishable(kind.value, entry, registration.plugin, info.id, result, minimum)
+    except Exception as error:  # noqa: BLE001 - a result of an odd shape fails its entry, never the session
+        evaluation.failures.append(PluginFailure(info.id, kind.value, registration.plugin,
+                                                 f"the {kind.value} checker failed: its result cannot be read "
+                                                 f"({type(error).__name__})", required, entry.key))
+        evaluation.columns += [_column(entry, column, info, registration, None, session) for column in entry.columns]
+        return
     record = replace(record, flags=threshold_flags(entry, record))
     for threshold in entry.thresholds:
         summary = record.summary(threshold.summary)
@@ -154,6 +164,8 @@ def _invalid(result: Any) -> str | None:
         return "analyse() returned a summary whose name is not a string"
     if not all(isinstance(g.n, numbers.Integral) and not isinstance(g.n, bool) and g.n >= 0 for g in result.groups):
         return "analyse() returned a GroupStat whose n is not a count (an integer of at least 0)"
+    if not all(isinstance(g.group, Mapping) for g in result.groups):
+        return "analyse() returned a GroupStat whose group is not a mapping of attribute to value"
     if not all(isinstance(t, Mapping) for t in result.tables) or not all(isinstance(n, str) for n in result.notes):
         return "analyse() returned tables that are not mappings or notes that are not strings"
     return None

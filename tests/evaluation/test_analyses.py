@@ -137,6 +137,47 @@ def test_perturbed_runs_of_the_session_reach_the_context(tmp_path: Path) -> None
     assert evaluation.analyses[-1].notes[-1] == "perturbed runs: ['blur', 'noise']"
 
 
+def _perturbed(folder: Path, changed: int, drop: int = 0) -> Path:
+    """The good submission with the label of its first ``changed`` rows changed, less its last ``drop`` rows."""
+    with (GOOD / "predictions.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows[:changed]:
+        row["label"] = "setosa" if row["label"] != "setosa" else "versicolor"
+    folder.mkdir()
+    with (folder / "predictions.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["id", "label"])
+        writer.writeheader()
+        writer.writerows(rows[:len(rows) - drop])
+    return folder
+
+
+def test_read_predictions_reads_a_perturbed_run_aligned_on_the_metric_ids(tmp_path: Path) -> None:
+    bundle = analysis_bundle(tmp_path, robustness=[{"use": "acme.overall", "key": "overall",
+                                                    "params": {"compare": "mcc"},
+                                                    "columns": [{"summary": "agreement.noise", "key": "agree"}]}])
+    session = _session(bundle)
+    session.perturbed_runs = {"noise": _perturbed(tmp_path / "noise", 5), "blur": _perturbed(tmp_path / "blur", 0)}
+    evaluation = session.after_scoring(GOOD, bundle / "reference_data")
+
+    overall = evaluation.analyses[-1]
+    assert overall.summary("agreement.noise").value == pytest.approx(40 / 45)  # type: ignore[union-attr]
+    assert overall.summary("agreement.blur").value == 1.0  # type: ignore[union-attr]
+    assert _columns(evaluation)["agree"].value == pytest.approx(40 / 45)
+
+
+def test_a_perturbed_run_missing_ids_is_a_failure_of_the_entry_that_reads_it(tmp_path: Path) -> None:
+    bundle = analysis_bundle(tmp_path, robustness=[{"use": "acme.overall", "key": "overall",
+                                                    "params": {"compare": "mcc"}}])
+    session = _session(bundle)
+    session.perturbed_runs = {"short": _perturbed(tmp_path / "short", 0, drop=2)}
+    evaluation = session.after_scoring(GOOD, bundle / "reference_data")
+
+    [failure] = evaluation.failures
+    assert (failure.kind, failure.key) == ("robustness", "overall")
+    assert "ReadError" in failure.message and "do not cover the same ids" in failure.message
+    assert [r.key for r in evaluation.analyses] == ["fairness"]
+
+
 def test_a_summary_the_component_did_not_give_fails_only_its_column(tmp_path: Path) -> None:
     bundle = analysis_bundle(tmp_path, fairness=[fairness_entry(params={"fault": "omit"})])
     session, evaluation = _evaluate(bundle)
@@ -151,7 +192,9 @@ def test_a_summary_the_component_did_not_give_fails_only_its_column(tmp_path: Pa
 
 @pytest.mark.parametrize(("fault", "words"), [("raise", "RuntimeError: acme.group_gap was told to fail"),
                                               ("hang", "timed out"), ("crash", "exit code 3"),
-                                              ("invalid", "returned dict, not an AnalysisResult")])
+                                              ("invalid", "returned dict, not an AnalysisResult"),
+                                              ("group_not_mapping", "whose group is not a mapping"),
+                                              ("table_of_garbage", "its result cannot be read (TypeError)")])
 def test_an_analysis_that_raises_hangs_crashes_or_returns_garbage_is_a_failure_and_the_scores_stand(
         tmp_path: Path, fault: str, words: str) -> None:
     bundle = analysis_bundle(tmp_path, fairness=[fairness_entry(params={"fault": fault})],
@@ -280,3 +323,43 @@ def test_the_report_document_carries_the_analyses_and_validates(tmp_path: Path) 
     assert set(document["analyses"][0]) == {"kind", "component", "plugin", "key", "label", "min_group_size",
                                             "dropped_groups", "summaries", "groups", "tables", "notes", "flags"}
     assert report_problems(document) == []
+
+
+def test_an_entry_whose_component_is_not_registered_is_a_failure_and_is_left_out(tmp_path: Path) -> None:
+    from aibench_plugins import PluginHost
+
+    bundle = analysis_bundle(tmp_path, fairness=[fairness_entry(required=True)])
+    manifest, _ = parse_manifest((bundle / "aibench.json").read_bytes())
+    assert manifest is not None
+    host = PluginHost(strict=False, raise_failures=False)
+    host.load_builtins()
+    host.freeze()
+    session = EvaluationSession(manifest, host)
+    evaluation = session.after_scoring(GOOD, bundle / "reference_data")
+
+    [failure] = [f for f in evaluation.failures if f.kind == "fairness"]
+    assert (failure.component, failure.key, failure.required) == ("acme.group_gap", "fairness", True)
+    assert session.plan.fairness == () and evaluation.analyses == []
+    assert "f1_gap" not in _columns(evaluation) and _columns(evaluation)["macro_f1"].value is not None
+
+
+def test_a_declared_table_is_read_once_for_every_entry_that_reads_it(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each entry runs in a child of its own: a table read there would be read again by the next."""
+    import aibench_plugins.data.readers as readers
+
+    log = tmp_path / "reads.log"
+    original = readers.read_table
+
+    def counted(folder: Path, spec: Any) -> Any:
+        with log.open("a") as handle:  # children write here too
+            handle.write(f"{spec.file}\n")
+        return original(folder, spec)
+
+    monkeypatch.setattr(readers, "read_table", counted)
+    second = fairness_entry(key="again", columns=[], thresholds=[])
+    bundle = analysis_bundle(tmp_path, fairness=[fairness_entry(), second])
+    _, evaluation = _evaluate(bundle)
+
+    assert [r.key for r in evaluation.analyses] == ["fairness", "again"]
+    assert log.read_text().splitlines().count("groups.csv") == 1

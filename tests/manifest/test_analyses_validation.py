@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from analysiskit import analysis_bundle, fairness_entry, host_with_analyses
 
 from aibench_plugins import Problem, parse_manifest
@@ -150,3 +152,37 @@ def test_the_composed_schema_gives_each_analysis_its_params() -> None:
     assert rules["acme.group_gap"]["properties"]["fault"]["enum"][0] == "raise"
     assert "acme.overall" in json.dumps(defs["robustness_item"]) and "acme.overall" not in json.dumps(
         defs["fairness_item"])
+
+
+_VALUES = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False, allow_infinity=False),
+                                 st.sampled_from(["gap.macro_f1", "gap.{metric}", "worst_group.mcc", "constant",
+                                                  "acme.group_gap", "acme.overall", "f1_gap", "accuracy", "flag",
+                                                  "fail", "asc", "desc", "*", ""])),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+                           ["use", "key", "summary", "min", "max", "action", "columns", "thresholds", "sorting",
+                            "min_group_size", "params", "label", "seed", "fault"]), inner, max_size=5)),
+                       max_leaves=12)
+_ENTRY = st.fixed_dictionaries({"use": st.sampled_from(["acme.group_gap", "acme.overall", "acme.nope"]),
+                                "key": st.sampled_from(["fairness", "overall", "x"])},
+                               optional={k: _VALUES for k in ("columns", "thresholds", "min_group_size", "params",
+                                                              "seed", "label")})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fairness=st.lists(_ENTRY, max_size=3), robustness=st.lists(_ENTRY, max_size=2),
+       phase=st.one_of(st.none(), st.dictionaries(st.sampled_from(["fairness", "robustness", "metrics"]),
+                                                  st.lists(_ENTRY, max_size=2), min_size=1)))
+def test_no_analysis_entry_makes_the_validation_raise(fairness: list[Any], robustness: list[Any],
+                                                      phase: dict[str, Any] | None) -> None:
+    document: dict[str, Any] = {"schema_version": 1, "metrics": [{"use": "aibench.f1", "key": "macro_f1"}],
+                                "fairness": fairness, "robustness": robustness}
+    if phase is not None:
+        document["phases"] = {"0": phase}
+    manifest, structural = parse_manifest(json.dumps(document).encode())
+    assert manifest is not None
+    found = semantic_problems(manifest, _HOST, None, structural)
+    assert all(isinstance(p, Problem) and p.pointer.startswith(("/fairness", "/robustness", "/phases", "/metrics"))
+               for p in found)
+
+
+_HOST = host_with_analyses()
