@@ -232,8 +232,8 @@ def _locate(metric: MetricData, twins: Twins) -> _Rows:
     if lacking:
         raise DataError(
             f"aibench.perturbed_copies: the copy id(s) {_listed(lacking)} of {where} ({len(lacking)} of "
-            f"{len(twins.copy_ids)} copies) are not among the ids metric {metric.key!r} scores (the reference ids with a "
-            f"prediction). If the submission has no prediction for them: predict every row of the test inputs, the "
+            f"{len(twins.copy_ids)} copies) are not among the ids metric {metric.key!r} scores (the reference ids "
+            f"with a prediction). If the submission has no prediction for them: predict every row of the test inputs, the "
             f"perturbed ones included ({_PARTICIPANT}). If the metric's references have no row for them: give every "
             f"copy a reference row holding its original's truth ({_ORGANISER}).")
     unknown = sorted(set(twins.original_ids[originals < 0].tolist()))
@@ -499,7 +499,8 @@ def _chosen(context: AnalysisContext, params: Mapping[str, Any]) -> list[MetricD
     for key in [*named, *([flip] if flip else [])]:
         if key not in context.metrics:
             raise DataError(f"aibench.perturbed_copies: params names the metric {key!r}, which is not among the "
-                            f"phase's metrics whose inputs could be read ({', '.join(map(repr, available)) or 'none'}). "
+                            "phase's metrics whose inputs could be read "
+                            f"({', '.join(map(repr, available)) or 'none'}). "
                             f"Name a manifest metric key ({_ORGANISER}); if it is one, its own failure says why it "
                             "could not be read.")
     chosen = [context.metrics[k] for k in named] or [m for m in context.metrics.values()

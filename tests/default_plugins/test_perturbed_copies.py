@@ -318,7 +318,8 @@ def test_probabilities_flip_on_the_argmax_and_have_no_worst_case(host: PluginHos
     rows = frame.set_index("id")
     position = {i: k for k, i in enumerate(frame["id"])}
     clean_rows = [position[i] for i in rows.index if i not in set(table["id"])]
-    expected = sk.log_loss(frame["truth"].to_numpy()[clean_rows].astype(int), probabilities[clean_rows], labels=[0, 1, 2])
+    expected = sk.log_loss(frame["truth"].to_numpy()[clean_rows].astype(int), probabilities[clean_rows],
+                           labels=[0, 1, 2])
     assert got["clean.log_loss"] == pytest.approx(expected)
     assert got["relative_drop.log_loss"] == pytest.approx((got["perturbed.log_loss"] - expected) / expected)
 
