@@ -49,7 +49,7 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.ranking": "aibench_plugins.default_plugins.ranking",
     "aibench.segmentation": "aibench_plugins.default_plugins.segmentation",
     "aibench.report_sections": "aibench_plugins.default_plugins.report_sections",
-    "aibench.perturbed_copies": "aibench_plugins.default_plugins.perturbed_copies",
+    "aibench.twins": "aibench_plugins.default_plugins.perturbed_copies",
     "aibench.executors": "aibench_plugins.executors.builtin",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""

@@ -24,7 +24,7 @@ LEFT, PLOT_W, RIGHT, TOP, PLOT_H, BOTTOM = 64, 300, 150, 12, 170, 40  # geometry
 class DegradationSection:
     """The degradation on hidden perturbed copies, one block per ``aibench.perturbed_copies`` entry."""
 
-    info = ComponentInfo(id=COMPONENT,  # the checker's id: the page then places it for its analyses
+    info = ComponentInfo(id="aibench.perturbed_copies_section",
                          description="Degradation on hidden perturbed copies: summaries, a chart per metric "
                                      "(score per severity per perturbation, the clean line) and the table.")
 
@@ -32,7 +32,8 @@ class DegradationSection:
         items = [a for a in report.get("analyses") or [] if isinstance(a, Mapping) and a.get("component") == COMPONENT]
         if not items:
             return None
-        return Section("perturbed-copies", "Robustness on perturbed copies", "\n".join(_entry(a) for a in items))
+        return Section("perturbed-copies", "Robustness on perturbed copies", "\n".join(_entry(a) for a in items),
+                       covers=(COMPONENT,))  # the page puts it where the analyses go, with no generic section
 
 
 def _entry(item: Mapping[str, Any]) -> str:

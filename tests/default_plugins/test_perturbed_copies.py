@@ -270,7 +270,21 @@ def test_registered_as_a_robustness_checker_and_a_reporter(host: PluginHost) -> 
     checker = host.registry(Kind.ROBUSTNESS).get("aibench.perturbed_copies").component
     assert checker.info.summary_spec("relative_drop.accuracy").direction == "minimize"
     assert checker.info.summary_spec("worst_case.macro_f1").direction == "metric"
-    assert "aibench.perturbed_copies" in host.registry(Kind.REPORTER)  # its id: it covers the analyses
+    assert host.registry(Kind.ROBUSTNESS).get("aibench.perturbed_copies").plugin == "aibench.twins"
+    assert "aibench.perturbed_copies_section" in host.registry(Kind.REPORTER)
+
+
+def test_plugins_show_describes_the_checker(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "aibench_plugins", "plugins", "show", "aibench.perturbed_copies",
+                           "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert "robustness" in json.dumps(shown) and "flip_rate" in json.dumps(shown)
+    assert {"table", "columns", "metrics", "flip_metric", "tolerance"} <= {p["name"] for p in shown["params"]}
 
 
 def report_of(result: Any, label: str = "Twins") -> dict[str, Any]:
@@ -288,6 +302,7 @@ def test_section_has_the_chart_and_the_table(host: PluginHost, tmp_path: Path) -
     result = perturbed_copies.analyse(context(tmp_path, metrics, table), **PARAMS)
     section = DegradationSection().render(report_of(result, "Twins & co"))
     assert section is not None and section.id == "perturbed-copies"
+    assert section.covers == ("aibench.perturbed_copies",)
     body = section.body
     assert body.count("<svg") == 1 and body.count("<polyline") == 2 and 'class="clean"' in body
     assert "<b>blur" not in body and "&lt;b&gt;blur&lt;/b&gt;" in body and "Twins &amp; co" in body
