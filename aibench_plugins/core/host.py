@@ -51,6 +51,7 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.report_sections": "aibench_plugins.default_plugins.report_sections",
     "aibench.intervals": "aibench_plugins.default_plugins.intervals",
     "aibench.fairness": "aibench_plugins.default_plugins.fairness",
+    "aibench.twins": "aibench_plugins.default_plugins.perturbed_copies",
     "aibench.executors": "aibench_plugins.executors.builtin",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""
