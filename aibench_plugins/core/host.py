@@ -49,6 +49,7 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.ranking": "aibench_plugins.default_plugins.ranking",
     "aibench.segmentation": "aibench_plugins.default_plugins.segmentation",
     "aibench.report_sections": "aibench_plugins.default_plugins.report_sections",
+    "aibench.input_perturbations": "aibench_plugins.default_plugins.input_perturbations",
     "aibench.executors": "aibench_plugins.executors.builtin",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""

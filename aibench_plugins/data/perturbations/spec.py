@@ -19,9 +19,12 @@ from typing import Any, Literal
 
 from ...core.errors import PerturbationError
 
-__all__ = ["COMPONENT_ID", "InputsSpec", "PerturbationPlan", "PerturbationRun", "declared_plan", "known_names"]
+__all__ = ["COMPONENT_ID", "RUN_STATUS_FILE", "InputsSpec", "PerturbationPlan", "PerturbationRun", "declared_plan", "known_names"]
 
 COMPONENT_ID = "aibench.input_perturbations"
+#: in each perturbed run's output folder: how the re-run ended (written by aibench after it ended:
+#: ``exit_code``, ``elapsed_s``, ``timed_out``, ``message``), read by the checker
+RUN_STATUS_FILE = ".aibench_perturbed_run.json"
 Kind = Literal["image", "tabular", "text"]
 
 
