@@ -11,9 +11,9 @@ data folder. numpy is imported when a perturbation is applied, never at import.
 from __future__ import annotations
 
 from ...core.errors import PerturbationError
-from .files import perturb_folder, perturb_rows
+from .files import perturb_folder, perturb_in_place, perturb_rows
 from .seeding import example_rng, example_seed
 from .spec import COMPONENT_ID, RUN_STATUS_FILE, InputsSpec, PerturbationPlan, PerturbationRun, declared_plan, known_names
 
 __all__ = ["COMPONENT_ID", "RUN_STATUS_FILE", "InputsSpec", "PerturbationError", "PerturbationPlan", "PerturbationRun", "declared_plan",
-           "example_rng", "example_seed", "known_names", "perturb_folder", "perturb_rows"]
+           "example_rng", "example_seed", "known_names", "perturb_folder", "perturb_in_place", "perturb_rows"]

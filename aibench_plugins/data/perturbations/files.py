@@ -18,26 +18,17 @@ from ...core.errors import PerturbationError
 from .seeding import example_rng
 from .spec import InputsSpec, PerturbationRun
 
-__all__ = ["perturb_folder", "perturb_rows"]
+__all__ = ["perturb_folder", "perturb_in_place", "perturb_rows"]
 
 
 def perturb_folder(source: Path, target: Path, inputs: InputsSpec, run: PerturbationRun, seed: int) -> Path:
     """Copy ``source`` (the input data folder) to ``target`` (which must not exist) with
     ``inputs.file`` perturbed by ``run``; returns ``target``.
     :raises PerturbationError: the file is not there or cannot be perturbed as declared."""
-    path = source / inputs.file
-    if not path.is_file():
-        present = ", ".join(sorted(p.name for p in source.iterdir())[:10]) if source.is_dir() else "nothing"
-        raise PerturbationError(f"the input data has no {inputs.file!r} (it holds: {present}), which the "
-                                f"{run.run_name} perturbation reads (params.inputs.file). Organiser: name a file of "
-                                "the phase's input_data")
+    if not (source / inputs.file).is_file():
+        perturb_in_place(source, inputs, run, seed)  # raises the organiser's message, writes nothing
     shutil.copytree(source, target, symlinks=False)
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
-    out = target / inputs.file
-    out.unlink()
-    with open(out, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle, lineterminator="\n").writerows(perturb_rows(rows, inputs, run, seed, inputs.file))
+    perturb_in_place(target, inputs, run, seed)
     return target
 
 
@@ -130,3 +121,19 @@ def _tabular(values: Any, ids: list[str], inputs: InputsSpec, run: PerturbationR
     for index, key in enumerate(ids):
         out[index] = gaussian_noise(values[index], scales, run.severity, example_rng(seed, key), inputs.value_range)
     return out
+
+
+def perturb_in_place(folder: Path, inputs: InputsSpec, run: PerturbationRun, seed: int) -> None:
+    """Rewrite ``folder / inputs.file`` perturbed by ``run`` (``folder`` is a copy of the input data
+    that nothing else reads). :raises PerturbationError: as :func:`perturb_folder`."""
+    path = folder / inputs.file
+    if not path.is_file() or path.is_symlink():
+        present = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) if folder.is_dir() else "nothing"
+        raise PerturbationError(f"the input data has no {inputs.file!r} (it holds: {present}), which the "
+                                f"{run.run_name} perturbation reads (params.inputs.file). Organiser: name a file of "
+                                "the phase's input_data")
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    perturbed = perturb_rows(rows, inputs, run, seed, inputs.file)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(perturbed)
