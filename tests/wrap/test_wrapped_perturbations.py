@@ -1,0 +1,136 @@
+"""The wrapped ingestion re-runs the original command on perturbed inputs (runtime/perturbed_runs.py),
+and the wrapped scoring program takes the re-runs out of input/res."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+from aibench_plugins.data.perturbations import RUN_STATUS_FILE, PerturbationPlan, perturb_rows
+from aibench_plugins.manifest.wraprecord import WrapRecord
+from aibench_plugins.runtime import BOOTSTRAP
+from aibench_plugins.runtime.ingest import MODULES, PERTURBATION_MODULES
+from aibench_plugins.runtime.perturbed_runs import PERTURBED_DIR, replace_paths, take_perturbed_runs
+from aibench_plugins.wrap import vendor
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLE = REPO / "bundles" / "digits-robustness-v2"
+HASHING_MODEL = '''
+import hashlib
+
+
+class Model:
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        if sum(sum(row) for row in X) / sum(len(row) for row in X) > 8:
+            raise RuntimeError("too bright")
+        return [hashlib.sha256(repr([float(v) for v in row]).encode()).hexdigest()[:16] for row in X]
+'''
+
+
+def _labels(path: Path) -> dict[str, str]:
+    with open(path, newline="") as handle:
+        return {r["id"]: r["label"] for r in csv.DictReader(handle)}
+
+
+def _hash(row: list[str]) -> str:
+    return hashlib.sha256(repr([float(v) for v in row]).encode()).hexdigest()[:16]
+
+
+def test_the_perturbation_modules_are_exactly_what_the_reruns_import_beyond_the_ingestion() -> None:
+    graph = grimp.build_graph("aibench_plugins", exclude_type_checking_imports=True)
+    todo, seen = {"aibench_plugins.runtime.perturbed_runs"}, set()
+    while todo:  # what it imports, and what each package's __init__ imports when it is imported
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo |= graph.find_upstream_modules(module)
+            parts = module.split(".")
+            todo |= {".".join(parts[:depth]) for depth in range(1, len(parts))}
+    files = {"/".join(m.split(".")[1:]) + ("/__init__.py" if graph.find_children(m) else ".py")
+             for m in seen if m != "aibench_plugins"}
+    assert files - set(MODULES) == set(PERTURBATION_MODULES)
+
+
+def _plan(*runs: tuple[str, int]) -> PerturbationPlan:
+    entry = json.loads((BUNDLE / "aibench.json").read_text())["robustness"][0]
+    entry["params"]["perturbations"] = [{"name": n, "severities": [s]} for n, s in runs]
+    return PerturbationPlan.from_entry(entry)
+
+
+def _ingest(tmp_path: Path, plan: PerturbationPlan | None) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    home = tmp_path / "ingestion_program" / "_aibench"
+    shutil.copytree(BUNDLE / "ingestion_program", home.parent)
+    vendor.vendor_ingestion(home / "lib", perturbations=plan is not None)
+    shutil.copyfile(BOOTSTRAP, home / "run.py")
+    WrapRecord("ingestion", "v2", ["python3 ingestion.py"], "0", "a" * 64, time_limit_s=60,
+               perturbations=plan.to_json() if plan else None).write(home)
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "model.py").write_text(HASHING_MODEL)
+    output = tmp_path / "output"
+    output.mkdir()
+    inputs = str(BUNDLE / "input_data")
+    result = subprocess.run([sys.executable, "-X", "importtime", str(home / "run.py"), "ingest", str(output), inputs,
+                             "--", sys.executable, str(home.parent / "ingestion.py"), inputs, str(output),
+                             str(submission)], capture_output=True, text=True, timeout=120)
+    return output, result
+
+
+def test_the_wrapped_ingestion_reruns_the_original_on_perturbed_inputs(tmp_path: Path) -> None:
+    plan = _plan(("gaussian_noise", 5), ("pixelate", 3), ("brightness", 5))
+    output, result = _ingest(tmp_path, plan)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(BUNDLE / "input_data" / "test.csv", newline="") as handle:
+        clean = list(csv.reader(handle))
+    labels = _labels(output / "predictions.csv")
+    assert labels == {row[0]: _hash(row[1:]) for row in clean[1:]}  # the original run saw the clean inputs
+    for run in plan.runs[:2]:
+        folder = output / PERTURBED_DIR / run.run_name
+        seen = _labels(folder / "predictions.csv")
+        assert seen == {row[0]: _hash(row[1:]) for row in perturb_rows(clean, plan.inputs, run, plan.seed)[1:]}
+        assert json.loads((folder / RUN_STATUS_FILE).read_text())["exit_code"] == 0
+    crashed = json.loads((output / PERTURBED_DIR / "brightness-5" / RUN_STATUS_FILE).read_text())
+    assert crashed["exit_code"] == 1  # recorded for that perturbation only: the original's status is 0
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    ours = {m.replace(".", "/") for m in imported if m.startswith("aibench_plugins")}
+    allowed = {m.removesuffix(".py").removesuffix("/__init__") for m in
+               ("aibench_plugins/" + f for f in (*MODULES, *PERTURBATION_MODULES))}
+    assert ours <= allowed and "numpy" in {m.split(".")[0] for m in imported}
+
+
+def test_without_perturbations_the_ingestion_imports_no_numpy(tmp_path: Path) -> None:
+    output, result = _ingest(tmp_path, None)
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "numpy" not in {m.split(".")[0] for m in imported}
+    assert not (output / PERTURBED_DIR).exists()
+
+
+def test_the_scoring_side_takes_the_reruns_out_of_input_res(tmp_path: Path) -> None:
+    plan = _plan(("contrast", 1))
+    output, result = _ingest(tmp_path, plan)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs, note = take_perturbed_runs(output, "a" * 64)
+    assert note is None and set(runs) == {"contrast-1"} and (runs["contrast-1"] / "predictions.csv").is_file()
+    assert not (output / PERTURBED_DIR).exists()
+    shutil.copytree(runs["contrast-1"].parent, output / PERTURBED_DIR)
+    assert take_perturbed_runs(output, "b" * 64)[0] == {}  # another manifest's: not ours, left alone
+    assert (output / PERTURBED_DIR).is_dir()
+
+
+def test_the_command_gets_the_perturbed_input_and_its_own_output() -> None:
+    command = ["python3", "/app/program/ingestion.py", "/app/input_data", "/app/output", "/app/ingested_program",
+               "/app/input_data/test.csv", "/app/outputs"]
+    assert replace_paths(command, {"/app/input_data": "/tmp/x", "/app/output": "/app/output/.p/a-1"}) == [
+        "python3", "/app/program/ingestion.py", "/tmp/x", "/app/output/.p/a-1", "/app/ingested_program",
+        "/tmp/x/test.csv", "/app/outputs"]
