@@ -252,7 +252,10 @@ def _mce(plan: PerturbationPlan, runs: Sequence[Mapping[str, Any]], errors: Mapp
     by_name: dict[str, list[Mapping[str, Any]]] = {}
     for run in runs:
         by_name.setdefault(str(run["name"]), []).append(run)
-    rows, ces, relatives, notes = [], [], [], []
+    rows: list[list[Any]] = []
+    ces: list[float | None] = []
+    relatives: list[float | None] = []
+    notes: list[str] = []
     for name, items in by_name.items():
         refs = [_reference(errors, name, int(r["severity"])) for r in items]
         mine = [_error(r["values"].get(metric.key), metric.direction) if r["status"] == "ok" else None for r in items]
@@ -261,22 +264,28 @@ def _mce(plan: PerturbationPlan, runs: Sequence[Mapping[str, Any]], errors: Mapp
             continue
         ce = rce = None
         if all(x is not None for x in mine):
-            denominator = sum(refs)  # type: ignore[arg-type]
-            ce = sum(mine) / denominator if denominator > 0 else None  # type: ignore[arg-type]
+            own = [float(x) for x in mine if x is not None]
+            theirs = [float(x) for x in refs if x is not None]
+            ce = sum(own) / sum(theirs) if sum(theirs) > 0 else None
             if isinstance(reference_clean, (int, float)) and clean_error is not None:
-                below = sum(r - reference_clean for r in refs)  # type: ignore[operator]
-                rce = sum(m - clean_error for m in mine) / below if below > 0 else None  # type: ignore[operator]
+                above = sum(r - float(reference_clean) for r in theirs)
+                rce = sum(m - clean_error for m in own) / above if above > 0 else None
         else:
             notes.append(f"mCE: a run of {name} failed; mce is not given (it would not compare with other submissions)")
         ces.append(ce)
         relatives.append(rce)
         rows.append([name, ce, rce])
-    mce = sum(ces) / len(ces) if ces and all(c is not None for c in ces) else None  # type: ignore[arg-type]
-    relative = sum(relatives) / len(relatives) if relatives and all(r is not None for r in relatives) \
-        else None  # type: ignore[arg-type]
+    mce = _complete_mean(ces)
+    relative = _complete_mean(relatives)
     table = {"title": f"Corruption error against the reference model ({metric.label})", "id": "mce",
              "columns": ["corruption", "CE", "relative CE"], "rows": [*rows, ["mean", mce, relative]]}
     return {"mce": mce, "relative_mce": relative, "table": table, "notes": notes}
+
+
+def _complete_mean(values: Sequence[float | None]) -> float | None:
+    """The mean, or ``None`` when there is none or one is missing."""
+    numbers = [v for v in values if v is not None]
+    return sum(numbers) / len(numbers) if numbers and len(numbers) == len(values) else None
 
 
 @hookimpl

@@ -78,7 +78,8 @@ class PredictionOnly:
 
             return _Done(ProcessResult(spec.name, 0, 0.0, message="not run: a perturbed re-run needs only the "
                                                                   "prediction step"))
-        return self._executor.start(spec)
+        started: RunningProcess = self._executor.start(spec)
+        return started
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._executor, name)
@@ -103,7 +104,7 @@ def rerun_for_session(session: EvaluationSession | None, result: RunResult, bund
     except Exception as error:  # noqa: BLE001 - the original run, its scores and its record stand
         result.warnings.append(f"input perturbations: the re-runs stopped: {type(error).__name__}: {error}")
         return None
-    session.perturbed_runs = dict(found.folders)
+    session.perturbed_runs = dict(found.folders)  # type: ignore[attr-defined]  # until the host's session has it
     result.warnings += found.warnings
     return found
 

@@ -187,7 +187,7 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
     serves; refused when phases sharing a program need different plugin settings."""
     plans: dict[tuple[str, Role], _Plan] = {}
     settings: dict[str, tuple[Any, ...]] = {}
-    reasons = []
+    reasons: list[str] = []
     for phase in bundle.phases:
         key = _manifest_phase(manifest, phase)
         effective = manifest.plan(key).settings()

@@ -41,6 +41,14 @@ SEVERITY_CONSTANTS: dict[str, tuple[float, ...]] = {
 }
 
 
+def _unit(values: Any) -> NDArray[Any]:
+    """``values`` clipped to ``[0, 1]``, as floats."""
+    import numpy as np
+
+    clipped: NDArray[Any] = np.clip(np.asarray(values, dtype=float), 0.0, 1.0)
+    return clipped
+
+
 def _constant(name: str, severity: int) -> float:
     return SEVERITY_CONSTANTS[name][severity - 1]
 
@@ -49,7 +57,7 @@ def gaussian_noise(x: NDArray[Any], severity: int, rng: np.random.RandomState) -
     """``clip(x + N(0, c^2))``."""
     import numpy as np
 
-    return np.clip(x + rng.normal(size=x.shape) * _constant("gaussian_noise", severity), 0, 1)
+    return _unit(x + rng.normal(size=x.shape) * _constant("gaussian_noise", severity))
 
 
 def shot_noise(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDArray[Any]:
@@ -57,7 +65,7 @@ def shot_noise(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> ND
     import numpy as np
 
     c = _constant("shot_noise", severity)
-    return np.clip(rng.poisson(x * c) / c, 0, 1)
+    return _unit(rng.poisson(x * c) / c)
 
 
 def impulse_noise(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDArray[Any]:
@@ -77,7 +85,7 @@ def speckle_noise(x: NDArray[Any], severity: int, rng: np.random.RandomState) ->
     """``clip(x + x * N(0, c^2))``."""
     import numpy as np
 
-    return np.clip(x + x * rng.normal(size=x.shape) * _constant("speckle_noise", severity), 0, 1)
+    return _unit(x + x * rng.normal(size=x.shape) * _constant("speckle_noise", severity))
 
 
 def gaussian_blur(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDArray[Any]:
@@ -97,7 +105,7 @@ def gaussian_blur(x: NDArray[Any], severity: int, rng: np.random.RandomState) ->
         padded = np.pad(out, pad, mode="edge")
         size = out.shape[axis]
         out = sum(w * np.take(padded, np.arange(k, k + size), axis=axis) for k, w in enumerate(weights))
-    return np.clip(out, 0, 1)
+    return _unit(out)
 
 
 def contrast(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDArray[Any]:
@@ -105,7 +113,7 @@ def contrast(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDAr
     import numpy as np
 
     means = x.mean(axis=(0, 1), keepdims=True)
-    return np.clip((x - means) * _constant("contrast", severity) + means, 0, 1)
+    return _unit((x - means) * _constant("contrast", severity) + means)
 
 
 def brightness(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDArray[Any]:
@@ -116,13 +124,13 @@ def brightness(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> ND
 
     c = _constant("brightness", severity)
     if x.ndim == 2 or x.shape[2] == 1:
-        return np.clip(x + c, 0, 1)
+        return _unit(x + c)
     value = x[..., :3].max(axis=2, keepdims=True)
     raised = np.minimum(value + c, 1.0)
     scale = np.divide(raised, value, out=np.zeros_like(value), where=value > 0)
     out = np.array(x, dtype=float)
     out[..., :3] = np.where(value > 0, x[..., :3] * scale, raised)
-    return np.clip(out, 0, 1)
+    return _unit(out)
 
 
 def pixelate(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDArray[Any]:
@@ -140,7 +148,7 @@ def pixelate(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDAr
         np.add.at(sums, (slice(None),) * axis + (block,), out)
         counts = np.bincount(block, minlength=small).reshape((-1,) + (1,) * (out.ndim - axis - 1))
         out = np.take(sums / counts, block, axis=axis)
-    return np.clip(out, 0, 1)
+    return _unit(out)
 
 
 def jpeg_compression(x: NDArray[Any], severity: int, rng: np.random.RandomState) -> NDArray[Any]:
@@ -180,4 +188,4 @@ def corrupt(image: NDArray[Any], name: str, severity: int, rng: np.random.Random
         raise PerturbationError(f"unknown image corruption {name!r}; known: {', '.join(IMAGE_CORRUPTIONS)}")
     if severity not in (1, 2, 3, 4, 5):
         raise PerturbationError(f"severity {severity!r} of {name}: severities are 1 to 5")
-    return IMAGE_CORRUPTIONS[name](image, severity, rng)
+    return _unit(IMAGE_CORRUPTIONS[name](image, severity, rng))

@@ -98,7 +98,7 @@ class PerturbationPlan:
         spec = InputsSpec(inputs["file"], inputs["id"], inputs["kind"],
                           tuple(inputs["columns"]) if inputs.get("columns") is not None else None,
                           tuple(inputs["shape"]) if inputs.get("shape") is not None else None,
-                          tuple(inputs["range"]) if inputs.get("range") is not None else None)  # type: ignore[arg-type]
+                          tuple(inputs["range"]) if inputs.get("range") is not None else None)
         return cls(str(data["key"]), int(data["seed"]), spec,
                    tuple(PerturbationRun(str(n), int(s)) for n, s in data["runs"]))
 

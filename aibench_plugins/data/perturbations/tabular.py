@@ -27,7 +27,8 @@ def feature_scales(matrix: NDArray[Any]) -> NDArray[Any]:
     """Each column's population standard deviation (``ddof=0``) over all rows."""
     import numpy as np
 
-    return np.asarray(matrix, dtype=float).std(axis=0)
+    scales: NDArray[Any] = np.asarray(matrix, dtype=float).std(axis=0)
+    return scales
 
 
 def gaussian_noise(row: NDArray[Any], scales: NDArray[Any], severity: int, rng: np.random.RandomState,
@@ -37,7 +38,7 @@ def gaussian_noise(row: NDArray[Any], scales: NDArray[Any], severity: int, rng: 
 
     if severity not in (1, 2, 3, 4, 5):
         raise PerturbationError(f"severity {severity!r} of gaussian_noise: severities are 1 to 5")
-    noisy = np.asarray(row, dtype=float) + rng.normal(size=len(scales)) * TABULAR_NOISE_SD[severity - 1] * scales
+    noisy: NDArray[Any] = np.asarray(row, dtype=float) + rng.normal(size=len(scales)) * TABULAR_NOISE_SD[severity - 1] * scales
     if value_range is not None:
-        noisy = np.clip(noisy, value_range[0], value_range[1])
+        noisy = np.clip(noisy, value_range[0], value_range[1]).astype(float)
     return noisy
