@@ -38,9 +38,8 @@ from typing import Any
 from aibench_plugins import hookimpl
 from aibench_plugins.components.analysis import AnalysisContext, AnalysisInfo, AnalysisResult, MetricData, Summary, \
     SummarySpec
-from aibench_plugins.core.errors import PerturbationError, ReadError
-from aibench_plugins.core.hookspecs import Register
-from aibench_plugins.data.perturbations import RUN_STATUS_FILE, PerturbationPlan, PerturbationRun
+from aibench_plugins import ReadError, Register
+from aibench_plugins.data import RUN_STATUS_FILE, PerturbationError, PerturbationPlan, PerturbationRun
 
 COMPONENT_ID = "aibench.input_perturbations"
 MAX_STATUS_BYTES = 64 * 1024
