@@ -99,6 +99,14 @@ def rerun_for_session(session: EvaluationSession | None, result: RunResult, bund
         return None
     if plan is None:
         return None
+    phase = result.phase
+    if not phase.programs.get("ingestion_program") or phase.ingestion_only_during_scoring:
+        why = "it has no ingestion program" if not phase.programs.get("ingestion_program") else \
+            "its ingestion program runs only during scoring (ingestion_only_during_scoring)"
+        result.warnings.append(f"input perturbations not run: phase {phase.number} declares "
+                               f"aibench.input_perturbations but {why}; perturbations re-run the ingestion program "
+                               "of the prediction step. Organiser: give the phase one, or remove the entry")
+        return None
     try:
         found = rerun_perturbed(plan, bundle, submission, executor, work, **options)
     except Exception as error:  # noqa: BLE001 - the original run, its scores and its record stand
