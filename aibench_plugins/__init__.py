@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 _EXPORTS = {
+    "components.analysis": ("Analysis", "AnalysisContext", "AnalysisResult", "Flag", "GroupStat", "MetricData",
+                            "Summary"),
     "components.check": ("FunctionCheck", "SubmissionProblem", "check"),
-    "core.kinds": ("CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind", "KindSpec",
-                    "MetricInfo"),
+    "core.kinds": ("AnalysisInfo", "CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind",
+                   "KindSpec", "MetricInfo", "SummarySpec"),
     "core.errors": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
                     "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
                     "LedgerError", "LimitsRefused", "ManifestError", "MetricInputError", "MissingPluginsError", "PluginError",
@@ -42,6 +44,10 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 
 __all__ = [
     "AibenchError",
+    "Analysis",
+    "AnalysisContext",
+    "AnalysisInfo",
+    "AnalysisResult",
     "CheckInfo",
     "ColumnEditError",
     "Component",
@@ -54,8 +60,10 @@ __all__ = [
     "EvaluationSession",
     "ExecutorFactory",
     "ExecutorInfo",
+    "Flag",
     "FunctionCheck",
     "FunctionMetric",
+    "GroupStat",
     "HostExecutor",
     "InputSpec",
     "InvalidParamsError",
@@ -68,6 +76,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "Metric",
+    "MetricData",
     "MetricFactory",
     "MetricInfo",
     "MetricInputError",
@@ -98,6 +107,8 @@ __all__ = [
     "Section",
     "StatefulMetric",
     "SubmissionProblem",
+    "Summary",
+    "SummarySpec",
     "TableSpecError",
     "UnknownIdError",
     "UnknownRunError",
@@ -119,8 +130,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .components.analysis import Analysis as Analysis, AnalysisContext as AnalysisContext, AnalysisResult as AnalysisResult, Flag as Flag, GroupStat as GroupStat, MetricData as MetricData, Summary as Summary  # noqa: F401
     from .components.check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
-    from .core.kinds import CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
+    from .core.kinds import AnalysisInfo as AnalysisInfo, SummarySpec as SummarySpec, CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
     from .core.errors import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, LimitsRefused as LimitsRefused, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RunError as RunError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UnknownRunError as UnknownRunError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
     from .core.host import PluginHost as PluginHost  # noqa: F401
     from .manifest.loading import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401

@@ -34,7 +34,8 @@ TOP = ["schema_version", "plugins", "data", "splits", "concepts", "metrics", "ch
 INNER = ["use", "key", "label", "sort", "precision", "hidden", "required", "params", "output", "inputs", "splits",
          "id", "requirement", "file", "format", "columns", "separator", "from", "ids", "ids_file", "column", "value",
          "parent", "definition", "severity", "time_limit_s", "memory_mb", "max_entries", "max_total_mb", "average",
-         "files", "allow_others", "predictions", "references", "public", "all", "0", "1", ""]
+         "files", "allow_others", "predictions", "references", "public", "all", "0", "1", "", "summary", "min",
+         "max", "action", "min_group_size", "thresholds", "seed", "sorting"]
 WORDS = ["aibench.accuracy", "aibench.f1", "aibench.balanced_accuracy", "aibench.required_files", "aibench.mae",
          "aibench.size_limit", "predictions", "references", "public", "all", "acme-metrics", "acme-metrics>=1",
          "x==", "macro", "asc", "desc", "csv", "labels.csv", "id", "label", "0", "1", "error", "warning", ""]

@@ -79,8 +79,9 @@ def list_plugins(as_json: bool, bundle: str | None, strict: bool | None) -> None
 def show(component_id: str, as_json: bool, bundle: str | None) -> None:
     """Describe one component: its description (the first paragraph of its docstring),
     kind, plugin, distribution and version; for a metric its direction, bounds, the
-    version of its numbers, outputs and inputs; and its params, each with its type,
-    default and description, as a manifest's "params" gives them.
+    version of its numbers, outputs and inputs; for a fairness or robustness checker what
+    it needs and the summaries its entries' columns and thresholds may name; and its params,
+    each with its type, default and description, as a manifest's "params" gives them.
 
     ID is a component id as a manifest's "use" names it (aibench.f1, acme.mean_iou).
     An unknown ID exits with status 1 and names the nearest ids; a plugin id lists
@@ -165,9 +166,15 @@ def _page(c: ComponentSummary) -> str:
                   ("version", f"{c.metric_version} (of the numbers; bumped when scores can change)"),
                   ("outputs", ", ".join(c.outputs)),
                   ("inputs", ", ".join(f"{name} ({kind})" for name, kind in c.inputs.items()))]
+    if c.kind in ("fairness", "robustness"):
+        facts.append(("needs", ", ".join(c.needs) + (" (entries take min_group_size, default 30)"
+                                                     if "groups" in c.needs else "") if c.needs
+                      else "nothing beyond the metrics' aligned inputs"))
     width = max(len(name) for name, _ in facts)
     lines += [f"{name.ljust(width)}  {value}" for name, value in facts]
     lines.append("")
+    if c.kind in ("fairness", "robustness"):
+        lines += _summaries(c)
     if not c.params:
         lines.append("params: none (the manifest gives no \"params\", or {})")
         return "\n".join(lines)
@@ -177,6 +184,24 @@ def _page(c: ComponentSummary) -> str:
         lines.append(f"  {p.name}" + (f"  {p.type}" if p.type else "") + f"  ({default})")
         lines += textwrap.wrap(p.description, 84, initial_indent="      ", subsequent_indent="      ")
     return "\n".join(lines)
+
+
+def _summaries(c: ComponentSummary) -> list[str]:
+    """The summaries an analysis gives: what its entries' ``columns`` and ``thresholds`` may name."""
+    import textwrap
+
+    if not c.summaries:
+        return ["summaries: none (its entries can have no columns or thresholds)", ""]
+    lines = ["summaries (what an entry's \"columns\" and \"thresholds\" name; {metric} is a metric key of "
+             "the phase):"]
+    for summary in c.summaries:
+        direction = summary["direction"]
+        said = "the metric's direction" if direction == "metric" else f"{direction}, sorted " \
+            f"{'desc' if direction == 'maximize' else 'asc'}"
+        lines.append(f"  {summary['pattern']}  ({said})")
+        lines += textwrap.wrap(summary.get("description") or "", 84, initial_indent="      ",
+                               subsequent_indent="      ")
+    return [*lines, ""]
 
 
 def _bound(value: float | None) -> str:

@@ -170,6 +170,11 @@ def _print_run(report: Any) -> None:
         required = "required, fails the run" if failure.required else "not required: original scores stand"
         click.echo(f"  plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
                    + f" ({failure.plugin}): {failure.message} ({required})", err=True)
+    for flag in evaluation.flags if evaluation else []:  # the thresholds the analyses crossed
+        if flag.action == "fail":
+            click.echo(f"  threshold failed: {flag.message}", err=True)
+        else:
+            click.echo(f"  flag: {flag.message}")
 
 
 def _print_images(report: Any) -> None:

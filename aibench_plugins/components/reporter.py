@@ -15,12 +15,18 @@ __all__ = ["Reporter", "Section"]
 @dataclass(frozen=True)
 class Section:
     """A part of the page a reporter contributes. ``body`` is HTML inserted as is: the
-    reporter escapes its own text (``html.escape``) and uses no script or external resource."""
+    reporter escapes its own text (``html.escape``) and uses no script or external resource.
+
+    ``covers``: the ids of the analysis components (fairness and robustness checkers) whose
+    items of the report's ``analyses`` this section renders; the page places it with the
+    analyses and shows no generic section for them. A reporter registered under the id of the
+    analysis component it renders covers that component without saying so."""
 
     id: str
     title: str
     body: str
     failed: bool = False
+    covers: tuple[str, ...] = ()
 
 
 @runtime_checkable

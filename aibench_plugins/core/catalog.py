@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .kinds import Kind, MetricInfo
+from .kinds import AnalysisInfo, Kind, MetricInfo
 from .registry import Registration, component_description
 
 if TYPE_CHECKING:
@@ -62,7 +62,8 @@ class ComponentSummary:
 
     ``direction``, ``bounds``, ``metric_version``, ``outputs`` and ``inputs`` are set for metrics
     only (``None`` / empty otherwise). ``inputs`` maps each input name to its kind
-    (``label``, ``probability``...).
+    (``label``, ``probability``...). ``summaries`` (each ``pattern``, ``direction``,
+    ``description``) and ``needs`` are set for fairness and robustness checkers only.
     """
 
     id: str
@@ -77,6 +78,8 @@ class ComponentSummary:
     metric_version: str | None = None
     outputs: tuple[str, ...] = ()
     inputs: Mapping[str, str] = field(default_factory=dict)
+    summaries: tuple[Mapping[str, str], ...] = ()
+    needs: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON: tuples become lists, a default JSON cannot hold becomes its ``repr``."""
@@ -88,6 +91,8 @@ class ComponentSummary:
         data["bounds"] = list(self.bounds) if self.bounds is not None else None
         data["outputs"] = list(self.outputs)
         data["inputs"] = dict(self.inputs)
+        data["summaries"] = [dict(s) for s in self.summaries]
+        data["needs"] = list(self.needs)
         return data
 
 
@@ -96,6 +101,7 @@ def summarize(registration: Registration, host: PluginHost) -> ComponentSummary:
     component, info = registration.component, registration.component.info
     record = host.records.get(registration.plugin)
     metric = isinstance(info, MetricInfo)
+    analysis = isinstance(info, AnalysisInfo)
     return ComponentSummary(
         id=registration.id, kind=registration.kind.value, plugin=registration.plugin,
         distribution=record.distribution if record else "?", version=record.version if record else None,
@@ -104,6 +110,9 @@ def summarize(registration: Registration, host: PluginHost) -> ComponentSummary:
         direction=info.direction if metric else None, bounds=info.bounds if metric else None,
         metric_version=info.version if metric else None, outputs=info.output_names if metric else (),
         inputs={name: spec.kind for name, spec in info.inputs.items()} if metric else {},
+        summaries=tuple({"pattern": s.pattern, "direction": s.direction, "description": s.description}
+                        for s in info.summaries) if analysis else (),
+        needs=tuple(info.needs) if analysis else (),
     )
 
 
@@ -164,6 +173,8 @@ def _keyword_defaults(component: Any) -> dict[str, Any]:
     """The defaults of the keyword parameters the component's params arrive as: the decorated
     function's (``@metric``, ``@check``), else the class's ``__init__``."""
     target: Callable[..., Any] | None = getattr(component, "function", None)
+    if target is None and isinstance(getattr(component, "info", None), AnalysisInfo):
+        target = getattr(component, "analyse", None)  # an analysis: its params arrive as analyse()'s keywords
     if target is None and isinstance(component, type):
         target = component
     if target is None:

@@ -59,7 +59,9 @@ def aibench_register_fairness_checkers(register: Register) -> None:
     attribute held in the hidden reference data, and gaps between groups.
 
     :param register: call ``register(checker)`` once per checker; ``checker.info``
-        is a :class:`aibench_plugins.ComponentInfo`.
+        is a :class:`aibench_plugins.AnalysisInfo` and ``checker.analyse(context, **params)``
+        returns an :class:`aibench_plugins.AnalysisResult` of aggregates only
+        (:mod:`aibench_plugins.components.analysis`).
     :return: nothing.
 
     .. versionadded:: 0.1
@@ -72,7 +74,8 @@ def aibench_register_robustness_checkers(register: Register) -> None:
     perturbation, ranking stability.
 
     :param register: call ``register(checker)`` once per checker; ``checker.info``
-        is a :class:`aibench_plugins.ComponentInfo`.
+        is a :class:`aibench_plugins.AnalysisInfo` and ``checker.analyse(context, **params)``
+        returns an :class:`aibench_plugins.AnalysisResult` (as fairness checkers).
     :return: nothing.
 
     .. versionadded:: 0.1

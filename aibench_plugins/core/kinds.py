@@ -294,7 +294,9 @@ class KindSpec:
         while nothing runs what the manifest section names. A manifest section whose kind has
         no stage is refused ("not implemented yet"), never accepted and skipped. (Executors
         are registered and chosen with ``aibench run --executor``; the manifest's
-        ``executor`` section has no runner yet.)
+        ``executor`` section has no runner yet, nor has ``complexity``.) Fairness and robustness
+        checkers run ``after scoring``, after the metrics, on what the metrics read
+        (:mod:`aibench_plugins.evaluation.analyses`).
     """
 
     kind: Kind
@@ -312,9 +314,9 @@ def _rows() -> dict[Kind, KindSpec]:
                  "after scoring"),
         KindSpec(Kind.CHECK, "aibench_register_checks", "checks", CheckInfo, "checks", "check", "before scoring"),
         KindSpec(Kind.FAIRNESS, "aibench_register_fairness_checkers", "fairness checkers", AnalysisInfo,
-                 "fairness", "component"),
+                 "fairness", "analysis", "after scoring"),
         KindSpec(Kind.ROBUSTNESS, "aibench_register_robustness_checkers", "robustness checkers", AnalysisInfo,
-                 "robustness", "component"),
+                 "robustness", "analysis", "after scoring"),
         KindSpec(Kind.COMPLEXITY, "aibench_register_complexity_meters", "complexity meters", ComponentInfo,
                  "complexity", "component"),
         KindSpec(Kind.EXECUTOR, "aibench_register_executors", "executors", ExecutorInfo, "executor", "executor"),

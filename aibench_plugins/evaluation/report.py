@@ -3,7 +3,7 @@
 
 ``aibench run`` writes it to ``<run folder>/report.json`` and embeds it under ``report`` in
 ``aibench run --json``; a wrapped bundle's runtime writes it to ``output/aibench/report.json``.
-The plugin part (``plugin_columns``, ``plugin_failures``, ``check_problems``) is the
+The plugin part (``plugin_columns``, ``plugin_failures``, ``check_problems``, ``analyses``) is the
 evaluation session's result, identical on both paths for the same submission; what only one
 path knows goes under ``run`` (the host: run id, executor, steps) or ``wrapped`` (the worker:
 the original command, the runtime, the merge into the scores file). Reporters and the
@@ -36,7 +36,7 @@ def report_document(*, producer: Producer, status: str, message: str, platform: 
                     run: Mapping[str, Any] | None = None, wrapped: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The report document of one submission (the schema's shape; see the module docstring)."""
     plugins = evaluation.to_json() if evaluation is not None else {
-        "plugin_columns": [], "plugin_failures": [], "check_problems": []}
+        "plugin_columns": [], "plugin_failures": [], "check_problems": [], "analyses": []}
     document: dict[str, Any] = {
         "report_version": REPORT_VERSION, "producer": producer, "status": status, "message": message,
         "platform": platform, "phase": {"number": phase.get("number"), "name": phase.get("name")},
@@ -55,10 +55,11 @@ def report_document(*, producer: Producer, status: str, message: str, platform: 
 def plugin_results(document: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a report both paths must give identically for the same submission: the
     plugin columns (values and provenance) and failures (without the host's or worker's
-    wording of where they ran, nor the tracebacks, whose file paths differ) and the check problems."""
+    wording of where they ran, nor the tracebacks, whose file paths differ), the check problems
+    and the analyses."""
     failures = [{k: v for k, v in f.items() if k != "traceback"} for f in document["plugin_failures"]]
     return {"plugin_columns": document["plugin_columns"], "plugin_failures": failures,
-            "check_problems": document["check_problems"]}
+            "check_problems": document["check_problems"], "analyses": document.get("analyses", [])}
 
 
 @functools.cache

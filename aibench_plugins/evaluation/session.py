@@ -6,7 +6,8 @@ A :class:`EvaluationSession` takes the manifest's plan for the phase and the plu
 (submission checks, on the submission as the participant uploaded it) and says whether the
 submission is refused; :meth:`~EvaluationSession.after_scoring` runs the kinds whose stage is
 ``after scoring`` (metrics, on ``input/res`` and ``input/ref`` as the original scoring program
-received them). Which kinds run at which stage is the table of kinds (:data:`KINDS`); the
+received them, then the fairness and robustness checkers on what the metrics read:
+:mod:`.analyses`). Which kinds run at which stage is the table of kinds (:data:`KINDS`); the
 runner of each is :data:`RUNNERS`. Both return the one :class:`Evaluation` result.
 
 Tables are read once and each pair joined once; each component runs in a forked child with the
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,101 +32,31 @@ from ..core.kinds import KINDS, Kind, Stage
 from ..core.isolate import Outcome, call_isolated
 from ..core.registry import component_description
 from ..components.metric import MetricResult, Provenance, params_sha256
-from ..manifest.plan import DEFAULT_PLUGIN_TIME_LIMIT_S, CheckEntry, MetricEntry, PhasePlan
+from ..manifest.plan import DEFAULT_PLUGIN_TIME_LIMIT_S, AnalysisEntry, CheckEntry, MetricEntry, PhasePlan
 from .._version import __version__
+from .results import TRACEBACK_LIMIT_BYTES, PluginColumn, PluginFailure, cap_traceback, label_sets
 from .score_fields import SCORE_FIELDS, unstorable
 
 if TYPE_CHECKING:
     from ..core.host import PluginHost
+    from ..components.analysis import Flag
     from ..manifest.loading import Manifest
+    from .analyses import AnalysisRecord
     from .problems import Misnamed
 
-__all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "RUNNERS", "Evaluation", "EvaluationSession", "PluginColumn",
-           "PluginFailure", "failure_summary", "planned_columns"]
-
-
-@dataclass(frozen=True)
-class PluginColumn:
-    """A leaderboard column a plugin adds beside the original ones."""
-
-    key: str
-    title: str
-    sorting: str
-    precision: int
-    hidden: bool
-    value: float | None
-    metric: str
-    split: str
-    provenance: Provenance | None = None
-    #: reference rows of this split left out because their reference value is missing
-    #: (a references table declared ``missing: skip``); ``None`` when the table does not skip
-    skipped_references: int | None = None
-    #: the first paragraph of the metric's docstring (:func:`~aibench_plugins.core.registry.component_description`)
-    description: str | None = None
-    #: the metric's ``(low, high)`` bounds (either ``None`` when open), ``None`` when it declares none;
-    #: the page scales its chart by them
-    bounds: tuple[float | None, float | None] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["bounds"] = list(self.bounds) if self.bounds is not None else None
-        if data["skipped_references"] is None:
-            del data["skipped_references"]
-        return data
-
-
-TRACEBACK_LIMIT_BYTES = 16 * 1024
-"""The most of a failure's formatted traceback kept in the report (UTF-8 bytes)."""
-
-
-def cap_traceback(text: str | None, limit: int = TRACEBACK_LIMIT_BYTES) -> str | None:
-    """``text`` cut to at most ``limit`` UTF-8 bytes: its first lines (``Traceback (most recent
-    call last):`` and the outer frames) and its end (the innermost frames, the plugin's own, and
-    the exception), with a line saying how much was left out between them."""
-    if text is None:
-        return None
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    marker = "\n... ({} bytes of the traceback left out) ...\n"
-    room = limit - len(marker.format(len(data)).encode())
-    head, tail = data[: room // 4], data[len(data) - (room - room // 4):]
-    cut = len(data) - len(head) - len(tail)
-    return (head.decode("utf-8", "ignore") + marker.format(cut) + tail.decode("utf-8", "ignore"))
-
-
-@dataclass(frozen=True)
-class PluginFailure:
-    """A component that could not give its result, and whether that fails the submission.
-
-    ``traceback`` is the formatted exception of the plugin's code (its frames last), capped
-    at :data:`TRACEBACK_LIMIT_BYTES`; ``None`` when nothing raised (a time limit, a value
-    that is not finite, a plugin that is not installed). It is for organisers: the page
-    shows it only in its organiser section.
-    """
-
-    component: str
-    kind: str
-    plugin: str | None
-    message: str
-    required: bool
-    key: str | None = None
-    traceback: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "traceback", cap_traceback(self.traceback))
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "RUNNERS", "TRACEBACK_LIMIT_BYTES", "Evaluation", "EvaluationSession",
+           "PluginColumn", "PluginFailure", "cap_traceback", "failure_summary", "planned_columns"]
 
 
 @dataclass
 class Evaluation:
-    """Everything the manifest's plugins produced for one submission."""
+    """Everything the manifest's plugins produced for one submission. ``analyses``: what each
+    fairness and robustness entry that ran gave, after the privacy filter (:mod:`.analyses`)."""
 
     columns: list[PluginColumn] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
     problems: list[SubmissionProblem] = field(default_factory=list)
+    analyses: list[AnalysisRecord] = field(default_factory=list)
 
     @property
     def refused(self) -> bool:
@@ -136,11 +67,34 @@ class Evaluation:
     def failed_required(self) -> list[PluginFailure]:
         return [f for f in self.failures if f.required]
 
+    @property
+    def flags(self) -> list[Flag]:
+        """Every threshold crossed, of every analysis, in order (``flag`` and ``fail``)."""
+        return [flag for record in self.analyses for flag in record.flags]
+
+    @property
+    def failed_thresholds(self) -> list[Flag]:
+        """The ``fail`` thresholds crossed: each fails the submission (its original scores are kept)."""
+        return [flag for flag in self.flags if flag.action == "fail"]
+
+    def failure(self) -> str | None:
+        """Why the plugins fail the submission (a required plugin failed, an organiser's ``fail``
+        threshold was crossed), in the words both paths show; ``None`` when they do not."""
+        reasons = []
+        if self.failed_required:
+            reasons.append(f"a required plugin failed: {failure_summary(self.failed_required)}")
+        if self.failed_thresholds:
+            reasons.append("a threshold of the organiser was crossed: "
+                           + "; ".join(flag.message for flag in self.failed_thresholds))
+        return "; ".join(reasons) or None
+
     def to_json(self) -> dict[str, Any]:
-        """The plugin part of the report document (``plugin_columns``, ``plugin_failures``, ``check_problems``)."""
+        """The plugin part of the report document (``plugin_columns``, ``plugin_failures``,
+        ``check_problems``, ``analyses``)."""
         return {"plugin_columns": [c.to_json() for c in self.columns],
                 "plugin_failures": [f.to_json() for f in self.failures],
-                "check_problems": [p.to_json() for p in self.problems]}
+                "check_problems": [p.to_json() for p in self.problems],
+                "analyses": [a.to_json() for a in self.analyses]}
 
 
 
@@ -160,6 +114,11 @@ class EvaluationSession:
     ``platforms`` are the platforms whose leaderboards the scores may go to (by default every
     one); a metric value that one of their score fields cannot store is a failure of its column
     (:mod:`.score_fields`). ``aibench run`` narrows it to the run's worker before scoring.
+
+    ``perturbed_runs`` (perturbation name -> the ``input/res`` of the prediction step re-run on
+    inputs perturbed that way; empty by default) is what the analyses get as
+    ``AnalysisContext.perturbed_runs``: whoever re-runs the prediction step fills it before
+    :meth:`after_scoring`.
     """
 
     def __init__(self, manifest: Manifest, host: PluginHost, phase_key: str | None = None, *,
@@ -167,6 +126,8 @@ class EvaluationSession:
         self.manifest, self.host = manifest, host
         self.platforms: Sequence[str] = tuple(platforms)
         self.result = Evaluation()
+        self.perturbed_runs: dict[str, Path] = {}
+        self._tables: dict[tuple[Path, Path], _Tables] = {}
         full = manifest.plan(phase_key)
         self.required_plugins = frozenset(full.required_plugins)
         named = {request.id for request in manifest.plugin_requests}
@@ -174,19 +135,18 @@ class EvaluationSession:
         self.result.failures += [PluginFailure(r.id, "plugin", r.id, r.reason or r.status,
                                                r.required or r.id in self.required_plugins, None, r.traceback)
                                  for r in not_loaded]
-        missing = {e.use for e in full.metrics if e.use not in host.registry(Kind.METRIC)} | {
-            e.use for e in full.checks if e.use not in host.registry(Kind.CHECK)}
-        entries: list[CheckEntry | MetricEntry] = [*full.checks, *full.metrics]
+        entries: list[CheckEntry | MetricEntry | AnalysisEntry] = [*full.checks, *full.metrics, *full.analyses]
+        missing = {e.use for e in entries if e.use not in host.registry(_kind_of(e))}
         for entry in entries:
-            if entry.use in missing:
-                kind = "metric" if isinstance(entry, MetricEntry) else "check"
-                provider = host.provider_of(entry.use, Kind.METRIC if kind == "metric" else Kind.CHECK)
+            if entry.use in missing and entry.use not in host.registry(_kind_of(entry)):
+                kind = _kind_of(entry)
+                provider = host.provider_of(entry.use, kind)
                 plugin = provider.record.id if provider is not None else None
                 why = (f"its plugin {plugin!r} did not load: {provider.record.reason or provider.record.status}"
                        if provider is not None else "its plugin did not load")
-                self.result.failures.append(PluginFailure(entry.use, kind, plugin, why,
+                self.result.failures.append(PluginFailure(entry.use, kind.value, plugin, why,
                                                           self.is_required(entry.required, plugin),
-                                                          entry.key if isinstance(entry, MetricEntry) else None))
+                                                          None if isinstance(entry, CheckEntry) else entry.key))
         self.plan: PhasePlan = full.without(missing) if missing else full
         self.misnamed: list[Misnamed] = []
 
@@ -236,15 +196,27 @@ class EvaluationSession:
         return None
 
     def failure(self) -> str | None:
-        """Why the submission fails after scoring (a required plugin failed), or ``None``."""
-        failed = self.result.failed_required
-        return f"a required plugin failed: {failure_summary(failed)}" if failed else None
+        """Why the submission fails after scoring (a required plugin failed, an organiser's ``fail``
+        threshold was crossed), or ``None`` (:meth:`Evaluation.failure`)."""
+        return self.result.failure()
+
+    def tables(self, predictions: Path, reference: Path) -> _Tables:
+        """The declared tables of ``predictions`` (input/res) and ``reference`` (input/ref), each
+        read once for the metrics and the analyses alike."""
+        if (predictions, reference) not in self._tables:
+            self._tables[predictions, reference] = _Tables(self.plan, predictions, reference)
+        return self._tables[predictions, reference]
 
     @property
     def requires_metrics(self) -> bool:
-        """Whether a failure of one of the phase's metrics fails the submission (see :meth:`is_required`)."""
+        """Whether a failure of the ``after scoring`` stage fails the submission: one of the phase's
+        metrics or analyses is required (see :meth:`is_required`), or an analysis has a ``fail``
+        threshold."""
         registry = self.host.registry(Kind.METRIC)
-        return any(self.is_required(m.required, registry.get(m.use).plugin) for m in self.plan.metrics)
+        if any(self.is_required(m.required, registry.get(m.use).plugin) for m in self.plan.metrics):
+            return True
+        return any(self.is_required(a.required, self.host.registry(_kind_of(a)).get(a.use).plugin)
+                   or any(t.action == "fail" for t in a.thresholds) for a in self.plan.analyses)
 
     @property
     def runs_after_scoring(self) -> bool:
@@ -257,8 +229,10 @@ class EvaluationSession:
 
     @property
     def metrics_time_limit_s(self) -> float:
-        """How long all the metrics may take: each column's plugin time limit, plus reading time."""
-        return len(self.plan.column_keys) * self.plan.plugin_time_limit_s + 600
+        """How long all the metrics and analyses may take: each metric column's and each analysis'
+        plugin time limit, plus reading time."""
+        calls = sum(len(m.column_keys) for m in self.plan.metrics) + len(self.plan.analyses)
+        return calls * self.plan.plugin_time_limit_s + 600
 
     def _run(self, stage: Stage, submission: Path, reference: Path | None) -> None:
         for row in KINDS.values():
@@ -267,7 +241,14 @@ class EvaluationSession:
 
 
 def _entries(plan: PhasePlan, kind: Kind) -> Sequence[Any]:
-    return plan.metrics if kind is Kind.METRIC else plan.checks if kind is Kind.CHECK else ()
+    return {Kind.METRIC: plan.metrics, Kind.CHECK: plan.checks, Kind.FAIRNESS: plan.fairness,
+            Kind.ROBUSTNESS: plan.robustness}.get(kind, ())
+
+
+def _kind_of(entry: CheckEntry | MetricEntry | AnalysisEntry) -> Kind:
+    if isinstance(entry, AnalysisEntry):
+        return Kind.FAIRNESS if entry.kind == "fairness" else Kind.ROBUSTNESS
+    return Kind.METRIC if isinstance(entry, MetricEntry) else Kind.CHECK
 
 
 def _run_checks(session: EvaluationSession, submission: Path, reference: Path | None) -> None:
@@ -368,7 +349,7 @@ def _run_metrics(session: EvaluationSession, predictions: Path, reference: Path 
     """Compute the phase's metrics on ``predictions`` (input/res) against ``reference`` (input/ref)."""
     if not session.plan.metrics or reference is None:
         return
-    tables = _Tables(session.plan, predictions, reference)
+    tables = session.tables(predictions, reference)
     for entry in session.plan.metrics:
         _run_metric(session, entry, tables)
 
@@ -399,8 +380,8 @@ def _run_metric(session: EvaluationSession, entry: MetricEntry, tables: _Tables)
         predicted, expected, report = tables.join(names["predictions"], names["references"])
         if not report.ok:
             problem = "; ".join(report.messages())
-        predicted = _label_sets(predicted, plan.tables[names["predictions"]].separator)
-        expected = _label_sets(expected, plan.tables[names["references"]].separator)
+        predicted = label_sets(predicted, plan.tables[names["predictions"]].separator)
+        expected = label_sets(expected, plan.tables[names["references"]].separator)
     if problem is not None:
         message = read_failure(problem, plan.tables, tables.predictions) if isinstance(problem, ReadError) else problem
         for split in entry.splits:
@@ -458,9 +439,21 @@ def _storable(outcome: Outcome, output: str, platforms: Sequence[str]) -> Outcom
 
 #: The runner of each kind the evaluation session runs (the kinds of KINDS whose stage is
 #: ``before scoring`` or ``after scoring``); a kind's issue adds its runner here.
+def _analyses_of(kind: Kind) -> Callable[[EvaluationSession, Path, Path | None], None]:
+    def run(session: EvaluationSession, predictions: Path, reference: Path | None) -> None:
+        from .analyses import run_analyses
+
+        run_analyses(session, kind, predictions, reference)
+
+    run.__name__ = f"_run_{kind.value}"
+    return run
+
+
 RUNNERS: Mapping[Kind, Callable[[EvaluationSession, Path, Path | None], None]] = {
     Kind.CHECK: _run_checks,
     Kind.METRIC: _run_metrics,
+    Kind.FAIRNESS: _analyses_of(Kind.FAIRNESS),
+    Kind.ROBUSTNESS: _analyses_of(Kind.ROBUSTNESS),
 }
 
 
@@ -494,17 +487,6 @@ def _select(values: Any, mask: Any) -> Any:
     return values[mask]
 
 
-def _label_sets(values: Any, separator: str | None) -> Any:
-    """Values of a table whose ``separator`` is set, as one list of labels per row (multi-label)."""
-    if separator is None:
-        return values
-    def labels(value: Any) -> list[str]:
-        empty = value is None or value == "" or (isinstance(value, float) and math.isnan(value))
-        return [] if empty else str(value).split(separator)
-
-    return [labels(value) for value in values]
-
-
 def _skipped(split: Mapping[str, Any] | None, references: Any, report: Any, reference_dir: Path) -> int:
     """How many reference rows of a split were left out for a missing value (``missing: skip``)."""
     if report.skipped is None:
@@ -536,11 +518,13 @@ def _column(entry: MetricEntry, info: Any, split: str, value: float | None,
 
 
 def planned_columns(manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> list[PluginColumn]:
-    """The columns the phase's metrics give, without values: what a leaderboard must declare."""
+    """The columns the phase's metrics and analyses give, without values: what a leaderboard must declare."""
+    from .analyses import planned_analysis_columns
+
     plan = manifest.plan(phase_key)
     components = {entry.use: host.registry(Kind.METRIC).get(entry.use).component for entry in plan.metrics}
     return [_column(entry, components[entry.use].info, split, None, None, component_description(components[entry.use]))
-            for entry in plan.metrics for split in entry.splits]
+            for entry in plan.metrics for split in entry.splits] + planned_analysis_columns(plan, host)
 
 
 def failure_summary(failures: Sequence[PluginFailure]) -> str:

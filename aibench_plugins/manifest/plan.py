@@ -14,10 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "CheckEntry", "MetricEntry", "PhasePlan", "TableDecl", "column_key",
-           "default_splits"]
+__all__ = ["DEFAULT_MIN_GROUP_SIZE", "DEFAULT_PLUGIN_TIME_LIMIT_S", "AnalysisColumn", "AnalysisEntry", "CheckEntry",
+           "MetricEntry", "PhasePlan", "TableDecl", "Threshold", "column_key", "default_splits"]
 
 DEFAULT_PLUGIN_TIME_LIMIT_S = 60.0
+#: the ``min_group_size`` of an analysis whose component needs groups, when its entry gives none
+DEFAULT_MIN_GROUP_SIZE = 30
+#: decimal places of an analysis column when its entry gives no ``precision``
+DEFAULT_ANALYSIS_PRECISION = 4
 ALL = "all"
 
 
@@ -136,6 +140,91 @@ class CheckEntry:
 
 
 @dataclass(frozen=True)
+class AnalysisColumn:
+    """One ``columns`` item of a fairness or robustness entry: the summary ``summary`` of the
+    analysis as the leaderboard column ``key``. ``sorting`` ``None``: the summary's direction."""
+
+    summary: str
+    key: str
+    label: str
+    precision: int = DEFAULT_ANALYSIS_PRECISION
+    sorting: Literal["asc", "desc"] | None = None
+    hidden: bool = False
+
+    @property
+    def title(self) -> str:
+        """The column title (36 characters at most, as Codabench allows)."""
+        return self.label[:36]
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any]) -> AnalysisColumn:
+        sorting = item.get("sorting")
+        return cls(str(item["summary"]), str(item["key"]), str(item.get("label", item["key"])),
+                   int(item.get("precision", DEFAULT_ANALYSIS_PRECISION)),
+                   sorting if sorting in ("asc", "desc") else None, bool(item.get("hidden", False)))
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One ``thresholds`` item: the summary ``summary`` must stay at or above ``value``
+    (``bound`` ``min``) or at or below it (``max``); crossing it flags the submission
+    (``action`` ``flag``) or fails it (``fail``, its original scores kept)."""
+
+    summary: str
+    bound: Literal["min", "max"]
+    value: float
+    action: Literal["flag", "fail"] = "flag"
+
+    def crossed(self, value: float) -> bool:
+        """Whether ``value`` is on the wrong side of the threshold."""
+        return value < self.value if self.bound == "min" else value > self.value
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any]) -> Threshold:
+        bound: Literal["min", "max"] = "min" if "min" in item else "max"
+        return cls(str(item["summary"]), bound, float(item[bound]), "fail" if item.get("action") == "fail" else "flag")
+
+
+@dataclass(frozen=True)
+class AnalysisEntry:
+    """One entry of ``fairness`` or ``robustness`` (``kind``), with its defaults filled in.
+
+    ``min_group_size`` is what the entry gives (``None`` when it gives none): the runner
+    defaults it to :data:`DEFAULT_MIN_GROUP_SIZE` for a component whose ``info.needs`` has
+    ``groups`` (:meth:`group_minimum`)."""
+
+    kind: Literal["fairness", "robustness"]
+    use: str
+    key: str
+    label: str
+    required: bool = False
+    seed: int = 0
+    min_group_size: int | None = None
+    columns: tuple[AnalysisColumn, ...] = ()
+    thresholds: tuple[Threshold, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def column_keys(self) -> tuple[str, ...]:
+        return tuple(column.key for column in self.columns)
+
+    def group_minimum(self, needs: tuple[str, ...]) -> int | None:
+        """The minimum group size that applies: the entry's, else 30 when the component needs groups."""
+        if self.min_group_size is not None:
+            return self.min_group_size
+        return DEFAULT_MIN_GROUP_SIZE if "groups" in needs else None
+
+    @classmethod
+    def of(cls, kind: Literal["fairness", "robustness"], entry: Mapping[str, Any]) -> AnalysisEntry:
+        size = entry.get("min_group_size")
+        return cls(kind, str(entry["use"]), str(entry["key"]), str(entry.get("label", entry["key"])),
+                   bool(entry.get("required", False)), int(entry.get("seed", 0)),
+                   int(size) if size is not None else None,
+                   tuple(AnalysisColumn.of(c) for c in entry.get("columns", ())),
+                   tuple(Threshold.of(t) for t in entry.get("thresholds", ())), dict(entry.get("params", {})))
+
+
+@dataclass(frozen=True)
 class PhasePlan:
     """What the manifest asks for one phase (``phase_key``: the ``phases`` key applied, or ``None``)."""
 
@@ -149,6 +238,13 @@ class PhasePlan:
     required_plugins: tuple[str, ...] = ()
     #: where ``limits`` comes from in the document: ``("phases", key, "limits")`` or ``("limits",)``
     limits_at: tuple[str, ...] = ("limits",)
+    fairness: tuple[AnalysisEntry, ...] = ()
+    robustness: tuple[AnalysisEntry, ...] = ()
+
+    @property
+    def analyses(self) -> tuple[AnalysisEntry, ...]:
+        """The fairness entries, then the robustness ones: the order they run and are reported in."""
+        return (*self.fairness, *self.robustness)
 
     @property
     def plugin_time_limit_s(self) -> float:
@@ -162,8 +258,9 @@ class PhasePlan:
 
     @property
     def column_keys(self) -> tuple[str, ...]:
-        """Every plugin column key of the phase, in manifest order."""
-        return tuple(key for metric in self.metrics for key in metric.column_keys)
+        """Every plugin column key of the phase, in manifest order: the metrics', then the analyses'."""
+        return (*(key for metric in self.metrics for key in metric.column_keys),
+                *(key for entry in self.analyses for key in entry.column_keys))
 
     @property
     def concept_labels(self) -> list[str]:
@@ -173,17 +270,21 @@ class PhasePlan:
     def requires_something(self) -> bool:
         """Whether a failure of some plugin of this phase fails the submission."""
         return bool(self.required_plugins) or any(m.required for m in self.metrics) or any(
-            c.required for c in self.checks)
+            c.required for c in self.checks) or any(a.required or any(t.action == "fail" for t in a.thresholds)
+                                                    for a in self.analyses)
 
     def without(self, missing: set[str]) -> PhasePlan:
         """The plan without the entries whose component is in ``missing`` (a plugin that did not load)."""
         return PhasePlan(self.phase_key, tuple(m for m in self.metrics if m.use not in missing),
                          tuple(c for c in self.checks if c.use not in missing), self.tables, self.splits,
-                         self.concepts, self.limits, self.required_plugins, self.limits_at)
+                         self.concepts, self.limits, self.required_plugins, self.limits_at,
+                         tuple(a for a in self.fairness if a.use not in missing),
+                         tuple(a for a in self.robustness if a.use not in missing))
 
     def settings(self) -> tuple[Any, ...]:
         """What a scoring program's runtime must know of the phase (phases sharing a program must agree)."""
-        return (self.metrics, self.checks, tuple(sorted((k, repr(v)) for k, v in self.limits.items())))
+        return (self.metrics, self.checks, tuple(sorted((k, repr(v)) for k, v in self.limits.items())),
+                self.fairness, self.robustness)
 
 
 def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
@@ -206,4 +307,6 @@ def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
         dict(section("limits", None) or {}),
         tuple(str(p["id"]) for p in document.get("plugins", []) if p.get("required")),
         ("phases", str(phase_key), "limits") if "limits" in override else ("limits",),
+        tuple(AnalysisEntry.of("fairness", e) for e in section("fairness", [])),
+        tuple(AnalysisEntry.of("robustness", e) for e in section("robustness", [])),
     )

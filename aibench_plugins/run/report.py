@@ -92,6 +92,7 @@ class RunReport:
             "plugin_columns": [c.to_json() for c in self.evaluation.columns] if self.evaluation else [],
             "plugin_failures": [f.to_json() for f in self.evaluation.failures] if self.evaluation else [],
             "check_problems": [p.to_json() for p in self.evaluation.problems] if self.evaluation else [],
+            "analyses": [a.to_json() for a in self.evaluation.analyses] if self.evaluation else [],
             "manifest_sha256": self.manifest_sha256,
             "scores_file": result.scores.file if result.scores is not None else None,
             "steps": [{"step": s.step, "output_dir": str(s.output_dir),

@@ -21,7 +21,7 @@ from ..core.isolate import plugin_log
 from ..core.lifetime import die_with_parent
 from .child import FORWARDED
 
-Result = tuple[list[Any], list[Any]]  # (PluginColumn list, PluginFailure list)
+Result = tuple[list[Any], list[Any], list[Any]]  # (PluginColumn list, PluginFailure list, AnalysisRecord list)
 
 
 def usable_cores() -> int:
@@ -54,7 +54,7 @@ def _read(path: str) -> str:
 
 
 class Metrics:
-    """``compute()`` (returning columns and failures) run in a forked process, started now.
+    """``compute()`` (returning columns, failures and analyses) run in a forked process, started now.
 
     ``result(timeout_s)`` waits for it; ``None`` with ``error`` set when it failed, crashed or
     ran out of time (then it is killed). ``cancel()`` kills it. Never leaves the process behind:

@@ -257,6 +257,7 @@ class _Scoring:
             if found is not None:
                 evaluation.columns += found[0]
                 evaluation.failures += found[1]
+                evaluation.analyses += found[2]
             elif budget < wait and str(metrics.error).startswith("the metrics did not finish"):
                 failed(f"the metrics were stopped to stay within {within}")
             else:
@@ -273,11 +274,11 @@ class _Scoring:
         (:mod:`.background`), or ``None`` when the image lacks what they need."""
         if session is None or _missing_modules(("numpy", "pandas")) or evaluation.failed_required:
             return None
-        before = len(session.result.columns), len(session.result.failures)
+        before = len(session.result.columns), len(session.result.failures), len(session.result.analyses)
 
-        def compute() -> tuple[list[Any], list[Any]]:
+        def compute() -> tuple[list[Any], list[Any], list[Any]]:
             found = session.after_scoring(self.inputs / "res", self.inputs / "ref")
-            return found.columns[before[0]:], found.failures[before[1]:]
+            return found.columns[before[0]:], found.failures[before[1]:], found.analyses[before[2]:]
 
         try:
             return Metrics(compute, self._report_file(METRICS_LOG))
@@ -288,7 +289,7 @@ class _Scoring:
     def _after_original(self, plugins: EvaluationSession | None, evaluation: Any, metrics: Metrics | None) -> int:
         from codalab_worker_compat import read_scores
 
-        from ..evaluation.session import PluginFailure, failure_summary
+        from ..evaluation.session import PluginFailure
         from .merge import merge_scores, scores_file, withhold_scores
 
         platform_name: Worker = "v1" if self.record.bundle_platform == "v1" else "codabench"
@@ -312,10 +313,13 @@ class _Scoring:
         for failure in evaluation.failures:
             say(f"plugin failure: {failure.component}" + (f" [{failure.key}]" if failure.key else "")
                 + f": {failure.message}" + (" (required)" if failure.required else " (not required)"))
-        if evaluation.failed_required:
+        for flag in evaluation.flags:
+            say(f"{'threshold failed' if flag.action == 'fail' else 'flag'}: {flag.message}")
+        failure = evaluation.failure()
+        if failure:
             moved = withhold_scores(self.output, self.output / REPORT_DIR)
-            message = (f"a required plugin failed: {failure_summary(evaluation.failed_required)}; the scores "
-                       f"({', '.join(moved)}) are kept in {REPORT_DIR}/ where no worker reads them")
+            message = (f"{failure}; the scores ({', '.join(moved)}) are kept in {REPORT_DIR}/ where no worker "
+                       "reads them")
             return self._finish("failed", message, evaluation, exit_code=1)
         additions = {c.key: c.value for c in evaluation.columns if c.value is not None}
         merge = merge_scores(self.output, additions, self.record.bundle_platform)

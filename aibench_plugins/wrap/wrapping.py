@@ -294,11 +294,13 @@ def _original_columns(bundle: Any) -> list[dict[str, Any]]:
 
 
 def _required(manifest: Manifest) -> list[str]:
-    """What the manifest marks required, in any scope: plugins, metrics and checks."""
+    """What the manifest marks required, in any scope: plugins, metrics, checks, and analyses (an
+    analysis with a ``fail`` threshold counts as required: it can fail the submission)."""
     found = [r.id for r in manifest.plugin_requests if r.required]
     for key in manifest.phase_keys():
         plan = manifest.plan(key)
         found += [m.key for m in plan.metrics if m.required] + [c.use for c in plan.checks if c.required]
+        found += [a.key for a in plan.analyses if a.required or any(t.action == "fail" for t in a.thresholds)]
     return sorted(set(found))
 
 
