@@ -35,10 +35,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aibench_plugins import hookimpl
-from aibench_plugins.components.analysis import AnalysisContext, AnalysisInfo, AnalysisResult, MetricData, Summary, \
-    SummarySpec
-from aibench_plugins import ReadError, Register
+from aibench_plugins import AnalysisContext, AnalysisInfo, AnalysisResult, MetricData, ReadError, Register, Summary, \
+    SummarySpec, hookimpl
 from aibench_plugins.data import RUN_STATUS_FILE, PerturbationError, PerturbationPlan, PerturbationRun
 
 COMPONENT_ID = "aibench.input_perturbations"

@@ -16,7 +16,7 @@ from typing import Any
 from aibench_plugins import ComponentInfo, Section
 
 COMPONENT_ID = "aibench.input_perturbations"
-W, H, LEFT, BOTTOM, TOP, RIGHT = 420, 220, 48, 28, 12, 130
+W, H, LEFT, BOTTOM, TOP, RIGHT = 440, 230, 48, 28, 12, 140
 #: line colours, one per corruption (cycled), readable on white and by most colour-blind readers
 COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442", "#999999")
 
@@ -33,7 +33,7 @@ class InputPerturbationsSection:
         if not items:
             return None
         return Section("input-perturbations", "Robustness to input perturbations",
-                       "\n".join(_entry(item) for item in items))
+                       "\n".join(_entry(item) for item in items), covers=(COMPONENT_ID,))
 
 
 def _entry(item: Mapping[str, Any]) -> str:
@@ -110,7 +110,8 @@ def _chart(table: Mapping[str, Any], metric: str) -> str:
                       f"<title>{_e(name)}</title></polyline>")
         shapes += [f'<circle cx="{x(s):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"><title>{_e(name)} severity {s}: '
                    f"{_e(_fmt(v))}</title></circle>" for s, v in points]
-        shapes.append(f'<text x="{LEFT + plot_w + 8}" y="{TOP + 12 + index * 14}" fill="{colour}">{_e(name)}</text>')
+        shapes.append(f'<text x="{LEFT + plot_w + 8}" y="{TOP + 12 + index * 17}" style="fill:{colour}">'
+                      f"{_e(name)}</text>")
     caption = (f"<figcaption><strong>{_e(metric)} by severity</strong> <span class=\"scale\">(one line per "
                f"corruption; dashed: the clean score; scale {low:.3g} to {high:.3g})</span></figcaption>")
     return (f'<figure>{caption}<svg viewBox="0 0 {W} {H}" role="img" aria-label="{_e(metric)} by severity per '

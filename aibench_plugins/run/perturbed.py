@@ -112,7 +112,7 @@ def rerun_for_session(session: EvaluationSession | None, result: RunResult, bund
     except Exception as error:  # noqa: BLE001 - the original run, its scores and its record stand
         result.warnings.append(f"input perturbations: the re-runs stopped: {type(error).__name__}: {error}")
         return None
-    session.perturbed_runs = dict(found.folders)  # type: ignore[attr-defined]  # until the host's session has it
+    session.perturbed_runs = dict(found.folders)
     result.warnings += found.warnings
     return found
 

@@ -197,7 +197,7 @@ class _Scoring:
         # the workers that may run this bundle, whose score fields every value must fit
         platforms = ("v1", "codabench") if self.record.bundle_platform == "v1" else ("codabench", "ai4mediabench")
         session = EvaluationSession(manifest, host, self.record.manifest_phase, platforms=platforms)  # records the plugins that failed
-        session.perturbed_runs = dict(self.perturbed_runs)  # type: ignore[attr-defined]  # until the host's session has it
+        session.perturbed_runs = dict(self.perturbed_runs)
         self.concepts = manifest.concepts
         return session
 
