@@ -8,6 +8,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from codalab_worker_compat import LocalExecutor, ResourceLimits, load_bundle
 
 from aibench_plugins.data.perturbations import RUN_STATUS_FILE, PerturbationPlan, perturb_rows
@@ -122,3 +124,75 @@ def test_a_file_that_is_not_there_stops_the_reruns_with_the_organisers_fix(tmp_p
     found = _rerun(plan, _submission(tmp_path, HASHING_MODEL), tmp_path / "work")
     assert found.folders == {}  # type: ignore[attr-defined]
     assert "nope.csv" in found.warnings[0] and "Organiser" in found.warnings[0]  # type: ignore[attr-defined]
+
+
+# -- end to end: aibench run -------------------------------------------------------------------
+
+def _bundle_with(tmp_path: Path, *runs: tuple[str, int]) -> Path:
+    """The robustness bundle with only ``runs`` declared (fewer re-runs: a quicker test)."""
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLE, bundle, ignore=shutil.ignore_patterns("__pycache__"))
+    document = json.loads((bundle / "aibench.json").read_text())
+    params = document["robustness"][0]["params"]
+    params["perturbations"] = [{"name": n, "severities": [s]} for n, s in runs]
+    params.pop("reference_errors")
+    document["robustness"][0]["columns"] = [c for c in document["robustness"][0]["columns"] if c["key"] != "mce"]
+    (bundle / "aibench.json").write_text(json.dumps(document, indent=2))
+    return bundle
+
+
+def _run(bundle: Path, submission: Path, work: Path) -> object:
+    from aibench_plugins.run.runner import run_bundle
+
+    return run_bundle(bundle, submission, work_dir=work, ledger_path=work.parent / "ledger.db")
+
+
+def _analysis(work: Path) -> dict[str, object]:
+    document = json.loads((work / "report.json").read_text())
+    item = next(a for a in document["analyses"] if a["component"] == "aibench.input_perturbations")
+    return {s["name"]: s["value"] for s in item["summaries"]}
+
+
+def test_two_aibench_runs_of_one_submission_see_the_same_perturbed_inputs(tmp_path: Path) -> None:
+    bundle = _bundle_with(tmp_path, ("shot_noise", 5), ("pixelate", 3))
+    submission = _submission(tmp_path, HASHING_MODEL)
+    seen = []
+    for name in ("first", "second"):
+        report = _run(bundle, submission, tmp_path / name)
+        assert report.result.status == "finished", report.result.message  # type: ignore[attr-defined]
+        seen.append({run: _labels(tmp_path / name / "perturbed" / run / "prediction" / "output")
+                     for run in ("shot_noise-5", "pixelate-3")})
+    assert seen[0] == seen[1]
+    assert seen[0]["shot_noise-5"] != seen[0]["pixelate-3"]
+
+
+def test_a_crashing_perturbed_run_keeps_the_clean_scores(tmp_path: Path) -> None:
+    bundle = _bundle_with(tmp_path, ("contrast", 1), ("brightness", 5))
+    submission = _submission(tmp_path, TROUBLED_MODEL.format(action='raise RuntimeError("too bright")'))
+    report = _run(bundle, submission, tmp_path / "work")
+    assert report.result.status == "finished"  # type: ignore[attr-defined]
+    values = _analysis(tmp_path / "work")
+    assert values["failed_runs"] == 1 and values["clean.acc"] == values["perturbed.acc"]  # contrast-1 alone counts
+    row = {c["key"]: c["value"] for c in report.columns}  # type: ignore[attr-defined]
+    assert row["accuracy"] == pytest.approx(values["clean.acc"])  # the scoring program's own score stands
+
+
+def test_degradation_shows_in_the_leaderboard_and_the_page(tmp_path: Path) -> None:
+    """The example bundle as shipped: the brittle model wins on clean digits and loses under
+    corruption; the reference model's mCE is 1 (its errors are the bundle's reference_errors)."""
+    submissions = REPO / "examples" / "submissions" / "digits-robustness-v2"
+    rows = {}
+    for name in ("baseline", "robust", "brittle"):
+        report = _run(BUNDLE, submissions / name, tmp_path / name)
+        assert report.result.status == "finished", report.result.message  # type: ignore[attr-defined]
+        rows[name] = {c.key: c.value for c in report.evaluation.columns}  # type: ignore[attr-defined]
+        page = (tmp_path / name / "detailed_results.html").read_text()
+        assert "Robustness to input perturbations" in page and page.count("<polyline") == 7
+    assert rows["baseline"]["mce"] == pytest.approx(1.0)
+    assert rows["robust"]["mce"] < 1 < rows["brittle"]["mce"]
+    assert rows["brittle"]["acc"] > rows["robust"]["acc"]
+    assert rows["brittle"]["corrupted_acc"] < rows["robust"]["corrupted_acc"]
+    assert rows["brittle"]["acc_drop"] > rows["robust"]["acc_drop"] > 0
+    assert 0 < rows["robust"]["flip_rate"] < rows["brittle"]["flip_rate"] < 1
