@@ -134,3 +134,109 @@ def test_the_command_gets_the_perturbed_input_and_its_own_output() -> None:
     assert replace_paths(command, {"/app/input_data": "/tmp/x", "/app/output": "/app/output/.p/a-1"}) == [
         "python3", "/app/program/ingestion.py", "/tmp/x", "/app/output/.p/a-1", "/app/ingested_program",
         "/tmp/x/test.csv", "/app/outputs"]
+
+
+# -- aibench wrap, end to end ------------------------------------------------------------------
+
+def _small_bundle(tmp_path: Path, command: str | None = None) -> Path:
+    """The robustness bundle with three runs declared (one crashes the troubled model below)."""
+    from wrapkit import bundle_copy
+
+    bundle = bundle_copy("digits-robustness-v2", tmp_path)
+    document = json.loads((bundle / "aibench.json").read_text())
+    entry = document["robustness"][0]
+    entry["params"]["perturbations"] = [{"name": "gaussian_noise", "severities": [5]},
+                                        {"name": "contrast", "severities": [3]},
+                                        {"name": "brightness", "severities": [5]}]
+    entry["params"].pop("reference_errors")
+    entry["columns"] = [c for c in entry["columns"] if c["key"] != "mce"]
+    (bundle / "aibench.json").write_text(json.dumps(document, indent=2))
+    if command is not None:
+        (bundle / "ingestion_program" / "metadata.yaml").write_text(f"command: {command}\n")
+    return bundle
+
+
+def test_wrap_refuses_an_ingestion_command_that_does_not_receive_input(tmp_path: Path) -> None:
+    import pytest
+
+    from aibench_plugins.core.errors import WrapRefused
+    from wrapkit import wrap
+
+    bundle = _small_bundle(tmp_path, "python3 $ingestion_program/ingestion.py /app/input_data $output "
+                                     "$submission_program")
+    with pytest.raises(WrapRefused) as refused:
+        wrap(bundle, tmp_path / "wrapped.zip")
+    message = str(refused.value)
+    assert "does not receive $input" in message and "Organiser: pass $input" in message
+    assert not (tmp_path / "wrapped.zip").exists()
+
+
+def test_wrap_refuses_perturbations_on_a_phase_without_ingestion(tmp_path: Path) -> None:
+    import pytest
+
+    from aibench_plugins.core.errors import WrapRefused
+    from wrapkit import wrap
+
+    bundle = _small_bundle(tmp_path)
+    spec = bundle / "competition.yaml"
+    spec.write_text(spec.read_text().replace("    ingestion_program: ingestion_program\n", ""))
+    with pytest.raises(WrapRefused, match="declares aibench.input_perturbations but it has no ingestion program"):
+        wrap(bundle, tmp_path / "wrapped.zip")
+
+
+def _columns(report: object) -> dict[str, float | None]:
+    return {c["key"]: c["value"] for c in report.columns}  # type: ignore[attr-defined]
+
+
+def test_the_wrapped_bundle_gives_the_same_degradation_as_aibench_run(tmp_path: Path) -> None:
+    from aibench_plugins.run.runner import run_bundle
+    from wrapkit import run_as_platform, runtime_report, wrap
+
+    bundle = _small_bundle(tmp_path)
+    wrapped = wrap(bundle, tmp_path / "wrapped.zip")
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "model.py").write_text((REPO / "examples" / "submissions" / "digits-robustness-v2" / "brittle"
+                                          / "model.py").read_text())
+    on_host = run_bundle(bundle, submission, work_dir=tmp_path / "host", ledger_path=tmp_path / "ledger.db")
+    on_platform = run_as_platform(wrapped, submission, tmp_path / "platform")
+    assert on_platform.result.status == "finished", on_platform.result.message
+    plugins = {c.key: c.value for c in on_host.evaluation.columns}  # type: ignore[union-attr]
+    assert set(plugins) == {"acc", "macro_f1", "corrupted_acc", "acc_drop", "flip_rate"}
+    import pytest
+
+    assert {k: v for k, v in _columns(on_platform).items() if k in plugins} == pytest.approx(plugins, abs=1e-9)
+    assert plugins["corrupted_acc"] < plugins["acc"]  # type: ignore[operator]
+    analysis = next(a for a in runtime_report(on_platform)["analyses"]
+                    if a["component"] == "aibench.input_perturbations")
+    rows = analysis["tables"][0]["rows"]
+    assert [r[0] for r in rows] == ["clean", "gaussian_noise", "contrast", "brightness"]
+
+
+def test_a_crashing_wrapped_rerun_under_docker_keeps_the_original_scores(tmp_path: Path) -> None:
+    """The wrapped bundle on the hardened Docker executor, in the plain py312 image (numpy, no
+    aibench), as a worker runs it: the re-run that crashes counts for its perturbation only."""
+    import os
+
+    from aibench_plugins.run.runner import run_bundle
+    from wrapkit import runtime_report, wrap
+
+    wrapped = wrap(_small_bundle(tmp_path), tmp_path / "wrapped.zip")
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    brittle = (REPO / "examples" / "submissions" / "digits-robustness-v2" / "brittle" / "model.py").read_text()
+    (submission / "model.py").write_text(brittle.replace(
+        "        return [self._nearest(binary(features)) for features in X]",
+        "        if sum(map(sum, X)) / sum(map(len, X)) > 8:\n            raise RuntimeError('too bright')\n"
+        "        return [self._nearest(binary(features)) for features in X]"))
+    image = os.environ.get("AIBENCH_TEST_IMAGE", "codalab-compat/py312:bookworm")
+    report = run_bundle(wrapped, submission, work_dir=tmp_path / "work", ledger_path=tmp_path / "ledger.db",
+                        use_plugins=False, executor="docker", image=image)
+    assert report.result.status == "finished", report.result.message
+    assert _columns(report)["accuracy"] is not None
+    analysis = next(a for a in runtime_report(report)["analyses"] if a["component"] == "aibench.input_perturbations")
+    values = {s["name"]: s["value"] for s in analysis["summaries"]}
+    assert values["failed_runs"] == 1  # brightness-5 raised in the model
+    statuses = {r[0]: r[2] for r in analysis["tables"][0]["rows"]}
+    assert statuses == {"clean": "ok", "gaussian_noise": "ok", "contrast": "ok", "brightness": "failed"}
+    assert values["clean.acc"] == _columns(report)["acc"]
