@@ -37,7 +37,8 @@ from typing import Any
 
 from aibench_plugins import AnalysisContext, AnalysisInfo, AnalysisResult, MetricData, ReadError, Register, Summary, \
     SummarySpec, hookimpl
-from aibench_plugins.data import RUN_STATUS_FILE, PerturbationError, PerturbationPlan, PerturbationRun
+from aibench_plugins.data import RUN_STATUS_FILE, PerturbationError, PerturbationPlan, PerturbationRun, \
+    perturbation_names
 
 COMPONENT_ID = "aibench.input_perturbations"
 MAX_STATUS_BYTES = 64 * 1024
@@ -58,7 +59,8 @@ PARAMS_SCHEMA: dict[str, Any] = {
         "perturbations": {
             "type": "array", "minItems": 1,
             "items": {"type": "object", "required": ["name"], "additionalProperties": False,
-                      "properties": {"name": {"type": "string"},
+                      "properties": {"name": {"enum": sorted({n for k in ("image", "tabular", "text")
+                                                              for n in perturbation_names(k)})},
                                      "severities": {"type": "array", "minItems": 1,
                                                     "items": {"type": "integer", "minimum": 1, "maximum": 5}}}}},
         "metrics": {"type": "array", "items": {"type": "string"}, "minItems": 1},
