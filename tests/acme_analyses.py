@@ -7,7 +7,8 @@ one :class:`GroupStat` per group (every group, small ones too: the host must dro
 between the best and the worst group of at least ``min_group_size`` rows (``gap.<metric>``) and the
 worst such group's value (``worst_group.<metric>``). ``params.fault`` makes it misbehave on purpose:
 ``raise``, ``hang``, ``crash``, ``invalid`` (returns a dict), ``nan`` (every summary not finite),
-``omit`` (gives no ``worst_group.*``), ``huge`` (a gap no leaderboard can store).
+``omit`` (gives no ``worst_group.*``), ``huge`` (a gap no leaderboard can store),
+``group_not_mapping`` and ``table_of_garbage`` (results of an odd shape).
 
 ``acme.overall`` (a robustness checker, needs nothing) gives ``score.<metric>``, each metric on
 every row, ``constant`` (``params.value``, default 0.5) and, with ``params.compare`` a metric key,
@@ -22,7 +23,7 @@ from typing import Any
 
 from aibench_plugins import AnalysisInfo, AnalysisResult, GroupStat, Summary, SummarySpec, hookimpl
 
-FAULTS = ["raise", "hang", "crash", "invalid", "nan", "omit", "huge"]
+FAULTS = ["raise", "hang", "crash", "invalid", "nan", "omit", "huge", "group_not_mapping", "table_of_garbage"]
 
 
 class GroupGap:
@@ -49,6 +50,10 @@ class GroupGap:
             os._exit(3)
         if fault == "invalid":
             return {"gap": 0.1}
+        if fault == "group_not_mapping":
+            return AnalysisResult(groups=[GroupStat("A", 28, "mcc", 0.5)])  # type: ignore[arg-type]
+        if fault == "table_of_garbage":
+            return AnalysisResult(tables=[{"title": "t", "columns": 5, "rows": []}])
         table = context.table("groups")
         of_id = dict(zip(np.asarray(table.ids).astype(str), np.asarray(table.column(attribute)).astype(str)))
         minimum = context.min_group_size or 1

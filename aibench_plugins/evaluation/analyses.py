@@ -126,7 +126,14 @@ def _run_entry(session: EvaluationSession, kind: Kind, entry: AnalysisEntry, tab
         evaluation.columns += [_column(entry, column, info, registration, None, session) for column in entry.columns]
         return
     assert isinstance(result, AnalysisResult)
-    record = publishable(kind.value, entry, registration.plugin, info.id, result, minimum)
+    try:
+        record = publishable(kind.value, entry, registration.plugin, info.id, result, minimum)
+    except Exception as error:  # noqa: BLE001 - a result of an odd shape fails its entry, never the session
+        evaluation.failures.append(PluginFailure(info.id, kind.value, registration.plugin,
+                                                 f"the {kind.value} checker failed: its result cannot be read "
+                                                 f"({type(error).__name__})", required, entry.key))
+        evaluation.columns += [_column(entry, column, info, registration, None, session) for column in entry.columns]
+        return
     record = replace(record, flags=threshold_flags(entry, record))
     for threshold in entry.thresholds:
         summary = record.summary(threshold.summary)
@@ -154,6 +161,8 @@ def _invalid(result: Any) -> str | None:
         return "analyse() returned a summary whose name is not a string"
     if not all(isinstance(g.n, numbers.Integral) and not isinstance(g.n, bool) and g.n >= 0 for g in result.groups):
         return "analyse() returned a GroupStat whose n is not a count (an integer of at least 0)"
+    if not all(isinstance(g.group, Mapping) for g in result.groups):
+        return "analyse() returned a GroupStat whose group is not a mapping of attribute to value"
     if not all(isinstance(t, Mapping) for t in result.tables) or not all(isinstance(n, str) for n in result.notes):
         return "analyse() returned tables that are not mappings or notes that are not strings"
     return None

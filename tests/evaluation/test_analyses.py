@@ -192,7 +192,9 @@ def test_a_summary_the_component_did_not_give_fails_only_its_column(tmp_path: Pa
 
 @pytest.mark.parametrize(("fault", "words"), [("raise", "RuntimeError: acme.group_gap was told to fail"),
                                               ("hang", "timed out"), ("crash", "exit code 3"),
-                                              ("invalid", "returned dict, not an AnalysisResult")])
+                                              ("invalid", "returned dict, not an AnalysisResult"),
+                                              ("group_not_mapping", "whose group is not a mapping"),
+                                              ("table_of_garbage", "its result cannot be read (TypeError)")])
 def test_an_analysis_that_raises_hangs_crashes_or_returns_garbage_is_a_failure_and_the_scores_stand(
         tmp_path: Path, fault: str, words: str) -> None:
     bundle = analysis_bundle(tmp_path, fairness=[fairness_entry(params={"fault": fault})],

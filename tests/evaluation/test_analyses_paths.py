@@ -189,4 +189,4 @@ def test_plugins_show_lists_an_analysis_summaries_and_needs(site: Path) -> None:
 
     shown = json.loads(_aibench(site, "plugins", "show", "acme.overall", "--json").stdout)
     assert shown["kind"] == "robustness" and shown["needs"] == []
-    assert [s["pattern"] for s in shown["summaries"]] == ["score.{metric}", "constant"]
+    assert [s["pattern"] for s in shown["summaries"]] == ["score.{metric}", "constant", "agreement.*"]
