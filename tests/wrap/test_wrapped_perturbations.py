@@ -67,16 +67,17 @@ def _plan(*runs: tuple[str, int]) -> PerturbationPlan:
     return PerturbationPlan.from_entry(entry)
 
 
-def _ingest(tmp_path: Path, plan: PerturbationPlan | None) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def _ingest(tmp_path: Path, plan: PerturbationPlan | None, *, model: str = HASHING_MODEL,
+            time_limit_s: int = 60) -> tuple[Path, subprocess.CompletedProcess[str]]:
     home = tmp_path / "ingestion_program" / "_aibench"
     shutil.copytree(BUNDLE / "ingestion_program", home.parent)
     vendor.vendor_ingestion(home / "lib", perturbations=plan is not None)
     shutil.copyfile(BOOTSTRAP, home / "run.py")
-    WrapRecord("ingestion", "v2", ["python3 ingestion.py"], "0", "a" * 64, time_limit_s=60,
+    WrapRecord("ingestion", "v2", ["python3 ingestion.py"], "0", "a" * 64, time_limit_s=time_limit_s,
                perturbations=plan.to_json() if plan else None).write(home)
     submission = tmp_path / "submission"
     submission.mkdir()
-    (submission / "model.py").write_text(HASHING_MODEL)
+    (submission / "model.py").write_text(model)
     output = tmp_path / "output"
     output.mkdir()
     inputs = str(BUNDLE / "input_data")
@@ -106,6 +107,25 @@ def test_the_wrapped_ingestion_reruns_the_original_on_perturbed_inputs(tmp_path:
     allowed = {m.removesuffix(".py").removesuffix("/__init__") for m in
                ("aibench_plugins/" + f for f in (*MODULES, *PERTURBATION_MODULES))}
     assert ours <= allowed and "numpy" in {m.split(".")[0] for m in imported}
+
+
+def test_a_hanging_rerun_is_stopped_within_the_phases_time_limit(tmp_path: Path) -> None:
+    """The worker's alarm covers the whole prediction step: a re-run that hangs is killed (with what
+    it started) at what is left of the limit, less the margin, and the runs after it are not run."""
+    import time
+
+    plan = _plan(("brightness", 5), ("contrast", 1))
+    hanging = HASHING_MODEL.replace('raise RuntimeError("too bright")', "import time; time.sleep(600)")
+    started = time.monotonic()
+    output, result = _ingest(tmp_path, plan, model=hanging, time_limit_s=9)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-3000:]  # the original's status: it succeeded
+    hung = json.loads((output / PERTURBED_DIR / "brightness-5" / RUN_STATUS_FILE).read_text())
+    skipped = json.loads((output / PERTURBED_DIR / "contrast-1" / RUN_STATUS_FILE).read_text())
+    assert hung["timed_out"] and hung["exit_code"] != 0
+    assert skipped["timed_out"] and skipped["message"].startswith("not run")
+    assert elapsed < 9  # within the limit (9 s less the 5 s margin), not the model's 600 s
+    assert (output / "predictions.csv").is_file()
 
 
 def test_without_perturbations_the_ingestion_imports_no_numpy(tmp_path: Path) -> None:
