@@ -114,6 +114,7 @@ class _Scoring:
 
         evaluation = Evaluation()
         self._take_ingestion_measurements()  # before the original starts: it must not see the file
+        self._take_perturbed_runs()  # nor the re-runs' folder
         beside = usable_cores() > 1
         # Without checks to pass first, the original starts at once and the plugins load beside it.
         original = Original(self.command) if beside and not self._declares_checks() else None
@@ -160,6 +161,10 @@ class _Scoring:
             return
         if self.ingestion.kept:
             say(self.ingestion.kept)
+
+    def _take_perturbed_runs(self) -> None:
+        """The wrapped ingestion's re-runs on perturbed inputs, moved out of ``input/res``
+        (:mod:`.perturbed_runs`), for the robustness checker."""
         try:
             self.perturbed_runs, note = take_perturbed_runs(self.inputs / "res", self.record.manifest_sha256)
         except Exception as error:  # noqa: BLE001 - the re-runs never change the outcome
