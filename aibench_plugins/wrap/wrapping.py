@@ -254,9 +254,9 @@ def _no_rerun(phase: Any, ingestion: str | None, measure_ingestion: bool, predic
     elif not predicts:
         why = "it is a v1 scoring-only phase: there is no prediction step to re-run"
     else:
-        why = "ingestion programs are not wrapped (--no-measure-ingestion)"
+        why = "ingestion programs are not wrapped (aibench wrap --no-measure)"
     return (f"phase {phase.number} declares aibench.input_perturbations but {why}. Organiser: give the phase an "
-            "ingestion program that runs in the prediction step, or remove the entry")
+            "ingestion program that runs in the prediction step (and wrap without --no-measure), or remove the entry")
 
 
 def _manifest_phase(manifest: Manifest, phase: Any) -> str | None:
