@@ -136,7 +136,8 @@ def rerun_perturbed(plan: PerturbationPlan, bundle: Bundle, submission: Path, ex
             try:
                 if not data.is_dir():
                     raise PerturbationError("the phase has no input_data: there is nothing to perturb. Organiser: "
-                                            "give the phase input_data, or remove the aibench.input_perturbations entry")
+                                            "give the phase input_data, or remove the aibench.input_perturbations "
+                                            "entry")
                 perturb_in_place(data, plan.inputs, _run, plan.seed)
             except PerturbationError as error:
                 _problem.append(str(error))

@@ -361,8 +361,8 @@ def _wrap_folder(folder: Path, plan: _Plan, record: WrapRecord, lib: Path, manif
         raise WrapRefused([f"{where} already holds {RUNTIME_DIR}/: it was wrapped before; wrap the original bundle"])
     originals = list(metadata.commands)
     if plan.perturbations is not None and "$input" not in originals[-1]:
-        raise WrapRefused([f"{where}: its command ({originals[-1]!r}) does not receive $input, and the manifest declares "
-                           "aibench.input_perturbations: the wrapped runtime re-runs the command with $input replaced "
+        raise WrapRefused([f"{where}: its command ({originals[-1]!r}) does not receive $input, and the manifest "
+                           "declares aibench.input_perturbations: the wrapped runtime re-runs the command with $input replaced "
                            "by a perturbed copy of the input data. Organiser: pass $input to the command (for example "
                            "'python3 $ingestion_program/ingestion.py $input $output $submission_program') and read "
                            "the input data from that argument rather than from a fixed path"])

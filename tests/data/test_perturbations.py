@@ -126,7 +126,8 @@ def test_tabular_noise_is_scaled_to_each_features_sd() -> None:
     data = np.column_stack([rng.normal(0, 1, n), rng.normal(5, 10, n), np.full(n, 3.0)])
     rows = [["id", "a", "b", "c"], *[[f"r{i}", *(repr(float(v)) for v in row)] for i, row in enumerate(data)]]
     inputs = InputsSpec("t.csv", "id", "tabular")
-    out = np.array([[float(v) for v in r[1:]] for r in perturb_rows(rows, inputs, PerturbationRun("gaussian_noise", 4), 0)[1:]])
+    perturbed = perturb_rows(rows, inputs, PerturbationRun("gaussian_noise", 4), 0)
+    out = np.array([[float(v) for v in r[1:]] for r in perturbed[1:]])
     noise_sd = (out - data).std(axis=0)
     expected = TABULAR_NOISE_SD[3] * data.std(axis=0)
     assert np.allclose(noise_sd[:2], expected[:2], rtol=0.05) and noise_sd[2] == 0  # a constant column is kept

@@ -86,7 +86,8 @@ def test_mce_follows_imagenet_c(tmp_path: Path) -> None:
                                                   {"name": "pixelate", "severities": [1]}],
               "reference_errors": reference}
     values = {s.name: s.value for s in InputPerturbations().analyse(context, **params).summaries}
-    ce = {"contrast": (errors["contrast-1"] + errors["contrast-5"]) / (0.1 + 0.5), "pixelate": errors["pixelate-1"] / 0.2}
+    ce = {"contrast": (errors["contrast-1"] + errors["contrast-5"]) / (0.1 + 0.5),
+          "pixelate": errors["pixelate-1"] / 0.2}
     assert values["mce"] == pytest.approx((ce["contrast"] + ce["pixelate"]) / 2)
     relative = {"contrast": (0.0 + 0.2) / ((0.1 - 0.05) + (0.5 - 0.05)), "pixelate": 0.1 / (0.2 - 0.05)}
     assert values["relative_mce"] == pytest.approx((relative["contrast"] + relative["pixelate"]) / 2)

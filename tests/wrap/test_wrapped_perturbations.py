@@ -42,6 +42,11 @@ def _labels(path: Path) -> dict[str, str]:
         return {r["id"]: r["label"] for r in csv.DictReader(handle)}
 
 
+def _imported(stderr: str) -> set[str]:
+    """The modules ``-X importtime`` says were imported."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
 def _hash(row: list[str]) -> str:
     return hashlib.sha256(repr([float(v) for v in row]).encode()).hexdigest()[:16]
 
@@ -102,7 +107,7 @@ def test_the_wrapped_ingestion_reruns_the_original_on_perturbed_inputs(tmp_path:
         assert json.loads((folder / RUN_STATUS_FILE).read_text())["exit_code"] == 0
     crashed = json.loads((output / PERTURBED_DIR / "brightness-5" / RUN_STATUS_FILE).read_text())
     assert crashed["exit_code"] == 1  # recorded for that perturbation only: the original's status is 0
-    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    imported = _imported(result.stderr)
     ours = {m.replace(".", "/") for m in imported if m.startswith("aibench_plugins")}
     allowed = {m.removesuffix(".py").removesuffix("/__init__") for m in
                ("aibench_plugins/" + f for f in (*MODULES, *PERTURBATION_MODULES))}
@@ -131,7 +136,7 @@ def test_a_hanging_rerun_is_stopped_within_the_phases_time_limit(tmp_path: Path)
 def test_without_perturbations_the_ingestion_imports_no_numpy(tmp_path: Path) -> None:
     output, result = _ingest(tmp_path, None)
     assert result.returncode == 0, result.stderr[-3000:]
-    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    imported = _imported(result.stderr)
     assert "numpy" not in {m.split(".")[0] for m in imported}
     assert not (output / PERTURBED_DIR).exists()
 

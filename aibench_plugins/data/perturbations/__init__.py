@@ -13,7 +13,16 @@ from __future__ import annotations
 from ...core.errors import PerturbationError
 from .files import perturb_folder, perturb_in_place, perturb_rows
 from .seeding import example_rng, example_seed
-from .spec import COMPONENT_ID, RUN_STATUS_FILE, InputsSpec, PerturbationPlan, PerturbationRun, declared_plan, known_names
+from .spec import (
+    COMPONENT_ID,
+    RUN_STATUS_FILE,
+    InputsSpec,
+    PerturbationPlan,
+    PerturbationRun,
+    declared_plan,
+    known_names,
+)
 
-__all__ = ["COMPONENT_ID", "RUN_STATUS_FILE", "InputsSpec", "PerturbationError", "PerturbationPlan", "PerturbationRun", "declared_plan",
-           "example_rng", "example_seed", "known_names", "perturb_folder", "perturb_in_place", "perturb_rows"]
+__all__ = ["COMPONENT_ID", "RUN_STATUS_FILE", "InputsSpec", "PerturbationError", "PerturbationPlan", "PerturbationRun",
+           "declared_plan", "example_rng", "example_seed", "known_names", "perturb_folder", "perturb_in_place",
+           "perturb_rows"]

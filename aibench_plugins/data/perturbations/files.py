@@ -102,7 +102,8 @@ def _images(values: Any, ids: list[str], inputs: InputsSpec, run: PerturbationRu
     low, high = inputs.value_range
     if values.size and (values.min() < low or values.max() > high):
         raise PerturbationError(f"{file}: values from {values.min():g} to {values.max():g} lie outside the declared "
-                                f"range [{low:g}, {high:g}] (params.inputs.range). Organiser: declare the pixels' range")
+                                f"range [{low:g}, {high:g}] (params.inputs.range). Organiser: declare the "
+                                "pixels' range")
     out = np.empty_like(values)
     for index, key in enumerate(ids):
         image = ((values[index] - low) / (high - low)).reshape(inputs.shape)

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from ...core.errors import PerturbationError
 
-__all__ = ["COMPONENT_ID", "RUN_STATUS_FILE", "InputsSpec", "PerturbationPlan", "PerturbationRun", "declared_plan", "known_names"]
+__all__ = ["COMPONENT_ID", "RUN_STATUS_FILE", "InputsSpec", "PerturbationPlan", "PerturbationRun", "declared_plan",
+           "known_names"]
 
 COMPONENT_ID = "aibench.input_perturbations"
 #: in each perturbed run's output folder: how the re-run ended (written by aibench after it ended:

@@ -38,7 +38,8 @@ def gaussian_noise(row: NDArray[Any], scales: NDArray[Any], severity: int, rng: 
 
     if severity not in (1, 2, 3, 4, 5):
         raise PerturbationError(f"severity {severity!r} of gaussian_noise: severities are 1 to 5")
-    noisy: NDArray[Any] = np.asarray(row, dtype=float) + rng.normal(size=len(scales)) * TABULAR_NOISE_SD[severity - 1] * scales
+    sd = TABULAR_NOISE_SD[severity - 1] * scales
+    noisy: NDArray[Any] = np.asarray(row, dtype=float) + rng.normal(size=len(scales)) * sd
     if value_range is not None:
         noisy = np.clip(noisy, value_range[0], value_range[1]).astype(float)
     return noisy
