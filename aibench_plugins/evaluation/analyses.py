@@ -5,8 +5,9 @@ After the metrics, each entry of the phase's ``fairness`` then ``robustness`` se
 
 1. its :class:`~aibench_plugins.components.analysis.AnalysisContext` is built from what the
    metrics read (every metric's predictions and references aligned on ids, the ``all`` split,
-   from the session's tables already read), the declared tables, the entry's ``seed`` and
-   minimum group size, the session's ``perturbed_runs`` and :func:`read_predictions`;
+   from the session's tables already read), the declared tables (each read once, before the
+   first entry forks), the entry's ``seed`` and minimum group size, the session's
+   ``perturbed_runs`` and :func:`read_predictions`;
 2. the component's ``analyse`` runs in a forked child with the plan's plugin time limit; one
    that raises, crashes, hangs or returns something else than an ``AnalysisResult`` is a
    :class:`~aibench_plugins.evaluation.session.PluginFailure` of kind ``fairness`` or
@@ -96,6 +97,8 @@ def run_analyses(session: EvaluationSession, kind: Kind, predictions: Path, refe
     if not entries or reference is None:
         return
     tables = session.tables(predictions, reference)
+    for name in session.plan.tables:  # read once, here: each entry's child then finds them read
+        tables.get(name)
     metrics = metric_data(session, tables)
     for entry in entries:
         _run_entry(session, kind, entry, tables, metrics)

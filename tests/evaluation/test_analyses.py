@@ -341,3 +341,25 @@ def test_an_entry_whose_component_is_not_registered_is_a_failure_and_is_left_out
     assert (failure.component, failure.key, failure.required) == ("acme.group_gap", "fairness", True)
     assert session.plan.fairness == () and evaluation.analyses == []
     assert "f1_gap" not in _columns(evaluation) and _columns(evaluation)["macro_f1"].value is not None
+
+
+def test_a_declared_table_is_read_once_for_every_entry_that_reads_it(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each entry runs in a child of its own: a table read there would be read again by the next."""
+    import aibench_plugins.data.readers as readers
+
+    log = tmp_path / "reads.log"
+    original = readers.read_table
+
+    def counted(folder: Path, spec: Any) -> Any:
+        with log.open("a") as handle:  # children write here too
+            handle.write(f"{spec.file}\n")
+        return original(folder, spec)
+
+    monkeypatch.setattr(readers, "read_table", counted)
+    second = fairness_entry(key="again", columns=[], thresholds=[])
+    bundle = analysis_bundle(tmp_path, fairness=[fairness_entry(), second])
+    _, evaluation = _evaluate(bundle)
+
+    assert [r.key for r in evaluation.analyses] == ["fairness", "again"]
+    assert log.read_text().splitlines().count("groups.csv") == 1

@@ -190,3 +190,26 @@ def test_plugins_show_lists_an_analysis_summaries_and_needs(site: Path) -> None:
     shown = json.loads(_aibench(site, "plugins", "show", "acme.overall", "--json").stdout)
     assert shown["kind"] == "robustness" and shown["needs"] == []
     assert [s["pattern"] for s in shown["summaries"]] == ["score.{metric}", "constant", "agreement.*"]
+
+
+def test_a_v1_bundle_gets_the_analysis_columns_in_its_leaderboard_and_scores_txt(site: Path, tmp_path: Path) -> None:
+    from wrapkit import bundle_copy, edit_manifest
+
+    bundle = bundle_copy("wine-v1", tmp_path)
+    edit_manifest(bundle, plugins=[{"id": "acme-analyses"}], robustness=[
+        {"use": "acme.overall", "key": "overall", "params": {"value": 0.25},
+         "columns": [{"summary": "score.macro_f1", "key": "f1_overall", "label": "F1 overall"},
+                     {"summary": "constant", "key": "constant", "precision": 2}]}])
+    wrapped = tmp_path / "wrapped.zip"
+    done = _aibench(site, "wrap", bundle, "-o", wrapped)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    platform = run_as_platform(wrapped, SUBMISSIONS / "wine-v1" / "good", tmp_path / "run", platform="v1")
+
+    assert platform.ok, stderr_of_scoring(platform)
+    values = {c["key"]: c["value"] for c in platform.columns}
+    assert values["constant"] == 0.25 and values["f1_overall"] == pytest.approx(values["macro_f1"])
+    lines = (scoring_output(platform) / "scores.txt").read_text().splitlines()
+    assert "constant: 0.25" in lines
+    assert runtime_report(platform)["analyses"][0]["summaries"][-1] == {
+        "name": "constant", "value": 0.25, "low": None, "high": None, "description": ""}

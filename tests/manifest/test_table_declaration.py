@@ -18,7 +18,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "manifest.md"
 
 def _tables_examples() -> list[str]:
     text = DOCS.read_text()
-    section = text[text.index("## Tables"):]
+    start = text.index("## Tables")
+    section = text[start:text.find("\n## ", start)]  # the Tables section only
     return re.findall(r"```json\n(.*?)```", section, re.DOTALL)
 
 
