@@ -210,6 +210,11 @@ class ReadError(DataError):
 LedgerReason = Literal["full", "locked", "read-only", "corrupt", "io", "newer", "other"]
 
 
+class PerturbationError(DataError):
+    """A declared input perturbation cannot be applied (an unknown name, a severity out of 1-5, an
+    input file or column that is not there); the message says what, where, and the organiser's fix."""
+
+
 class LedgerError(AibenchError):
     """The ledger cannot be used, or not written. ``reason`` says why: ``full`` (no space on its
     file system), ``locked`` (another process held it past the busy timeout), ``read-only``,

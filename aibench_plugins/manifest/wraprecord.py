@@ -32,6 +32,9 @@ class WrapRecord:
     :param vendored: ``{"name", "version"}`` of each distribution copied into ``lib/``.
     :param time_limit_s: the shortest execution time limit of the phases served (v2 capped at
         the default queue's 600 s); the plugins stop within it.
+    :param perturbations: an ingestion program's declared input perturbations
+        (``PerturbationPlan.to_json()``, :mod:`aibench_plugins.data.perturbations`), which it re-runs
+        the original command on; ``None`` when none are declared.
     """
 
     role: Literal["scoring", "ingestion"]
@@ -46,6 +49,7 @@ class WrapRecord:
     required: Sequence[str] = ()
     vendored: Sequence[Mapping[str, str]] = field(default_factory=list)
     time_limit_s: int = 600
+    perturbations: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

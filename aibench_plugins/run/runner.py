@@ -145,6 +145,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
         stop_message, write_report
 
     from .images import bundle_image
+    from .perturbed import rerun_for_session
 
     bundle, session, described = run.bundle, run.session, runner.describe()
     if image_source is not None:
@@ -174,6 +175,9 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
                                             before_run=session.before_scoring if session is not None else None,
                                             limits=run.limits.limits, hide=(ledger.path.parent / "runs",),
                                             unpack_limits=unpack_limits(bundle))
+                    rerun_for_session(session, result, bundle, submission, runner, work, worker=worker, phase=phase,
+                                      task=task, limits=run.limits.limits, hide=(ledger.path.parent / "runs",),
+                                      unpack_limits=unpack_limits(bundle))
                     report = conclude(run_id, result, bundle, work, described, runner.name, run.record, session,
                                       log)
             except BaseException as error:

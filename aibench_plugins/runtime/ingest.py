@@ -1,10 +1,12 @@
-"""The wrapped ingestion program's runtime: ``run.py ingest OUTPUT -- COMMAND``.
+"""The wrapped ingestion program's runtime: ``run.py ingest OUTPUT [INPUT] -- COMMAND``.
 
 It runs the original ingestion command unchanged (:mod:`.child`) and writes what it measured
 of the participant's run (time, peak memory, exit status) to ``OUTPUT/.aibench_measurements.json``
 for the wrapped scoring program, which takes the file out of ``input/res`` before the original
 scorer starts (:mod:`.measurements` says why the file travels there and how it is told from a
-participant's).
+participant's). When the manifest declares input perturbations (``wrap.json``'s ``perturbations``;
+``aibench wrap`` then passes ``INPUT``, the command's ``$input``), the command is run again once
+per perturbation after it succeeded (:mod:`.perturbed_runs`, which alone imports numpy).
 
 The prediction step is on every submission's critical path, so this module imports the
 standard library and :data:`MODULES` only: no plugin, no YAML, no numpy. An ingestion program
@@ -15,7 +17,9 @@ tests/wrap/test_vendor.py checks that they are all it imports.
 
 from __future__ import annotations
 
+import importlib
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +31,13 @@ from .child import run_original, say
 MODULES = ("__init__.py", "_version.py", "core/__init__.py", "core/errors.py", "core/lifetime.py",
            "manifest/__init__.py", "manifest/wraprecord.py", "runtime/__init__.py", "runtime/child.py",
            "runtime/ingest.py")
+#: what the ingestion lib holds more when the manifest declares input perturbations: what
+#: :mod:`.perturbed_runs` imports beyond :data:`MODULES` (tests/wrap/test_vendor.py checks both)
+PERTURBATION_MODULES = ("core/problems.py", "data/__init__.py", "data/align.py", "data/delimited.py", "data/formats.py",
+                        "data/perturbations/__init__.py", "data/perturbations/files.py", "data/perturbations/images.py",
+                        "data/perturbations/seeding.py", "data/perturbations/spec.py", "data/perturbations/tabular.py",
+                        "data/perturbations/text.py", "data/placement.py", "data/readers.py", "data/rows.py",
+                        "data/tables.py", "data/views.py", "runtime/perturbed_runs.py")
 MEASUREMENTS_FILE = ".aibench_measurements.json"
 #: ``written_by`` of the ingestion's file: what it is, for whoever opens it
 WRITTEN_BY = ("aibench wrapped ingestion program: measurements of the participant's run for the wrapped "
@@ -38,24 +49,36 @@ def run(argv: Sequence[str], home: str) -> int:
     """``argv`` after ``run.py``: ``ingest OUTPUT -- COMMAND...``; ``home`` is the ``_aibench`` folder."""
     split = list(argv).index("--")
     head, command = list(argv[:split]), list(argv[split + 1:])
-    if head[:1] != ["ingest"] or len(head) != 2:
-        say(f"usage: run.py ingest OUTPUT -- COMMAND... (got {head})")
+    if head[:1] != ["ingest"] or len(head) not in (2, 3):
+        say(f"usage: run.py ingest OUTPUT [INPUT] -- COMMAND... (got {head})")
         return 2
-    return ingest(Path(home), Path(head[1]), command)
+    return ingest(Path(home), Path(head[1]), command, Path(head[2]) if len(head) == 3 else None)
 
 
-def ingest(home: Path, output: Path, command: list[str]) -> int:
+def ingest(home: Path, output: Path, command: list[str], inputs: Path | None = None) -> int:
     """Run ``command`` and record its measurements in ``output``; its exit status is returned
-    unchanged, and a measurement that cannot be written never changes the run's outcome."""
+    unchanged, and a measurement (or a perturbed re-run) that fails never changes the run's outcome."""
+    started = time.monotonic()
     child = run_original(command)
     if child.message:
         say(child.message)
+    record = None
     try:
-        write_ingestion_measurements(output, manifest_sha256=WrapRecord.load(home).manifest_sha256,
+        record = WrapRecord.load(home)
+        write_ingestion_measurements(output, manifest_sha256=record.manifest_sha256,
                                      elapsed_s=child.elapsed_s, peak_rss_mb=child.peak_rss_mb,
                                      exit_code=child.exit_code)
     except Exception as error:  # noqa: BLE001 - the measurements never change the run's outcome
         say(f"could not record the run's measurements: {type(error).__name__}: {error}")
+    if record is not None and record.perturbations and inputs is not None and child.exit_code == 0:
+        try:
+            # imported by name: the ingestion's lib holds these modules only when perturbations are
+            # declared (PERTURBATION_MODULES), and nothing else of the prediction step needs numpy
+            runs = importlib.import_module("aibench_plugins.runtime.perturbed_runs")
+            runs.run_perturbed(record.perturbations, record.manifest_sha256, inputs, output, command,
+                               started + record.time_limit_s - runs.MARGIN_S)
+        except Exception as error:  # noqa: BLE001 - the original run's outcome stands
+            say(f"the perturbed re-runs could not run: {type(error).__name__}: {error}")
     return child.exit_code
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import time
 import traceback
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ from .measurements import (
     take_ingestion_measurements,
 )
 from ..manifest.wraprecord import WrapRecord
+from .perturbed_runs import take_perturbed_runs
 
 if TYPE_CHECKING:
     from codalab_worker_compat import Worker
@@ -85,6 +87,7 @@ class _Scoring:
         self.columns: list[dict[str, Any]] = []
         self.measurements: list[dict[str, Any]] = []
         self.ingestion = IngestionFile([])
+        self.perturbed_runs: dict[str, Path] = {}  # the prediction step re-run on perturbed inputs
         self.wrapped: dict[str, Any] = {
             "original_command": self.record.original_commands[-1],
             "runtime": {"aibench_version": self.record.aibench_version, "python": platform.python_version(),
@@ -111,6 +114,7 @@ class _Scoring:
 
         evaluation = Evaluation()
         self._take_ingestion_measurements()  # before the original starts: it must not see the file
+        self._take_perturbed_runs()  # nor the re-runs' folder
         beside = usable_cores() > 1
         # Without checks to pass first, the original starts at once and the plugins load beside it.
         original = Original(self.command) if beside and not self._declares_checks() else None
@@ -143,6 +147,8 @@ class _Scoring:
         finally:
             if metrics is not None:
                 metrics.cancel()
+            for folder in {p.parent.parent for p in self.perturbed_runs.values()}:  # the temporary copy
+                shutil.rmtree(folder, ignore_errors=True)
 
     # -- steps --------------------------------------------------------------------------
 
@@ -155,6 +161,16 @@ class _Scoring:
             return
         if self.ingestion.kept:
             say(self.ingestion.kept)
+
+    def _take_perturbed_runs(self) -> None:
+        """The wrapped ingestion's re-runs on perturbed inputs, moved out of ``input/res``
+        (:mod:`.perturbed_runs`), for the robustness checker."""
+        try:
+            self.perturbed_runs, note = take_perturbed_runs(self.inputs / "res", self.record.manifest_sha256)
+        except Exception as error:  # noqa: BLE001 - the re-runs never change the outcome
+            note = f"the perturbed runs could not be taken: {type(error).__name__}: {error}"
+        if note:
+            say(note)
 
     def _load_plugins(self, evaluation: Any) -> EvaluationSession | None:
         """The evaluation session of the manifest and its plugins; ``None`` (recorded in
@@ -186,6 +202,7 @@ class _Scoring:
         # the workers that may run this bundle, whose score fields every value must fit
         platforms = ("v1", "codabench") if self.record.bundle_platform == "v1" else ("codabench", "ai4mediabench")
         session = EvaluationSession(manifest, host, self.record.manifest_phase, platforms=platforms)  # records the plugins that failed
+        session.perturbed_runs = dict(self.perturbed_runs)
         self.concepts = manifest.concepts
         return session
 

@@ -103,15 +103,16 @@ def vendor(lib: Path, plugin_distributions: Sequence[str], image: TargetImage | 
     return Vendored(copied, edges, plugins)
 
 
-def vendor_ingestion(lib: Path, image: TargetImage | None = None) -> None:
+def vendor_ingestion(lib: Path, image: TargetImage | None = None, *, perturbations: bool = False) -> None:
     """Copy into ``lib`` what a wrapped ingestion program's runtime imports, and nothing else:
     :data:`aibench_plugins.runtime.ingest.MODULES`, standard library only (the prediction step is
     on every submission's critical path: a worker unpacks and Python imports these few files in
-    milliseconds, where the scoring runtime's ``lib`` is hundreds)."""
-    from ..runtime.ingest import MODULES
+    milliseconds, where the scoring runtime's ``lib`` is hundreds); with ``perturbations`` (the
+    manifest declares input perturbations), :data:`~aibench_plugins.runtime.ingest.PERTURBATION_MODULES` too."""
+    from ..runtime.ingest import MODULES, PERTURBATION_MODULES
 
     source = Path(__file__).resolve().parents[1]
-    for name in MODULES:
+    for name in (*MODULES, *(PERTURBATION_MODULES if perturbations else ())):
         (lib / "aibench_plugins" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, lib / "aibench_plugins" / name)
     if image is not None and image.python and Version(image.python).release[:2] == sys.version_info[:2]:

@@ -8,7 +8,9 @@ For each scoring program the phases use, the ``command`` of its metadata becomes
 so the worker substitutes and splits the original command itself, exactly as before, and
 the runtime (:mod:`aibench_plugins.runtime`) runs it, then the plugins. Ingestion programs
 (code submissions) get ``... run.py ingest $output -- <original>``, which measures the
-participant's run. ``<program>`` is ``$program`` on v1 (a host path; the working directory
+participant's run (``ingest $output $input`` when the manifest declares input perturbations: the
+runtime re-runs the original on perturbed copies of ``$input``; an original that does not receive
+``$input`` is refused then). ``<program>`` is ``$program`` on v1 (a host path; the working directory
 is the run folder) and ``/app/program`` on v2 (where Codabench mounts every program;
 ``$program`` there is ``/app/ingestion_program`` during ingestion-in-scoring, §5.4).
 Each program gets ``_aibench/`` with the bootstrap, the vendored runtime and plugins, the
@@ -150,13 +152,13 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
         report.vendored, report.warnings = vendored.to_json(), report.warnings + fit.warnings
         report.image = {**target.to_json(), "checked": fit.checked}
         ingestion_lib = Path(scratch) / "lib-ingestion"
-        vendor_ingestion(ingestion_lib, target)
+        vendor_ingestion(ingestion_lib, target, perturbations=any(p.perturbations for p in plans))
         manifest_bytes = bundle.read_bytes(sibling(bundle.spec_name, MANIFEST_NAME))
         base = PurePosixPath(bundle.spec_name).parent
         for plan in plans:
             record = WrapRecord(plan.role, bundle.platform, [], __version__, manifest.sha256, plan.manifest_phase,
                                 plan.predicts, plan.phases, _original_columns(bundle), _required(manifest),
-                                report.vendored, plan.time_limit_s)
+                                report.vendored, plan.time_limit_s, plan.perturbations)
             report.programs.append(_wrap_program(tree / base / plan.path, plan, record,
                                                  lib if plan.role == "scoring" else ingestion_lib, manifest_bytes,
                                                  bundle.platform))
@@ -176,6 +178,8 @@ class _Plan:
     manifest_phase: str | None
     predicts: bool
     time_limit_s: int
+    #: an ingestion program's declared input perturbations (``PerturbationPlan.to_json()``)
+    perturbations: dict[str, Any] | None = None
 
 
 def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> list[_Plan]:
@@ -183,17 +187,20 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
     serves; refused when phases sharing a program need different plugin settings."""
     plans: dict[tuple[str, Role], _Plan] = {}
     settings: dict[str, tuple[Any, ...]] = {}
-    reasons = []
+    reasons: list[str] = []
     for phase in bundle.phases:
         key = _manifest_phase(manifest, phase)
         effective = manifest.plan(key).settings()
         predicts = not (bundle.platform == "v1" and phase.scoring_only)
+        perturbations = _perturbations(manifest, key, reasons)
         for programs in phase.tasks or (phase.programs,):
             wanted: list[tuple[str, Role]] = [(programs["scoring_program"], "scoring")] \
                 if programs.get("scoring_program") else []
             ingestion = programs.get("ingestion_program")
             if ingestion and measure_ingestion and not phase.ingestion_only_during_scoring and predicts:
                 wanted.append((ingestion, "ingestion"))
+            elif perturbations is not None:
+                reasons.append(_no_rerun(phase, ingestion, measure_ingestion, predicts))
             for path, role in wanted:
                 if not bundle.exists(path):
                     reasons.append(f"phase {phase.number}: {role} program {path!r} is not in the bundle (a dataset "
@@ -205,6 +212,12 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
                 if {"number": phase.number, "name": phase.name} not in plan.phases:
                     plan.phases.append({"number": phase.number, "name": phase.name})
                 plan.predicts = plan.predicts and predicts
+                if role == "ingestion":
+                    if plan.phases[:-1] and plan.perturbations != perturbations:
+                        reasons.append(f"ingestion program {path!r} serves phases with different input perturbations "
+                                       "in aibench.json; give each phase its own copy of the ingestion program in "
+                                       "competition.yaml, or the same perturbations")
+                    plan.perturbations = perturbations
                 if role == "scoring" and settings.setdefault(path, effective) != effective:
                     reasons.append(f"scoring program {path!r} serves phases with different plugin settings in "
                                    f"aibench.json 'phases' ({', '.join(str(p['number']) for p in plan.phases)}); "
@@ -215,6 +228,35 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
     if not any(p.role == "scoring" for p in plans.values()):
         raise WrapRefused(["no phase has a scoring program to wrap"])
     return list(plans.values())
+
+
+def _perturbations(manifest: Manifest, key: str | None, reasons: list[str]) -> dict[str, Any] | None:
+    """The phase's declared input perturbations, as recorded in an ingestion program's ``wrap.json``."""
+    from ..core.errors import PerturbationError
+    from ..data.perturbations import declared_plan
+
+    phases = manifest.document.get("phases") or {}
+    prefix = f"/phases/{key}/robustness" if key is not None and "robustness" in phases.get(key, {}) else "/robustness"
+    try:
+        found = declared_plan(manifest.section("robustness", key), prefix)
+    except PerturbationError as error:
+        reasons.append(str(error))
+        return None
+    return found.to_json() if found is not None else None
+
+
+def _no_rerun(phase: Any, ingestion: str | None, measure_ingestion: bool, predicts: bool) -> str:
+    """Why phase ``phase``'s declared input perturbations cannot run, and the organiser's fix."""
+    if not ingestion:
+        why = "it has no ingestion program (perturbations re-run the ingestion program on perturbed inputs)"
+    elif phase.ingestion_only_during_scoring:
+        why = "its ingestion program runs only during scoring (ingestion_only_during_scoring)"
+    elif not predicts:
+        why = "it is a v1 scoring-only phase: there is no prediction step to re-run"
+    else:
+        why = "ingestion programs are not wrapped (aibench wrap --no-measure)"
+    return (f"phase {phase.number} declares aibench.input_perturbations but {why}. Organiser: give the phase an "
+            "ingestion program that runs in the prediction step (and wrap without --no-measure), or remove the entry")
 
 
 def _manifest_phase(manifest: Manifest, phase: Any) -> str | None:
@@ -318,7 +360,13 @@ def _wrap_folder(folder: Path, plan: _Plan, record: WrapRecord, lib: Path, manif
     if (folder / RUNTIME_DIR).exists():
         raise WrapRefused([f"{where} already holds {RUNTIME_DIR}/: it was wrapped before; wrap the original bundle"])
     originals = list(metadata.commands)
-    commands = [*originals[:-1], _wrapped_command(originals[-1], plan.role, platform)]
+    if plan.perturbations is not None and "$input" not in originals[-1]:
+        raise WrapRefused([f"{where}: its command ({originals[-1]!r}) does not receive $input, and the manifest "
+                           "declares aibench.input_perturbations: the wrapped runtime re-runs the command with $input replaced "
+                           "by a perturbed copy of the input data. Organiser: pass $input to the command (for example "
+                           "'python3 $ingestion_program/ingestion.py $input $output $submission_program') and read "
+                           "the input data from that argument rather than from a fixed path"])
+    commands = [*originals[:-1], _wrapped_command(originals[-1], plan.role, platform, plan.perturbations is not None)]
     _rewrite_metadata(path, commands, where)
     rewritten = read_metadata(folder, worker)
     if rewritten is None or list(rewritten.commands) != commands:
@@ -332,9 +380,9 @@ def _wrap_folder(folder: Path, plan: _Plan, record: WrapRecord, lib: Path, manif
     return WrappedProgram(plan.path, plan.role, [int(p["number"]) for p in plan.phases], originals, commands)
 
 
-def _wrapped_command(original: str, role: Role, platform: str) -> str:
+def _wrapped_command(original: str, role: Role, platform: str, perturbed: bool = False) -> str:
     program = "$program" if platform == "v1" else "/app/program"
-    args = "score $input $output" if role == "scoring" else "ingest $output"
+    args = "score $input $output" if role == "scoring" else "ingest $output $input" if perturbed else "ingest $output"
     if platform == "v1" and role == "scoring":
         original = original.strip()  # the v1 worker strips program commands (§4.5)
     return f"python3 {program}/{RUNTIME_DIR}/run.py {args} -- {original}"
