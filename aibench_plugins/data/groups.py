@@ -5,7 +5,11 @@ a separate table declared under ``data`` with ``"from": "reference"``), joined o
 metric's aligned ids (never on row order). :func:`group_rows` gives one :class:`Grouping` per
 attribute and, when asked, one more for the intersection of all of them (every combination of
 values that some row has). Each grouping holds one integer code per row, computed once, and the
-size of each group; the values are strings (``1`` and ``"1"`` are one group).
+size of each group; the values are strings (``1`` and ``"1"`` are one group). An attribute column
+read dictionary-encoded (a pandas ``Categorical``: a CSV/TSV text column of few values read with
+pyarrow, :mod:`.arrow_csv`) gives its codes as they are; any other is coded by ``pandas.factorize``.
+When the table's ids are the metric's aligned ids in order (the references table itself) the join
+is one comparison of the two id arrays.
 
 Nothing here puts a per-row sensitive value in a message: errors name the table, the column and
 how many rows are concerned (and at most a few *ids*, which say nothing of the attributes).
