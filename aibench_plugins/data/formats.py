@@ -6,8 +6,10 @@ Formats (``format=None`` takes it from the extension: ``.csv``, ``.tsv``/``.tab`
 
 ``csv``, ``tsv``
     A header line naming the columns, then one row per line, UTF-8 (a BOM is
-    accepted). Read by ``pandas.read_csv`` with the pyarrow engine when pyarrow is
-    installed (the C engine otherwise), reading only the columns the spec names.
+    accepted). Read by pyarrow's CSV reader when pyarrow is installed, as pandas'
+    pyarrow engine reads it, but with each text column of few distinct values
+    dictionary-encoded (a pandas ``Categorical``, see :mod:`.arrow_csv`); by
+    ``pandas.read_csv``'s C engine otherwise. Only the columns the spec names are read.
     A file without a header line (``names``, ``header=False``), with another
     delimiter (``delimiter``, ``whitespace`` for any run of spaces and tabs) or read
     with ``columns="*"`` is read by :mod:`.delimited`.
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tables as _tables  # has_pyarrow() is looked up there at call time: tests switch pyarrow off
+from .arrow_csv import read_arrow_csv
 from .delimited import read_delimited
 from .rows import apply_row_rules
 from .tables import (
@@ -248,9 +251,10 @@ def _read_csv(path: Path, name: str, fmt: str, spec: TableSpec) -> Table:
     error: Exception | None = None
     for engine in engines:
         try:
-            # the C engine does not notice a line with extra fields when given usecols
-            frame = pd.read_csv(path, sep=sep, usecols=usecols if engine == "pyarrow" else None,
-                                dtype=dtype or None, engine=engine)
+            if engine == "pyarrow":  # text columns of few values arrive dictionary-encoded (.arrow_csv)
+                frame = read_arrow_csv(path, sep, usecols, text=list(dtype), plain=[spec.id] if spec.id else [])
+            else:  # the C engine does not notice a line with extra fields when given usecols
+                frame = pd.read_csv(path, sep=sep, dtype=dtype or None, engine=engine)
             break
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as caught:
             error = caught
@@ -275,8 +279,11 @@ def _read_csv(path: Path, name: str, fmt: str, spec: TableSpec) -> Table:
 
 
 def _has_bytes(frame: Any) -> bool:
+    pd = import_pandas()
     for column in frame.columns:
         series = frame[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):  # dictionary-encoded: look at its values
+            series = pd.Series(series.cat.categories.to_numpy(dtype=object), dtype=object)
         if series.dtype == object and len(series):
             first = series.first_valid_index()
             if first is not None and isinstance(series.at[first], bytes):

@@ -5,7 +5,11 @@ a separate table declared under ``data`` with ``"from": "reference"``), joined o
 metric's aligned ids (never on row order). :func:`group_rows` gives one :class:`Grouping` per
 attribute and, when asked, one more for the intersection of all of them (every combination of
 values that some row has). Each grouping holds one integer code per row, computed once, and the
-size of each group; the values are strings (``1`` and ``"1"`` are one group).
+size of each group; the values are strings (``1`` and ``"1"`` are one group). An attribute column
+read dictionary-encoded (a pandas ``Categorical``: a CSV/TSV text column of few values read with
+pyarrow, :mod:`.arrow_csv`) gives its codes as they are; any other is coded by ``pandas.factorize``.
+When the table's ids are the metric's aligned ids in order (the references table itself) the join
+is one comparison of the two id arrays.
 
 Nothing here puts a per-row sensitive value in a message: errors name the table, the column and
 how many rows are concerned (and at most a few *ids*, which say nothing of the attributes).
@@ -115,8 +119,11 @@ def _same_ids(table: Table, wanted: NDArray[Any]) -> bool:
         return False
 
 
-def _codes_of(table: Table, column: str, rows: NDArray[Any] | None, table_name: str) -> tuple[NDArray[Any], list[str]]:
-    """(code per aligned row, the sorted distinct values as strings) of one attribute."""
+def _codes_of(table: Table, column: str, rows: NDArray[Any] | None,
+              table_name: str) -> tuple[NDArray[Any], list[str], NDArray[Any]]:
+    """(code per aligned row, the sorted distinct values as strings, the size of each group) of
+    one attribute. A column read dictionary-encoded (a ``Categorical``) gives its codes as they
+    are (no string is hashed again); any other is coded by ``pandas.factorize``."""
     import numpy as np
 
     pd = import_pandas()
@@ -133,18 +140,43 @@ def _codes_of(table: Table, column: str, rows: NDArray[Any] | None, table_name: 
     series = table.frame[column]
     if rows is not None:
         series = series.iloc[rows]
-    missing = int(series.isna().sum())
+    if isinstance(series.dtype, pd.CategoricalDtype):  # dictionary-encoded when read (.arrow_csv)
+        codes = np.asarray(series.cat.codes.to_numpy())
+        _refuse_missing(int(np.count_nonzero(codes < 0)), column, table, table_name)
+        return _from_categories(codes, series.cat.categories.to_numpy(dtype=object).tolist())
+    _refuse_missing(int(series.isna().sum()), column, table, table_name)
+    codes, uniques = pd.factorize(series, sort=False)
+    return _from_categories(np.asarray(codes), np.asarray(uniques, dtype=object).tolist())
+
+
+def _refuse_missing(missing: int, column: str, table: Table, table_name: str) -> None:
     if missing:
         raise ReadError(f"the sensitive attribute {column!r} is empty for {missing} scored row(s) of the "
                         f"{table_name} table", file=table.file, kind="invalid",
                         fix=f"give every row a value of {column!r} (for instance 'unknown'); {_ORGANISER}")
-    codes, uniques = pd.factorize(series, sort=False)
-    text = [id_text(v) for v in np.asarray(uniques, dtype=object).tolist()]
+
+
+def _from_categories(codes: NDArray[Any], categories: list[Any]) -> tuple[NDArray[Any], list[str], NDArray[Any]]:
+    """(group code per row, the sorted distinct values as strings, the size of each group) from
+    codes into ``categories``: one pass to renumber the codes by sorted value (``1`` and ``"1"``
+    are one value) and one to count; values no row has (a category of unscored rows) are left out."""
+    import numpy as np
+
+    text = [id_text(v) for v in categories]
     names = sorted(set(text))
-    if len(names) == len(text) and text == names:
-        return np.asarray(codes, dtype=np.intp), names
-    remap = np.asarray([names.index(t) for t in text], dtype=np.intp)  # sorted, and 1 == "1"
-    return remap[codes], names
+    if text == names:  # sorted already (the categories of a column read dictionary-encoded)
+        renumbered = np.asarray(codes, dtype=np.intp)
+    else:
+        position = {name: i for i, name in enumerate(names)}
+        remap = np.asarray([position[t] for t in text], dtype=np.intp)
+        renumbered = remap.take(codes) if len(codes) else np.zeros(0, dtype=np.intp)
+    sizes = np.bincount(renumbered, minlength=len(names))
+    if sizes.all():
+        return renumbered, names, sizes
+    present = np.flatnonzero(sizes)
+    again = np.full(len(names), -1, dtype=np.intp)
+    again[present] = np.arange(len(present))
+    return again.take(renumbered), [names[i] for i in present.tolist()], sizes[present]
 
 
 def group_rows(table: Table, ids: Any, attributes: Sequence[str], *, intersections: bool = False,
@@ -161,8 +193,7 @@ def group_rows(table: Table, ids: Any, attributes: Sequence[str], *, intersectio
     rows = join_rows(table, ids, table_name=table_name)
     groupings: list[Grouping] = []
     for column in attributes:
-        codes, names = _codes_of(table, column, rows, table_name)
-        sizes = np.bincount(codes, minlength=len(names))
+        codes, names, sizes = _codes_of(table, column, rows, table_name)
         groupings.append(Grouping((column,), codes, tuple((n,) for n in names), sizes))
     if intersections and len(groupings) > 1:
         groupings.append(_intersection(groupings))

@@ -47,6 +47,7 @@ __all__ = [
     "Table",
     "TableSpec",
     "apply_dtypes",
+    "column_array",
     "example_of",
     "has_pyarrow",
     "id_text",
@@ -277,7 +278,7 @@ class Table:
         if self.array is not None:
             return self.array
         if len(self.columns) == 1:
-            return np.asarray(self.frame[self.columns[0]].to_numpy())
+            return column_array(self.frame[self.columns[0]])
         if not self.columns:
             return np.empty((len(self), 0))
         return np.asarray(self.frame[list(self.columns)].to_numpy())
@@ -288,7 +289,7 @@ class Table:
 
         if self.array is not None and name in self.columns:
             return self.array
-        return np.asarray(self.frame[name].to_numpy())
+        return column_array(self.frame[name])
 
     def id_index(self) -> Any:
         """The ids as a pandas Index (no copy into Python objects: what :func:`align` joins on)."""
@@ -310,6 +311,21 @@ class Table:
         if self.id_column is None:
             return None
         return id_text(self.frame[self.id_column].iat[row])
+
+
+def column_array(series: Any) -> NDArray[Any]:
+    """A column of a frame as a NumPy array; a ``Categorical`` one (a dictionary-encoded text column,
+    :mod:`.arrow_csv`) by taking its categories at its codes (one pass over small integers, not one
+    conversion per row), NaN where a value is missing: the same array as the column's text gives."""
+    import numpy as np
+
+    pd = import_pandas()
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return np.asarray(series.to_numpy())
+    values = np.empty(len(series.cat.categories) + 1, dtype=object)
+    values[:-1] = series.cat.categories.to_numpy(dtype=object)
+    values[-1] = np.nan  # code -1: a missing value
+    return values.take(np.asarray(series.cat.codes.to_numpy()))
 
 
 def id_text(value: Any) -> str:

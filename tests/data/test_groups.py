@@ -68,3 +68,34 @@ def test_a_column_of_the_file_the_table_does_not_declare(tmp_path: Path) -> None
     assert "add 'band' to the columns of the groups table in aibench.json" in str(caught.value)
     with pytest.raises(ReadError, match=r"'id' is not a column of the groups table"):
         group_rows(table, np.array(["a"]), ["id"], table_name="groups")
+
+
+def test_a_dictionary_encoded_attribute_is_coded_without_hashing_strings(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    table = _table(tmp_path, "id,region\na,south\nb,north\nc,east\nd,north\ne,west\n", ["region"])
+    assert isinstance(table.frame["region"].dtype, pd.CategoricalDtype)  # read by pyarrow, dictionary-encoded
+    plain = _table(tmp_path, "id,region\na,south\nb,north\nc,east\nd,north\ne,west\n", ["region"])
+    plain.frame = plain.frame.assign(region=plain.frame["region"].astype(object))
+    ids = np.array(["d", "a", "b", "c"])  # e (west) is not scored: west is no group
+    (expected,) = group_rows(plain, ids, ["region"])
+
+    def no_hashing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the attribute's strings were hashed again")
+
+    monkeypatch.setattr(pd, "factorize", no_hashing)
+    (region,) = group_rows(table, ids, ["region"])
+    assert region.values == expected.values == (("east",), ("north",), ("south",))
+    assert region.codes.tolist() == expected.codes.tolist() == [1, 2, 1, 0]
+    assert region.sizes.tolist() == expected.sizes.tolist() == [1, 2, 1]
+    assert region.codes.dtype == np.intp
+
+
+def test_an_empty_dictionary_encoded_attribute_is_refused(tmp_path: Path) -> None:
+    table = _table(tmp_path, "id,sex\na,F\nb,\nc,SECRET\n", ["sex"])
+    with pytest.raises(ReadError, match=r"'sex' is empty for 1 scored row") as caught:
+        group_rows(table, np.array(["a", "b", "c"]), ["sex"], table_name="groups")
+    assert "SECRET" not in str(caught.value)
+    (sex,) = group_rows(table, np.array(["c", "a"]), ["sex"])  # the empty row is not scored
+    assert sex.values == (("F",), ("SECRET",)) and sex.codes.tolist() == [1, 0]
