@@ -20,7 +20,8 @@ purpose is one of these; ``codalab_worker_compat`` has its own, under ``CompatEr
     ├── MetricInputError            inputs a metric cannot score  (ValueError)
     ├── DataError                   the data a run reads  (ValueError)
     │   ├── ReadError               a table cannot be read: file, line, fix
-    │   └── TableSpecError          a TableSpec is malformed
+    │   ├── TableSpecError          a TableSpec is malformed
+    │   └── PerturbationError       declared input perturbations cannot be applied
     ├── LedgerError                 the ledger cannot be used or written; ``reason`` says why
     ├── UnknownRunError             the ledger has no run with that id  (KeyError)
     ├── LimitsRefused               the executor cannot apply a limit that was set; nothing ran

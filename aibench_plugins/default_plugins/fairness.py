@@ -20,10 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from aibench_plugins import InvalidParamsError, hookimpl
-from ..components.analysis import (AnalysisContext, AnalysisInfo, AnalysisResult, GroupStat, MetricData, Summary,
-                                   SummarySpec)
-from ..data.groups import Grouping, group_rows
+from aibench_plugins import (AnalysisContext, AnalysisInfo, AnalysisResult, GroupStat, InvalidParamsError, MetricData,
+                             Summary, SummarySpec, hookimpl)
+from aibench_plugins.data import Grouping, group_rows
 from .classification import ConfusionMetric
 from . import disparity
 from .group_counts import BinaryCounts, binary_counts, confusion_by_group
@@ -264,7 +263,7 @@ class _Run:
         for a confusion-matrix metric, else the stats room's ``metric_interval``."""
         if not self.intervals or any(g.measure == metric.key and not g.group for g in self.groups):
             return None, None
-        from ..stats import confusion_replicates, metric_interval
+        from aibench_plugins.stats import confusion_replicates, metric_interval
 
         try:
             if _is_label_metric(metric) and hasattr(metric.component, "from_confusion_batch"):
@@ -298,7 +297,7 @@ class _Run:
         ``None`` for a metric without one."""
         import numpy as np
 
-        from ..stats import confusion_replicates, metric_replicates
+        from aibench_plugins.stats import confusion_replicates, metric_replicates
 
         n_boot, columns = self.p["n_boot"], []
         try:
@@ -322,7 +321,7 @@ class _Run:
         without replicates here, the stats room's ``metric_interval`` on the group's rows)."""
         if not self.intervals:
             return None, None
-        from ..stats import metric_interval
+        from aibench_plugins.stats import metric_interval
 
         if replicates is not None:
             return self._percentile(replicates)
@@ -378,7 +377,7 @@ class _Run:
     def _proportion(self, name: str, counts: BinaryCounts, code: int) -> tuple[float | None, float | None]:
         if not self.intervals:
             return None, None
-        from ..stats import proportion_interval
+        from aibench_plugins.stats import proportion_interval
 
         successes, n = {"selection_rate": (counts.selected, counts.n),
                         "true_positive_rate": (counts.true_positives, counts.positives),

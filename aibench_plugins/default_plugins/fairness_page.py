@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aibench_plugins import ComponentInfo, Section
-from ..evaluation.chart import IntervalBar, render_interval_bars
+from aibench_plugins import ComponentInfo, IntervalBar, Section, render_interval_bars
 
 __all__ = ["FairnessSection"]
 

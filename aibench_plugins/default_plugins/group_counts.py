@@ -89,11 +89,15 @@ class BinaryCounts:
 
     @property
     def false_positives(self) -> NDArray[Any]:
-        return self.selected - self.true_positives
+        import numpy as np
+
+        return np.asarray(self.selected - self.true_positives)
 
     @property
     def negatives(self) -> NDArray[Any]:
-        return self.n - self.positives
+        import numpy as np
+
+        return np.asarray(self.n - self.positives)
 
     def rates(self) -> dict[str, NDArray[Any]]:
         """``selection_rate``, ``true_positive_rate``, ``false_positive_rate`` per group; a rate
