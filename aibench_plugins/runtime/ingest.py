@@ -34,7 +34,7 @@ MODULES = ("__init__.py", "_version.py", "core/__init__.py", "core/errors.py", "
 #: what the ingestion lib holds more when the manifest declares input perturbations: what
 #: :mod:`.perturbed_runs` imports beyond :data:`MODULES` (tests/wrap/test_vendor.py checks both)
 PERTURBATION_MODULES = ("core/problems.py", "data/__init__.py", "data/align.py", "data/arrow_csv.py", "data/delimited.py",
-                        "data/formats.py",
+                        "data/formats.py", "data/groups.py",
                         "data/perturbations/__init__.py", "data/perturbations/files.py", "data/perturbations/images.py",
                         "data/perturbations/seeding.py", "data/perturbations/spec.py", "data/perturbations/tabular.py",
                         "data/perturbations/text.py", "data/placement.py", "data/readers.py", "data/rows.py",
