@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,19 @@ def holm(pvalues: NDArray[Any]) -> NDArray[Any]:
     return out.reshape(np.shape(pvalues))
 
 
+@functools.cache
+def _normal_approximation() -> str:
+    """scipy's name for the normal approximation of the signed-rank statistic: ``asymptotic``
+    (scipy >= 1.13), ``approx`` before (Debian 12 ships scipy 1.10)."""
+    from scipy.stats import wilcoxon
+
+    try:
+        wilcoxon([1.0, 2.0, 3.0], method="asymptotic")
+    except ValueError:
+        return "approx"
+    return "asymptotic"
+
+
 def wilcoxon_pvalues(per_case: NDArray[Any], higher_better: bool, *, chunk: int = 256,
                      progress: Progress | None = None) -> NDArray[Any]:
     """``p[i, j]``: the one-sided Wilcoxon signed-rank p-value that submission ``i`` is better than
@@ -122,7 +136,7 @@ def wilcoxon_pvalues(per_case: NDArray[Any], higher_better: bool, *, chunk: int 
                 warnings.simplefilter("ignore", RuntimeWarning)
                 for out, alternative in ((greater, "greater"), (less, "less")):
                     out[moving] = wilcoxon(d[:, moving], axis=0, zero_method="wilcox", correction=True,
-                                           alternative=alternative, method="asymptotic").pvalue
+                                           alternative=alternative, method=_normal_approximation()).pvalue
         p[i, j], p[j, i] = greater, less
         if progress is not None:
             progress(len(i))
