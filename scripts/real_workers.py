@@ -64,8 +64,10 @@ CHECKS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def prepare(name: str, scratch: Path, add_checks: bool, wrap_args: list[str]) -> tuple[Path, Path, Path, list[str]]:
-    """The bundle copy (checks added), its wrapped zip, the submission zip, and the wrap command."""
+def prepare(name: str, scratch: Path, add_checks: bool, wrap_args: list[str],
+            chosen: str = "good") -> tuple[Path, Path, Path, list[str]]:
+    """The bundle copy (checks added), its wrapped zip, the submission zip (the bundle's ``chosen``
+    example submission), and the wrap command."""
     bundle = scratch / name
     shutil.copytree(REPO / "bundles" / name, bundle, ignore=shutil.ignore_patterns("__pycache__"))
     if add_checks:
@@ -78,11 +80,14 @@ def prepare(name: str, scratch: Path, add_checks: bool, wrap_args: list[str]) ->
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
         raise SystemExit(f"aibench wrap failed for {name}:\n{done.stdout}{done.stderr}")
-    submission = scratch / f"{name}.good.zip"
-    good = REPO / "examples" / "submissions" / name / "good"
+    submission = scratch / f"{name}.{chosen}.zip"
+    folder = REPO / "examples" / "submissions" / name / chosen
+    if not folder.is_dir():
+        raise SystemExit(f"{folder} does not exist: give --submission one of "
+                         f"{sorted(p.name for p in folder.parent.iterdir() if p.is_dir())}")
     with zipfile.ZipFile(submission, "w") as archive:
-        for path in sorted(p for p in good.rglob("*") if p.is_file()):
-            archive.write(path, path.relative_to(good).as_posix())
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            archive.write(path, path.relative_to(folder).as_posix())
     return bundle, wrapped, submission, command
 
 
@@ -210,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tool-python", default=TOOL_PYTHON)
     parser.add_argument("--wrap-arg", action="append", default=[], help="passed to aibench wrap (repeatable)")
     parser.add_argument("--no-checks", action="store_true", help="do not add the data checks of CHECKS")
+    parser.add_argument("--submission", default="good",
+                        help="the example submission (a folder of examples/submissions/<bundle>/; default good)")
     parser.add_argument("--timeout", type=int, default=900)
     parser.add_argument("--json", type=Path, help="write every run and the table's rows here")
     args = parser.parse_args(argv)
@@ -222,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch_name)
         for name in bundles:
             wrap_args = ["--image", args.image, *args.wrap_arg]  # the image the workers run here (checked, pycs)
-            bundle, wrapped, submission, wrap_command = prepare(name, scratch, not args.no_checks, wrap_args)
+            bundle, wrapped, submission, wrap_command = prepare(name, scratch, not args.no_checks, wrap_args, args.submission)
             originals[name] = original_keys(bundle)
             wrap_commands[name] = " ".join(wrap_command)
             for worker in workers:
