@@ -182,8 +182,9 @@ class _MeanState(_SumState):
     the bootstrap's mean path (:class:`MeanOfRows`)."""
 
     @staticmethod
+    @abstractmethod
     def terms(p: FloatArray, r: FloatArray) -> FloatArray:
-        raise NotImplementedError
+        """The per-row values whose mean the metric is."""
 
     @staticmethod
     def finish(means: FloatArray) -> FloatArray:

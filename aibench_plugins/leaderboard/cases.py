@@ -24,6 +24,7 @@ submission, so differences between submissions are paired. Three methods, fastes
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,7 +48,7 @@ _MEANS: dict[str, tuple[str, str | None]] = {
 
 
 @dataclass
-class CaseColumn:
+class CaseColumn(ABC):
     """One leaderboard column of the phase, over the same ``n_cases`` cases for every submission.
 
     ``key``/``label``: the manifest column's; ``metric``: the component id; ``values``: its value
@@ -66,9 +67,9 @@ class CaseColumn:
     per_case: NDArray[Any] | None = None
     per_case_name: str | None = None
 
+    @abstractmethod
     def replicates(self, weights: NDArray[Any]) -> NDArray[Any]:
         """The metric on each weighted sample: ``weights`` (b, n_cases) -> (b, n_submissions)."""
-        raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "metric": self.metric, "direction": self.direction,

@@ -26,6 +26,7 @@ interval (the bootstrap collapses there: all rows right gives [1, 1]); otherwise
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +77,7 @@ def _n_rows(metric: MetricData, index: NDArray[Any] | None) -> int:
     return len(metric.ids) if index is None else int(index.size)
 
 
-class _Path:
+class _Path(ABC):
     """One metric's bootstrap on its selected rows: estimate, replicates, jackknife."""
 
     note = ""
@@ -90,11 +91,13 @@ class _Path:
     def estimate(self) -> float:
         return self.metric.compute(self.index)
 
+    @abstractmethod
     def replicates(self, n_boot: int, seed: int) -> NDArray[Any]:
-        raise NotImplementedError
+        """``n_boot`` bootstrap replicates of the estimate, seeded."""
 
+    @abstractmethod
     def jackknife(self, seed: int) -> tuple[NDArray[Any], NDArray[Any] | None]:
-        raise NotImplementedError
+        """The jackknife values for BCa's acceleration, and their weights (``None``: equal)."""
 
 
 class _ConfusionPath(_Path):
@@ -232,7 +235,8 @@ class _RowPath(_Path):
         return values, None
 
 
-_PATHS = {"confusion": _ConfusionPath, "mean": _MeanPath, "rows": _RowPath}
+_PATHS: dict[str, type[_ConfusionPath | _MeanPath | _RowPath]] = {
+    "confusion": _ConfusionPath, "mean": _MeanPath, "rows": _RowPath}
 
 
 def _path(metric: MetricData, rows: Any) -> _Path:
