@@ -17,7 +17,9 @@ _EXPORTS = {
     "components.analysis": ("Analysis", "AnalysisContext", "AnalysisResult", "Flag", "GroupStat", "MetricData",
                             "Summary"),
     "components.check": ("FunctionCheck", "SubmissionProblem", "check"),
-    "core.kinds": ("AnalysisInfo", "CheckInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind",
+    "components.complexity": ("BlockMeter", "BlockWindow", "ComplexityResult", "Hardware", "Measurement", "Meter",
+                              "MeterContext", "Workload"),
+    "core.kinds": ("AnalysisInfo", "CheckInfo", "ComplexityInfo", "Component", "ComponentInfo", "ExecutorInfo", "InputSpec", "Kind",
                    "KindSpec", "MetricInfo", "SummarySpec"),
     "core.errors": ("AibenchError", "ColumnEditError", "ComponentInfoError", "ComponentKindError", "DataError",
                     "DuplicateIdError", "InvalidParamsError", "InvalidParamsSchemaError", "InvalidValueError",
@@ -49,8 +51,12 @@ __all__ = [
     "AnalysisContext",
     "AnalysisInfo",
     "AnalysisResult",
+    "BlockMeter",
+    "BlockWindow",
     "CheckInfo",
     "ColumnEditError",
+    "ComplexityInfo",
+    "ComplexityResult",
     "Component",
     "ComponentInfo",
     "ComponentInfoError",
@@ -65,6 +71,7 @@ __all__ = [
     "FunctionCheck",
     "FunctionMetric",
     "GroupStat",
+    "Hardware",
     "HostExecutor",
     "InputSpec",
     "IntervalBar",
@@ -77,6 +84,9 @@ __all__ = [
     "LimitsRefused",
     "Manifest",
     "ManifestError",
+    "Measurement",
+    "Meter",
+    "MeterContext",
     "Metric",
     "MetricData",
     "MetricFactory",
@@ -117,6 +127,7 @@ __all__ = [
     "UsageError",
     "ValidationReport",
     "VendorError",
+    "Workload",
     "WrapError",
     "WrapRefused",
     "WrapReport",
@@ -135,8 +146,9 @@ __all__ = [
 if TYPE_CHECKING:
     from .components.analysis import Analysis as Analysis, AnalysisContext as AnalysisContext, AnalysisResult as AnalysisResult, Flag as Flag, GroupStat as GroupStat, MetricData as MetricData, Summary as Summary  # noqa: F401
     from .components.check import FunctionCheck as FunctionCheck, SubmissionProblem as SubmissionProblem, check as check  # noqa: F401
-    from .core.kinds import AnalysisInfo as AnalysisInfo, SummarySpec as SummarySpec, CheckInfo as CheckInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
+    from .core.kinds import AnalysisInfo as AnalysisInfo, SummarySpec as SummarySpec, CheckInfo as CheckInfo, ComplexityInfo as ComplexityInfo, Component as Component, ComponentInfo as ComponentInfo, ExecutorInfo as ExecutorInfo, InputSpec as InputSpec, Kind as Kind, KindSpec as KindSpec, MetricInfo as MetricInfo  # noqa: F401
     from .core.errors import AibenchError as AibenchError, ColumnEditError as ColumnEditError, ComponentInfoError as ComponentInfoError, ComponentKindError as ComponentKindError, DataError as DataError, DuplicateIdError as DuplicateIdError, InvalidParamsError as InvalidParamsError, InvalidParamsSchemaError as InvalidParamsSchemaError, InvalidValueError as InvalidValueError, LedgerError as LedgerError, LimitsRefused as LimitsRefused, ManifestError as ManifestError, MetricInputError as MetricInputError, MissingPluginsError as MissingPluginsError, PluginError as PluginError, PluginLoadError as PluginLoadError, ReadError as ReadError, RegistrationError as RegistrationError, RegistryError as RegistryError, RunError as RunError, RuntimeRecordError as RuntimeRecordError, TableSpecError as TableSpecError, UnknownIdError as UnknownIdError, UnknownRunError as UnknownRunError, UsageError as UsageError, VendorError as VendorError, WrapError as WrapError, WrapRefused as WrapRefused  # noqa: F401
+    from .components.complexity import BlockMeter as BlockMeter, BlockWindow as BlockWindow, ComplexityResult as ComplexityResult, Hardware as Hardware, Measurement as Measurement, Meter as Meter, MeterContext as MeterContext, Workload as Workload  # noqa: F401
     from .core.host import PluginHost as PluginHost  # noqa: F401
     from .manifest.loading import Manifest as Manifest, parse_manifest as parse_manifest  # noqa: F401
     from .core.markers import hookimpl as hookimpl  # noqa: F401

@@ -21,8 +21,10 @@ from .errors import ComponentInfoError
 
 __all__ = [
     "KINDS",
+    "Accepts",
     "AnalysisInfo",
     "CheckInfo",
+    "ComplexityInfo",
     "Component",
     "ComponentInfo",
     "ExecutorInfo",
@@ -248,6 +250,43 @@ class AnalysisInfo(ComponentInfo):
         return cls(**values)
 
 
+#: what a prediction-side complexity meter accepts: a model object, any callable, or a block of code
+Accepts = Literal["model", "callable", "block"]
+
+
+@dataclass(frozen=True)
+class ComplexityInfo(AnalysisInfo):
+    """Declarative description of a complexity meter.
+
+    :param summaries: every family of measurement names it can give, with the leaderboard sort of
+        such a column (costs are ``minimize``); ``aibench validate`` checks each manifest
+        ``columns`` entry against them.
+    :param runs_in: ``prediction`` (in the ingestion program's process, on the model) or
+        ``scoring`` (from the host's measurements of the steps); see the module docstring.
+    :param accepts: for a prediction-side meter, what it can measure: ``model`` (a
+        ``torch.nn.Module``: parameters and MACs need one), ``callable``, ``block``
+        (:class:`BlockMeter`); a workload it does not accept gives ``unavailable`` measurements.
+    :param needs: ``reference`` when it compares against the organiser's reference workload (the
+        manifest entry, or the call to ``measure``, must then give one).
+    """
+
+    runs_in: Literal["prediction", "scoring"] = "prediction"
+    accepts: tuple[Accepts, ...] = ("model", "callable")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _expect(self, "runs_in", self.runs_in in ("prediction", "scoring"), "'prediction' or 'scoring'")
+        _expect(self, "accepts", isinstance(self.accepts, tuple)
+                and all(a in ("model", "callable", "block") for a in self.accepts),
+                "a tuple of 'model', 'callable', 'block'")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Any:
+        values = dict(data)
+        values["accepts"] = tuple(values.get("accepts", ("model", "callable")))
+        return super().from_json(values)
+
+
 @runtime_checkable
 class Component(Protocol):
     """Anything a plugin registers: an object with an ``info`` attribute."""
@@ -317,8 +356,8 @@ def _rows() -> dict[Kind, KindSpec]:
                  "fairness", "analysis", "after scoring"),
         KindSpec(Kind.ROBUSTNESS, "aibench_register_robustness_checkers", "robustness checkers", AnalysisInfo,
                  "robustness", "analysis", "after scoring"),
-        KindSpec(Kind.COMPLEXITY, "aibench_register_complexity_meters", "complexity meters", ComponentInfo,
-                 "complexity", "component"),
+        KindSpec(Kind.COMPLEXITY, "aibench_register_complexity_meters", "complexity meters", ComplexityInfo,
+                 "complexity", "analysis"),
         KindSpec(Kind.EXECUTOR, "aibench_register_executors", "executors", ExecutorInfo, "executor", "executor"),
         KindSpec(Kind.REPORTER, "aibench_register_reporters", "reporters", ComponentInfo, None, None, "report"),
     )}

@@ -34,41 +34,19 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from codalab_worker_compat import load_yaml
 
+from ..components.complexity import Measurement
 from ..core.capture import read_head
 from .ingest import MEASUREMENTS_FILE, WRITTEN_BY, write_ingestion_measurements
 
 __all__ = ["MEASUREMENTS_FILE", "WRITTEN_BY", "IngestionFile", "Measurement", "read_prediction_measurements",
            "take_ingestion_measurements", "write_ingestion_measurements"]
-
-MeasuredBy = Literal["worker", "executor", "ingestion", "scoring"]
-TRUST: dict[str, str] = {
-    "worker": "host: the platform's worker, outside the participant's container",
-    "executor": "host: the executor that ran the container",
-    "ingestion": "inside the participant's container: participant code could forge it",
-    "scoring": "the organiser's scoring container, after the participant's run",
-}
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One number about a run, with its unit and who measured it."""
-
-    name: str
-    value: float
-    unit: str
-    measured_by: MeasuredBy
-    step: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"trust": TRUST[self.measured_by]}
-
 
 @dataclass(frozen=True)
 class IngestionFile:
