@@ -87,8 +87,10 @@ def aibench_register_complexity_meters(register: Register) -> None:
     """Contribute complexity meters: parameters, MACs/FLOPs, time, peak memory,
     energy, model size.
 
-    :param register: call ``register(meter)`` once per meter; ``meter.info`` is a
-        :class:`aibench_plugins.ComponentInfo`.
+    :param register: call ``register(meter)`` once per meter: a
+        :class:`aibench_plugins.Meter` (``measure(context, **params)``), whose ``info`` is a
+        :class:`aibench_plugins.ComplexityInfo`; the contract is
+        :mod:`aibench_plugins.components.complexity`.
     :return: nothing.
 
     .. versionadded:: 0.1

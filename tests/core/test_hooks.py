@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aibench_plugins import CheckInfo, ComponentInfo, ExecutorInfo, Kind, PluginHost, hookimpl, metric
+from aibench_plugins import CheckInfo, ComplexityInfo, ComponentInfo, ExecutorInfo, Kind, PluginHost, hookimpl, metric
 from aibench_plugins.core import hookspecs as _hookspecs
 from aibench_plugins.core.kinds import KINDS, AnalysisInfo
 
@@ -112,7 +112,7 @@ def test_hook_aibench_register_robustness_checkers() -> None:
 
 
 def test_hook_aibench_register_complexity_meters() -> None:
-    _registered(Kind.COMPLEXITY, _Component(ComponentInfo(id="acme.params")))
+    _registered(Kind.COMPLEXITY, _Component(ComplexityInfo(id="acme.params")))
 
 
 def test_hook_aibench_register_executors() -> None:
