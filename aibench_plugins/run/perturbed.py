@@ -52,19 +52,6 @@ def perturbation_plan(session: EvaluationSession) -> PerturbationPlan | None:
     return declared_plan(manifest.section("robustness", key), prefix)
 
 
-class _Done:
-    """A process that is not started: its result at once."""
-
-    def __init__(self, result: ProcessResult) -> None:
-        self.result = result
-
-    def wait(self, timeout: float | None = None) -> ProcessResult | None:
-        return self.result
-
-    def kill(self) -> ProcessResult:
-        return self.result
-
-
 class PredictionOnly:
     """The run's executor, starting every process but the scoring program's (a perturbed re-run
     needs only the prediction step's output); anything else is the executor's own."""
@@ -74,10 +61,10 @@ class PredictionOnly:
 
     def start(self, spec: ProcessSpec) -> RunningProcess:
         if spec.name.startswith("scoring program"):
-            from codalab_worker_compat import ProcessResult
+            from codalab_worker_compat import FinishedProcess, ProcessResult
 
-            return _Done(ProcessResult(spec.name, 0, 0.0, message="not run: a perturbed re-run needs only the "
-                                                                  "prediction step"))
+            return FinishedProcess(ProcessResult(spec.name, 0, 0.0, message="not run: a perturbed re-run needs only "
+                                                                            "the prediction step"))
         started: RunningProcess = self._executor.start(spec)
         return started
 

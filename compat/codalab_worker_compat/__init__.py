@@ -18,7 +18,7 @@ from ._bundle import Bundle, BundleError, BundleProblem, Column, Phase, Platform
 from ._checks import check_bundle, unpack_part
 from ._command import CommandError, shell_warnings, split_command, substitute, variables
 from ._docker import DockerExecutor, DockerExecutorError, reap_orphans
-from ._executor import Executor, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
+from ._executor import Executor, FinishedProcess, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 from ._local import LocalExecutor
 from ._logs import CappedLog, LogCap, read_head, read_tail
 from ._metadata import MetadataError, ProgramMetadata, is_code_submission, metadata_path, read_metadata
@@ -55,6 +55,7 @@ __all__ = [
     "DockerExecutor",
     "DockerExecutorError",
     "Executor",
+    "FinishedProcess",
     "LeaderboardRow",
     "LineDifference",
     "LocalExecutor",

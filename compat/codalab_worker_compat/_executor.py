@@ -133,8 +133,9 @@ class RunningProcess(Protocol):
 
 
 class FinishedProcess:
-    """A process that never started: ``wait()`` and ``kill()`` return its ``error`` result
-    (what an executor's ``start`` gives back for a command it cannot start)."""
+    """A process that never started: ``wait()`` and ``kill()`` return its result at once (what an
+    executor's ``start`` gives back for a command it cannot start, with reason ``error``; or a
+    wrapper's answer for a process it chose not to run)."""
 
     def __init__(self, result: ProcessResult) -> None:
         self.result = result
