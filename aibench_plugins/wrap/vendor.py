@@ -36,8 +36,8 @@ RUNTIME_PACKAGES = {"codalab_worker_compat": "codalab-worker-compat", "pluggy": 
 #: The rooms of aibench_plugins the wrapped runtime needs, and nothing else (an allow-list: a new
 #: room, a Ray or Kubernetes executor say, is never copied into a bundle unless named here).
 #: tests/wrap/test_vendor.py checks that this is exactly what the runtime imports.
-RUNTIME_ROOMS = ("core", "components", "manifest", "data", "evaluation", "runtime", "default_plugins", "stats",
-                 "schemas")
+RUNTIME_ROOMS = ("core", "components", "manifest", "data", "complexity", "evaluation", "runtime", "default_plugins",
+                 "stats", "schemas")
 #: The files at the package's top that the rooms need (the lazy public face and the version).
 RUNTIME_TOP = ("__init__.py", "_version.py", "py.typed")
 #: Host-only rooms: never vendored (run/, wrap/, executors/, testing/, cli/, leaderboard/, __main__.py).
@@ -103,20 +103,142 @@ def vendor(lib: Path, plugin_distributions: Sequence[str], image: TargetImage | 
     return Vendored(copied, edges, plugins)
 
 
-def vendor_ingestion(lib: Path, image: TargetImage | None = None, *, perturbations: bool = False) -> None:
+def vendor_ingestion(lib: Path, image: TargetImage | None = None, *, perturbations: bool = False,
+                     meters: Sequence[str] | None = None, uses: Sequence[str] = ()) -> None:
     """Copy into ``lib`` what a wrapped ingestion program's runtime imports, and nothing else:
     :data:`aibench_plugins.runtime.ingest.MODULES`, standard library only (the prediction step is
     on every submission's critical path: a worker unpacks and Python imports these few files in
     milliseconds, where the scoring runtime's ``lib`` is hundreds); with ``perturbations`` (the
-    manifest declares input perturbations), :data:`~aibench_plugins.runtime.ingest.PERTURBATION_MODULES` too."""
-    from ..runtime.ingest import MODULES, PERTURBATION_MODULES
+    manifest declares input perturbations), :data:`~aibench_plugins.runtime.ingest.PERTURBATION_MODULES` too.
+
+    With ``meters`` (the modules of the prediction-side complexity meters, when the manifest
+    declares any; ``uses``: their ids), what the organiser's ingestion program imports to call
+    ``aibench_plugins.complexity.measure``: the complexity room, every file of aibench_plugins it
+    and the meters' modules import (:func:`ingestion_closure`), the meters' own modules (a meter
+    outside aibench_plugins: its top-level package or module), pluggy when they import the hook
+    markers, and ptflops when ``aibench.macs`` is used (pure Python, copied from this environment).
+    :raises VendorError: a meter's module cannot be found or holds compiled code, or ptflops is not
+        installed here."""
+    from ..runtime.ingest import COMPLEXITY_MODULES, MODULES, PERTURBATION_MODULES
 
     source = Path(__file__).resolve().parents[1]
-    for name in (*MODULES, *(PERTURBATION_MODULES if perturbations else ())):
+    names = [*MODULES, *(PERTURBATION_MODULES if perturbations else ())]
+    if meters is not None:
+        inside, outside, third_party = ingestion_closure(
+            [*COMPLEXITY_MODULES, *(str(p.relative_to(source)) for p in sorted((source / "complexity").glob("*.py")))],
+            meters)
+        names += sorted(set(inside) - set(names))
+        for path in outside:
+            target = lib / path.name
+            if path.is_dir():
+                shutil.copytree(path, target, ignore=_LEFT_OUT, dirs_exist_ok=True)
+                _refuse_compiled(path.name, (p for p in target.rglob("*") if p.is_file()))
+            else:
+                shutil.copy2(path, target)
+        packages = [p for p in ("pluggy",) if p in third_party] + (["ptflops"] if "aibench.macs" in uses else [])
+        for package in packages:
+            spec = importlib.util.find_spec(package)
+            if spec is None or not spec.submodule_search_locations:
+                raise VendorError(f"{package} is needed by the complexity meters of the prediction step but is not "
+                                  f"installed here; install it (pip install {package}), then wrap again")
+            shutil.copytree(Path(next(iter(spec.submodule_search_locations))), lib / package, ignore=_LEFT_OUT,
+                            dirs_exist_ok=True)
+            _refuse_compiled(package, (p for p in (lib / package).rglob("*") if p.is_file()))
+    for name in names:
         (lib / "aibench_plugins" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, lib / "aibench_plugins" / name)
     if image is not None and image.python and Version(image.python).release[:2] == sys.version_info[:2]:
         _compile(lib)
+
+
+def ingestion_closure(files: Sequence[str], modules: Sequence[str]) -> tuple[list[str], list[Path], set[str]]:
+    """What ``files`` (of aibench_plugins, relative to the package) and the modules ``modules``
+    import, transitively, statically (every import statement that runs, at any depth, the names of
+    the public faces resolved to their modules): the files of aibench_plugins (relative paths, with
+    the packages that hold them), the folders or files to copy for ``modules`` outside
+    aibench_plugins (a module's top-level package, or the module itself), and the top-level names of
+    the other packages imported. :raises VendorError: a module of ``modules`` cannot be found."""
+    import ast
+
+    source = Path(__file__).resolve().parents[1]
+    found: set[str] = set()
+    outside: dict[str, Path] = {}
+    third_party: set[str] = set()
+    pending: list[tuple[str, Path]] = [(_module_of(name), source / name) for name in files]
+    for module in modules:
+        if module.split(".")[0] == "aibench_plugins":
+            path = _file_of(module, source)
+            if path is None:
+                raise VendorError(f"the complexity meter module {module!r} is not part of this aibench_plugins")
+            pending.append((module, path))
+            continue
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            raise VendorError(f"the complexity meter module {module!r} cannot be found as Python source here: the "
+                              "prediction step imports it by name, so the ingestion program's lib must carry it")
+        top = module.split(".")[0]
+        top_spec = importlib.util.find_spec(top)
+        root = Path(next(iter(top_spec.submodule_search_locations))) if top_spec is not None and \
+            top_spec.submodule_search_locations else Path(spec.origin)
+        outside[top] = root
+        for path in ([p for p in root.rglob("*.py") if "__pycache__" not in p.parts] if root.is_dir() else [root]):
+            dotted = ".".join((top, *path.relative_to(root).with_suffix("").parts)) if root.is_dir() else top
+            pending.append((dotted.removesuffix(".__init__"), path))
+    seen: set[Path] = set()
+    while pending:
+        module, path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        if path.is_relative_to(source):
+            relative = path.relative_to(source)
+            found.add(relative.as_posix())
+            for depth in range(1, len(relative.parts)):
+                found.add("/".join((*relative.parts[:depth], "__init__.py")))
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                base = _absolute(package, node) if node.level else str(node.module or "")
+                names = [base, *(f"{base}.{a.name}" for a in node.names)]
+                names += _face_modules(base, [a.name for a in node.names])
+            for name in names:
+                if not name:
+                    continue
+                if name.split(".")[0] != "aibench_plugins":
+                    if name.split(".")[0] not in outside:
+                        third_party.add(name.split(".")[0])
+                    continue
+                target = _file_of(name, source)
+                if target is not None:
+                    pending.append((name, target))
+    return sorted(found | {"__init__.py", "_version.py"}), list(outside.values()), third_party
+
+
+def _module_of(relative: str) -> str:
+    dotted = ".".join(("aibench_plugins", *Path(relative).with_suffix("").parts))
+    return dotted.removesuffix(".__init__")
+
+
+def _file_of(module: str, source: Path) -> Path | None:
+    """The file of ``module`` (``aibench_plugins.x.y``) under ``source``, or ``None`` (a name inside a module)."""
+    parts = module.split(".")[1:]
+    folder = source.joinpath(*parts)
+    if (folder / "__init__.py").is_file():
+        return folder / "__init__.py"
+    path = source.joinpath(*parts[:-1], f"{parts[-1]}.py") if parts else source / "__init__.py"
+    return path if path.is_file() else None
+
+
+def _face_modules(module: str, names: Sequence[str]) -> list[str]:
+    """The modules a lazy public face (``aibench_plugins``, ``aibench_plugins.complexity``) imports
+    ``names`` from on first use."""
+    if module not in ("aibench_plugins", "aibench_plugins.complexity"):
+        return []
+    face = importlib.import_module(module)
+    mapping = getattr(face, "_MODULE_OF", {})
+    return [f"{module}.{mapping[n]}" for n in names if n in mapping]
 
 
 def _compile(lib: Path) -> None:
