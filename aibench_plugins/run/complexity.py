@@ -54,7 +54,13 @@ class PredictionMeters:
         """compat's ``before_run``: the lib into the ingestion program's copy, then ``checks``."""
 
         def before(submission: Path, reference: Path | None) -> str | None:
-            self.install_lib(self.work / INGESTION_COPY)
+            from ..core.errors import VendorError
+
+            try:
+                self.install_lib(self.work / INGESTION_COPY)
+            except (VendorError, OSError) as error:
+                return (f"the complexity meters cannot run in the prediction step: {error}. Organiser: install what "
+                        "the meters need where aibench runs, or remove the entries")
             return checks(submission, reference) if checks is not None else None
 
         return before

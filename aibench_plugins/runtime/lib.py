@@ -58,6 +58,7 @@ def vendor_ingestion(lib: Path, image: TargetImage | None = None, *, perturbatio
 
     source = PACKAGE
     names = [*MODULES, *(PERTURBATION_MODULES if perturbations else ())]
+    lib.mkdir(parents=True, exist_ok=True)
     if meters is not None:
         inside, outside, third_party = ingestion_closure(
             [*COMPLEXITY_MODULES, *(str(p.relative_to(source)) for p in sorted((source / "complexity").glob("*.py")))],

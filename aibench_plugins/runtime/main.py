@@ -187,6 +187,9 @@ class _Scoring:
             note = f"the complexity measurements could not be taken: {type(error).__name__}: {error}"
         if note:
             say(note)
+        if self.complexity_file is not None:
+            self.wrapped["complexity_file"] = {"entries": [e.key for e in self.complexity_file.entries],
+                                               "kept": self.complexity_file.kept}
 
     def _load_plugins(self, evaluation: Any) -> EvaluationSession | None:
         """The evaluation session of the manifest and its plugins; ``None`` (recorded in
