@@ -75,7 +75,7 @@ class EntryRecord:
         return cls(str(data["key"]), str(data["use"]),
                    ComplexityResult.from_json(result) if isinstance(result, Mapping) else None,
                    str(data["error"]) if data.get("error") is not None else None,
-                   float(elapsed) if _finite(elapsed) else 0.0,
+                   float(elapsed) if isinstance(elapsed, (int, float)) and _finite(elapsed) else 0.0,
                    str(data["block"]) if data.get("block") is not None else None)
 
 

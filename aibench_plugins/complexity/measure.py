@@ -245,7 +245,7 @@ def _meter(entry: PlanEntry) -> tuple[Any, str | None]:
 
 # -- the call ---------------------------------------------------------------------------
 
-def _workload(name: str, target: Any, queries: Sequence[Any] | None, example: Any) -> Workload:
+def _workload(name: str, target: Any, queries: Any, example: Any) -> Workload:
     """``target`` as a workload: a ``torch.nn.Module`` is called under ``torch.inference_mode()``."""
     if not callable(target):
         raise InvalidValueError(f"measure() needs the {name} as a torch.nn.Module or a callable taking one query; got "

@@ -42,8 +42,11 @@ def test_a_callable_is_measured_with_the_reference_and_the_file_written(tmp_path
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     _plan(monkeypatch, ("calls", "acme.calls", {}))
     seen: list[int] = []
-    report = measure(lambda q: seen.append(q) or q % 2, [1, 2, 3], tmp_path, reference=lambda q: q,
-                     reference_queries=[7, 8])
+    def model(query: int) -> int:
+        seen.append(query)
+        return query % 2
+
+    report = measure(model, [1, 2, 3], tmp_path, reference=lambda q: q, reference_queries=[7, 8])
     assert seen == [1, 2, 3] and report.planned and report.path == tmp_path / COMPLEXITY_FILE
     assert report.measurement("calls", "calls").value == 3  # type: ignore[union-attr]
     assert report.measurement("calls", "outputs").value == 2  # type: ignore[union-attr]
@@ -88,7 +91,7 @@ def test_a_torch_module_is_called_under_inference_mode(tmp_path: Path, monkeypat
     _plan(monkeypatch, ("layers", "acme.model_only", {}), ("calls", "acme.calls", {}))
     modes: list[bool] = []
 
-    class Net(torch.nn.Module):  # type: ignore[misc]
+    class Net(torch.nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.linear = torch.nn.Linear(4, 2)
@@ -126,8 +129,12 @@ def test_without_a_plan_nothing_is_measured_and_stderr_says_so(tmp_path: Path, m
     assert "not JSON" in measure(len, ["a"], tmp_path).message
 
 
+def _five() -> Any:
+    return 5
+
+
 @pytest.mark.parametrize("call", [lambda out: measure(3, [1], out), lambda out: measure(len, [], out),
-                                  lambda out: measure(len, 5, out), lambda out: measure(len, [1], out / "nowhere")],
+                                  lambda out: measure(len, _five(), out), lambda out: measure(len, [1], out / "nowhere")],
                          ids=["not callable", "no queries", "queries not a sequence", "no output folder"])
 def test_a_wrong_call_is_said_before_anything_runs(tmp_path: Path, call: Any) -> None:
     with pytest.raises(InvalidValueError, match="measure"):
