@@ -1,5 +1,5 @@
-"""The checks of the manifest's ``fairness`` and ``robustness`` entries that need more than the
-schema: what each entry's ``columns`` and ``thresholds`` name must be a summary its component
+"""The checks of the manifest's ``fairness``, ``robustness`` and ``complexity`` entries that need
+more than the schema: what each entry's ``columns`` and ``thresholds`` name must be a summary its component
 gives (with "did you mean"), ``{metric}`` in a summary must name a metric of the phase, column
 keys must not clash with the metrics' columns, the bundle's leaderboard or each other, a
 threshold has exactly one bound, and ``min_group_size`` is at least 1 and given only to a
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["analysis_problems", "summary_direction", "summary_problem"]
 
-SECTIONS = (("fairness", Kind.FAIRNESS), ("robustness", Kind.ROBUSTNESS))
+#: the sections whose entries name summaries: the analyses, and the complexity meters (whose
+#: measurements are summaries); the meters' other checks are :mod:`.complexity`'s
+SECTIONS = (("fairness", Kind.FAIRNESS), ("robustness", Kind.ROBUSTNESS), ("complexity", Kind.COMPLEXITY))
 OWNER = "the organiser's to fix"
 Add = Callable[..., None]
 
@@ -91,8 +93,8 @@ def _scope_problems(sections: Sequence[tuple[str, Kind, str, Any, str]], metrics
             key = entry.get("key")
             if isinstance(key, str) and not is_broken(f"{at}/key"):
                 if key in entry_keys:
-                    add(f"{at}/key", f"entry key {key!r} is used twice among the phase's fairness and robustness "
-                                     f"entries (first at {entry_keys[key]}).", expected="a key of its own",
+                    add(f"{at}/key", f"entry key {key!r} is used twice among the phase's fairness, robustness and "
+                                     f"complexity entries (first at {entry_keys[key]}).", expected="a key of its own",
                         found=repr(key), fix=f"rename one of them ({OWNER})")
                 entry_keys.setdefault(key, at)
             _group_size_problems(entry, at, info, add)

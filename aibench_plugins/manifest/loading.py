@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.kinds import KINDS, Kind
 from ..core.records import PluginRequest
 from .analyses import analysis_problems
+from .complexity import complexity_problems
 from .plan import PhasePlan, column_key, default_splits, plan
 from ..core.problems import Problem, did_you_mean, pointer
 from .schema import manifest_problems, params_problems
@@ -154,8 +155,9 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
                       structural: Sequence[Problem] = ()) -> list[Problem]:
     """Problems the schema cannot see: unknown component ids (with "did you mean"),
     params against each plugin's schema, duplicate or clashing column keys, plugin
-    requirements, phase keys that match no phase of the bundle, and what the fairness and
-    robustness entries name (:func:`~aibench_plugins.manifest.analyses.analysis_problems`).
+    requirements, phase keys that match no phase of the bundle, what the fairness, robustness and
+    complexity entries name (:func:`~aibench_plugins.manifest.analyses.analysis_problems`), and where
+    the complexity meters can run (:func:`~aibench_plugins.manifest.complexity.complexity_problems`).
 
     Entries that already have a structural problem are skipped, so one mistake gives
     one message. Never raises for a manifest :func:`parse_manifest` returned: a value of an
@@ -205,6 +207,7 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
         if isinstance(metrics, list):
             _column_problems(metrics, f"{base}/metrics", original_columns, host, add, is_broken, default_splits(doc))
     analysis_problems(doc, host, original_columns, add, is_broken)
+    complexity_problems(manifest, host, bundle, add, is_broken)
     problems += _data_problems(doc, positions, file, host, broken)
     if bundle is not None and isinstance(doc.get("phases"), Mapping):
         known = {str(p.number): p for p in bundle.phases} | {p.name: p for p in bundle.phases if p.name}

@@ -187,13 +187,15 @@ class Threshold:
 
 @dataclass(frozen=True)
 class AnalysisEntry:
-    """One entry of ``fairness`` or ``robustness`` (``kind``), with its defaults filled in.
+    """One entry of ``fairness``, ``robustness`` or ``complexity`` (``kind``), with its defaults
+    filled in (a complexity meter's entry has the same fields: its columns and thresholds name
+    measurements, which are summaries).
 
     ``min_group_size`` is what the entry gives (``None`` when it gives none): the runner
     defaults it to :data:`DEFAULT_MIN_GROUP_SIZE` for a component whose ``info.needs`` has
     ``groups`` (:meth:`group_minimum`)."""
 
-    kind: Literal["fairness", "robustness"]
+    kind: Literal["fairness", "robustness", "complexity"]
     use: str
     key: str
     label: str
@@ -215,7 +217,7 @@ class AnalysisEntry:
         return DEFAULT_MIN_GROUP_SIZE if "groups" in needs else None
 
     @classmethod
-    def of(cls, kind: Literal["fairness", "robustness"], entry: Mapping[str, Any]) -> AnalysisEntry:
+    def of(cls, kind: Literal["fairness", "robustness", "complexity"], entry: Mapping[str, Any]) -> AnalysisEntry:
         size = entry.get("min_group_size")
         return cls(kind, str(entry["use"]), str(entry["key"]), str(entry.get("label", entry["key"])),
                    bool(entry.get("required", False)), int(entry.get("seed", 0)),
@@ -240,6 +242,9 @@ class PhasePlan:
     limits_at: tuple[str, ...] = ("limits",)
     fairness: tuple[AnalysisEntry, ...] = ()
     robustness: tuple[AnalysisEntry, ...] = ()
+    #: the ``complexity`` entries (kind ``complexity``): the meters, run in the prediction step or on
+    #: the scoring side as each meter's info says (``runs_in``)
+    complexity: tuple[AnalysisEntry, ...] = ()
 
     @property
     def analyses(self) -> tuple[AnalysisEntry, ...]:
@@ -279,12 +284,13 @@ class PhasePlan:
                          tuple(c for c in self.checks if c.use not in missing), self.tables, self.splits,
                          self.concepts, self.limits, self.required_plugins, self.limits_at,
                          tuple(a for a in self.fairness if a.use not in missing),
-                         tuple(a for a in self.robustness if a.use not in missing))
+                         tuple(a for a in self.robustness if a.use not in missing),
+                         tuple(a for a in self.complexity if a.use not in missing))
 
     def settings(self) -> tuple[Any, ...]:
         """What a scoring program's runtime must know of the phase (phases sharing a program must agree)."""
         return (self.metrics, self.checks, tuple(sorted((k, repr(v)) for k, v in self.limits.items())),
-                self.fairness, self.robustness)
+                self.fairness, self.robustness, self.complexity)
 
 
 def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
@@ -309,4 +315,5 @@ def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
         ("phases", str(phase_key), "limits") if "limits" in override else ("limits",),
         tuple(AnalysisEntry.of("fairness", e) for e in section("fairness", [])),
         tuple(AnalysisEntry.of("robustness", e) for e in section("robustness", [])),
+        tuple(AnalysisEntry.of("complexity", e) for e in section("complexity", [])),
     )

@@ -35,6 +35,10 @@ class WrapRecord:
     :param perturbations: an ingestion program's declared input perturbations
         (``PerturbationPlan.to_json()``, :mod:`aibench_plugins.data.perturbations`), which it re-runs
         the original command on; ``None`` when none are declared.
+    :param complexity: an ingestion program's complexity plan (``ComplexityPlan.to_json()``,
+        :mod:`aibench_plugins.complexity.plan`), which the runtime gives the original command's
+        process (``AIBENCH_COMPLEXITY_PLAN``, with its deadline set when it starts); ``None`` when no
+        complexity meter runs in the prediction step.
     """
 
     role: Literal["scoring", "ingestion"]
@@ -50,6 +54,7 @@ class WrapRecord:
     vendored: Sequence[Mapping[str, str]] = field(default_factory=list)
     time_limit_s: int = 600
     perturbations: Mapping[str, Any] | None = None
+    complexity: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -144,6 +144,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
     from .stages import PLUGIN_LOG, apply_retention, conclude, own_file, plugin_output, record_report, record_stop, \
         stop_message, write_report
 
+    from .complexity import prediction_meters
     from .images import bundle_image
     from .perturbed import rerun_for_session
 
@@ -171,10 +172,17 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
                 log.write(b"--- output while loading the plugins ---\n" + run.loading.text().encode())
             try:
                 with _terminate_as_exit():
+                    checks = session.before_scoring if session is not None else None
+                    meters = prediction_meters(session, bundle, phase, work, run.limits.limits.time_limit_s)
+                    extra: dict[str, Any] = {} if meters is None else {
+                        "before_run": meters.before_run(checks), "ingestion_env": meters.ingestion_env(),
+                        "after_prediction": meters.after_prediction}
                     result = run_submission(bundle, submission, runner, work, worker=worker, phase=phase, task=task,
-                                            before_run=session.before_scoring if session is not None else None,
+                                            **({"before_run": checks} | extra),
                                             limits=run.limits.limits, hide=(ledger.path.parent / "runs",),
                                             unpack_limits=unpack_limits(bundle))
+                    if meters is not None:
+                        result.warnings += meters.warnings
                     rerun_for_session(session, result, bundle, submission, runner, work, worker=worker, phase=phase,
                                       task=task, limits=run.limits.limits, hide=(ledger.path.parent / "runs",),
                                       unpack_limits=unpack_limits(bundle))

@@ -1,5 +1,6 @@
 """Running the original command of a wrapped program as the worker would have run it:
-same argv, working directory, environment and standard streams; signals the worker
+same argv, working directory, environment (an ingestion program's gets the complexity plan and
+the runtime's lib more, :mod:`.ingest`) and standard streams; signals the worker
 sends (``docker stop``: SIGTERM) are passed on to it, and it gets SIGTERM too when the
 runtime itself ends without passing one on (killed with SIGKILL: Linux ``PR_SET_PDEATHSIG``)."""
 
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,14 +41,15 @@ class ChildResult:
 class Original:
     """The original command, started at construction; :meth:`wait` runs it to its end."""
 
-    def __init__(self, command: Sequence[str]) -> None:
+    def __init__(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> None:
         self._started = time.monotonic()
         self._failed: ChildResult | None = None
         self._previous: dict[int, Any] = {}
         try:
             runtime = os.getpid()
             self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                list(command), preexec_fn=lambda: die_with_parent(runtime, signal.SIGTERM))
+                list(command), env=dict(env) if env is not None else None,
+                preexec_fn=lambda: die_with_parent(runtime, signal.SIGTERM))
         except OSError as error:
             self._process = None
             code = 126 if isinstance(error, PermissionError) else 127
@@ -76,9 +78,10 @@ class Original:
         return ChildResult(code, elapsed, peak_kib / 1024, "" if status >= 0 else f"ended by signal {-status}")
 
 
-def run_original(command: Sequence[str]) -> ChildResult:
-    """Run ``command`` to its end; see :class:`ChildResult`."""
-    return Original(command).wait()
+def run_original(command: Sequence[str], env: Mapping[str, str] | None = None) -> ChildResult:
+    """Run ``command`` to its end (with ``env`` as its whole environment when given, else this
+    process's); see :class:`ChildResult`."""
+    return Original(command, env).wait()
 
 
 def say(message: str) -> None:

@@ -4,7 +4,9 @@ ingestion program's ``run.py ingest OUTPUT -- COMMAND`` is :mod:`.ingest`).
 Scoring, in order:
 
 0. the wrapped ingestion's measurements are taken out of ``input/res`` (:mod:`.measurements`),
-   so that the original command sees the participant's files as it would unwrapped;
+   and so are the complexity meters' (``.aibench_complexity.json``,
+   :mod:`aibench_plugins.complexity.file`, for the session's ``complexity_file``), so that the
+   original command sees the participant's files as it would unwrapped;
 1. the manifest's submission checks run on the predictions (``input/res`` without the
    worker's ``metadata``, a :class:`~aibench_plugins.data.views.FolderView` read by the rules
    ``aibench run`` reads an upload by); an ``error`` problem refuses the submission: the
@@ -88,6 +90,7 @@ class _Scoring:
         self.measurements: list[dict[str, Any]] = []
         self.ingestion = IngestionFile([])
         self.perturbed_runs: dict[str, Path] = {}  # the prediction step re-run on perturbed inputs
+        self.complexity_file: Any = None  # what the prediction step's complexity meters measured
         self.wrapped: dict[str, Any] = {
             "original_command": self.record.original_commands[-1],
             "runtime": {"aibench_version": self.record.aibench_version, "python": platform.python_version(),
@@ -115,6 +118,7 @@ class _Scoring:
         evaluation = Evaluation()
         self._take_ingestion_measurements()  # before the original starts: it must not see the file
         self._take_perturbed_runs()  # nor the re-runs' folder
+        self._take_complexity_file()  # nor the complexity meters' measurements
         beside = usable_cores() > 1
         # Without checks to pass first, the original starts at once and the plugins load beside it.
         original = Original(self.command) if beside and not self._declares_checks() else None
@@ -172,6 +176,21 @@ class _Scoring:
         if note:
             say(note)
 
+    def _take_complexity_file(self) -> None:
+        """The complexity meters' measurements of the prediction step, taken out of ``input/res``
+        (:mod:`aibench_plugins.complexity.file`), for the session."""
+        from ..complexity.file import take_complexity_file
+
+        try:
+            self.complexity_file, note = take_complexity_file(self.inputs / "res", self.record.manifest_sha256)
+        except Exception as error:  # noqa: BLE001 - the measurements never change the outcome
+            note = f"the complexity measurements could not be taken: {type(error).__name__}: {error}"
+        if note:
+            say(note)
+        if self.complexity_file is not None:
+            self.wrapped["complexity_file"] = {"entries": [e.key for e in self.complexity_file.entries],
+                                               "kept": self.complexity_file.kept}
+
     def _load_plugins(self, evaluation: Any) -> EvaluationSession | None:
         """The evaluation session of the manifest and its plugins; ``None`` (recorded in
         ``evaluation``) when they cannot load."""
@@ -203,6 +222,7 @@ class _Scoring:
         platforms = ("v1", "codabench") if self.record.bundle_platform == "v1" else ("codabench", "ai4mediabench")
         session = EvaluationSession(manifest, host, self.record.manifest_phase, platforms=platforms)  # records the plugins that failed
         session.perturbed_runs = dict(self.perturbed_runs)
+        session.complexity_file = self.complexity_file
         self.concepts = manifest.concepts
         return session
 
@@ -212,7 +232,8 @@ class _Scoring:
 
         try:
             with _predictions_view(self.inputs / "res", worker_metadata=self._prediction_step_ran(),
-                                   measurements=self.ingestion.ours) as view:
+                                   measurements=self.ingestion.ours,
+                                   complexity=self.complexity_file is not None) as view:
                 session.before_scoring(view, self.inputs / "ref")
         except Exception as error:  # noqa: BLE001 - no fork left (pids limit), an unreadable folder: recorded
             required = any(e.required for e in session.plan.checks)
@@ -398,16 +419,20 @@ def _score(home: Path, inputs: Path, output: Path, command: list[str]) -> int:
     return _Scoring(home, inputs, output, command).run()
 
 
-def _predictions_view(predictions: Path, *, worker_metadata: bool = True, measurements: bool = False) -> FolderView:
+def _predictions_view(predictions: Path, *, worker_metadata: bool = True, measurements: bool = False,
+                      complexity: bool = False) -> FolderView:
     """``input/res`` as the participant's files (a :class:`~aibench_plugins.data.views.FolderView`:
     links the readers follow only into ``input/res``, as ``aibench run`` reads a submission),
-    without the wrapped ingestion's measurements file when it is still there (``measurements``)
-    and, when a prediction step ran (``worker_metadata``), without the ``metadata`` the worker
+    without the wrapped ingestion's measurements file when it is still there (``measurements``),
+    nor the complexity meters' (``complexity``), and, when a prediction step ran (``worker_metadata``), without the ``metadata`` the worker
     wrote after it. Without a prediction step (a v1 scoring-only phase) a ``metadata`` there is
     the participant's own, and is checked as ``aibench run`` checks it."""
     from ..data.views import FolderView  # not at start-up: the original may start before anything loads
 
-    hidden = (["metadata"] if worker_metadata else []) + ([MEASUREMENTS_FILE] if measurements else [])
+    from ..complexity.file import COMPLEXITY_FILE
+
+    hidden = (["metadata"] if worker_metadata else []) + ([MEASUREMENTS_FILE] if measurements else []) \
+        + ([COMPLEXITY_FILE] if complexity else [])
     return FolderView(predictions, hidden=hidden)
 
 

@@ -25,6 +25,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from ..core.errors import VendorError
+from ..runtime.lib import COMPILED as _COMPILED, LEFT_OUT as _LEFT_OUT, absolute_module as _absolute, \
+    compile_lib as _compile, ingestion_closure, refuse_compiled as _refuse_compiled, \
+    runtime_imports as _runtime_imports, vendor_ingestion, zip_lib
+
+__all__ = ["HOST_ONLY_ROOMS", "PROVIDED_BY_IMAGE", "RUNTIME_PACKAGES", "RUNTIME_ROOMS", "RUNTIME_TOP", "Edge",
+           "Vendored", "ingestion_closure", "vendor", "vendor_ingestion", "zip_lib"]
 
 if TYPE_CHECKING:
     from .image import TargetImage
@@ -36,14 +42,12 @@ RUNTIME_PACKAGES = {"codalab_worker_compat": "codalab-worker-compat", "pluggy": 
 #: The rooms of aibench_plugins the wrapped runtime needs, and nothing else (an allow-list: a new
 #: room, a Ray or Kubernetes executor say, is never copied into a bundle unless named here).
 #: tests/wrap/test_vendor.py checks that this is exactly what the runtime imports.
-RUNTIME_ROOMS = ("core", "components", "manifest", "data", "evaluation", "runtime", "default_plugins", "stats",
-                 "schemas")
+RUNTIME_ROOMS = ("core", "components", "manifest", "data", "complexity", "evaluation", "runtime", "default_plugins",
+                 "stats", "schemas")
 #: The files at the package's top that the rooms need (the lazy public face and the version).
 RUNTIME_TOP = ("__init__.py", "_version.py", "py.typed")
 #: Host-only rooms: never vendored (run/, wrap/, executors/, testing/, cli/, leaderboard/, __main__.py).
 HOST_ONLY_ROOMS = ("run", "wrap", "executors", "testing", "cli", "leaderboard")
-_LEFT_OUT = shutil.ignore_patterns("__pycache__", "*.pyc")
-_COMPILED = (".so", ".pyd", ".dylib", ".dll")
 #: Files of a distribution's .dist-info that are not shipped in a wrapped bundle.
 _NOT_SHIPPED = frozenset({"direct_url.json"})
 
@@ -103,47 +107,6 @@ def vendor(lib: Path, plugin_distributions: Sequence[str], image: TargetImage | 
     return Vendored(copied, edges, plugins)
 
 
-def vendor_ingestion(lib: Path, image: TargetImage | None = None, *, perturbations: bool = False) -> None:
-    """Copy into ``lib`` what a wrapped ingestion program's runtime imports, and nothing else:
-    :data:`aibench_plugins.runtime.ingest.MODULES`, standard library only (the prediction step is
-    on every submission's critical path: a worker unpacks and Python imports these few files in
-    milliseconds, where the scoring runtime's ``lib`` is hundreds); with ``perturbations`` (the
-    manifest declares input perturbations), :data:`~aibench_plugins.runtime.ingest.PERTURBATION_MODULES` too."""
-    from ..runtime.ingest import MODULES, PERTURBATION_MODULES
-
-    source = Path(__file__).resolve().parents[1]
-    for name in (*MODULES, *(PERTURBATION_MODULES if perturbations else ())):
-        (lib / "aibench_plugins" / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / name, lib / "aibench_plugins" / name)
-    if image is not None and image.python and Version(image.python).release[:2] == sys.version_info[:2]:
-        _compile(lib)
-
-
-def _compile(lib: Path) -> None:
-    """Byte-compile ``lib`` for this Python (the image's minor version): Python imports a wrapped
-    program's ``lib.zip`` with zipimport, which never writes bytecode, so without them every run
-    compiles every module again (0.3 s of CPU per scoring step measured, docs/wrap.md). Legacy
-    layout (``x.pyc`` beside ``x.py``), the only one zipimport reads; unchecked hash-based pycs
-    (PEP 552): a zip keeps mtimes only to 2 s, and source and bytecode are written together,
-    once, by ``aibench wrap``."""
-    import compileall
-    import py_compile
-
-    compileall.compile_dir(str(lib), quiet=2, legacy=True, workers=1,
-                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-
-
-def zip_lib(lib: Path, target: Path) -> None:
-    """``lib`` as one zip, ``target`` (``_aibench/lib.zip``), which ``run.py`` puts on ``sys.path``:
-    a worker unpacks a fresh copy of each program for every submission, and one member unpacks
-    in no time where the ~500 files of ``lib/`` took 0.1 to 0.15 s (docs/wrap.md)."""
-    import zipfile
-
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in lib.rglob("*") if p.is_file()):
-            archive.write(path, path.relative_to(lib).as_posix())
-
-
 def _copy_runtime_rooms(lib: Path) -> str:
     """Copy exactly :data:`RUNTIME_ROOMS` and :data:`RUNTIME_TOP` of aibench_plugins; refused when a
     vendored module imports a host-only room (the import would fail on the worker)."""
@@ -168,29 +131,6 @@ def _copy_runtime_rooms(lib: Path) -> str:
                                   "be vendored into a wrapped bundle (aibench_plugins.wrap.vendor.RUNTIME_ROOMS)")
     _refuse_compiled("aibench-plugins", (p for p in target.rglob("*") if p.is_file()))
     return importlib.metadata.version("aibench-plugins")
-
-
-def _runtime_imports(tree: Any) -> list[Any]:
-    """The import statements of a module that run (not those under ``if TYPE_CHECKING:``)."""
-    import ast
-
-    found, pending = [], list(ast.iter_child_nodes(tree))
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
-            pending += node.orelse
-            continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            found.append(node)
-        pending += ast.iter_child_nodes(node)
-    return found
-
-
-def _absolute(package: str, node: Any) -> str:
-    if not node.level:
-        return str(node.module or "")
-    base = package.split(".")[: len(package.split(".")) - node.level + 1]
-    return ".".join([*base, *([node.module] if node.module else [])])
 
 
 def _copy_distribution(name: str, lib: Path) -> str:
@@ -229,11 +169,3 @@ def _requirements(name: str, environment: dict[str, str]) -> list[Requirement]:
         if requirement.marker is None or requirement.marker.evaluate(environment):
             needed.append(requirement)
     return needed
-
-
-def _refuse_compiled(name: str, paths: Iterable[Path]) -> None:
-    compiled = sorted(str(p) for p in paths if p.name.endswith(_COMPILED))
-    if compiled:
-        raise VendorError(f"{name} contains compiled code ({', '.join(compiled[:3])}): a wrapped bundle carries "
-                          "pure-Python code only, because the platform's image cannot install anything. Use a "
-                          "pure-Python plugin, or run the bundle with 'aibench run' in an image that has it")

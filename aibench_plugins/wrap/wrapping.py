@@ -20,6 +20,7 @@ score. The result is checked: it must load in codalab_worker_compat and pass val
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import zipfile
@@ -122,7 +123,7 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
                "then wrap again" for r in host.failed()]
     if reasons:
         raise WrapRefused(reasons)
-    plans = _plan_programs(bundle, manifest, measure_ingestion)
+    plans = _plan_programs(bundle, manifest, measure_ingestion, host)
     columns = _plan_columns(bundle, manifest, host)
     target = target_image(bundle.platform, bundle.spec, image=image, provides=image_provides, python=image_python)
     report = WrapReport(str(source), str(output), bundle.platform, columns=columns,
@@ -152,13 +153,13 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
         report.vendored, report.warnings = vendored.to_json(), report.warnings + fit.warnings
         report.image = {**target.to_json(), "checked": fit.checked}
         ingestion_lib = Path(scratch) / "lib-ingestion"
-        vendor_ingestion(ingestion_lib, target, perturbations=any(p.perturbations for p in plans))
+        _vendor_ingestion(ingestion_lib, target, plans)
         manifest_bytes = bundle.read_bytes(sibling(bundle.spec_name, MANIFEST_NAME))
         base = PurePosixPath(bundle.spec_name).parent
         for plan in plans:
             record = WrapRecord(plan.role, bundle.platform, [], __version__, manifest.sha256, plan.manifest_phase,
                                 plan.predicts, plan.phases, _original_columns(bundle), _required(manifest),
-                                report.vendored, plan.time_limit_s, plan.perturbations)
+                                report.vendored, plan.time_limit_s, plan.perturbations, plan.complexity)
             report.programs.append(_wrap_program(tree / base / plan.path, plan, record,
                                                  lib if plan.role == "scoring" else ingestion_lib, manifest_bytes,
                                                  bundle.platform))
@@ -180,9 +181,13 @@ class _Plan:
     time_limit_s: int
     #: an ingestion program's declared input perturbations (``PerturbationPlan.to_json()``)
     perturbations: dict[str, Any] | None = None
+    #: an ingestion program's complexity plan (``ComplexityPlan.to_json()``), when meters run in its step
+    complexity: dict[str, Any] | None = None
+    #: the manifest phase keys of the phases it serves whose complexity meters measure in its step
+    measured_phases: list[str | None] = field(default_factory=list)
 
 
-def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> list[_Plan]:
+def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool, host: Any = None) -> list[_Plan]:
     """Each scoring program (and ingestion program) the phases use, once, with the phases it
     serves; refused when phases sharing a program need different plugin settings."""
     plans: dict[tuple[str, Role], _Plan] = {}
@@ -193,6 +198,7 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
         effective = manifest.plan(key).settings()
         predicts = not (bundle.platform == "v1" and phase.scoring_only)
         perturbations = _perturbations(manifest, key, reasons)
+        measured = _measures_in_prediction(manifest, host, key)
         for programs in phase.tasks or (phase.programs,):
             wanted: list[tuple[str, Role]] = [(programs["scoring_program"], "scoring")] \
                 if programs.get("scoring_program") else []
@@ -201,6 +207,10 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
                 wanted.append((ingestion, "ingestion"))
             elif perturbations is not None:
                 reasons.append(_no_rerun(phase, ingestion, measure_ingestion, predicts))
+            elif measured and not measure_ingestion and ingestion:
+                reasons.append(f"phase {phase.number} declares complexity meters that measure in the prediction step "
+                               "(inside the ingestion program), but ingestion programs are not wrapped (aibench wrap "
+                               "--no-measure). Organiser: wrap without --no-measure, or remove the entries")
             for path, role in wanted:
                 if not bundle.exists(path):
                     reasons.append(f"phase {phase.number}: {role} program {path!r} is not in the bundle (a dataset "
@@ -218,11 +228,23 @@ def _plan_programs(bundle: Any, manifest: Manifest, measure_ingestion: bool) -> 
                                        "in aibench.json; give each phase its own copy of the ingestion program in "
                                        "competition.yaml, or the same perturbations")
                     plan.perturbations = perturbations
+                    if measured:
+                        plan.measured_phases.append(key)
                 if role == "scoring" and settings.setdefault(path, effective) != effective:
                     reasons.append(f"scoring program {path!r} serves phases with different plugin settings in "
                                    f"aibench.json 'phases' ({', '.join(str(p['number']) for p in plan.phases)}); "
                                    "its runtime cannot tell the phases apart: give each phase its own copy of the "
                                    "scoring program in competition.yaml, or the same settings")
+    for plan in plans.values():
+        if plan.role != "ingestion" or not plan.measured_phases:
+            continue
+        found = [_complexity(manifest, host, k, plan.time_limit_s) for k in dict.fromkeys(plan.measured_phases)]
+        entries = {json.dumps(f["entries"], sort_keys=True) if f is not None else "" for f in found}
+        if len(plan.measured_phases) != len(plan.phases) or len(entries) > 1:
+            reasons.append(f"ingestion program {plan.path!r} serves phases with different complexity meters in "
+                           "aibench.json; give each phase its own copy of the ingestion program in competition.yaml, "
+                           "or the same complexity entries")
+        plan.complexity = found[0]
     if reasons:
         raise WrapRefused(reasons)
     if not any(p.role == "scoring" for p in plans.values()):
@@ -243,6 +265,34 @@ def _perturbations(manifest: Manifest, key: str | None, reasons: list[str]) -> d
         reasons.append(str(error))
         return None
     return found.to_json() if found is not None else None
+
+
+def _measures_in_prediction(manifest: Manifest, host: Any, key: str | None) -> bool:
+    """Whether a complexity meter of the phase measures in the prediction step."""
+    return host is not None and _complexity(manifest, host, key, 600) is not None
+
+
+def _complexity(manifest: Manifest, host: Any, key: str | None, time_limit_s: float) -> dict[str, Any] | None:
+    """The phase's complexity plan, as recorded in an ingestion program's ``wrap.json``."""
+    from ..evaluation.complexity_plan import complexity_plan
+
+    found = complexity_plan(manifest, host, key, time_limit_s)
+    return found.to_json() if found is not None else None
+
+
+def _vendor_ingestion(lib: Path, target: TargetImage, plans: list[_Plan]) -> None:
+    """The ingestion programs' lib: with the complexity meters' modules when one of them measures."""
+    from ..complexity.plan import ComplexityPlan
+    from ..core.errors import VendorError
+    from ..evaluation.complexity_plan import meter_modules
+
+    measured = [ComplexityPlan.from_json(p.complexity) for p in plans if p.complexity is not None]
+    meters = list(dict.fromkeys(m for plan in measured for m in meter_modules(plan))) if measured else None
+    uses = sorted({e.use for plan in measured for e in plan.prediction_entries})
+    try:
+        vendor_ingestion(lib, target, perturbations=any(p.perturbations for p in plans), meters=meters, uses=uses)
+    except VendorError as error:
+        raise WrapRefused([str(error)]) from None
 
 
 def _no_rerun(phase: Any, ingestion: str | None, measure_ingestion: bool, predicts: bool) -> str:

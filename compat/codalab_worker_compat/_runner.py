@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -104,7 +104,9 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
                    limits: ResourceLimits = ResourceLimits(),
                    before_run: Callable[[Path, Path | None], str | None] | None = None,
                    hide: Sequence[Path] = (),
-                   unpack_limits: UnpackLimits = DEFAULT_LIMITS) -> RunResult:
+                   unpack_limits: UnpackLimits = DEFAULT_LIMITS,
+                   ingestion_env: Mapping[str, str] | None = None,
+                   after_prediction: Callable[[Path], None] | None = None) -> RunResult:
     """Run ``submission`` (a zip or a folder) through a phase of ``bundle`` in ``work_dir``.
 
     A v2 phase with several tasks runs each task as its own child submission on
@@ -120,6 +122,13 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
     of ``work_dir`` and the bundle, which are always hidden (``ProcessSpec.hidden``). An executor
     with a ``trust_warning(isolation)`` method (the local one) has its text added to the warnings
     whenever participant code ran.
+
+    ``ingestion_env``: environment variables added to the ingestion program's processes in the
+    prediction step (no platform has this; aibench gives its complexity plan this way), each value
+    with the worker's variables substituted as in a command (``$ingestion_program``, ``$output``);
+    a ``PYTHONPATH`` given is put before the one the worker sets (v1). ``after_prediction(output)``
+    is called with the prediction step's output folder once that step ended, before the scoring
+    step receives it as ``input/res`` (aibench takes its own files out there).
 
     Never raises for a failing submission or program: the failure is in the result,
     worded as the platform words it. Raises :class:`BundleError` when the bundle itself
@@ -143,7 +152,8 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
         if refusal:
             return result.fail(refusal)
     hidden = frozenset(Path(os.path.abspath(p)) for p in (work_dir, bundle.path, *hide))
-    run = _Run(bundle, chosen, rules, executor, work_dir, parts, limits, limit, result, hidden)
+    run = _Run(bundle, chosen, rules, executor, work_dir, parts, limits, limit, result, hidden,
+               dict(ingestion_env or {}), after_prediction)
     try:
         run.execute()
     except UnsafeEntry as error:
@@ -204,19 +214,24 @@ class _Run:
 
     def __init__(self, bundle: Bundle, phase: Phase, rules: WorkerRules, executor: Executor, work: Path,
                  parts: _Parts, limits: ResourceLimits, limit: int, result: RunResult,
-                 hidden: frozenset[Path] = frozenset()) -> None:
+                 hidden: frozenset[Path] = frozenset(), ingestion_env: Mapping[str, str] | None = None,
+                 after_prediction: Callable[[Path], None] | None = None) -> None:
         self.bundle, self.phase, self.rules, self.executor = bundle, phase, rules, executor
         self.work, self.parts, self.limits, self.result = work, parts, limits, result
         self.limit, self.hidden = limit, hidden
         self._v1_parts: dict[Step, dict[str, Path]] = {}
         self.v2 = rules.app_paths
         self.env = {"PYTHONUNBUFFERED": "1"} | ({"http_proxy": "", "https_proxy": ""} if self.v2 else {})
+        self.ingestion_env = dict(ingestion_env or {})
+        self.after_prediction = after_prediction
 
     def execute(self) -> None:
         if self.rules.always_predicts or not self.phase.scoring_only:
             predictions = self._prediction_step()
             if predictions is None:
                 return
+            if self.after_prediction is not None:
+                self.after_prediction(predictions)
         else:
             predictions = self.parts.submission
             self.result.rules_applied.append("v1 scoring-only phase: no prediction step; input/res is the "
@@ -390,9 +405,18 @@ class _Run:
             if hidden and self.parts.reference_data is not None:
                 self.result.warnings.append(v1_hidden_warning(self.phase))
             mounts, cwd, env = self._layout(kind, step, v1_hidden=hidden)
+            if kind == "ingestion" and step.step == "prediction" and self.ingestion_env:
+                env = self._with_ingestion_env(env, table)
             specs.append(ProcessSpec(name, tuple(argv), cwd, stdout, stderr, mounts, env, self._limits(),
                                      self._read_only(mounts), self.hidden))
         return specs
+
+    def _with_ingestion_env(self, env: dict[str, str], table: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """``env`` with the caller's ``ingestion_env`` (values substituted; a ``PYTHONPATH`` first)."""
+        added = {name: substitute(value, table) for name, value in self.ingestion_env.items()}
+        if "PYTHONPATH" in added and env.get("PYTHONPATH"):
+            added["PYTHONPATH"] = f"{added['PYTHONPATH']}:{env['PYTHONPATH']}"
+        return env | added
 
     def _variables(self, role: Literal["program", "ingestion"], step: Step) -> list[tuple[str, str]]:
         if self.v2:

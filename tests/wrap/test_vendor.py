@@ -103,3 +103,70 @@ def test_a_wrapped_ingestion_runs_on_the_standard_library_alone(tmp_path: Path) 
                                                   for m in ("aibench_plugins/" + f for f in MODULES)}
     record = json.loads((output / MEASUREMENTS_FILE).read_text())
     assert record["manifest_sha256"] == "a" * 64 and record["exit_code"] == 0 and record["wall_time_s"] >= 0
+
+
+def test_the_complexity_modules_are_exactly_what_measure_imports_beyond_the_ingestion() -> None:
+    from aibench_plugins.runtime.ingest import COMPLEXITY_MODULES, MODULES
+
+    graph = grimp.build_graph("aibench_plugins", exclude_type_checking_imports=True)
+    todo, seen = {"aibench_plugins.complexity.measure", "aibench_plugins.complexity"}, set()
+    while todo:  # what it imports, and what each package's __init__ imports when it is imported
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo |= graph.find_upstream_modules(module)
+            parts = module.split(".")
+            todo |= {".".join(parts[:depth]) for depth in range(1, len(parts))}
+    files = {"/".join(m.split(".")[1:]) + ("/__init__.py" if graph.find_children(m) else ".py")
+             for m in seen if m != "aibench_plugins"}
+    assert files - set(MODULES) == set(COMPLEXITY_MODULES)
+
+
+def test_the_ingestion_lib_with_meters_runs_measure_on_the_standard_library_alone(tmp_path: Path) -> None:
+    """With complexity meters, the ingestion's lib holds the complexity room, what the meters'
+    modules import (a third-party meter module, pluggy for its hook marker) and no more: the
+    original command, run with no site-packages (``-S``), imports aibench_plugins.complexity from
+    the lib, measures with the test plugin's meter, and imports nothing of aibench beyond the lib."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from aibench_plugins.complexity.file import COMPLEXITY_FILE
+    from aibench_plugins.complexity.plan import ComplexityPlan, PlanEntry
+    from aibench_plugins.manifest.wraprecord import WrapRecord
+    from aibench_plugins.runtime import BOOTSTRAP
+    from aibench_plugins.runtime.ingest import COMPLEXITY_MODULES, MODULES
+
+    home = tmp_path / "_aibench"
+    vendor.vendor_ingestion(home / "lib", meters=["acme_meters"], uses=["acme.calls"])
+    shipped = {str(p.relative_to(home / "lib")) for p in (home / "lib").rglob("*.py")}
+    ours = {s.removeprefix("aibench_plugins/") for s in shipped if s.startswith("aibench_plugins/")}
+    assert set(MODULES) | set(COMPLEXITY_MODULES) <= ours
+    assert "acme_meters.py" in shipped and any(s.startswith("pluggy/") for s in shipped)
+    assert not {s.split("/")[0] for s in ours} & {"run", "wrap", "cli", "executors", "leaderboard", "evaluation",
+                                                  "data", "stats"}
+    assert not ours & {"manifest/loading.py", "runtime/main.py"}
+    vendor.zip_lib(home / "lib", home / "lib.zip")
+    shutil.rmtree(home / "lib")
+    assert "acme_meters.py" in zipfile.ZipFile(home / "lib.zip").namelist()
+    shutil.copyfile(BOOTSTRAP, home / "run.py")
+    plan = ComplexityPlan("a" * 64, (PlanEntry("calls", "acme.calls", "acme_meters:Calls"),), 20, 30)
+    WrapRecord("ingestion", "v2", ["python3 ingestion.py"], "0", "a" * 64, time_limit_s=30,
+               complexity=plan.to_json()).write(home)
+    output = tmp_path / "output"
+    output.mkdir()
+    probe = ("import sys; from aibench_plugins.complexity import measure; measure(len, ['ab', 'c'], sys.argv[1]); "
+             "open(sys.argv[2], 'w').write(' '.join(sorted(m for m in sys.modules if m.startswith('aibench_plugins') "
+             "or m.split('.')[0] in {'acme_meters', 'pluggy', 'yaml', 'numpy', 'torch'})))")
+    result = subprocess.run([sys.executable, "-S", str(home / "run.py"), "ingest", str(output), "--",
+                             sys.executable, "-S", "-c", probe, str(output), str(tmp_path / "child.txt")],
+                            capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    imported = set((tmp_path / "child.txt").read_text().split())
+    assert "acme_meters" in imported and not imported & {"yaml", "numpy", "torch"}, imported
+    document = json.loads((output / COMPLEXITY_FILE).read_text())
+    (entry,) = document["entries"]
+    assert entry["error"] is None and {m["name"]: m["value"] for m in entry["result"]["measurements"]}["calls"] == 2
+    assert document["manifest_sha256"] == "a" * 64
