@@ -53,6 +53,7 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "aibench.fairness": "aibench_plugins.default_plugins.fairness",
     "aibench.twins": "aibench_plugins.default_plugins.perturbed_copies",
     "aibench.input_perturbations": "aibench_plugins.default_plugins.input_perturbations",
+    "aibench.complexity": "aibench_plugins.default_plugins.complexity",
     "aibench.executors": "aibench_plugins.executors.builtin",
 }
 """Built-in plugin id -> module. Built-ins are plugins like any other."""

@@ -333,9 +333,11 @@ class KindSpec:
         while nothing runs what the manifest section names. A manifest section whose kind has
         no stage is refused ("not implemented yet"), never accepted and skipped. (Executors
         are registered and chosen with ``aibench run --executor``; the manifest's
-        ``executor`` section has no runner yet, nor has ``complexity``.) Fairness and robustness
-        checkers run ``after scoring``, after the metrics, on what the metrics read
-        (:mod:`aibench_plugins.evaluation.analyses`).
+        ``executor`` section has no runner yet.) Fairness and robustness checkers run ``after
+        scoring``, after the metrics, on what the metrics read
+        (:mod:`aibench_plugins.evaluation.analyses`); complexity meters run ``after scoring`` on
+        what the prediction step measured (:mod:`aibench_plugins.complexity`) and what the host
+        measured of the steps.
     """
 
     kind: Kind
@@ -357,7 +359,7 @@ def _rows() -> dict[Kind, KindSpec]:
         KindSpec(Kind.ROBUSTNESS, "aibench_register_robustness_checkers", "robustness checkers", AnalysisInfo,
                  "robustness", "analysis", "after scoring"),
         KindSpec(Kind.COMPLEXITY, "aibench_register_complexity_meters", "complexity meters", ComplexityInfo,
-                 "complexity", "analysis"),
+                 "complexity", "meter", "after scoring"),
         KindSpec(Kind.EXECUTOR, "aibench_register_executors", "executors", ExecutorInfo, "executor", "executor"),
         KindSpec(Kind.REPORTER, "aibench_register_reporters", "reporters", ComponentInfo, None, None, "report"),
     )}

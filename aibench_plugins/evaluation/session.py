@@ -38,6 +38,7 @@ from .results import TRACEBACK_LIMIT_BYTES, PluginColumn, PluginFailure, cap_tra
 from .score_fields import SCORE_FIELDS, unstorable
 
 if TYPE_CHECKING:
+    from ..complexity.file import ComplexityFile
     from ..core.host import PluginHost
     from ..components.analysis import Flag
     from ..manifest.loading import Manifest
@@ -119,6 +120,11 @@ class EvaluationSession:
     inputs perturbed that way; empty by default) is what the analyses get as
     ``AnalysisContext.perturbed_runs``: whoever re-runs the prediction step fills it before
     :meth:`after_scoring`.
+
+    ``complexity_file`` is what the prediction step's complexity meters measured
+    (:class:`~aibench_plugins.complexity.file.ComplexityFile`, ``None``: nothing, or a file that is
+    not ours): whoever ran the prediction step takes it out of its output and sets it before
+    :meth:`after_scoring` (``aibench run``, the wrapped runtime).
     """
 
     def __init__(self, manifest: Manifest, host: PluginHost, phase_key: str | None = None, *,
@@ -127,6 +133,7 @@ class EvaluationSession:
         self.platforms: Sequence[str] = tuple(platforms)
         self.result = Evaluation()
         self.perturbed_runs: dict[str, Path] = {}
+        self.complexity_file: ComplexityFile | None = None
         self._tables: dict[tuple[Path, Path], _Tables] = {}
         full = manifest.plan(phase_key)
         self.required_plugins = frozenset(full.required_plugins)
@@ -236,7 +243,7 @@ class EvaluationSession:
 
     def _run(self, stage: Stage, submission: Path, reference: Path | None) -> None:
         for row in KINDS.values():
-            if row.stage == stage:
+            if row.stage == stage and row.kind in RUNNERS:
                 RUNNERS[row.kind](self, submission, reference)
 
 
