@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from ..manifest.plan import PhasePlan
     from .session import EvaluationSession, _Tables
 
-__all__ = ["AnalysisRecord", "Summarised", "analysis_column", "entry_outcome", "failed_columns", "metric_data", "metric_sorts", "planned_analysis_columns",
+__all__ = ["AnalysisRecord", "Summarised", "analysis_column", "entry_outcome", "failed_columns", "publishable_table", "metric_data", "metric_sorts", "planned_analysis_columns",
            "publishable", "read_predictions", "run_analyses", "threshold_flags"]
 
 #: the longest note kept (characters), and the most notes and tables rows kept per analysis
@@ -238,6 +238,12 @@ def _table(table: Mapping[str, Any], small: Any) -> tuple[dict[str, Any], int]:
             continue
         rows.append([_cell(c) for c in cells])
     return {"title": _text(table.get("title") or ""), "columns": columns, "rows": rows}, cut
+
+
+def publishable_table(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A table of a result as the report holds it (``title``, ``columns``, ``rows``), cells
+    sanitised and bounded: what :func:`publishable` does to a table, with no row dropped."""
+    return _table(table, lambda n: False)[0]
 
 
 def _cell(value: Any) -> Any:
