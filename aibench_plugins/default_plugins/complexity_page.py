@@ -66,7 +66,8 @@ def _entry(entry: Mapping[str, Any]) -> str:
         trust = m.get("trust") or TRUST.get(who, "")
         tool = " ".join(str(t) for t in (m.get("tool"), m.get("tool_version")) if t)
         mark = '<strong class="flagged" title="flagged: see the status">⚠ flagged</strong> ' if flagged else ""
-        rows.append(f'<tr{" class=\"flagged\"" if flagged else ""}><td><code>{_e(m.get("name"))}</code></td>'
+        row_class = ' class="flagged"' if flagged else ""
+        rows.append(f'<tr{row_class}><td><code>{_e(m.get("name"))}</code></td>'
                     f'<td class="num">{mark}{_e(_value(m))}</td><td>{_e(m.get("unit"))}</td>'
                     f'<td class="num">{_e(_fmt(m.get("reference")))}</td><td>{_e(status)}{_e(reason)}</td>'
                     f"<td>{_e(tool or 'n/a')}</td><td>{_e(who)}: {_e(trust)}</td></tr>")
