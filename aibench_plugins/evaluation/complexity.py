@@ -97,7 +97,7 @@ def prediction_side_from_json(data: Mapping[str, Any]) -> PredictionSide:
         entries.append(FileEntry(item["key"], str(item.get("use")),
                                  ComplexityResult.from_json(result) if isinstance(result, Mapping) else None,
                                  str(item["error"]) if item.get("error") is not None else None,
-                                 float(elapsed) if _finite(elapsed) is not None else 0.0))
+                                 _finite(elapsed) or 0.0))
     hardware = data.get("hardware")
     return PredictionSide(Hardware.from_json(hardware) if isinstance(hardware, Mapping) else None, tuple(entries))
 

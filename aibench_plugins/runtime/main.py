@@ -263,7 +263,7 @@ class _Scoring:
                 evaluation.columns += found[0]
                 evaluation.failures += found[1]
                 evaluation.analyses += found[2]
-                evaluation.complexity = found[3] if len(found) > 3 else evaluation.complexity
+                evaluation.complexity = found[3]
             elif budget < wait and str(metrics.error).startswith("the metrics did not finish"):
                 failed(f"the metrics were stopped to stay within {within}")
             else:

@@ -192,8 +192,7 @@ def test_every_problem_at_once_in_document_order(iris_bundle: Path) -> None:
     assert [p.line for p in found] == sorted(p.line for p in found)
 
 
-UNIMPLEMENTED = {  # fairness and robustness run since issue 12 (tests/evaluation/test_analyses.py)
-    "complexity": [{"use": "acme.params"}],
+UNIMPLEMENTED = {  # fairness and robustness run since issue 12, complexity since issue 13
     "executor": {"use": "docker"},
 }
 
