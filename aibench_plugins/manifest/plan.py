@@ -354,7 +354,8 @@ class PhasePlan:
         """Whether a failure of some plugin of this phase fails the submission."""
         return bool(self.required_plugins) or any(m.required for m in self.metrics) or any(
             c.required for c in self.checks) or any(a.required or any(t.action == "fail" for t in a.thresholds)
-                                                    for a in self.analyses)
+                                                    for a in (*self.analyses, *self.complexity)) or any(
+            e.required for e in self.efficiency)
 
     def without(self, missing: set[str]) -> PhasePlan:
         """The plan without the entries whose component is in ``missing`` (a plugin that did not load)."""
