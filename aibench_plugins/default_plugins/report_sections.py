@@ -47,4 +47,7 @@ def _fmt(value: Any, precision: Any) -> str:
 
 @hookimpl
 def aibench_register_reporters(register: Register) -> None:
+    from .complexity_page import ComplexitySection
+
     register(SplitOverview())
+    register(ComplexitySection())

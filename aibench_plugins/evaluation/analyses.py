@@ -33,7 +33,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._version import __version__
 from ..components.analysis import AnalysisContext, AnalysisResult, Flag, GroupStat, MetricData, Summary
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from ..manifest.plan import PhasePlan
     from .session import EvaluationSession, _Tables
 
-__all__ = ["AnalysisRecord", "analysis_column", "metric_data", "metric_sorts", "planned_analysis_columns",
+__all__ = ["AnalysisRecord", "Summarised", "analysis_column", "entry_outcome", "failed_columns", "publishable_table", "metric_data", "metric_sorts", "planned_analysis_columns",
            "publishable", "read_predictions", "run_analyses", "threshold_flags"]
 
 #: the longest note kept (characters), and the most notes and tables rows kept per analysis
@@ -126,7 +126,7 @@ def _run_entry(session: EvaluationSession, kind: Kind, entry: AnalysisEntry, tab
         evaluation.failures.append(PluginFailure(info.id, kind.value, registration.plugin,
                                                  f"the {kind.value} checker failed: {error}", required, entry.key,
                                                  outcome.traceback))
-        evaluation.columns += [_column(entry, column, info, registration, None, session) for column in entry.columns]
+        evaluation.columns += failed_columns(session, entry, registration)
         return
     assert isinstance(result, AnalysisResult)
     try:
@@ -135,22 +135,51 @@ def _run_entry(session: EvaluationSession, kind: Kind, entry: AnalysisEntry, tab
         evaluation.failures.append(PluginFailure(info.id, kind.value, registration.plugin,
                                                  f"the {kind.value} checker failed: its result cannot be read "
                                                  f"({type(error).__name__})", required, entry.key))
-        evaluation.columns += [_column(entry, column, info, registration, None, session) for column in entry.columns]
+        evaluation.columns += failed_columns(session, entry, registration)
         return
-    record = replace(record, flags=threshold_flags(entry, record))
+    record = replace(record, flags=entry_outcome(session, kind.value, entry, registration, record, required))
+    evaluation.analyses.append(record)
+
+
+class Summarised(Protocol):
+    """What gives an entry's summaries: an :class:`AnalysisRecord`, or a complexity meter's record
+    (:mod:`.complexity`), whose measurements are summaries."""
+
+    @property
+    def component(self) -> str: ...
+
+    def summary(self, name: str) -> Summary | None: ...
+
+
+def entry_outcome(session: EvaluationSession, kind: str, entry: AnalysisEntry, registration: Registration,
+                  record: Summarised, required: bool) -> tuple[Flag, ...]:
+    """What an entry that gave its summaries (``record``) gives the session, the same for every kind
+    whose entries name summaries (fairness, robustness, complexity): its ``columns`` (into
+    ``session.result.columns``; a column whose summary is missing, has no value or cannot be stored
+    is a failure of that column alone), a failure for each threshold it cannot check, and the flags
+    of the thresholds crossed (returned, for the record)."""
+    evaluation = session.result
+    component = registration.component.info.id
+    flags = threshold_flags(entry, record)
     for threshold in entry.thresholds:
         summary = record.summary(threshold.summary)
         if summary is None or summary.value is None:
             evaluation.failures.append(PluginFailure(
-                info.id, kind.value, registration.plugin,
-                f"threshold on {threshold.summary!r} not checked: {info.id} gave no value for it", required, entry.key))
-    evaluation.analyses.append(record)
+                component, kind, registration.plugin,
+                f"threshold on {threshold.summary!r} not checked: {component} gave no value for it", required,
+                entry.key))
     for column in entry.columns:
         value, why = _column_value(record, column, session)
         if why is not None:
-            evaluation.failures.append(PluginFailure(info.id, kind.value, registration.plugin, why, required,
-                                                     column.key))
-        evaluation.columns.append(_column(entry, column, info, registration, value, session))
+            evaluation.failures.append(PluginFailure(component, kind, registration.plugin, why, required, column.key))
+        evaluation.columns.append(_column(entry, column, registration.component.info, registration, value, session))
+    return flags
+
+
+def failed_columns(session: EvaluationSession, entry: AnalysisEntry, registration: Registration) -> list[PluginColumn]:
+    """The entry's columns without values: an entry that failed still declares them."""
+    info = registration.component.info
+    return [_column(entry, column, info, registration, None, session) for column in entry.columns]
 
 
 def _invalid(result: Any) -> str | None:
@@ -211,6 +240,12 @@ def _table(table: Mapping[str, Any], small: Any) -> tuple[dict[str, Any], int]:
     return {"title": _text(table.get("title") or ""), "columns": columns, "rows": rows}, cut
 
 
+def publishable_table(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A table of a result as the report holds it (``title``, ``columns``, ``rows``), cells
+    sanitised and bounded: what :func:`publishable` does to a table, with no row dropped."""
+    return _table(table, lambda n: False)[0]
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
@@ -238,7 +273,7 @@ def _text(value: Any, limit: int = MAX_CELL_CHARS) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def threshold_flags(entry: AnalysisEntry, record: AnalysisRecord) -> tuple[Flag, ...]:
+def threshold_flags(entry: AnalysisEntry, record: Summarised) -> tuple[Flag, ...]:
     """A :class:`Flag` for each of the entry's thresholds its summary crosses (a summary
     without a value crosses nothing; the runner records that as a failure)."""
     flags = []
@@ -259,7 +294,7 @@ def _flag_message(entry: AnalysisEntry, threshold: Threshold, value: float) -> s
             f"set (a '{threshold.action}' threshold): {outcome}")
 
 
-def _column_value(record: AnalysisRecord, column: AnalysisColumn, session: EvaluationSession
+def _column_value(record: Summarised, column: AnalysisColumn, session: EvaluationSession
                   ) -> tuple[float | None, str | None]:
     """A column's value, or ``None`` and why it failed (no such summary, no value, not storable)."""
     summary = record.summary(column.summary)

@@ -79,7 +79,10 @@ def render_detailed_results(report: Mapping[str, Any], *, sections: Sequence[Sec
     problems = _unique(report.get("check_problems") or [])
     refused = _refused(report, problems)
     analyses = [a for a in report.get("analyses") or [] if isinstance(a, Mapping)]
-    flags = _flags(analyses)
+    complexity = report.get("complexity")
+    metered = [e for e in (complexity.get("entries") or [] if isinstance(complexity, Mapping) else [])
+               if isinstance(e, Mapping)]
+    flags = _flags([*analyses, *metered])
     parts: list[tuple[str, str, str, bool]] = [flags] if flags else []  # (id, title, body html, failed)
     parts += [("problems", "Submission check problems", _problems(problems), True)] if refused else [
         ("scores", "Scores", _original_scores(report.get("columns") or []), False),

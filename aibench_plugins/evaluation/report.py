@@ -3,7 +3,8 @@
 
 ``aibench run`` writes it to ``<run folder>/report.json`` and embeds it under ``report`` in
 ``aibench run --json``; a wrapped bundle's runtime writes it to ``output/aibench/report.json``.
-The plugin part (``plugin_columns``, ``plugin_failures``, ``check_problems``, ``analyses``) is the
+The plugin part (``plugin_columns``, ``plugin_failures``, ``check_problems``, ``analyses``,
+``complexity``) is the
 evaluation session's result, identical on both paths for the same submission; what only one
 path knows goes under ``run`` (the host: run id, executor, steps) or ``wrapped`` (the worker:
 the original command, the runtime, the merge into the scores file). Reporters and the
@@ -36,7 +37,7 @@ def report_document(*, producer: Producer, status: str, message: str, platform: 
                     run: Mapping[str, Any] | None = None, wrapped: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The report document of one submission (the schema's shape; see the module docstring)."""
     plugins = evaluation.to_json() if evaluation is not None else {
-        "plugin_columns": [], "plugin_failures": [], "check_problems": [], "analyses": []}
+        "plugin_columns": [], "plugin_failures": [], "check_problems": [], "analyses": [], "complexity": None}
     document: dict[str, Any] = {
         "report_version": REPORT_VERSION, "producer": producer, "status": status, "message": message,
         "platform": platform, "phase": {"number": phase.get("number"), "name": phase.get("name")},

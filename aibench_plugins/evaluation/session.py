@@ -41,8 +41,10 @@ if TYPE_CHECKING:
     from ..complexity.file import ComplexityFile
     from ..core.host import PluginHost
     from ..components.analysis import Flag
+    from ..components.complexity import Measurement
     from ..manifest.loading import Manifest
     from .analyses import AnalysisRecord
+    from .complexity import ComplexityReport
     from .problems import Misnamed
 
 __all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "RUNNERS", "TRACEBACK_LIMIT_BYTES", "Evaluation", "EvaluationSession",
@@ -52,12 +54,15 @@ __all__ = ["DEFAULT_PLUGIN_TIME_LIMIT_S", "RUNNERS", "TRACEBACK_LIMIT_BYTES", "E
 @dataclass
 class Evaluation:
     """Everything the manifest's plugins produced for one submission. ``analyses``: what each
-    fairness and robustness entry that ran gave, after the privacy filter (:mod:`.analyses`)."""
+    fairness and robustness entry that ran gave, after the privacy filter (:mod:`.analyses`).
+    ``complexity``: what the complexity entries and efficiency items gave (:mod:`.complexity`),
+    ``None`` when the phase has none."""
 
     columns: list[PluginColumn] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
     problems: list[SubmissionProblem] = field(default_factory=list)
     analyses: list[AnalysisRecord] = field(default_factory=list)
+    complexity: ComplexityReport | None = None
 
     @property
     def refused(self) -> bool:
@@ -70,8 +75,10 @@ class Evaluation:
 
     @property
     def flags(self) -> list[Flag]:
-        """Every threshold crossed, of every analysis, in order (``flag`` and ``fail``)."""
-        return [flag for record in self.analyses for flag in record.flags]
+        """Every threshold crossed, of every analysis then every complexity entry, in order (``flag``
+        and ``fail``)."""
+        return [flag for record in self.analyses for flag in record.flags] + (
+            self.complexity.flags if self.complexity is not None else [])
 
     @property
     def failed_thresholds(self) -> list[Flag]:
@@ -91,11 +98,12 @@ class Evaluation:
 
     def to_json(self) -> dict[str, Any]:
         """The plugin part of the report document (``plugin_columns``, ``plugin_failures``,
-        ``check_problems``, ``analyses``)."""
+        ``check_problems``, ``analyses``, ``complexity``)."""
         return {"plugin_columns": [c.to_json() for c in self.columns],
                 "plugin_failures": [f.to_json() for f in self.failures],
                 "check_problems": [p.to_json() for p in self.problems],
-                "analyses": [a.to_json() for a in self.analyses]}
+                "analyses": [a.to_json() for a in self.analyses],
+                "complexity": self.complexity.to_json() if self.complexity is not None else None}
 
 
 
@@ -125,6 +133,12 @@ class EvaluationSession:
     (:class:`~aibench_plugins.complexity.file.ComplexityFile`, ``None``: nothing, or a file that is
     not ours): whoever ran the prediction step takes it out of its output and sets it before
     :meth:`after_scoring` (``aibench run``, the wrapped runtime).
+
+    ``step_measurements`` are the host's measurements of the steps (the executor's, the worker's
+    ``metadata``): what the scoring-side complexity meters read (``MeterContext.step_measurements``).
+    ``prediction_step_ran``: whether a prediction step ran (``False``: a result submission, whose
+    prediction-side meters have nothing to measure; ``None``: not known). Both are set by whoever
+    ran the steps, before :meth:`after_scoring`.
     """
 
     def __init__(self, manifest: Manifest, host: PluginHost, phase_key: str | None = None, *,
@@ -135,6 +149,8 @@ class EvaluationSession:
         self.perturbed_runs: dict[str, Path] = {}
         self.complexity_file: ComplexityFile | None = None
         self._tables: dict[tuple[Path, Path], _Tables] = {}
+        self.step_measurements: list[Measurement] = []
+        self.prediction_step_ran: bool | None = None
         full = manifest.plan(phase_key)
         self.required_plugins = frozenset(full.required_plugins)
         named = {request.id for request in manifest.plugin_requests}
@@ -142,7 +158,8 @@ class EvaluationSession:
         self.result.failures += [PluginFailure(r.id, "plugin", r.id, r.reason or r.status,
                                                r.required or r.id in self.required_plugins, None, r.traceback)
                                  for r in not_loaded]
-        entries: list[CheckEntry | MetricEntry | AnalysisEntry] = [*full.checks, *full.metrics, *full.analyses]
+        entries: list[CheckEntry | MetricEntry | AnalysisEntry] = [*full.checks, *full.metrics, *full.analyses,
+                                                                    *full.complexity]
         missing = {e.use for e in entries if e.use not in host.registry(_kind_of(e))}
         for entry in entries:
             if entry.use in missing and entry.use not in host.registry(_kind_of(entry)):
@@ -222,8 +239,11 @@ class EvaluationSession:
         registry = self.host.registry(Kind.METRIC)
         if any(self.is_required(m.required, registry.get(m.use).plugin) for m in self.plan.metrics):
             return True
+        if any(e.required for e in self.plan.efficiency):
+            return True
         return any(self.is_required(a.required, self.host.registry(_kind_of(a)).get(a.use).plugin)
-                   or any(t.action == "fail" for t in a.thresholds) for a in self.plan.analyses)
+                   or any(t.action == "fail" for t in a.thresholds) for a in (*self.plan.analyses,
+                                                                               *self.plan.complexity))
 
     @property
     def runs_after_scoring(self) -> bool:
@@ -238,7 +258,8 @@ class EvaluationSession:
     def metrics_time_limit_s(self) -> float:
         """How long all the metrics and analyses may take: each metric column's and each analysis'
         plugin time limit, plus reading time."""
-        calls = sum(len(m.column_keys) for m in self.plan.metrics) + len(self.plan.analyses)
+        calls = sum(len(m.column_keys) for m in self.plan.metrics) + len(self.plan.analyses) + len(
+            self.plan.complexity)
         return calls * self.plan.plugin_time_limit_s + 600
 
     def _run(self, stage: Stage, submission: Path, reference: Path | None) -> None:
@@ -249,12 +270,12 @@ class EvaluationSession:
 
 def _entries(plan: PhasePlan, kind: Kind) -> Sequence[Any]:
     return {Kind.METRIC: plan.metrics, Kind.CHECK: plan.checks, Kind.FAIRNESS: plan.fairness,
-            Kind.ROBUSTNESS: plan.robustness}.get(kind, ())
+            Kind.ROBUSTNESS: plan.robustness, Kind.COMPLEXITY: (*plan.complexity, *plan.efficiency)}.get(kind, ())
 
 
 def _kind_of(entry: CheckEntry | MetricEntry | AnalysisEntry) -> Kind:
     if isinstance(entry, AnalysisEntry):
-        return Kind.FAIRNESS if entry.kind == "fairness" else Kind.ROBUSTNESS
+        return {"fairness": Kind.FAIRNESS, "robustness": Kind.ROBUSTNESS}.get(entry.kind, Kind.COMPLEXITY)
     return Kind.METRIC if isinstance(entry, MetricEntry) else Kind.CHECK
 
 
@@ -444,6 +465,12 @@ def _storable(outcome: Outcome, output: str, platforms: Sequence[str]) -> Outcom
     return outcome if why is None else Outcome(False, error=f"{output} is {value:.12g}, which {why}")
 
 
+def _run_complexity(session: EvaluationSession, predictions: Path, reference: Path | None) -> None:
+    from .complexity import run_complexity
+
+    run_complexity(session, predictions, reference)
+
+
 #: The runner of each kind the evaluation session runs (the kinds of KINDS whose stage is
 #: ``before scoring`` or ``after scoring``); a kind's issue adds its runner here.
 def _analyses_of(kind: Kind) -> Callable[[EvaluationSession, Path, Path | None], None]:
@@ -461,6 +488,7 @@ RUNNERS: Mapping[Kind, Callable[[EvaluationSession, Path, Path | None], None]] =
     Kind.METRIC: _run_metrics,
     Kind.FAIRNESS: _analyses_of(Kind.FAIRNESS),
     Kind.ROBUSTNESS: _analyses_of(Kind.ROBUSTNESS),
+    Kind.COMPLEXITY: _run_complexity,
 }
 
 
@@ -527,11 +555,13 @@ def _column(entry: MetricEntry, info: Any, split: str, value: float | None,
 def planned_columns(manifest: Manifest, host: PluginHost, phase_key: str | None = None) -> list[PluginColumn]:
     """The columns the phase's metrics and analyses give, without values: what a leaderboard must declare."""
     from .analyses import planned_analysis_columns
+    from .complexity import planned_complexity_columns
 
     plan = manifest.plan(phase_key)
     components = {entry.use: host.registry(Kind.METRIC).get(entry.use).component for entry in plan.metrics}
     return [_column(entry, components[entry.use].info, split, None, None, component_description(components[entry.use]))
-            for entry in plan.metrics for split in entry.splits] + planned_analysis_columns(plan, host)
+            for entry in plan.metrics for split in entry.splits] + planned_analysis_columns(plan, host) \
+        + planned_complexity_columns(plan, host)
 
 
 def failure_summary(failures: Sequence[PluginFailure]) -> str:

@@ -16,6 +16,7 @@ from .complexity import complexity_problems
 from .plan import PhasePlan, column_key, default_splits, plan
 from ..core.problems import Problem, did_you_mean, pointer
 from .schema import manifest_problems, params_problems
+from .efficiency import efficiency_problems
 
 if TYPE_CHECKING:
     from codalab_worker_compat import Bundle, UnpackLimits
@@ -206,6 +207,7 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
         metrics = scope.get("metrics")
         if isinstance(metrics, list):
             _column_problems(metrics, f"{base}/metrics", original_columns, host, add, is_broken, default_splits(doc))
+    efficiency_problems(doc, host, original_columns, add, is_broken)
     analysis_problems(doc, host, original_columns, add, is_broken)
     complexity_problems(manifest, host, bundle, add, is_broken)
     problems += _data_problems(doc, positions, file, host, broken)

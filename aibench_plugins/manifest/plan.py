@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_MIN_GROUP_SIZE", "DEFAULT_PLUGIN_TIME_LIMIT_S", "AnalysisColumn", "AnalysisEntry", "CheckEntry",
-           "MetricEntry", "PhasePlan", "TableDecl", "Threshold", "column_key", "default_splits"]
+__all__ = ["DEFAULT_MIN_GROUP_SIZE", "DEFAULT_PLUGIN_TIME_LIMIT_S", "EFFICIENCY_FORMULAS", "AnalysisColumn",
+           "AnalysisEntry", "CheckEntry", "EfficiencyEntry", "EfficiencyTerm", "MetricEntry", "PhasePlan", "TableDecl", "Threshold", "column_key", "default_splits"]
 
 DEFAULT_PLUGIN_TIME_LIMIT_S = 60.0
 #: the ``min_group_size`` of an analysis whose component needs groups, when its entry gives none
@@ -226,6 +226,82 @@ class AnalysisEntry:
                    tuple(Threshold.of(t) for t in entry.get("thresholds", ())), dict(entry.get("params", {})))
 
 
+#: the efficiency formulas: computed on the scoring side (``weighted_ratios``, ``ntire``) or
+#: across runs by the leaderboard (``pareto_rank``)
+EFFICIENCY_FORMULAS = ("weighted_ratios", "ntire", "pareto_rank")
+
+
+@dataclass(frozen=True)
+class EfficiencyTerm:
+    """One term of an efficiency score: the measurement ``measurement`` (``<complexity entry
+    key>.<measurement name>``) weighted by ``weight``."""
+
+    measurement: str
+    weight: float = 1.0
+
+    @property
+    def entry(self) -> str:
+        """The complexity entry's key."""
+        return self.measurement.partition(".")[0]
+
+    @property
+    def name(self) -> str:
+        """The measurement's name within its entry (``time.ratio``, ``params``)."""
+        return self.measurement.partition(".")[2]
+
+
+@dataclass(frozen=True)
+class EfficiencyEntry:
+    """One item of ``efficiency``: a score the organiser declares from the complexity
+    measurements, as the leaderboard column ``key``.
+
+    ``weighted_ratios``: the sum of ``weight x ratio`` over the terms; ``ntire``: the sum of
+    ``weight x exp(2 x ratio)`` (NTIRE ESR 2025); a term's ratio is its measurement divided by the
+    reference's, or the value itself when its unit is ``ratio``. ``pareto_rank``: the rank of the
+    submission's ``score`` (a column key) against its ``cost`` (``<entry>.<measurement>``) among the
+    leaderboard's runs, computed by the leaderboard, not the scoring step."""
+
+    key: str
+    label: str
+    formula: Literal["weighted_ratios", "ntire", "pareto_rank"]
+    terms: tuple[EfficiencyTerm, ...] = ()
+    score: str | None = None
+    cost: str | None = None
+    precision: int = DEFAULT_ANALYSIS_PRECISION
+    sorting: Literal["asc", "desc"] | None = None
+    hidden: bool = False
+    required: bool = False
+
+    @property
+    def title(self) -> str:
+        """The column title (36 characters at most, as Codabench allows)."""
+        return self.label[:36]
+
+    @property
+    def by_leaderboard(self) -> bool:
+        """Whether the leaderboard computes it across runs (``pareto_rank``), not the scoring step."""
+        return self.formula == "pareto_rank"
+
+    @property
+    def sort(self) -> Literal["asc", "desc"]:
+        """Its column's sort: the item's ``sorting``, else ``asc`` (a lower cost, a better rank)."""
+        return self.sorting or "asc"
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any]) -> EfficiencyEntry:
+        formula = item.get("formula")
+        sorting = item.get("sorting")
+        return cls(str(item["key"]), str(item.get("label", item["key"])),
+                   formula if formula in ("weighted_ratios", "ntire", "pareto_rank") else "weighted_ratios",
+                   tuple(EfficiencyTerm(str(t["measurement"]), float(t.get("weight", 1.0)))
+                         for t in item.get("terms", ())),
+                   str(item["score"]) if item.get("score") is not None else None,
+                   str(item["cost"]) if item.get("cost") is not None else None,
+                   int(item.get("precision", DEFAULT_ANALYSIS_PRECISION)),
+                   sorting if sorting in ("asc", "desc") else None, bool(item.get("hidden", False)),
+                   bool(item.get("required", False)))
+
+
 @dataclass(frozen=True)
 class PhasePlan:
     """What the manifest asks for one phase (``phase_key``: the ``phases`` key applied, or ``None``)."""
@@ -245,6 +321,8 @@ class PhasePlan:
     #: the ``complexity`` entries (kind ``complexity``): the meters, run in the prediction step or on
     #: the scoring side as each meter's info says (``runs_in``)
     complexity: tuple[AnalysisEntry, ...] = ()
+    #: the ``efficiency`` items: scores the organiser declares from the complexity measurements
+    efficiency: tuple[EfficiencyEntry, ...] = ()
 
     @property
     def analyses(self) -> tuple[AnalysisEntry, ...]:
@@ -276,7 +354,8 @@ class PhasePlan:
         """Whether a failure of some plugin of this phase fails the submission."""
         return bool(self.required_plugins) or any(m.required for m in self.metrics) or any(
             c.required for c in self.checks) or any(a.required or any(t.action == "fail" for t in a.thresholds)
-                                                    for a in self.analyses)
+                                                    for a in (*self.analyses, *self.complexity)) or any(
+            e.required for e in self.efficiency)
 
     def without(self, missing: set[str]) -> PhasePlan:
         """The plan without the entries whose component is in ``missing`` (a plugin that did not load)."""
@@ -285,12 +364,12 @@ class PhasePlan:
                          self.concepts, self.limits, self.required_plugins, self.limits_at,
                          tuple(a for a in self.fairness if a.use not in missing),
                          tuple(a for a in self.robustness if a.use not in missing),
-                         tuple(a for a in self.complexity if a.use not in missing))
+                         tuple(a for a in self.complexity if a.use not in missing), self.efficiency)
 
     def settings(self) -> tuple[Any, ...]:
         """What a scoring program's runtime must know of the phase (phases sharing a program must agree)."""
         return (self.metrics, self.checks, tuple(sorted((k, repr(v)) for k, v in self.limits.items())),
-                self.fairness, self.robustness, self.complexity)
+                self.fairness, self.robustness, self.complexity, self.efficiency)
 
 
 def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
@@ -316,4 +395,5 @@ def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
         tuple(AnalysisEntry.of("fairness", e) for e in section("fairness", [])),
         tuple(AnalysisEntry.of("robustness", e) for e in section("robustness", [])),
         tuple(AnalysisEntry.of("complexity", e) for e in section("complexity", [])),
+        tuple(EfficiencyEntry.of(e) for e in section("efficiency", [])),
     )

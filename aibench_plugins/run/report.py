@@ -63,6 +63,13 @@ class RunReport:
         return [Measurement(f"{p.name} wall time", round(p.elapsed_s, 3), "s", "executor", s.step).to_json()
                 for s in self.result.steps for p in s.processes]
 
+    def step_measurements(self) -> list[Any]:
+        """:meth:`measurements` as :class:`~aibench_plugins.components.complexity.Measurement` s: what
+        the scoring-side complexity meters read (``EvaluationSession.step_measurements``)."""
+        from ..components.complexity import Measurement
+
+        return [Measurement.from_json(m) for m in self.measurements()]
+
     def document(self) -> dict[str, Any]:
         """The report document (``report.json``, ``schemas/aibench-report.schema.json``): the same
         shape the wrapped runtime writes, with what only the host knows under ``run``."""
@@ -93,6 +100,8 @@ class RunReport:
             "plugin_failures": [f.to_json() for f in self.evaluation.failures] if self.evaluation else [],
             "check_problems": [p.to_json() for p in self.evaluation.problems] if self.evaluation else [],
             "analyses": [a.to_json() for a in self.evaluation.analyses] if self.evaluation else [],
+            "complexity": self.evaluation.complexity.to_json() if self.evaluation and self.evaluation.complexity
+            else None,
             "manifest_sha256": self.manifest_sha256,
             "scores_file": result.scores.file if result.scores is not None else None,
             "steps": [{"step": s.step, "output_dir": str(s.output_dir),

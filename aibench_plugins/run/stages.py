@@ -105,6 +105,10 @@ def conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[
     if session is not None and result.status == "finished" and result.scoring_input:
         def metrics() -> bool:
             assert session is not None
+            # what the scoring-side complexity meters read: the executor's measurements of the steps
+            steps = RunReport(run_id, result, [], work, "none")
+            session.step_measurements = steps.step_measurements()
+            session.prediction_step_ran = any(s.step == "prediction" for s in result.steps)
             evaluate_metrics(session, result.scoring_input / "res", result.scoring_input / "ref")
             if session.failure():
                 result.fail(str(session.failure()))

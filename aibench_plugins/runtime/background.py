@@ -21,7 +21,8 @@ from ..core.isolate import plugin_log
 from ..core.lifetime import die_with_parent
 from .child import FORWARDED
 
-Result = tuple[list[Any], list[Any], list[Any]]  # (PluginColumn list, PluginFailure list, AnalysisRecord list)
+#: (PluginColumn list, PluginFailure list, AnalysisRecord list, ComplexityReport or None)
+Result = tuple[list[Any], list[Any], list[Any], Any]
 
 
 def usable_cores() -> int:
@@ -54,7 +55,7 @@ def _read(path: str) -> str:
 
 
 class Metrics:
-    """``compute()`` (returning columns, failures and analyses) run in a forked process, started now.
+    """``compute()`` (returning columns, failures, analyses and the complexity report) run in a forked process, started now.
 
     ``result(timeout_s)`` waits for it; ``None`` with ``error`` set when it failed, crashed or
     ran out of time (then it is killed). ``cancel()`` kills it. Never leaves the process behind:

@@ -284,6 +284,7 @@ class _Scoring:
                 evaluation.columns += found[0]
                 evaluation.failures += found[1]
                 evaluation.analyses += found[2]
+                evaluation.complexity = found[3]
             elif budget < wait and str(metrics.error).startswith("the metrics did not finish"):
                 failed(f"the metrics were stopped to stay within {within}")
             else:
@@ -301,10 +302,17 @@ class _Scoring:
         if session is None or _missing_modules(("numpy", "pandas")) or evaluation.failed_required:
             return None
         before = len(session.result.columns), len(session.result.failures), len(session.result.analyses)
+        # what the scoring-side complexity meters read: the worker's and the ingestion's measurements
+        # of the prediction step, known before the original scorer ends
+        session.step_measurements = [*read_prediction_measurements(self.inputs / "res",
+                                                                   trust_worker_metadata=self.record.predicts),
+                                     *self.ingestion.measurements]
+        session.prediction_step_ran = self._prediction_step_ran()
 
-        def compute() -> tuple[list[Any], list[Any], list[Any]]:
+        def compute() -> tuple[list[Any], list[Any], list[Any], Any]:
             found = session.after_scoring(self.inputs / "res", self.inputs / "ref")
-            return found.columns[before[0]:], found.failures[before[1]:], found.analyses[before[2]:]
+            return (found.columns[before[0]:], found.failures[before[1]:], found.analyses[before[2]:],
+                    found.complexity)
 
         try:
             return Metrics(compute, self._report_file(METRICS_LOG))
