@@ -174,7 +174,7 @@ def count_macs(model: Any, example: Any, backend: Backend = "aten") -> tuple[int
         raise InvalidValueError(f"backend must be one of {', '.join(BACKENDS)} (ptflops' backends), got {backend!r}")
     _torch_module(model)
     tool_version = ptflops_version()
-    from ptflops import get_model_complexity_info
+    from ptflops import get_model_complexity_info  # type: ignore[import-untyped,unused-ignore]
 
     captured = io.StringIO()
     with _counting(model, example) as prepared:

@@ -134,7 +134,7 @@ def _gpu(proc: Path) -> tuple[str | None, str | None, str | None]:
 
 
 def _nvml() -> tuple[str | None, str | None, str | None]:
-    import pynvml  # nvidia-ml-py; absent on most CPU machines
+    import pynvml  # type: ignore[import-not-found,unused-ignore]  # nvidia-ml-py; absent on most CPU machines
 
     pynvml.nvmlInit()
     try:
