@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "hardware": ("hardware",),
@@ -22,6 +22,15 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted(_MODULE_OF)
+
+if TYPE_CHECKING:
+    from .counting import (BACKENDS as BACKENDS, DEFAULT_TOLERANCE as DEFAULT_TOLERANCE,
+                           PTFLOPS_MISSING as PTFLOPS_MISSING, CountCheck as CountCheck, CountingError as CountingError,
+                           ParameterCount as ParameterCount, count_flops as count_flops, count_macs as count_macs,
+                           count_parameters as count_parameters, cross_check as cross_check,
+                           ptflops_version as ptflops_version)
+    from .hardware import hardware as hardware
+    from .memory import MemoryPeak as MemoryPeak, PeakMemory as PeakMemory
 
 
 def __getattr__(name: str) -> Any:

@@ -158,9 +158,13 @@ def ptflops_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("ptflops")
-    except PackageNotFoundError:
+        import ptflops  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+    except ImportError:
         raise CountingError("ptflops", PTFLOPS_MISSING) from None
+    try:
+        return version("ptflops")
+    except PackageNotFoundError:  # importable but not installed as a distribution (a vendored copy)
+        return str(getattr(ptflops, "__version__", "unknown"))
 
 
 def count_macs(model: Any, example: Any, backend: Backend = "aten") -> tuple[int, str]:
@@ -221,7 +225,7 @@ def _sdpa_cpu_flop(query_shape: Any, key_shape: Any, value_shape: Any, *args: An
     batch = math.prod(query_shape[:-2])
     length_q, dim = query_shape[-2], query_shape[-1]
     length_k, dim_v = key_shape[-2], value_shape[-1]
-    return 2 * batch * length_q * length_k * dim + 2 * batch * length_q * length_k * dim_v
+    return int(2 * batch * length_q * length_k * dim + 2 * batch * length_q * length_k * dim_v)
 
 
 def _native_mha_flop(query_shape: Any, key_shape: Any, value_shape: Any, embed_dim: int, num_head: int,
@@ -234,7 +238,7 @@ def _native_mha_flop(query_shape: Any, key_shape: Any, value_shape: Any, embed_d
     e = embed_dim
     projections = length_q * e * e + 2 * length_k * e * e + length_q * e * e
     attention = 2 * length_q * length_k * e
-    return 2 * batch * (projections + attention)
+    return int(2 * batch * (projections + attention))
 
 
 def _torch() -> Any:
