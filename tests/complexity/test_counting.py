@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("ptflops")
 
-from torch import nn  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -36,7 +36,7 @@ class SmallCNN(nn.Module):
             nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2))
         self.head = nn.Linear(16 * 7 * 7, 10, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return self.head(self.body(x).flatten(1))
 
 
@@ -51,11 +51,11 @@ class Attention(nn.Module):
         self.sdpa = sdpa
         self.q, self.k, self.v, self.o = (nn.Linear(WIDTH, WIDTH, bias=False) for _ in range(4))
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+    def _heads(self, x: Tensor) -> Tensor:
         b, n, e = x.shape
         return x.view(b, n, HEADS, e // HEADS).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))
         if self.sdpa:
             a = F.scaled_dot_product_attention(q, k, v)
@@ -72,7 +72,7 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.attention = nn.MultiheadAttention(WIDTH, HEADS, batch_first=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return self.attention(x, x, x, need_weights=False)[0]
 
 
@@ -81,7 +81,7 @@ def _seeded() -> None:
     torch.manual_seed(0)
 
 
-def tokens() -> torch.Tensor:
+def tokens() -> Tensor:
     return torch.randn(1, SEQ, WIDTH)
 
 
@@ -184,7 +184,7 @@ def test_the_model_is_left_as_it_was() -> None:
     before = [(m.training, sorted(vars(m)), len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()]
     x = torch.randn(1, 1, 28, 28)
     for backend in ("aten", "pytorch"):
-        count_macs(model, x, backend)  # type: ignore[arg-type]
+        count_macs(model, x, backend)
     count_flops(model, x)
     after = [(m.training, sorted(vars(m)), len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()]
     assert after == before
@@ -196,7 +196,7 @@ def test_mapping_example_is_passed_as_keywords() -> None:
             super().__init__()
             self.a, self.b = nn.Linear(8, 4, bias=False), nn.Linear(6, 4, bias=False)
 
-        def forward(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        def forward(self, left: Tensor, right: Tensor) -> Tensor:
             return self.a(left) + self.b(right)
 
     example = {"left": torch.randn(1, 8), "right": torch.randn(1, 6)}

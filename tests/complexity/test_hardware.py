@@ -65,7 +65,7 @@ def test_driver_from_proc_when_nvml_is_absent(tmp_path: Path) -> None:
 
 def _nvml_present() -> bool:
     try:
-        import pynvml  # noqa: F401
+        import pynvml  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except ImportError:
         return False
     return True

@@ -25,7 +25,7 @@ def workload(name: str, model: Any) -> Workload:
     return Workload(name, predict, [torch.randn(1, 16)], model=model)
 
 
-def net(width: int) -> nn.Module:
+def net(width: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(16, width), nn.ReLU(), nn.Linear(width, 4))
 
 
