@@ -59,7 +59,6 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -158,7 +157,7 @@ def ptflops_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        import ptflops  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+        import ptflops  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise CountingError("ptflops", PTFLOPS_MISSING) from None
     try:

@@ -107,3 +107,20 @@ def test_block_window() -> None:
     assert rss is not None and cuda is not None
     assert rss.status == "measured" and rss.value is not None and rss.value - rss.details["rss_start_mib"] >= 36
     assert cuda.status == "unavailable"
+
+
+def test_a_callable_workload_does_not_import_torch() -> None:
+    """torch costs a few hundred MiB resident: a meter measuring a plain callable must not load it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from aibench_plugins import MeterContext, Workload\n"
+            "from aibench_plugins.complexity import hardware\n"
+            "from aibench_plugins.default_plugins.complexity import macs, memory, params\n"
+            "context = MeterContext(Workload('submission', lambda q: q, [1]), None, hardware())\n"
+            "for meter in (memory.MemoryMeter(), params.ParamsMeter(), macs.MacsMeter()):\n"
+            "    meter.measure(context)\n"
+            "print('torch' in sys.modules, 'ptflops' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
