@@ -181,11 +181,15 @@ def count_macs(model: Any, example: Any, backend: Backend = "aten") -> tuple[int
 
     captured = io.StringIO()
     with _counting(model, example) as prepared:
-        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            # ptflops prints a failure (and its traceback) and returns None: both are captured
-            macs, _params = get_model_complexity_info(
-                model, (1,), print_per_layer_stat=False, as_strings=False, input_constructor=lambda _res: prepared,
-                ost=captured, backend=backend)
+        try:
+            with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+                # ptflops prints a failure (and its traceback) and returns None: both are captured
+                macs, _params = get_model_complexity_info(
+                    model, (1,), print_per_layer_stat=False, as_strings=False,
+                    input_constructor=lambda _res: prepared, ost=captured, backend=backend)
+        except Exception as error:  # raised outside ptflops' own guard: the same failure, said the same way
+            raise CountingError("ptflops", f"{backend} backend failed on the model: {type(error).__name__}: "
+                                           f"{error}") from error
     if macs is None:
         lines = [line for line in captured.getvalue().splitlines() if line.strip()]
         raise CountingError("ptflops", f"{backend} backend failed on the model: {lines[-1] if lines else 'no message'}")

@@ -262,3 +262,10 @@ def test_cross_check_of_zero_counts_agrees() -> None:
     assert check.relative_difference == 0.0 and not check.flagged
     assert check.details() == {"ptflops_macs": 0, "ptflops_backend": "aten", "flop_counter_flops": 0,
                                "relative_difference": 0.0, "tolerance": 0.05}
+
+
+def test_a_model_without_parameters_counts_zero_and_agrees() -> None:
+    model, x = nn.Sequential(nn.ReLU(), nn.Softmax(dim=-1)), torch.randn(1, 10)
+    macs, flops = count_macs(model, x)[0], count_flops(model, x)
+    assert (macs, flops) == (0, 0) and not cross_check(macs, flops, backend="aten").flagged
+    assert count_parameters(model).total == 0
