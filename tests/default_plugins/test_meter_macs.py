@@ -4,6 +4,7 @@ measurement, the flag where they disagree (attention through SDPA)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -75,6 +76,11 @@ def test_conv_with_a_reference_agrees_and_carries_both_counts() -> None:
         assert m.details["reference"] == {"ptflops_macs": macs_of_conv(4), "flop_counter_flops": 2 * macs_of_conv(4),
                                           "relative_difference": 0.0, "flagged": False}
     assert result.notes == ()
+    assert result.tables[0]["rows"] == [["ptflops (aten backend)", ptflops_version(), "MAC", macs_of_conv(8),
+                                         macs_of_conv(4)],
+                                        ["torch.utils.flop_counter", torch.__version__, "FLOP", 2 * macs_of_conv(8),
+                                         2 * macs_of_conv(4)]]
+    assert json.loads(json.dumps(result.to_json())) == result.to_json()
 
 
 def test_attention_through_sdpa_is_flagged_with_both_numbers() -> None:

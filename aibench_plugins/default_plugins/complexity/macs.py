@@ -114,7 +114,13 @@ class MacsMeter:
             notes.append(f"no reference counts: {reference.macs_reason}")
         if reference_check is not None and reference_check.flagged:
             notes.append(f"the reference model's counts are flagged too: {reference_check.reason}")
-        return ComplexityResult((macs, flops), notes=tuple(notes))
+        table = {"title": "MACs and FLOPs: the two counters",
+                 "columns": ["counter", "version", "unit", "submission", "reference"],
+                 "rows": [[f"ptflops ({backend} backend)", submission.ptflops_version, "MAC", submission.macs,
+                           None if reference is None else reference.macs],
+                          ["torch.utils.flop_counter", flops.tool_version, "FLOP", submission.flops,
+                           None if reference is None else reference.flops]]}
+        return ComplexityResult((macs, flops), tables=(table,), notes=tuple(notes))
 
 
 def _params(params: dict[str, Any]) -> tuple[str, float]:
