@@ -1,0 +1,32 @@
+"""The complexity room: the library under the complexity meters (latency and the time ratio,
+energy counters), and the API an organiser's ingestion program calls.
+
+(Minimal face written by helper B for the meters' own names; helper C1's public face, with
+``measure`` and ``measure_block``, replaces it.) Names are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .energy import (EnergyCounter, EnergyReading, NvmlCounter, RaplCounter, measure_energy,
+                         open_energy_window)
+    from .timing import LatencyStats, TimeRatio, measure_latency, time_ratio, workload_device
+
+_WHERE = {"LatencyStats": "timing", "TimeRatio": "timing", "measure_latency": "timing", "time_ratio": "timing",
+          "workload_device": "timing", "EnergyCounter": "energy", "EnergyReading": "energy",
+          "NvmlCounter": "energy", "RaplCounter": "energy", "measure_energy": "energy",
+          "open_energy_window": "energy"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_WHERE)
