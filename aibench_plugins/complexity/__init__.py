@@ -11,14 +11,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .energy import (EnergyCounter, EnergyReading, NvmlCounter, RaplCounter, measure_energy,
-                         open_energy_window)
-    from .timing import LatencyStats, TimeRatio, measure_latency, time_ratio, workload_device
+    from .energy import (EnergyCounter, EnergyReading, EnergyWindow, NvmlCounter, RaplCounter, default_counters,
+                         measure_energy, open_energy_window)
+    from .timing import (TIMING_DEFAULTS, TIMING_TOOL, TIMING_TOOL_VERSION, LatencyStats, TimeRatio,
+                         measure_latency, time_ratio, workload_device)
 
 _WHERE = {"LatencyStats": "timing", "TimeRatio": "timing", "measure_latency": "timing", "time_ratio": "timing",
-          "workload_device": "timing", "EnergyCounter": "energy", "EnergyReading": "energy",
-          "NvmlCounter": "energy", "RaplCounter": "energy", "measure_energy": "energy",
-          "open_energy_window": "energy"}
+          "workload_device": "timing", "TIMING_DEFAULTS": "timing", "TIMING_TOOL": "timing",
+          "TIMING_TOOL_VERSION": "timing", "EnergyCounter": "energy", "EnergyReading": "energy",
+          "NvmlCounter": "energy", "EnergyWindow": "energy", "default_counters": "energy", "RaplCounter": "energy",
+          "measure_energy": "energy", "open_energy_window": "energy"}
 
 
 def __getattr__(name: str) -> Any:

@@ -59,14 +59,14 @@ from ..core.errors import InvalidValueError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["LatencyStats", "TimeRatio", "TOOL", "TOOL_VERSION", "measure_latency", "time_ratio", "workload_device"]
+__all__ = ["LatencyStats", "TimeRatio", "TIMING_TOOL", "TIMING_TOOL_VERSION", "measure_latency", "time_ratio", "workload_device"]
 
 #: what takes the measurements: the clock, and the Python that provides it
-TOOL = "time.perf_counter_ns"
-TOOL_VERSION = f"Python {platform.python_version()}"
+TIMING_TOOL = "time.perf_counter_ns"
+TIMING_TOOL_VERSION = f"Python {platform.python_version()}"
 
 #: parameters shared by both functions, with their defaults
-DEFAULTS: dict[str, Any] = {
+TIMING_DEFAULTS: dict[str, Any] = {
     "threads": 1, "warmup_queries": 100, "min_queries": 1024, "queries_per_round": 32, "min_rounds": 10,
     "min_duration_s": 1.0, "max_duration_s": 30.0, "throughput_queries": 1024, "throughput_max_s": 2.0,
 }
@@ -240,7 +240,7 @@ def _steady(threads: int | None) -> Iterator[int | None]:
 
 
 def _options(given: dict[str, Any]) -> dict[str, Any]:
-    options = dict(DEFAULTS)
+    options = dict(TIMING_DEFAULTS)
     options.update({k: v for k, v in given.items() if v is not None or k == "threads"})
     whole = {"warmup_queries": 0, "min_queries": 1, "queries_per_round": 1, "min_rounds": 1, "throughput_queries": 1}
     for name, least in whole.items():
@@ -313,11 +313,13 @@ def _reserve(options: dict[str, Any], workloads: int) -> float:
 
 def measure_latency(workload: Workload, *, threads: int | None = 1, warmup_queries: int | None = None,
                     min_queries: int | None = None, queries_per_round: int | None = None,
-                    min_duration_s: float | None = None, max_duration_s: float | None = None,
+                    min_rounds: int | None = None, min_duration_s: float | None = None,
+                    max_duration_s: float | None = None,
                     throughput_queries: int | None = None, throughput_max_s: float | None = None,
                     deadline: float | None = None) -> LatencyStats:
     """The latency of one workload alone (see the module docstring for how it is taken;
-    ``None`` takes the default of :data:`DEFAULTS`). ``deadline`` is a ``time.monotonic()`` by
+    ``None`` takes the default of :data:`TIMING_DEFAULTS`; ``min_rounds``, blocks of
+    ``queries_per_round`` here, defaults to 1). ``deadline`` is a ``time.monotonic()`` by
     which the timed phase stops, keeping time back for the throughput batch.
 
     :raises InvalidValueError: a parameter out of range, or a workload without queries.
@@ -325,7 +327,8 @@ def measure_latency(workload: Workload, *, threads: int | None = 1, warmup_queri
     options = _options({"threads": threads, "warmup_queries": warmup_queries, "min_queries": min_queries,
                         "queries_per_round": queries_per_round, "min_duration_s": min_duration_s,
                         "max_duration_s": max_duration_s, "throughput_queries": throughput_queries,
-                        "throughput_max_s": throughput_max_s, "min_rounds": 1})
+                        "throughput_max_s": throughput_max_s,
+                        "min_rounds": 1 if min_rounds is None else min_rounds})
     runner = _Runner(workload)
     with _steady(options["threads"]) as in_force:
         first: list[int] = []
