@@ -25,8 +25,10 @@ How a reading is taken:
   times the active window's duration is subtracted, domain by domain. Idle comes first because
   a GPU keeps its clocks up for a while after work, which would inflate a baseline taken after.
 * **Wrap-around.** RAPL's ``energy_uj`` wraps at ``max_energy_range_uj``: a reading below the
-  previous one adds the range (once: a window shorter than the wrap period, minutes at full
-  power, is assumed). NVML's counter is 64-bit millijoules and does not wrap in practice.
+  previous one adds the range. :func:`measure_energy` reads the counters after every run, so a
+  window may wrap any number of times as long as one run does not last a whole wrap period
+  (minutes at full power); a block is read at its two ends only, and must be shorter than that.
+  NVML's counter is 64-bit millijoules and does not wrap in practice.
 
 Everything is in joules. Readers take their root, module object and clock as parameters, so
 tests run them on a fake sysfs tree and a fake NVML (tests/complexity/test_energy.py).
@@ -440,13 +442,18 @@ def measure_energy(run: Callable[[], Any], *, counters: Sequence[EnergyCounter] 
     baseline = _idle(usable, expected, clock, sleep) if idle else None
     for counter in usable:
         counter.start()
-    before = _read(usable)
+    previous = _read(usable)
     started = clock()
     repeats = 0
     notes: list[str] = []
+    active: dict[str, float] = {}
     while True:
         run()
         repeats += 1
+        current = _read(usable)  # read after every run: a counter that wraps twice in a window is still right
+        for label, joules in _window(usable, previous, current).items():
+            active[label] = active.get(label, 0.0) + joules
+        previous = current
         elapsed = clock() - started
         if elapsed >= min_window_s or repeats >= max_repeats:
             break
@@ -454,14 +461,13 @@ def measure_energy(run: Callable[[], Any], *, counters: Sequence[EnergyCounter] 
             notes.append(f"the deadline cut the window to {elapsed:.2f} s, under the {min_window_s:g} s the counters "
                          "need")
             break
-    after = _read(usable)
     elapsed = clock() - started
     for counter in usable:
         counter.stop()
     if elapsed < min_window_s and not notes:
         notes.append(f"the window lasted {elapsed:.2f} s ({repeats} runs, max_repeats), under the {min_window_s:g} s "
                      "the counters need")
-    return _reading(usable, _window(usable, before, after), elapsed, baseline, repeats, notes)
+    return _reading(usable, active, elapsed, baseline, repeats, notes)
 
 
 class EnergyWindow:
