@@ -31,4 +31,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "EnergyCounter",
+    "EnergyReading",
+    "EnergyWindow",
+    "LatencyStats",
+    "NvmlCounter",
+    "RaplCounter",
+    "TIMING_DEFAULTS",
+    "TIMING_TOOL",
+    "TIMING_TOOL_VERSION",
+    "TimeRatio",
+    "default_counters",
+    "measure_energy",
+    "measure_latency",
+    "open_energy_window",
+    "time_ratio",
+    "workload_device",
+]

@@ -308,7 +308,7 @@ class _Bound:
 
 def _reserve(options: dict[str, Any], workloads: int) -> float:
     """Seconds kept back from the deadline for what follows the timed phase."""
-    return workloads * options["throughput_max_s"] + 0.5
+    return workloads * float(options["throughput_max_s"]) + 0.5
 
 
 def measure_latency(workload: Workload, *, threads: int | None = 1, warmup_queries: int | None = None,
@@ -409,7 +409,8 @@ def _weighted_lower_median(values: NDArray[Any], weights: NDArray[Any]) -> NDArr
     import numpy as np
 
     cumulative = np.cumsum(weights, axis=1)
-    return values[np.argmax(cumulative >= cumulative[:, -1:] / 2.0, axis=1)]
+    chosen: NDArray[Any] = values[np.argmax(cumulative >= cumulative[:, -1:] / 2.0, axis=1)]
+    return chosen
 
 
 def _bootstrap(sub_ns: list[int], ref_ns: list[int], rounds: int, block: int, confidence: float, replicates: int,

@@ -44,7 +44,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
     yield fake
 
 
-FAST = {"min_duration_s": 0.0, "throughput_max_s": 10.0}
+FAST: dict[str, Any] = {"min_duration_s": 0.0, "throughput_max_s": 10.0}
 
 
 def test_percentiles_by_nearest_rank_first_call_apart_warmup_excluded(clock: FakeClock) -> None:
@@ -113,7 +113,7 @@ def test_ratio_is_the_median_of_round_ratios_and_its_interval_is_seeded(clock: F
     rng = np.random.default_rng(5)
     sub = clock.workload("S", [int(v) for v in rng.integers(1500, 2500, 97)])
     ref = clock.workload("R", [int(v) for v in rng.integers(900, 1100, 89)])
-    options = dict(warmup_queries=0, min_queries=400, queries_per_round=8, throughput_queries=1, replicates=500,
+    options: dict[str, Any] = dict(warmup_queries=0, min_queries=400, queries_per_round=8, throughput_queries=1, replicates=500,
                    **FAST)
     one = time_ratio(sub, ref, seed=3, **options)
     rounds = sorted(one.round_ratios)
