@@ -418,12 +418,13 @@ def _reading(counters: Sequence[EnergyCounter], active: dict[str, float], active
 
 def measure_energy(run: Callable[[], Any], *, counters: Sequence[EnergyCounter] | None = None,
                    min_window_s: float = 1.0, idle: bool = True, max_repeats: int = 1_000_000,
-                   deadline: float | None = None, clock: Clock = time.monotonic,
+                   max_idle_s: float = 10.0, deadline: float | None = None, clock: Clock = time.monotonic,
                    sleep: Callable[[float], Any] = time.sleep) -> EnergyReading:
     """The energy of one call of ``run``: once untimed (warm-up, and its duration predicts the
     window), an idle window as long as the active one will be (when ``idle``), then ``run``
     repeated until the active window lasts ``min_window_s`` (or ``max_repeats`` runs, or
-    ``deadline`` on ``clock`` comes), the net energy divided by the repeats.
+    ``deadline`` on ``clock`` comes), the net energy divided by the repeats. The idle window is
+    at most ``max_idle_s`` (but never under ``min_window_s``): its power is what is subtracted.
 
     :param counters: the counters to read (default :func:`default_counters`); those whose
         :meth:`~EnergyCounter.probe` fails are left out, with their reasons.
@@ -439,7 +440,7 @@ def measure_energy(run: Callable[[], Any], *, counters: Sequence[EnergyCounter] 
     run()
     one = max(clock() - started, 1e-9)
     expected = min(max_repeats, max(1, -(-min_window_s // one))) * one
-    baseline = _idle(usable, expected, clock, sleep) if idle else None
+    baseline = _idle(usable, min(expected, max(max_idle_s, min_window_s)), clock, sleep) if idle else None
     for counter in usable:
         counter.start()
     previous = _read(usable)

@@ -14,7 +14,8 @@ How a measurement is taken (both functions):
    garbage collector is off while queries are timed (as :mod:`timeit`), restored afterwards.
 2. **The first call** of each workload is timed apart (``first_ms``): it pays for lazy
    initialisation, allocation and caches, which the steady state does not.
-3. **Warm-up** queries (``warmup_queries``) run untimed.
+3. **Warm-up** queries (``warmup_queries``) run untimed; a slow workload's warm-up stops after
+   ``max(1 s, min_duration_s)`` (or at ``deadline``), so that it cannot eat the time bound.
 4. **Timed queries**, one by one, each between two ``time.perf_counter_ns()`` reads (CUDA
    synchronised before the second read when the workload is on a GPU), in blocks of
    ``queries_per_round``, until there are at least ``min_queries`` of them *and*
@@ -185,11 +186,20 @@ class _Runner:
         self.next += 1
         return query
 
-    def untimed(self, count: int) -> None:
-        for _ in range(count):
+    def untimed(self, count: int, max_s: float, deadline: float | None) -> int:
+        """Run up to ``count`` queries untimed, stopping once ``max_s`` has passed or at
+        ``deadline`` (``time.monotonic()``): how many ran."""
+        started = time.monotonic()
+        done = 0
+        while done < count:
             self.predict(self._query())
+            done += 1
+            now = time.monotonic()
+            if now - started > max_s or deadline is not None and now > deadline:
+                break
         if self.sync is not None:
             self.sync()
+        return done
 
     def block(self, count: int, out: list[int]) -> None:
         """Time ``count`` queries one by one, appending nanoseconds to ``out``."""
@@ -306,6 +316,11 @@ class _Bound:
         return None
 
 
+def _warmup_s(options: dict[str, Any]) -> float:
+    """Seconds at most of one workload's warm-up."""
+    return max(1.0, float(options["min_duration_s"]))
+
+
 def _reserve(options: dict[str, Any], workloads: int) -> float:
     """Seconds kept back from the deadline for what follows the timed phase."""
     return workloads * float(options["throughput_max_s"]) + 0.5
@@ -333,7 +348,7 @@ def measure_latency(workload: Workload, *, threads: int | None = 1, warmup_queri
     with _steady(options["threads"]) as in_force:
         first: list[int] = []
         runner.block(1, first)
-        runner.untimed(options["warmup_queries"])
+        warm = runner.untimed(options["warmup_queries"], _warmup_s(options), deadline)
         times: list[int] = []
         bound = _Bound(options, deadline, _reserve(options, 1))
         rounds = 0
@@ -342,8 +357,7 @@ def measure_latency(workload: Workload, *, threads: int | None = 1, warmup_queri
             rounds += 1
         duration = bound.elapsed()
         throughput = runner.batch(options["throughput_queries"], options["throughput_max_s"])
-    return _stats(workload.name, first[0], times, options["warmup_queries"], duration, throughput, in_force,
-                  runner.device, why)
+    return _stats(workload.name, first[0], times, warm, duration, throughput, in_force, runner.device, why)
 
 
 def time_ratio(submission: Workload, reference: Workload, *, threads: int | None = 1,
@@ -376,8 +390,8 @@ def time_ratio(submission: Workload, reference: Workload, *, threads: int | None
         first_sub: list[int] = []
         ref.block(1, first_ref)
         sub.block(1, first_sub)
-        ref.untimed(options["warmup_queries"])
-        sub.untimed(options["warmup_queries"])
+        ref_warm = ref.untimed(options["warmup_queries"], _warmup_s(options), deadline)
+        sub_warm = sub.untimed(options["warmup_queries"], _warmup_s(options), deadline)
         ref_times: list[int] = []
         sub_times: list[int] = []
         bound = _Bound(options, deadline, _reserve(options, 2))
@@ -392,13 +406,12 @@ def time_ratio(submission: Workload, reference: Workload, *, threads: int | None
         sub_batch = sub.batch(options["throughput_queries"], options["throughput_max_s"])
     ratio, low, high, pooled, per_round = _bootstrap(sub_times, ref_times, rounds, block, confidence, replicates,
                                                      seed)
-    warm = options["warmup_queries"]
     return TimeRatio(
         ratio=ratio, low=low, high=high, confidence=confidence, replicates=replicates, rounds=rounds,
         queries_per_round=block,
-        submission=_stats(submission.name, first_sub[0], sub_times, warm, duration, sub_batch, in_force, sub.device,
+        submission=_stats(submission.name, first_sub[0], sub_times, sub_warm, duration, sub_batch, in_force, sub.device,
                           why),
-        reference=_stats(reference.name, first_ref[0], ref_times, warm, duration, ref_batch, in_force, ref.device,
+        reference=_stats(reference.name, first_ref[0], ref_times, ref_warm, duration, ref_batch, in_force, ref.device,
                          why),
         stopped_by=why, seed=seed, pooled_ratio=pooled, round_ratios=per_round)
 

@@ -24,6 +24,7 @@ class Machine:
     def __init__(self, root: Path, *, start_j: float = 0.0, gpu: bool = False,
                  idle_w: dict[str, float] | None = None, busy_w: dict[str, float] | None = None) -> None:
         self.t = 0.0
+        self.run_s = 0.25
         self.busy = False
         self.idle_w = idle_w or {"package-0": 10.0, "package-0/dram": 2.0, "gpu0": 20.0}
         self.busy_w = busy_w or {"package-0": 30.0, "package-0/dram": 3.0, "gpu0": 100.0}
@@ -64,7 +65,7 @@ class Machine:
         self.advance(seconds, busy=False)
 
     def run(self) -> None:
-        self.advance(0.25, busy=True)
+        self.advance(self.run_s, busy=True)
 
 
 class FakeNvml:
@@ -268,3 +269,12 @@ def test_windows_must_be_positive(tmp_path: Path) -> None:
         measure_energy(lambda: None, counters=[], min_window_s=0)
     with pytest.raises(InvalidValueError, match="max_repeats must be a whole number >= 1"):
         measure_energy(lambda: None, counters=[], max_repeats=0)
+
+
+def test_a_long_workload_idles_at_most_max_idle_s(tmp_path: Path) -> None:
+    machine = Machine(tmp_path)
+    machine.run_s = 1.4  # 46.2 J a run: under the fake 50 J range between two reads
+    result = reading(machine, [RaplCounter(tmp_path)], min_window_s=1.0, max_idle_s=0.5)
+    # the idle window would be 1.4 s (one run); max_idle_s caps it, never under min_window_s
+    assert result.repeats == 1 and result.window_s == pytest.approx(1.4) and result.idle_window_s == 1.0
+    assert result.joules == pytest.approx(1.4 * 21)  # idle power times the active window is what is subtracted

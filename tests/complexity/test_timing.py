@@ -163,3 +163,9 @@ def test_a_cpu_model_is_on_the_cpu() -> None:
     model = torch.nn.Linear(2, 2)
     assert workload_device(Workload("submission", model, [torch.zeros(1, 2)], model)) == "cpu"
     assert workload_device(Workload("submission", lambda q: q, [0])) == "cpu"
+
+
+def test_a_slow_warm_up_stops_at_its_time_bound() -> None:
+    stats = measure_latency(Workload("submission", lambda q: time.sleep(0.002), [0]), warmup_queries=10**9,
+                            min_queries=1, queries_per_round=1, min_duration_s=0.0, throughput_queries=1)
+    assert 1 <= stats.warmup < 10**9  # stopped after about a second, not a billion queries
