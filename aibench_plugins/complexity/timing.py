@@ -68,7 +68,7 @@ TIMING_TOOL_VERSION = f"Python {platform.python_version()}"
 
 #: parameters shared by both functions, with their defaults
 TIMING_DEFAULTS: dict[str, Any] = {
-    "threads": 1, "warmup_queries": 100, "min_queries": 1024, "queries_per_round": 32, "min_rounds": 10,
+    "threads": 1, "warmup_queries": 100, "min_queries": 1024, "queries_per_round": 16, "min_rounds": 64,
     "min_duration_s": 1.0, "max_duration_s": 30.0, "throughput_queries": 1024, "throughput_max_s": 2.0,
 }
 
@@ -370,7 +370,7 @@ def time_ratio(submission: Workload, reference: Workload, *, threads: int | None
     """The submission's median per-query latency over the reference's, the two run interleaved
     in the same process (see the module docstring), with a bootstrap interval over rounds.
 
-    ``min_queries`` counts each workload's timed queries; ``min_rounds`` (default 10) is the
+    ``min_queries`` counts each workload's timed queries; ``min_rounds`` (default 64) is the
     fewest rounds the interval rests on unless a duration or the deadline stops it first.
 
     :raises InvalidValueError: a parameter out of range, or a workload without queries.
