@@ -17,37 +17,57 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "measure": ("BlockReport", "ComplexityReport", "measure", "measure_block"),
     "hardware": ("hardware",),
-    "counting": ("ParameterCount", "count_flops", "count_macs", "count_parameters"),
-    "memory": ("PeakMemory",),
-    "timing": ("LatencyStats", "TimeRatio", "measure_latency", "time_ratio"),
-    "energy": ("EnergyCounter", "EnergyReading", "NvmlCounter", "RaplCounter", "measure_energy"),
+    "counting": ("BACKENDS", "DEFAULT_TOLERANCE", "PTFLOPS_MISSING", "CountCheck", "CountingError", "ParameterCount", "count_flops", "count_macs", "count_parameters", "cross_check", "ptflops_version"),
+    "memory": ("MemoryPeak", "PeakMemory"),
+    "timing": ("TIMING_DEFAULTS", "TIMING_TOOL", "TIMING_TOOL_VERSION", "LatencyStats", "TimeRatio", "measure_latency", "time_ratio", "workload_device"),
+    "energy": ("EnergyCounter", "EnergyReading", "EnergyWindow", "NvmlCounter", "RaplCounter", "default_counters", "measure_energy", "open_energy_window"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    "BACKENDS",
     "BlockReport",
     "ComplexityReport",
+    "CountCheck",
+    "CountingError",
+    "DEFAULT_TOLERANCE",
     "EnergyCounter",
     "EnergyReading",
+    "EnergyWindow",
     "LatencyStats",
+    "MemoryPeak",
     "NvmlCounter",
+    "PTFLOPS_MISSING",
     "ParameterCount",
     "PeakMemory",
     "RaplCounter",
+    "TIMING_DEFAULTS",
+    "TIMING_TOOL",
+    "TIMING_TOOL_VERSION",
     "TimeRatio",
     "count_flops",
     "count_macs",
     "count_parameters",
+    "cross_check",
+    "default_counters",
     "hardware",
     "measure",
     "measure_block",
     "measure_energy",
     "measure_latency",
+    "open_energy_window",
+    "ptflops_version",
     "time_ratio",
+    "workload_device",
 ]
 
 if TYPE_CHECKING:
     from .measure import BlockReport as BlockReport, ComplexityReport as ComplexityReport, measure as measure, measure_block as measure_block  # noqa: F401
+    from .hardware import hardware as hardware  # noqa: F401
+    from .counting import BACKENDS as BACKENDS, DEFAULT_TOLERANCE as DEFAULT_TOLERANCE, PTFLOPS_MISSING as PTFLOPS_MISSING, CountCheck as CountCheck, CountingError as CountingError, ParameterCount as ParameterCount, count_flops as count_flops, count_macs as count_macs, count_parameters as count_parameters, cross_check as cross_check, ptflops_version as ptflops_version  # noqa: F401
+    from .memory import MemoryPeak as MemoryPeak, PeakMemory as PeakMemory  # noqa: F401
+    from .timing import TIMING_DEFAULTS as TIMING_DEFAULTS, TIMING_TOOL as TIMING_TOOL, TIMING_TOOL_VERSION as TIMING_TOOL_VERSION, LatencyStats as LatencyStats, TimeRatio as TimeRatio, measure_latency as measure_latency, time_ratio as time_ratio, workload_device as workload_device  # noqa: F401
+    from .energy import EnergyCounter as EnergyCounter, EnergyReading as EnergyReading, EnergyWindow as EnergyWindow, NvmlCounter as NvmlCounter, RaplCounter as RaplCounter, default_counters as default_counters, measure_energy as measure_energy, open_energy_window as open_energy_window  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,11 @@ from aibench_plugins import Register, hookimpl
 
 #: the modules of this package that hold built-in meters, one line each, in registration order
 METER_MODULES: tuple[str, ...] = (
+    "params",
+    "macs",
+    "time",
+    "memory",
+    "energy",
     "step",
 )
 
