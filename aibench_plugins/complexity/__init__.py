@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "measure": ("BlockReport", "ComplexityReport", "measure", "measure_block"),
     "hardware": ("hardware",),
-    "counting": ("BACKENDS", "DEFAULT_TOLERANCE", "PTFLOPS_MISSING", "CountCheck", "CountingError", "ParameterCount", "count_flops", "count_macs", "count_parameters", "cross_check", "ptflops_version"),
+    "counting": ("BACKENDS", "DEFAULT_TOLERANCE", "PTFLOPS_MISSING", "CountCheck", "CountingError", "ParameterCount",
+                 "count_flops", "count_macs", "count_parameters", "cross_check", "ptflops_version"),
     "memory": ("MemoryPeak", "PeakMemory"),
-    "timing": ("TIMING_DEFAULTS", "TIMING_TOOL", "TIMING_TOOL_VERSION", "LatencyStats", "TimeRatio", "measure_latency", "time_ratio", "workload_device"),
-    "energy": ("EnergyCounter", "EnergyReading", "EnergyWindow", "NvmlCounter", "RaplCounter", "default_counters", "measure_energy", "open_energy_window"),
+    "timing": ("TIMING_DEFAULTS", "TIMING_TOOL", "TIMING_TOOL_VERSION", "LatencyStats", "TimeRatio", "measure_latency",
+               "time_ratio", "workload_device"),
+    "energy": ("EnergyCounter", "EnergyReading", "EnergyWindow", "NvmlCounter", "RaplCounter", "default_counters",
+               "measure_energy", "open_energy_window"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
