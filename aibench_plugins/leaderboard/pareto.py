@@ -65,7 +65,8 @@ def pareto_specs(manifest: Mapping[str, Any]) -> list[ParetoSpec]:
     for index, item in enumerate(section):
         if not isinstance(item, Mapping) or item.get("formula") != "pareto_rank":
             continue
-        params = item.get("params") if isinstance(item.get("params"), Mapping) else {}
+        raw = item.get("params")
+        params: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         key = item.get("key")
         score, cost = item.get("score", params.get("score")), item.get("cost", params.get("cost"))
         direction = item.get("score_direction", params.get("score_direction"))
@@ -89,7 +90,7 @@ def pareto_ranks(scores: Sequence[float | None], costs: Sequence[float | None], 
         raise LeaderboardError(f"pareto_ranks: {len(scores)} scores for {len(costs)} costs")
     sign = 1.0 if higher_score_better else -1.0
     points = {i: (sign * float(s), float(c)) for i, (s, c) in enumerate(zip(scores, costs))
-              if _finite(s) and _finite(c)}
+              if s is not None and c is not None and _finite(s) and _finite(c)}
     ranks: list[int | None] = [None] * len(scores)
     left, rank = set(points), 1
     while left:
@@ -151,8 +152,8 @@ def analyse_pareto(specs: Sequence[ParetoSpec], entries: Sequence[Entry],
             reasons.append(why)
         direction = direction or "maximize"
         ranks = pareto_ranks(scores, costs, higher_score_better=direction == "maximize")
-        points = [{"submission": e.name, "score": s, "cost": c, "rank": r, "missing": why}
-                  for e, s, c, r, why in zip(entries, scores, costs, ranks, reasons)]
+        points: list[dict[str, Any]] = [{"submission": e.name, "score": s, "cost": c, "rank": r, "missing": why}
+                                        for e, s, c, r, why in zip(entries, scores, costs, ranks, reasons)]
         out.append({"key": spec.key, "label": spec.label,
                     "score": {"key": spec.score, "label": score_label, "direction": direction},
                     "cost": {"key": spec.cost, "label": cost_label, "unit": cost_unit, "direction": "minimize"},
@@ -198,7 +199,7 @@ def _found(item: Mapping[str, Any]) -> Found:
     direction: Direction | None = "maximize" if sorting == "desc" else "minimize" if sorting == "asc" else None
     label = item.get("title") or item.get("label")
     unit = item.get("unit")
-    return Found(float(value) if _finite(value) else None, direction, str(label) if label else None,
+    return Found(float(value) if value is not None and _finite(value) else None, direction, str(label) if label else None,
                  str(unit) if unit else None)
 
 

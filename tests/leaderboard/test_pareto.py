@@ -210,15 +210,16 @@ def test_the_page_shows_the_pareto_column_and_chart_in_headless_chromium(ledger:
 
 
 def test_the_chart_uses_a_log_scale_for_costs_spanning_decades_and_escapes_names() -> None:
-    item = {"key": "p", "label": "P", "score": {"key": "acc", "label": "Accuracy", "direction": "maximize"},
-            "cost": {"key": "macs", "label": "MACs", "unit": "MAC", "direction": "minimize"}, "front": [],
-            "points": [{"submission": "<b>tiny</b>", "score": 0.94, "cost": 650.0, "rank": 1, "missing": None},
-                       {"submission": "good", "score": 0.95, "cost": 4736.0, "rank": 1, "missing": None},
-                       {"submission": "wide", "score": 0.94, "cost": 85000.0, "rank": 2, "missing": None},
-                       {"submission": "crash", "score": None, "cost": None, "rank": None, "missing": "no score"}]}
+    points = [{"submission": "<b>tiny</b>", "score": 0.94, "cost": 650.0, "rank": 1, "missing": None},
+              {"submission": "good", "score": 0.95, "cost": 4736.0, "rank": 1, "missing": None},
+              {"submission": "wide", "score": 0.94, "cost": 85000.0, "rank": 2, "missing": None},
+              {"submission": "crash", "score": None, "cost": None, "rank": None, "missing": "no score"}]
+    item: dict[str, Any] = {"key": "p", "label": "P", "front": [], "points": points,
+                            "score": {"key": "acc", "label": "Accuracy", "direction": "maximize"},
+                            "cost": {"key": "macs", "label": "MACs", "unit": "MAC", "direction": "minimize"}}
     svg = pareto_chart(item)
     assert "(log scale)" in svg and "<b>tiny" not in svg and "&lt;b&gt;tiny" in svg
     assert svg.count('class="front"') == 2 and svg.count('class="dominated"') == 1 and "crash" not in svg
     assert ">1000<" in svg and ">1e+04<" in svg  # decade ticks
-    empty = pareto_chart({**item, "points": [item["points"][-1]]})
+    empty = pareto_chart({**item, "points": [points[-1]]})
     assert "No submission has both a score and a cost" in empty and "<svg" not in empty
