@@ -95,7 +95,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aibench-bench-complexity-") as scratch_name:
         scratch = Path(scratch_name)
         plain = baseline_bundle(scratch)
-        baseline, measured = [], []
+        baseline: list[dict[str, Any]] = []
+        measured: list[dict[str, Any]] = []
         for index in range(args.rounds):
             first, second = (plain, BUNDLE) if index % 2 == 0 else (BUNDLE, plain)  # alternate the order
             for bundle in (first, second):
