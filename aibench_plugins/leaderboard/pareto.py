@@ -1,12 +1,14 @@
 """Pareto ranks of score versus cost: the efficiency entries of the manifest whose ``formula`` is
 ``pareto_rank``, computed over the phase's submissions (one submission alone has no rank).
 
-An entry names a ``score`` (a leaderboard column: a metric column of the analysis, an original
-score, a plugin column) and a ``cost`` (a column or a measurement of the run's report: ``macs``,
-``time_ratio``, ``params``...)::
+An entry names a ``score`` (a leaderboard column: a metric column of the analysis, else a column
+of the run's report) and a ``cost``: a measurement of a complexity entry,
+``<complexity entry key>.<measurement name>`` (``macs.macs``, ``time.time.ratio``), read from the
+``complexity`` section of each run's report.json, or else any column or measurement of the report
+of that name::
 
     "efficiency": [{"key": "pareto_macs", "label": "Pareto rank (accuracy vs MACs)",
-                    "formula": "pareto_rank", "score": "accuracy", "cost": "macs"}]
+                    "formula": "pareto_rank", "score": "acc", "cost": "macs.macs"}]
 
 (``score`` and ``cost`` may also sit in the entry's ``params``.) The score is read in its
 column's direction (a column to minimise, an error, counts lower-better; default: higher is
@@ -49,6 +51,8 @@ class ParetoSpec:
     score: str
     cost: str
     score_direction: Direction | None = None
+    #: the label of the manifest's column for the cost's measurement, when it has one
+    cost_label: str | None = None
 
 
 def pareto_specs(manifest: Mapping[str, Any]) -> list[ParetoSpec]:
@@ -78,8 +82,20 @@ def pareto_specs(manifest: Mapping[str, Any]) -> list[ParetoSpec]:
         if direction not in (None, "maximize", "minimize"):
             raise LeaderboardError(f"{where}: score_direction must be maximize or minimize, got {direction!r}")
         label = item.get("label") if isinstance(item.get("label"), str) and item.get("label") else key
-        out.append(ParetoSpec(str(key), str(label), str(score), str(cost), direction))
+        out.append(ParetoSpec(str(key), str(label), str(score), str(cost), direction, _column_label(manifest, cost)))
     return out
+
+
+def _column_label(manifest: Mapping[str, Any], cost: str) -> str | None:
+    """The label of the complexity entry's column for ``<entry key>.<measurement>``, if it has one."""
+    entry_key, _, name = cost.partition(".")
+    section = manifest.get("complexity")
+    for entry in section if isinstance(section, list) else []:
+        if isinstance(entry, Mapping) and entry.get("key") == entry_key:
+            for column in entry.get("columns") or []:
+                if isinstance(column, Mapping) and column.get("summary") == name:
+                    return str(column.get("label") or column.get("key") or name)
+    return None
 
 
 def pareto_ranks(scores: Sequence[float | None], costs: Sequence[float | None], *,
@@ -123,7 +139,7 @@ def analyse_pareto(specs: Sequence[ParetoSpec], entries: Sequence[Entry],
         costs: list[float | None] = []
         reasons: list[str | None] = []
         direction = spec.score_direction
-        score_label, cost_label, cost_unit = spec.score, spec.cost, None
+        score_label, cost_label, cost_unit = spec.score, spec.cost_label or spec.cost, None
         for index, entry in enumerate(entries):
             if spec.score in by_key:
                 column = by_key[spec.score][1]
@@ -139,7 +155,8 @@ def analyse_pareto(specs: Sequence[ParetoSpec], entries: Sequence[Entry],
             found_cost = report_value(entry.report, spec.cost)
             cost = found_cost.value if found_cost else None
             if found_cost:
-                cost_label, cost_unit = found_cost.label or cost_label, cost_unit or found_cost.unit
+                cost_label = spec.cost_label or found_cost.label or cost_label
+                cost_unit = cost_unit or found_cost.unit
             why = None
             if not _finite(score):
                 why = (f"no score {spec.score!r} in its report" if entry.report else "its run has no report.json")
@@ -172,12 +189,20 @@ class Found:
 
 
 def report_value(report: Mapping[str, Any] | None, key: str) -> Found | None:
-    """The value named ``key`` in a run's report.json: a leaderboard column first (the original
-    scores' ``columns``, the ``plugin_columns``, then a column of the ``complexity`` or
-    ``efficiency`` sections), else a measurement of that name (``measurements``, then those of
-    the ``complexity`` section). ``None``: the report has none."""
+    """The value named ``key`` in a run's report.json: ``<entry key>.<measurement name>`` of an
+    entry of the ``complexity`` section first, then a leaderboard column (the original scores'
+    ``columns``, the ``plugin_columns``, then a column of the ``complexity`` or ``efficiency``
+    sections), else a measurement of that name (``measurements``, then those of the
+    ``complexity`` section). ``None``: the report has none."""
     if not isinstance(report, Mapping):
         return None
+    entry_key, dot, name = key.partition(".")
+    if dot and name:
+        for item in _objects(report.get("complexity")):
+            if item.get("key") == entry_key and isinstance(item.get("measurements"), list):
+                for measurement in item["measurements"]:
+                    if isinstance(measurement, Mapping) and measurement.get("name") == name:
+                        return _found(measurement)
     for section in ("columns", "plugin_columns"):
         for item in report.get(section) or []:
             if isinstance(item, Mapping) and item.get("key") == key:

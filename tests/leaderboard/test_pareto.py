@@ -71,6 +71,11 @@ def test_specs_are_read_from_the_efficiency_section_defensively() -> None:
         "not an object"]}
     assert pareto_specs(document) == [ParetoSpec("pareto_macs", "Pareto (MACs)", "acc", "macs"),
                                       ParetoSpec("pareto_time", "pareto_time", "mae", "time_ratio", "minimize")]
+    labelled = pareto_specs({"efficiency": [{"key": "p", "formula": "pareto_rank", "score": "acc",
+                                             "cost": "time.time.ratio"}],
+                             "complexity": [{"use": "aibench.time", "key": "time", "columns": [
+                                 {"summary": "time.ratio", "key": "time_ratio", "label": "Time (x reference)"}]}]})
+    assert labelled[0].cost_label == "Time (x reference)"
     assert pareto_specs({}) == [] and pareto_specs({"efficiency": "odd"}) == []
     assert pareto_specs({"efficiency": {"entries": document["efficiency"][1:2]}})[0].key == "pareto_macs"
     with pytest.raises(LeaderboardError, match=r'efficiency/0 \(p\): a pareto_rank entry needs "cost"'):
@@ -99,6 +104,9 @@ def test_values_are_found_in_columns_then_complexity_then_measurements() -> None
     assert flops is not None and (flops.value, flops.unit) == (9472.0, "FLOP")
     wall = report_value(report, "prediction wall time")
     assert wall is not None and wall.value == 3.5
+    entry = report_value(report, "macs.flops")  # <complexity entry key>.<measurement name>
+    assert entry is not None and (entry.value, entry.unit) == (9472.0, "FLOP")
+    assert report_value(report, "time.time.ratio") is None
     assert report_value(report, "energy") is None and report_value(None, "macs") is None
 
 
@@ -151,8 +159,9 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert done.returncode == 0, done.stderr[-2000:]
         path = Path(json.loads(done.stdout)["work_dir"]) / "report.json"
         report = json.loads(path.read_text())
-        report["complexity"] = {"entries": [{"key": "macs", "columns": [{"key": "macs", "value": cost,
-                                                                          "label": "MACs"}]}]}
+        report["complexity"] = {"hardware": None, "efficiency": [], "entries": [
+            {"key": "macs", "use": "aibench.macs", "label": "MACs per case",
+             "measurements": [{"name": "macs", "value": cost, "unit": "MAC", "measured_by": "ingestion"}]}]}
         path.write_text(json.dumps(report))
     return {"bundle": bundle, "ledger": root / "home" / "ledger.sqlite3", "root": root}
 
@@ -162,7 +171,8 @@ def _document(ledger: dict[str, Any]) -> dict[str, Any]:
     columns = read_columns(source)
     specs = pareto_specs({**source.manifest.document, "efficiency": [
         {"key": "pareto_macs", "label": "Pareto rank (F1 vs MACs)", "formula": "pareto_rank", "score": "macro_f1",
-         "cost": "macs"}]})
+         "cost": "macs.macs"}], "complexity": [{"use": "aibench.macs", "key": "macs", "columns": [
+             {"summary": "macs", "key": "macs", "label": "MACs"}]}]})
     return analyse(columns, parse_rankings(None, [c.key for c in columns]), source.entries,
                    Settings(replicates=200), context={"bundle": str(ledger["bundle"]), "split": "all",
                                                       "phase": {"number": 0, "name": "Development"},
@@ -185,7 +195,8 @@ def test_ledger_runs_get_their_pareto_ranks(ledger: dict[str, Any]) -> None:
     assert scores["alpha"] > scores["beta"] > scores["gamma"] > scores["delta"]
     # alpha: best; beta: cheaper than alpha; delta: cheapest; gamma: worse and dearer than beta
     assert {n: p["rank"] for n, p in by_name.items()} == {"alpha": 1, "beta": 1, "gamma": 2, "delta": 1}
-    assert item["front"] == ["alpha", "beta", "delta"] and item["cost"]["label"] == "MACs"
+    assert item["front"] == ["alpha", "beta", "delta"]
+    assert item["cost"] == {"key": "macs.macs", "label": "MACs", "unit": "MAC", "direction": "minimize"}
 
 
 def test_the_page_shows_the_pareto_column_and_chart_in_headless_chromium(ledger: dict[str, Any],

@@ -178,6 +178,7 @@ def test_the_leaderboard_gives_the_pareto_ranks_and_the_chart(runs: dict[str, di
         assert ranks["slow"] >= 2 and ranks["wide"] >= 2, (key, ranks)  # no better than good, and dearer
     text = aibench(home, "leaderboard", str(BUNDLE), "--replicates", "200")
     assert text.returncode == 0 and "PARETO PARETO_MACS" in text.stdout and "front: good, tiny" in text.stdout
+    assert items["pareto_macs"]["cost"]["label"] == "MACs" and items["pareto_time"]["score"]["key"] == "acc"
     dom = subprocess.run([*chromium_args(tmp_path), "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
