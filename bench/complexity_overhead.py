@@ -13,7 +13,8 @@ The figure compared is the prediction step's wall time as the executor measured 
 meters to repeat: the time meter's interleaved queries of the submission and the reference, and
 the energy meter's windows when it measures; they cost what the manifest declares, by design, so
 they are taken apart: their seconds are the ``elapsed_s`` of those entries in the prediction
-step's ``.aibench_complexity.json``. The overhead is::
+step's ``.aibench_complexity.json`` (kept by ``aibench run`` as ``aibench/complexity.json`` in the
+run's folder). The overhead is::
 
     overhead = median(measured step) - median(baseline step) - median(declared repeats)
 
@@ -78,7 +79,9 @@ def run(bundle: Path, submission: Path, home: Path) -> dict[str, Any]:
     if step is None:
         sys.exit("bench: the run's report has no 'ingestion program wall time' measurement")
     entries: list[dict[str, Any]] = []
-    found = sorted(Path(report["work_dir"]).rglob(".aibench_complexity.json"))
+    work = Path(report["work_dir"])  # aibench run keeps the prediction step's file as aibench/complexity.json
+    found = [p for p in (work / "aibench" / "complexity.json",) if p.is_file()] or \
+        sorted(work.rglob(".aibench_complexity.json"))
     if found:
         entries = json.loads(found[0].read_text()).get("entries", [])
     return {"step_s": float(step), "run_s": wall, "entries": entries, "accuracy": next(
@@ -103,7 +106,7 @@ def main() -> None:
                 result = run(bundle, submission, scratch / "home")
                 (baseline if bundle == plain else measured).append(result)
     if any(not r["entries"] for r in measured):
-        sys.exit("bench: a measured run left no .aibench_complexity.json in its work folder: the meters did not run "
+        sys.exit("bench: a measured run left no complexity file (aibench/complexity.json) in its work folder: the meters did not run "
                  "(is aibench_plugins.complexity importable, and does the manifest declare them?)")
     per_entry: dict[str, list[float]] = {}
     repeats = []
