@@ -4,7 +4,9 @@ workers (``shared/tools/codabench-worker``), N times each, and compare: status, 
 scores, plugin columns, seconds, and the ratio wrapped/unwrapped. A development tool, not CI:
 it needs what docs/security.md ("The real workers: how they were run") sets up (a Docker
 engine, the local registry on 127.0.0.1:5000 with the worker image, the worker venvs, the git
-snapshots of the workers). Do not run it at the same time as ``scripts/fault_matrix.py``.
+snapshots of the workers). The image is worker-sci, or the one :data:`BUNDLE_IMAGES` names for a
+bundle (digits-complexity-v2: worker-torch, ``compat/images/worker_torch.py --push``), or
+``--image``. Do not run it at the same time as ``scripts/fault_matrix.py``.
 
     .venv/bin/python scripts/real_workers.py [--bundle NAME ...] [--runs 3] [--json OUT.json]
         [--wrap-arg=--detailed-results] [--no-checks] [--worker NAME=GIT_DIR@REV[:PYTHON] ...]
@@ -42,6 +44,8 @@ TOOL = REPO.parent / "shared" / "tools" / "codabench-worker"
 if not TOOL.is_dir():
     TOOL = Path("/work/shared/tools/codabench-worker")
 IMAGE = "127.0.0.1:5000/aibench/worker-sci:bookworm"
+#: bundles that need another image than IMAGE (built by compat/images/worker_torch.py --push)
+BUNDLE_IMAGES = {"digits-complexity-v2": "127.0.0.1:5000/aibench/worker-torch:bookworm"}
 WORKERS = ("codabench-c7dbc75=/work/.mirror/codalab+codabench/repo@c7dbc75",
            "ai4mb-bce3d35=/work/.mirror/AIMultimediaLab+AI4Media-Bench/repo@bce3d35:/tmp/platforms-ai4m-venv/bin/python")
 TOOL_PYTHON = "/tmp/platforms-cw-venv/bin/python"
@@ -53,6 +57,10 @@ CHECKS: dict[str, list[dict[str, Any]]] = {
                                                 "labels": ["setosa", "versicolor", "virginica"]}},
     ],
     "digits-ingestion-v2": [
+        {"use": "aibench.ids", "params": {"file": "predictions.csv", "id": "id", "reference_file": "labels.csv"}},
+        {"use": "aibench.table_schema", "params": {"file": "predictions.csv", "id": "id", "columns": {"label": "int"}}},
+    ],
+    "digits-complexity-v2": [
         {"use": "aibench.ids", "params": {"file": "predictions.csv", "id": "id", "reference_file": "labels.csv"}},
         {"use": "aibench.table_schema", "params": {"file": "predictions.csv", "id": "id", "columns": {"label": "int"}}},
     ],
@@ -91,14 +99,15 @@ def prepare(name: str, scratch: Path, add_checks: bool, wrap_args: list[str],
     return bundle, wrapped, submission, command
 
 
-def run_once(args: argparse.Namespace, worker: str, bundle: Path, submission: Path, work: Path) -> dict[str, Any]:
+def run_once(args: argparse.Namespace, worker: str, bundle: Path, submission: Path, work: Path,
+             image: str = IMAGE) -> dict[str, Any]:
     """One submission through one worker: status, scores posted, seconds."""
     name, _, spec = worker.partition("=")
     git_dir, _, rest = spec.partition("@")
     rev, _, python = rest.partition(":")
     summary_path = work.with_suffix(".summary.json")
     command = [args.tool_python, str(args.tool / "run_worker.py"), "--mirror-git-dir", git_dir, "--rev", rev,
-               "--bundle", str(bundle), "--submission", str(submission), "--image", args.image,
+               "--bundle", str(bundle), "--submission", str(submission), "--image", image,
                "--work-dir", str(work), "--summary-out", str(summary_path)]
     if python:
         command += ["--worker-python", python]
@@ -210,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                         "digits-ingestion-v2 and fairness-v2)")
     parser.add_argument("--runs", type=int, default=3, help="runs per bundle, worker and variant (default 3)")
     parser.add_argument("--worker", action="append", help="NAME=GIT_DIR@REV[:PYTHON] (default: both v2 workers)")
-    parser.add_argument("--image", default=IMAGE)
+    parser.add_argument("--image", help=f"the image the workers run (default {IMAGE}; for "
+                        + ", ".join(f"{b}: {i}" for b, i in BUNDLE_IMAGES.items()) + ")")
     parser.add_argument("--tool", type=Path, default=TOOL)
     parser.add_argument("--tool-python", default=TOOL_PYTHON)
     parser.add_argument("--wrap-arg", action="append", default=[], help="passed to aibench wrap (repeatable)")
@@ -228,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aibench-real-workers-") as scratch_name:
         scratch = Path(scratch_name)
         for name in bundles:
-            wrap_args = ["--image", args.image, *args.wrap_arg]  # the image the workers run here (checked, pycs)
+            image = args.image or BUNDLE_IMAGES.get(name, IMAGE)
+            wrap_args = ["--image", image, *args.wrap_arg]  # the image the workers run here (checked, pycs)
             bundle, wrapped, submission, wrap_command = prepare(name, scratch, not args.no_checks, wrap_args, args.submission)
             originals[name] = original_keys(bundle)
             wrap_commands[name] = " ".join(wrap_command)
@@ -236,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 for run in range(args.runs):
                     for variant, path in (("unwrapped", bundle), ("wrapped", wrapped)):
                         work = scratch / "work" / f"{name}-{worker.partition('=')[0]}-{variant}-{run}"
-                        record = run_once(args, worker, path, submission, work)
+                        record = run_once(args, worker, path, submission, work, image)
                         record.update(bundle=name, variant=variant, run=run)
                         records.append(record)
                         print(json.dumps({k: record.get(k) for k in ("bundle", "worker", "variant", "run", "status",

@@ -65,6 +65,12 @@ def leaderboard(bundle: str, phase: str | None, ledger_path: str | None, run_ids
                                                  Dynabench's Dynascore (AMRS over the submissions)
 
     \b
+    Pareto ranks: for each entry of the manifest's efficiency section with formula pareto_rank
+    (its "score" column versus its "cost", e.g. accuracy versus macs), the rank of each submission
+    by non-dominated sorting (1: the front, dominated by no other submission), shown as a column
+    and, on the page, as a score-versus-cost chart with the front.
+
+    \b
     Examples:
       aibench leaderboard bundles/iris-v2
       aibench leaderboard bundles/iris-v2 --ranking '{"kind": "mean_rank", "columns": ["macro_f1", "mcc"]}'
@@ -100,6 +106,7 @@ def _analyse(bundle: str, phase: str | None, ledger_path: str | None, run_ids: t
              seed: int, confidence: float, alpha: float, test: str, as_json: bool) -> dict[str, Any]:
     from ..leaderboard.analysis import Settings, analyse
     from ..leaderboard.loading import read_columns
+    from ..leaderboard.pareto import pareto_specs
     from ..leaderboard.ranking import parse_rankings
     from ..leaderboard.sources import from_folder, from_ledger
 
@@ -113,7 +120,8 @@ def _analyse(bundle: str, phase: str | None, ledger_path: str | None, run_ids: t
                    "split": split, "source": {"kind": source.kind, "location": source.location}}
         settings = Settings(replicates, seed, confidence, alpha, test)  # type: ignore[arg-type]
         with _progress(replicates, show=not as_json and sys.stderr.isatty()) as advance:
-            document = analyse(columns, rankings, source.entries, settings, progress=advance, context=context)
+            document = analyse(columns, rankings, source.entries, settings, progress=advance, context=context,
+                               pareto=pareto_specs(source.manifest.document))
         document["skipped"] = [s.to_json() for s in source.skipped]
         document["notes"] = [*source.notes, *document["notes"]]
     return document
@@ -131,14 +139,17 @@ def _progress(total: int, *, show: bool) -> Iterator[Any]:
 
 def _print_text(document: dict[str, Any], html_path: str | None) -> None:
     tier_of = {name: t["tier"] for t in document["tiers"] for name in t["submissions"]}
+    pareto = document.get("pareto") or []
     level = f"{document['confidence'] * 100:g}%"
     for index, ranking in enumerate(document["rankings"]):
         click.echo(f"{ranking['name']} ({'higher' if ranking['higher_first'] else 'lower'} first; "
                    f"{document['n_cases']} cases, {document['replicates']} bootstrap samples, {level} intervals)")
         rows = [(e["submission"], f"{e['score']:.4g}", f"[{e['score_low']:.4g}, {e['score_high']:.4g}]", str(e["rank"]),
                  f"{e['rank_median']:g} [{e['rank_low']:g}, {e['rank_high']:g}]",
-                 str(tier_of.get(e["submission"], "-")) if index == 0 else "-") for e in ranking["entries"]]
-        click.echo(table(("SUBMISSION", "SCORE", "INTERVAL", "RANK", "MEDIAN RANK [INTERVAL]", "TIER"), rows))
+                 str(tier_of.get(e["submission"], "-")) if index == 0 else "-",
+                 *(_pareto_rank(p, e["submission"]) for p in pareto)) for e in ranking["entries"]]
+        click.echo(table(("SUBMISSION", "SCORE", "INTERVAL", "RANK", "MEDIAN RANK [INTERVAL]", "TIER",
+                          *(f"PARETO {p['key'].upper()}" for p in pareto)), rows))
         tau = ranking["kendall_tau"]
         if tau["median"] is not None:
             click.echo(f"Kendall's tau vs the full ranking: median {tau['median']:.3f}, interval "
@@ -148,9 +159,21 @@ def _print_text(document: dict[str, Any], html_path: str | None) -> None:
     test = "Wilcoxon signed-rank" if significance["test"] == "wilcoxon" else "paired bootstrap"
     click.echo(f"Tiers ({test}, Holm, alpha {significance['alpha']}): "
                + "; ".join(f"{t['tier']}: {', '.join(t['submissions'])}" for t in document["tiers"]))
+    for item in pareto:
+        click.echo(f"{item['label']}: {item['score']['label']} ({'higher' if item['score']['direction'] == 'maximize' else 'lower'} "
+                   f"better) versus {item['cost']['label']} (lower better); front: {', '.join(item['front']) or 'none'}")
+        for point in item["points"]:
+            if point["rank"] is None:
+                click.echo(f"no Pareto rank for {point['submission']} in {item['key']}: {point['missing']}", err=True)
     for skipped in document["skipped"]:
         click.echo(f"skipped {skipped['name']}: {skipped['reason']}", err=True)
     for note in document["notes"]:
         click.echo(f"note: {note}", err=True)
     if html_path:
         click.echo(f"Page: {html_path}")
+
+
+def _pareto_rank(item: dict[str, Any], submission: str) -> str:
+    """The submission's rank in one Pareto item, ``-`` when it has none."""
+    rank = next((p["rank"] for p in item["points"] if p["submission"] == submission), None)
+    return "-" if rank is None else str(rank)

@@ -3,7 +3,8 @@ from the submissions' case columns, the declared rankings and the bootstrap.
 
 :func:`analyse` runs the whole analysis of :mod:`.stability` for every ranking (score and rank
 intervals, rank distributions, Kendall's tau) and the pairwise tests, significance map and tiers
-for the primary ranking (the first). Everything is seeded: the same inputs, seed and replicates
+for the primary ranking (the first), and the Pareto ranks of score versus cost the manifest's
+efficiency section declares (:mod:`.pareto`). Everything is seeded: the same inputs, seed and replicates
 give the same document.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import stability
 from .cases import CaseColumn
+from .pareto import ParetoSpec, analyse_pareto
 from .ranking import Ranking
 from .sources import Entry, LeaderboardError, Skipped
 
@@ -41,8 +43,9 @@ class Settings:
 
 def analyse(columns: Sequence[CaseColumn], rankings: Sequence[Ranking], entries: Sequence[Entry],
             settings: Settings = Settings(), *, progress: Callable[[int], None] | None = None,
-            context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The leaderboard document; ``context`` adds the source's fields (bundle, phase, skipped, notes)."""
+            context: Mapping[str, Any] | None = None, pareto: Sequence[ParetoSpec] = ()) -> dict[str, Any]:
+    """The leaderboard document; ``context`` adds the source's fields (bundle, phase, skipped, notes);
+    ``pareto``: the manifest's Pareto-rank entries (:mod:`.pareto`), computed over the submissions."""
     import numpy as np
 
     if len(entries) < 2:
@@ -72,6 +75,7 @@ def analyse(columns: Sequence[CaseColumn], rankings: Sequence[Ranking], entries:
         "significance": significance,
         "tiers": [{"tier": t + 1, "submissions": [names[i] for i in group]} for t, group in enumerate(groups)],
         "fairness": fairness_groups(entries),
+        "pareto": analyse_pareto(pareto, entries, columns),
     }
     document["notes"] = list(document.get("notes") or []) + notes
     document.setdefault("skipped", [])

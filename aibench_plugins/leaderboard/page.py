@@ -6,8 +6,12 @@ interval, rank, median rank and its interval, tier) and a **blob plot** (challen
 ``stability``: one column per submission in rank order, one row per rank; a dot's area is the
 share of bootstrap samples giving the submission that rank; the black tick is the median rank and
 the black line its interval); the **significance map** (row submission significantly better than
-column submission: dark cell); and, when the runs' reports carry fairness analyses, **per-group
-bars** with their intervals (aggregates over groups of at least the entry's minimum size only).
+column submission: dark cell); when the runs' reports carry fairness analyses, **per-group
+bars** with their intervals (aggregates over groups of at least the entry's minimum size only);
+and for each Pareto-rank entry of the manifest's efficiency section, the **score-versus-cost
+chart**: one dot per submission (cost across, on a log scale when the costs span more than a
+factor of 30; score up), the front (rank 1) drawn dark and joined by its staircase, the
+dominated submissions light, with a table of the ranks (and why a submission has none).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-__all__ = ["blob_plot", "group_bars", "render_page", "significance_map"]
+__all__ = ["blob_plot", "group_bars", "pareto_chart", "render_page", "significance_map"]
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -27,6 +31,8 @@ th{background:#f3f3f3}figure{margin:1em 0}figcaption{font-size:.9em;color:#444;m
 svg text{font-size:11px;fill:#222}.blob{fill:#3b6ea8;fill-opacity:.75}.median{stroke:#000;stroke-width:2}
 .interval{stroke:#000;stroke-width:1.2}.grid{stroke:#eee}.better{fill:#1f5f99}.notbetter{fill:#e8eef5}
 .self{fill:#bbb}.bar{fill:#3b6ea8}.whisker{stroke:#000;stroke-width:1.2}.note{color:#555;font-size:.9em}
+.front{fill:#1f5f99;stroke:#fff}.dominated{fill:#b8c7d9;stroke:#fff}.front-line{fill:none;stroke:#1f5f99;stroke-width:1.5}
+.axis{stroke:#888}
 """
 
 
@@ -35,6 +41,7 @@ def render_page(document: Mapping[str, Any]) -> str:
     phase = document.get("phase") or {}
     title = f"Leaderboard analysis: {document.get('bundle', '')} phase {phase.get('number', '')} ({phase.get('name', '')})"
     tier_of = {name: t["tier"] for t in document.get("tiers") or [] for name in t["submissions"]}
+    pareto = document.get("pareto") or []
     parts = [f"<h1>{_e(title)}</h1>",
              f"<p>{_e(len(document.get('submissions') or []))} submissions, {_e(document.get('n_cases'))} test cases "
              f"(split {_e(document.get('split', 'all'))}), {_e(document.get('replicates'))} bootstrap samples "
@@ -42,7 +49,7 @@ def render_page(document: Mapping[str, Any]) -> str:
              f"alpha {_e(document.get('alpha'))} after Holm's correction.</p>"]
     for ranking in document.get("rankings") or []:
         parts.append(f"<h2>Ranking: {_e(ranking['name'])}</h2>")
-        parts.append(_ranking_table(ranking, tier_of))
+        parts.append(_ranking_table(ranking, tier_of, pareto))
         tau = ranking.get("kendall_tau") or {}
         if tau.get("median") is not None:
             parts.append(f"<p>Kendall's tau of the bootstrap rankings against the full one: median "
@@ -60,6 +67,10 @@ def render_page(document: Mapping[str, Any]) -> str:
         parts.append(_adjacent_pairs(significance))
         parts.append("<h2>Tiers (statistically tied)</h2><ol>" + "".join(
             f"<li>{_e(', '.join(t['submissions']))}</li>" for t in document.get("tiers") or []) + "</ol>")
+    for item in pareto:
+        parts.append(f"<h2>Score versus cost: {_e(item['label'])}</h2>")
+        parts.append(pareto_chart(item))
+        parts.append(_pareto_table(item))
     fairness = document.get("fairness") or []
     if fairness:
         parts.append("<h2>Per-group results (fairness analyses of the runs)</h2>")
@@ -87,13 +98,116 @@ def _adjacent_pairs(significance: Mapping[str, Any]) -> str:
             f"<th>Adjusted p</th><th>Significantly better</th></tr>{rows}</table>")
 
 
-def _ranking_table(ranking: Mapping[str, Any], tier_of: Mapping[str, int]) -> str:
+def _ranking_table(ranking: Mapping[str, Any], tier_of: Mapping[str, int],
+                   pareto: Sequence[Mapping[str, Any]] = ()) -> str:
+    def pareto_rank(item: Mapping[str, Any], submission: str) -> str:
+        rank = next((p["rank"] for p in item["points"] if p["submission"] == submission), None)
+        return "-" if rank is None else str(rank)
+
     rows = "".join(
         f"<tr><td>{_e(e['submission'])}</td><td>{_g(e['score'])}</td><td>[{_g(e['score_low'])}, {_g(e['score_high'])}]"
         f"</td><td>{_e(e['rank'])}</td><td>{_g(e['rank_median'])} [{_g(e['rank_low'])}, {_g(e['rank_high'])}]</td>"
-        f"<td>{_e(tier_of.get(e['submission'], '-'))}</td></tr>" for e in ranking["entries"])
+        f"<td>{_e(tier_of.get(e['submission'], '-'))}</td>"
+        + "".join(f"<td>{_e(pareto_rank(item, e['submission']))}</td>" for item in pareto) + "</tr>"
+        for e in ranking["entries"])
+    headers = "".join(f"<th>{_e(item['label'])}</th>" for item in pareto)
     return ("<table><tr><th>Submission</th><th>Score</th><th>Interval</th><th>Rank</th><th>Median rank [interval]</th>"
-            f"<th>Tier</th></tr>{rows}</table>")
+            f"<th>Tier</th>{headers}</tr>{rows}</table>")
+
+
+def _pareto_table(item: Mapping[str, Any]) -> str:
+    points = sorted(item["points"], key=lambda p: (p["rank"] is None, p["rank"] or 0, p["submission"]))
+    rows = "".join(f"<tr><td>{_e(p['submission'])}</td><td>{_g(p['score'])}</td><td>{_g(p['cost'])}</td>"
+                   f"<td>{_e(p['rank'] if p['rank'] is not None else '-')}</td><td>{_e(p['missing'] or '')}</td></tr>"
+                   for p in points)
+    return (f"<table class=\"pareto-table\"><tr><th>Submission</th><th>{_e(item['score']['label'])}</th>"
+            f"<th>{_e(_cost_title(item))}</th><th>Pareto rank</th><th>Why no rank</th></tr>{rows}</table>")
+
+
+def _cost_title(item: Mapping[str, Any]) -> str:
+    cost = item["cost"]
+    return f"{cost['label']} ({cost['unit']})" if cost.get("unit") else str(cost["label"])
+
+
+def pareto_chart(item: Mapping[str, Any]) -> str:
+    """The score-versus-cost chart of one Pareto item (module docstring)."""
+    points = [p for p in item["points"] if p["rank"] is not None]
+    width, height, left, right, top, bottom = 680.0, 400.0, 70.0, 150.0, 16.0, 56.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    caption = (f"{_e(item['label'])}: {_e(item['score']['label'])} "
+               f"({'higher' if item['score']['direction'] == 'maximize' else 'lower'} is better, up) versus "
+               f"{_e(_cost_title(item))} (lower is better, across). Dark: the Pareto front (rank 1), joined by its "
+               "staircase; light: dominated submissions.")
+    if not points:
+        return f'<figure><figcaption>{caption}</figcaption><p class="note">No submission has both a score and a cost.</p></figure>'
+    costs = [float(p["cost"]) for p in points]
+    scores = [float(p["score"]) for p in points]
+    log = min(costs) > 0 and max(costs) / min(costs) > 30
+    x_axis = _scale([math.log10(c) for c in costs] if log else costs, floor=not log)
+    y_axis = _scale(scores, floor=False)
+
+    def x(cost: float) -> float:
+        value = math.log10(cost) if log else cost
+        return left + (value - x_axis[0]) / (x_axis[1] - x_axis[0]) * plot_w
+
+    def y(score: float) -> float:
+        value = (score - y_axis[0]) / (y_axis[1] - y_axis[0])
+        return top + (1 - value if item["score"]["direction"] == "maximize" else value) * plot_h
+
+    parts = [f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>',
+             f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}"/>']
+    for tick in _ticks(*x_axis, log=log):
+        px = x(10 ** tick if log else tick)
+        parts.append(f'<line class="grid" x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{top + plot_h}"/>')
+        parts.append(f'<text x="{px:.1f}" y="{top + plot_h + 14}" text-anchor="middle">'
+                     f'{_e(_g(10 ** tick if log else tick))}</text>')
+    for tick in _ticks(*y_axis, log=False):
+        py = y(tick)
+        parts.append(f'<line class="grid" x1="{left}" y1="{py:.1f}" x2="{left + plot_w}" y2="{py:.1f}"/>')
+        parts.append(f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end">{_e(_g(tick))}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 14}" text-anchor="middle">'
+                 f'{_e(_cost_title(item))}{" (log scale)" if log else ""}</text>')
+    parts.append(f'<text transform="translate(14,{top + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">'
+                 f'{_e(item["score"]["label"])}</text>')
+    front = sorted((p for p in points if p["rank"] == 1), key=lambda p: (float(p["cost"]), -float(p["score"])))
+    if len(front) > 1:
+        path = [(x(float(front[0]["cost"])), y(float(front[0]["score"])))]
+        for point in front[1:]:
+            px, py = x(float(point["cost"])), y(float(point["score"]))
+            path += [(px, path[-1][1]), (px, py)]
+        parts.append('<polyline class="front-line" points="' + " ".join(f"{a:.1f},{b:.1f}" for a, b in path) + '"/>')
+    for point in sorted(points, key=lambda p: -int(p["rank"])):  # the front drawn last, on top
+        px, py = x(float(point["cost"])), y(float(point["score"]))
+        kind = "front" if point["rank"] == 1 else "dominated"
+        parts.append(f'<circle class="{kind}" cx="{px:.1f}" cy="{py:.1f}" r="6"><title>{_e(point["submission"])}: '
+                     f'{_e(item["score"]["label"])} {_e(_g(point["score"]))}, {_e(_cost_title(item))} '
+                     f'{_e(_g(point["cost"]))}, Pareto rank {_e(point["rank"])}</title></circle>')
+        parts.append(f'<text x="{px + 9:.1f}" y="{py + 4:.1f}">{_e(_short(point["submission"], 18))} '
+                     f'({_e(point["rank"])})</text>')
+    return (f'<figure><figcaption>{caption}</figcaption><svg class="pareto-chart" viewBox="0 0 {width:.0f} '
+            f'{height:.0f}" width="{width:.0f}" height="{height:.0f}" role="img" aria-label="'
+            f'{_e(item["score"]["label"])} versus {_e(_cost_title(item))}">' + "".join(parts) + "</svg></figure>")
+
+
+def _scale(values: Sequence[float], *, floor: bool) -> tuple[float, float]:
+    """An axis range holding ``values`` with a margin (from 0 when ``floor`` and all are >= 0)."""
+    low, high = min(values), max(values)
+    span = high - low or abs(high) or 1.0
+    low, high = low - 0.08 * span, high + 0.08 * span
+    if floor and min(values) >= 0:
+        low = 0.0
+    return low, high
+
+
+def _ticks(low: float, high: float, *, log: bool) -> list[float]:
+    """About five round ticks within ``[low, high]`` (decades of the exponent on a log scale)."""
+    if log:
+        return [float(k) for k in range(math.ceil(low), math.floor(high) + 1)] or [round((low + high) / 2, 1)]
+    raw = (high - low) / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    return [round(first + k * step, 12) for k in range(int((high - first) / step) + 1)]
 
 
 def blob_plot(ranking: Mapping[str, Any]) -> str:
