@@ -7,6 +7,9 @@ left open (MAE's upper end, R²'s lower end) or a metric without bounds gets an 
 values, rounded to a readable number and always holding 0. Each bar starts at 0 (or at the
 axis end nearest to it), so a negative value (an R² below 0) is drawn to the left of the zero
 line. Every piece of text is escaped; nothing is fetched.
+
+The same module draws the interval bars the built-in sections share (:func:`render_interval_bars`:
+values with their confidence intervals, on one scale or each on its own).
 """
 
 from __future__ import annotations
@@ -130,8 +133,9 @@ def _figure(group: Sequence[Mapping[str, Any]]) -> str:
 @dataclass(frozen=True)
 class IntervalBar:
     """One bar of :func:`render_interval_bars`: its label, value, interval (either end ``None``
-    when there is none), the number of rows behind it (``n``) and whether it is highlighted
-    (``flag``: the worst group, say)."""
+    when there is none), the number of rows behind it (``n``), whether it is highlighted
+    (``flag``: the worst group, say) and, for a chart whose bars each have a scale of their own,
+    the bounds of its scale (``[low, high]``, as :func:`axis_for`; ``None``: the chart's)."""
 
     label: str
     value: float | None
@@ -139,58 +143,113 @@ class IntervalBar:
     high: float | None = None
     n: int | None = None
     flag: bool = False
+    bounds: Any = None
 
 
 def render_interval_bars(title: str, bars: Sequence[IntervalBar], *, bounds: Any = None, description: str = "",
-                         reference: float | None = None) -> str:
+                         reference: float | None = None, own_scales: bool = False) -> str:
     """A ``<figure>``: one horizontal bar per item with its confidence interval drawn as a
     whisker, ``n=`` after the value, and an optional dashed ``reference`` line (the value over
-    all rows). The scale follows ``bounds`` as :func:`axis_for`; bars start at 0."""
+    all rows). The scale follows ``bounds`` as :func:`axis_for`; bars start at 0.
+
+    With ``own_scales`` (bars of different measures, each on a scale of its own) each bar's scale
+    is its interval padded by half its width on each side, within the bar's ``bounds`` (or the
+    chart's), with its ends printed under it; the value is a dot on the whisker rather than a bar
+    from 0, and ``reference`` is not drawn."""
     ends = [v for b in bars for v in (_number(b.value), _number(b.low), _number(b.high)) if v is not None]
-    if reference is not None and _number(reference) is not None:
+    if reference is not None and _number(reference) is not None and not own_scales:
         ends.append(float(reference))
-    axis = axis_for(bounds, ends)
-    height = ROW_H * len(bars) + 24
-    zero = axis.x(max(min(0.0, axis.high), axis.low))
+    shared = axis_for(bounds, ends)
+    row_h = ROW_H + 10 if own_scales else ROW_H
+    height = row_h * len(bars) + (8 if own_scales else 24)
+    zero = shared.x(max(min(0.0, shared.high), shared.low))
     rows = []
     for index, bar in enumerate(bars):
-        y = 4 + index * ROW_H
+        y = 4 + index * row_h
+        mid = y + ROW_H // 2
         value, low, high = _number(bar.value), _number(bar.low), _number(bar.high)
         text = "n/a" if value is None else f"{value:.4f}"
         if low is not None and high is not None:
-            text += f" [{low:.3f}, {high:.3f}]"
+            text += f" [{low:.4f}, {high:.4f}]"
         if bar.n is not None:
             text += f" n={bar.n}"
         rows.append(f'<text x="{LABEL_W - 8}" y="{y + 18}" text-anchor="end">{_e(bar.label)}</text>')
-        end = zero
-        if value is not None:
+        axis, end = shared, zero
+        if own_scales:
+            end = LABEL_W + BAR_W + 2
+            if low is not None and high is not None:
+                axis = _around([v for v in (low, high, value) if v is not None],
+                               bar.bounds if bar.bounds is not None else bounds)
+                rows.append(f'<line class="axis" x1="{LABEL_W}" y1="{mid}" x2="{LABEL_W + BAR_W}" y2="{mid}" '
+                            f'stroke="#ccc"/>')
+                rows += [f'<text class="tick" x="{axis.x(v):.1f}" y="{y + ROW_H}" text-anchor="{anchor}">'
+                         f'{_e(_g(v))}</text>' for v, anchor in ((axis.low, "start"), (axis.high, "end"))]
+        elif value is not None:
             end = axis.x(value)
             left, width = min(zero, end), abs(end - zero)
             rows.append(f'<rect class="bar{" flagged" if bar.flag else ""}{" negative" if value < 0 else ""}" '
                         f'x="{left:.1f}" y="{y + 4}" width="{width:.1f}" height="{ROW_H - 8}" rx="3">'
                         f'<title>{_e(bar.label)}: {_e(text)}</title></rect>')
         if low is not None and high is not None:
-            x1, x2, mid = axis.x(low), axis.x(high), y + ROW_H / 2
-            rows.append(f'<path class="interval" d="M{x1:.1f} {mid - 5:.1f}v10M{x1:.1f} {mid:.1f}H{x2:.1f}'
-                        f'M{x2:.1f} {mid - 5:.1f}v10" stroke="currentColor" fill="none"/>')
+            x1, x2 = axis.x(low), axis.x(high)
+            colour, stroke = ("#1f5fa8", 2) if own_scales else ("currentColor", 1)
+            rows.append(f'<g class="interval" stroke="{colour}" stroke-width="{stroke}" fill="none">'
+                        f'<title>{_e(bar.label)}: [{low:.4f}, {high:.4f}]</title>'
+                        f'<line x1="{x1:.1f}" y1="{mid}" x2="{x2:.1f}" y2="{mid}"/>'
+                        f'<line x1="{x1:.1f}" y1="{mid - 5}" x2="{x1:.1f}" y2="{mid + 5}"/>'
+                        f'<line x1="{x2:.1f}" y1="{mid - 5}" x2="{x2:.1f}" y2="{mid + 5}"/></g>')
             end = max(end, x2)
+            if own_scales and value is not None:
+                rows.append(f'<circle class="estimate{" flagged" if bar.flag else ""}" cx="{axis.x(value):.1f}" '
+                            f'cy="{mid}" r="4" fill="#1f5fa8"><title>{_e(bar.label)}: {_e(text)}</title></circle>')
         rows.append(f'<text class="value" x="{max(zero, end) + 6:.1f}" y="{y + 18}">{_e(text)}</text>')
-    if reference is not None and _number(reference) is not None:
-        x = axis.x(float(reference))
-        rows.append(f'<line class="reference" x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height - 20}" '
-                    f'stroke-dasharray="4 3" stroke="currentColor"><title>all rows: {_e(_g(reference))}</title></line>')
-    bottom = height - 6
-    ticks = [(axis.low, "start"), (axis.high, "end")] + ([(0.0, "middle")] if axis.low < 0 < axis.high else [])
-    rows += [f'<text class="tick" x="{axis.x(v):.1f}" y="{bottom}" text-anchor="{anchor}">{_e(_g(v))}</text>'
-             for v, anchor in ticks]
-    caption = (f'<figcaption><strong>{_e(title)}</strong> <span class="scale">({_e(axis.describe())})</span>'
+    if own_scales:
+        scale, lines = "each bar on its own scale around its interval, its ends printed under it", ""
+    else:
+        scale = shared.describe()
+        lines = f'<line x1="{zero:.1f}" y1="0" x2="{zero:.1f}" y2="{height - 20}" class="axis"/>'
+        if reference is not None and _number(reference) is not None:
+            x = shared.x(float(reference))
+            rows.append(f'<line class="reference" x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height - 20}" '
+                        f'stroke-dasharray="4 3" stroke="currentColor"><title>all rows: {_e(_g(reference))}</title>'
+                        f'</line>')
+        bottom = height - 6
+        ticks = [(shared.low, "start"), (shared.high, "end")] + (
+            [(0.0, "middle")] if shared.low < 0 < shared.high else [])
+        rows += [f'<text class="tick" x="{shared.x(v):.1f}" y="{bottom}" text-anchor="{anchor}">{_e(_g(v))}</text>'
+                 for v, anchor in ticks]
+    caption = (f'<figcaption><strong>{_e(title)}</strong> <span class="scale">({_e(scale)})</span>'
                + (f'<br><span class="description">{_e(description)}</span>' if description else "")
                + "</figcaption>")
-    width = LABEL_W + BAR_W + VALUE_W + 90
-    return (f'<figure>{caption}<svg viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{_e(title)}, {_e(axis.describe())}">'
-            f'<line x1="{zero:.1f}" y1="0" x2="{zero:.1f}" y2="{height - 20}" class="axis"/>'
-            + "".join(rows) + "</svg></figure>")
+    shift = _label_room([bar.label for bar in bars])
+    body = lines + "".join(rows)
+    if shift:
+        body = f'<g transform="translate({shift} 0)">{body}</g>'
+    return (f'<figure>{caption}<svg viewBox="0 0 {LABEL_W + BAR_W + VALUE_W + 90 + shift} {height}" role="img" '
+            f'aria-label="{_e(title)}, {_e(scale)}">{body}</svg></figure>')
+
+
+def _around(values: Sequence[float], bounds: Any) -> Axis:
+    """The axis of one bar on a scale of its own: the span of ``values`` padded by half of it on
+    each side (1 % of the value when there is no span), kept within ``bounds``."""
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.5 or max(abs(high), 1.0) * 0.01
+    start, stop, low_from, high_from = low - pad, high + pad, "values", "values"
+    lower, upper = _bounds(bounds)
+    if lower is not None and lower <= low and lower > start:
+        start, low_from = lower, "bounds"
+    if upper is not None and upper >= high and upper < stop:
+        stop, high_from = upper, "bounds"
+    if not stop > start:
+        stop = start + 1.0
+    return Axis(start, stop, low_from, high_from)
+
+
+def _label_room(labels: Sequence[str]) -> int:
+    """How far to move a chart right so that its longest label (about 7 units a character at the
+    page's 13px) fits left of the bars: 0 for labels that fit, at most 160."""
+    longest = max((len(label) for label in labels), default=0)
+    return int(min(max(0.0, longest * 7.2 + 12 - LABEL_W), 160.0))
 
 
 def _bounds(bounds: Any) -> tuple[float | None, float | None]:
