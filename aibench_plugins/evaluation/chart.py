@@ -8,8 +8,10 @@ values, rounded to a readable number and always holding 0. Each bar starts at 0 
 axis end nearest to it), so a negative value (an R² below 0) is drawn to the left of the zero
 line. Every piece of text is escaped; nothing is fetched.
 
-The same module draws the interval bars the built-in sections share (:func:`render_interval_bars`:
-values with their confidence intervals, on one scale or each on its own).
+The same module draws the charts the built-in sections share: :func:`render_interval_bars`
+(values with their confidence intervals, on one scale or each on its own) and
+:func:`render_line_chart` (a value per category, one line per series, with a dashed baseline:
+the degradation of a score by severity, say).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-__all__ = ["Axis", "IntervalBar", "axis_for", "chart_title", "render_charts", "render_interval_bars"]
+__all__ = ["Axis", "IntervalBar", "LineSeries", "axis_for", "chart_title", "render_charts", "render_interval_bars",
+           "render_line_chart"]
 
 LABEL_W, BAR_W, VALUE_W, ROW_H = 110, 260, 120, 28  # geometry, in SVG user units
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
@@ -250,6 +253,105 @@ def _label_room(labels: Sequence[str]) -> int:
     page's 13px) fits left of the bars: 0 for labels that fit, at most 160."""
     longest = max((len(label) for label in labels), default=0)
     return int(min(max(0.0, longest * 7.2 + 12 - LABEL_W), 160.0))
+
+
+#: line colours, one per series (cycled): the Okabe-Ito colours readable on white, by most
+#: colour-blind readers too
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999999")
+PLOT_LEFT, PLOT_W, PLOT_RIGHT, PLOT_TOP, PLOT_H, PLOT_BOTTOM = 64, 300, 150, 12, 170, 40  # line charts' geometry
+
+
+@dataclass(frozen=True)
+class LineSeries:
+    """One line of :func:`render_line_chart`: its name (the legend's) and its points, each an x
+    label of the chart and a value; ``notes`` (one per point, or none) are said after the value in
+    each point's tooltip (``"n = 40"``)."""
+
+    name: str
+    points: tuple[tuple[str, float], ...]
+    notes: tuple[str, ...] = ()
+
+
+def render_line_chart(title: str, series: Sequence[LineSeries], x_labels: Sequence[str] = (), *,
+                      x_label: str = "", y_label: str = "", baseline: float | None = None,
+                      baseline_label: str = "baseline", baseline_class: str = "baseline",
+                      y_range: tuple[float, float] | None = None, description: str = "",
+                      aria_label: str | None = None, figure_class: str | None = None) -> str:
+    """A ``<figure>`` with a line chart: x the categories ``x_labels`` evenly spaced, in their order
+    (an x of a point that they lack follows them), y the values, one line with dots per series,
+    each in a colour of :data:`PALETTE` and named in the legend, and an optional dashed
+    horizontal ``baseline`` (the clean score, say). The y scale is ``y_range`` with its ends
+    printed, or else the values' range padded by 8 % with the lowest and highest value printed.
+    Every point says its series, x and value in its tooltip."""
+    levels = list(dict.fromkeys([*x_labels, *(x for line in series for x, _ in line.points)]))
+    values = [v for line in series for _, v in line.points if _number(v) is not None]
+    if baseline is not None and _number(baseline) is not None:
+        values.append(float(baseline))
+    if not levels or not values:
+        return f'<p class="empty">{_e(title)}: no values to chart.</p>'
+    if y_range is not None and y_range[1] > y_range[0]:
+        low, high = y_range
+        ticks = [low, high]
+    else:
+        ticks = [min(values), max(values)]
+        pad = (ticks[1] - ticks[0]) * 0.08 or max(abs(ticks[1]) * 0.05, 0.05)
+        low, high = ticks[0] - pad, ticks[1] + pad
+
+    def x(level: str) -> float:
+        return PLOT_LEFT + (levels.index(level) + 0.5) * PLOT_W / len(levels)
+
+    def y(value: float) -> float:
+        return PLOT_TOP + (high - min(max(value, low), high)) / (high - low) * PLOT_H
+
+    bottom, right = PLOT_TOP + PLOT_H, PLOT_LEFT + PLOT_W
+    parts = [f'<line x1="{PLOT_LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}" class="axis" stroke="#57606a"/>',
+             f'<line x1="{PLOT_LEFT}" y1="{PLOT_TOP}" x2="{PLOT_LEFT}" y2="{bottom}" class="axis" stroke="#57606a"/>']
+    parts += [f'<text class="tick" x="{PLOT_LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{_e(f"{v:.3g}")}</text>'
+              for v in ticks]
+    parts += [f'<text class="tick" x="{x(level):.1f}" y="{bottom + 16}" text-anchor="middle">{_e(level)}</text>'
+              for level in levels]
+    if x_label:
+        parts.append(f'<text class="tick" x="{PLOT_LEFT + PLOT_W / 2:.1f}" y="{bottom + 34}" '
+                     f'text-anchor="middle">{_e(x_label)}</text>')
+    if y_label:
+        middle = PLOT_TOP + PLOT_H / 2
+        parts.append(f'<text class="tick" x="14" y="{middle:.1f}" text-anchor="middle" '
+                     f'transform="rotate(-90 14 {middle:.1f})">{_e(y_label)}</text>')
+    for index, line in enumerate(series):
+        colour = PALETTE[index % len(PALETTE)]
+        notes = [*line.notes, *[""] * len(line.points)]
+        points = sorted(((levels.index(level), level, float(v), note) for (level, v), note
+                         in zip(line.points, notes) if _number(v) is not None), key=lambda p: p[0])
+        path = " ".join(f"{x(level):.1f},{y(v):.1f}" for _, level, v, _ in points)
+        if points:
+            parts.append(f'<polyline class="line" points="{path}" fill="none" stroke="{colour}" stroke-width="2">'
+                         f'<title>{_e(line.name)}</title></polyline>')
+        where = f"{x_label} " if x_label else ""
+        parts += [f'<circle cx="{x(level):.1f}" cy="{y(v):.1f}" r="4" fill="{colour}"><title>'
+                  f'{_e(f"{line.name}, {where}{level}: {v:.4f}" + (f" ({note})" if note else ""))}</title></circle>'
+                  for _, level, v, note in points]
+        parts.append(_legend(index, line.name, colour))
+    if baseline is not None and _number(baseline) is not None:
+        at = y(float(baseline))
+        parts.append(f'<line class="{_e(baseline_class)}" x1="{PLOT_LEFT}" y1="{at:.1f}" x2="{right}" y2="{at:.1f}" '
+                     f'stroke="#24292f" stroke-dasharray="6 4"><title>{_e(baseline_label)}: '
+                     f'{_e(f"{baseline:.4f}")}</title></line>')
+        parts.append(_legend(len(series), baseline_label, "#24292f", dashed=True))
+    scale = f"scale {low:.3g} to {high:.3g}"
+    caption = (f'<figcaption><strong>{_e(title)}</strong> <span class="scale">({_e(scale)})</span>'
+               + (f'<br><span class="description">{_e(description)}</span>' if description else "")
+               + "</figcaption>")
+    label = aria_label or f"{title}, one line per series, {scale}"
+    opening = f'<figure class="{_e(figure_class)}">' if figure_class else "<figure>"
+    return (f'{opening}{caption}<svg viewBox="0 0 {PLOT_LEFT + PLOT_W + PLOT_RIGHT} {bottom + PLOT_BOTTOM}" '
+            f'role="img" aria-label="{_e(label)}">' + "".join(parts) + "</svg></figure>")
+
+
+def _legend(index: int, name: str, colour: str, *, dashed: bool = False) -> str:
+    top, left = PLOT_TOP + 8 + index * 18, PLOT_LEFT + PLOT_W + 14
+    dash = ' stroke-dasharray="6 4"' if dashed else ""
+    return (f'<line x1="{left}" y1="{top}" x2="{left + 18}" y2="{top}" stroke="{colour}" stroke-width="2"{dash}/>'
+            f'<text x="{left + 24}" y="{top + 4}">{_e(name)}</text>')
 
 
 def _bounds(bounds: Any) -> tuple[float | None, float | None]:
