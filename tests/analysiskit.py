@@ -7,44 +7,21 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from distkit import install_distribution
 from wrapkit import bundle_copy, edit_manifest
 
 TESTS = Path(__file__).resolve().parent
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=77"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "acme-analyses"
-version = "0.1.0"
-
-[project.entry-points.aibench]
-acme-analyses = "acme_analyses"
-
-[tool.setuptools]
-py-modules = ["acme_analyses"]
-"""
 TINY = "zzsecret"
 GROUPS_TABLE = {"file": "groups.csv", "id": "id", "columns": ["group"], "from": "reference"}
 
 
 def install_analyses_plugin(site: Path, sources: Path) -> Path:
     """Build and pip-install ``acme-analyses`` into ``site`` (no network)."""
-    folder = sources / "acme-analyses"
-    folder.mkdir(parents=True)
-    (folder / "pyproject.toml").write_text(PYPROJECT)
-    (folder / "acme_analyses.py").write_text((TESTS / "acme_analyses.py").read_text())
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
-                           "--no-input", "--no-build-isolation", "--no-index", "--no-deps", "--target", str(site),
-                           str(folder)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return site
+    return install_distribution(site, sources, "acme-analyses",
+                                {"acme_analyses": (TESTS / "acme_analyses.py").read_text()})
 
 
 def host_with_analyses() -> Any:

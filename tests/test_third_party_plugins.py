@@ -28,27 +28,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from distkit import pip_install, write_distribution
 
 from aibench_plugins.core.host import BUILTIN_PLUGINS
 
 IRIS_BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "iris-v2"
 BUILTIN_IDS = sorted(BUILTIN_PLUGINS)
-
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=77"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{name}"
-version = "{version}"
-
-[project.entry-points.aibench]
-{name} = "{module}"
-
-[tool.setuptools]
-py-modules = ["{module}"]
-"""
 
 ACME_METRICS = '''\
 import os
@@ -106,17 +91,9 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the three test distributions, installed by pip."""
     sources = tmp_path_factory.mktemp("plugin-sources")
     site = tmp_path_factory.mktemp("plugin-site")
-    for name, (version, code) in DISTRIBUTIONS.items():
-        module = name.replace("-", "_")
-        (sources / name).mkdir()
-        (sources / name / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version, module=module))
-        (sources / name / f"{module}.py").write_text(code)
-    pip = [sys.executable, "-m", "pip", "install", "--isolated", "--disable-pip-version-check", "--no-input",
-           "--no-build-isolation", "--no-index", "--no-deps", "--target", str(site)]
-    result = subprocess.run([*pip, *(str(sources / name) for name in DISTRIBUTIONS)],
-                            capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        pytest.fail(f"pip could not install the test plugins:\n{result.stdout}\n{result.stderr}")
+    folders = [write_distribution(sources / name, name, {name.replace("-", "_"): code}, version=version)
+               for name, (version, code) in DISTRIBUTIONS.items()]
+    pip_install(site, *folders)
     return site
 
 

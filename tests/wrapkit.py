@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from distkit import install_distribution
 
 from aibench_plugins.run.runner import RunReport, run_bundle
 from aibench_plugins.wrap.wrapping import wrap_bundle
@@ -19,22 +20,6 @@ REPO = Path(__file__).resolve().parents[1]
 BUNDLES = REPO / "bundles"
 SUBMISSIONS = REPO / "examples" / "submissions"
 VENV_BIN = str(Path(sys.executable).parent)
-
-FAULTS_PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=77"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "acme-faults"
-version = "0.3.0"
-
-[project.entry-points.aibench]
-acme-faults = "acme_faults"
-
-[tool.setuptools]
-py-modules = ["acme_faults"]
-"""
 
 FAULTS_MODULE = '''\
 import time
@@ -68,14 +53,7 @@ def aibench_register_metrics(register):
 
 def install_faults_plugin(site: Path, sources: Path) -> Path:
     """Build and pip-install ``acme-faults`` into ``site`` (no network)."""
-    (sources / "acme-faults").mkdir(parents=True)
-    (sources / "acme-faults" / "pyproject.toml").write_text(FAULTS_PYPROJECT)
-    (sources / "acme-faults" / "acme_faults.py").write_text(FAULTS_MODULE)
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
-                             "--no-input", "--no-build-isolation", "--no-index", "--no-deps", "--target", str(site),
-                             str(sources / "acme-faults")], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return site
+    return install_distribution(site, sources, "acme-faults", {"acme_faults": FAULTS_MODULE}, version="0.3.0")
 
 
 def bundle_copy(name: str, target: Path) -> Path:

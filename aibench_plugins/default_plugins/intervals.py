@@ -1,5 +1,5 @@
 """The robustness checker ``aibench.bootstrap_ci``: a confidence interval for each leaderboard
-metric, and its reporter, a page section with the intervals drawn as error bars (inline SVG).
+metric, and its reporter, a page section with the intervals drawn as error bars (the page's interval bars).
 
 Manifest entry (``robustness`` section)::
 
@@ -35,6 +35,7 @@ from aibench_plugins import (
     AnalysisInfo,
     AnalysisResult,
     ComponentInfo,
+    IntervalBar,
     InvalidParamsError,
     MetricData,
     Register,
@@ -42,6 +43,7 @@ from aibench_plugins import (
     Summary,
     SummarySpec,
     hookimpl,
+    render_interval_bars,
 )
 from aibench_plugins.stats import FEW, METHODS
 
@@ -148,9 +150,6 @@ def _number(value: Any) -> float:
 
 # -- the reporter ---------------------------------------------------------------------------------
 
-LABEL_W, BAR_W, VALUE_W, ROW_H = 150, 300, 190, 30
-
-
 class BootstrapCISection:
     """The page section of ``aibench.bootstrap_ci``: each metric's interval as an error bar around
     its estimate (each on its own scale, from the interval, within the metric's bounds), then the
@@ -183,12 +182,11 @@ def _item(item: Mapping[str, Any], bounds: Mapping[str, Any]) -> str:
     title = f"<h3>{_e(item.get('label') or item.get('key'))}</h3>"
     if not rows:
         return title + '<p class="empty">No interval could be computed.</p>' + _notes(item)
-    svg_rows = "".join(_bar(index, row, bounds.get(str(row["metric"]))) for index, row in enumerate(rows))
-    height = ROW_H * len(rows) + 8
-    figure = (f'<figure><svg viewBox="0 0 {LABEL_W + BAR_W + VALUE_W} {height}" role="img" '
-              f'aria-label="confidence intervals, one error bar per metric">{svg_rows}</svg>'
-              f'<figcaption>Each bar spans the interval, the dot is the score; each metric on its own scale '
-              f'(its ends are printed).</figcaption></figure>')
+    bars = [IntervalBar(str(r["metric"]), _finite(r["estimate"]), _finite(r["low"]), _finite(r["high"]),
+                        n=r["rows"] if isinstance(r["rows"], int) else None, bounds=bounds.get(str(r["metric"])))
+            for r in rows]
+    figure = render_interval_bars("Confidence intervals by metric", bars, own_scales=True,
+                                  description="Each bar spans the interval, the dot is the score.")
     head = "".join(f"<th>{_e(c)}</th>" for c in ("Metric", "Score", "Low", "High", "Method", "Replicates", "Rows"))
     body = "".join(
         f'<tr><td><code>{_e(r["metric"])}</code></td><td class="num">{_f(r["estimate"])}</td>'
@@ -201,50 +199,6 @@ def _item(item: Mapping[str, Any], bounds: Mapping[str, Any]) -> str:
 def _notes(item: Mapping[str, Any]) -> str:
     notes = [str(n) for n in item.get("notes") or ()]
     return ("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>") if notes else ""
-
-
-def _bar(index: int, row: Mapping[str, Any], bounds: Any) -> str:
-    low, high, estimate = (_finite(row.get(k)) for k in ("low", "high", "estimate"))
-    y = 4 + index * ROW_H
-    label = f'<text x="{LABEL_W - 8}" y="{y + 18}" text-anchor="end">{_e(row.get("metric"))}</text>'
-    if low is None or high is None:
-        return label
-    start, stop = _scale([v for v in (low, high, estimate) if v is not None], bounds)
-
-    def x(value: float) -> float:
-        return LABEL_W + (value - start) / (stop - start) * BAR_W
-
-    middle = y + 13
-    parts = [label,
-             f'<line class="axis" x1="{LABEL_W}" y1="{middle}" x2="{LABEL_W + BAR_W}" y2="{middle}" '
-             f'stroke="#ccc"/>',
-             f'<text class="tick" x="{LABEL_W}" y="{y + 28}" font-size="9">{_e(_g(start))}</text>',
-             f'<text class="tick" x="{LABEL_W + BAR_W}" y="{y + 28}" font-size="9" text-anchor="end">'
-             f'{_e(_g(stop))}</text>',
-             f'<g class="interval" stroke="#1f5fa8" stroke-width="2"><title>{_e(row.get("metric"))}: '
-             f'[{_f(low)}, {_f(high)}] ({_e(row.get("method"))})</title>'
-             f'<line x1="{x(low):.1f}" y1="{middle}" x2="{x(high):.1f}" y2="{middle}"/>'
-             f'<line x1="{x(low):.1f}" y1="{middle - 6}" x2="{x(low):.1f}" y2="{middle + 6}"/>'
-             f'<line x1="{x(high):.1f}" y1="{middle - 6}" x2="{x(high):.1f}" y2="{middle + 6}"/></g>']
-    if estimate is not None:
-        parts.append(f'<circle class="estimate" cx="{x(estimate):.1f}" cy="{middle}" r="4" fill="#1f5fa8"/>')
-    text = f"{_f(estimate)} [{_f(low)}, {_f(high)}]"
-    parts.append(f'<text class="value" x="{LABEL_W + BAR_W + 8}" y="{y + 18}">{_e(text)}</text>')
-    return "".join(parts)
-
-
-def _scale(values: Sequence[float], bounds: Any) -> tuple[float, float]:
-    """The interval's span padded by half of it on each side, kept within the metric's bounds."""
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.5 or max(abs(high), 1.0) * 0.01
-    start, stop = low - pad, high + pad
-    if isinstance(bounds, (list, tuple)) and len(bounds) == 2:
-        lower, upper = (_finite(b) for b in bounds)
-        start = max(start, lower) if lower is not None and lower <= low else start
-        stop = min(stop, upper) if upper is not None and upper >= high else stop
-    if not stop > start:
-        stop = start + 1.0
-    return start, stop
 
 
 def _bounds_by_key(columns: Sequence[Any]) -> dict[str, Any]:
@@ -260,10 +214,6 @@ def _finite(value: Any) -> float | None:
 def _f(value: Any) -> str:
     number = _finite(value)
     return "n/a" if number is None else f"{number:.4f}"
-
-
-def _g(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def _e(value: Any) -> str:

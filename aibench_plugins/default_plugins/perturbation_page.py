@@ -1,8 +1,8 @@
 """The page section of ``aibench.input_perturbations``: degradation per severity, from the report
 document alone (its items of ``analyses``).
 
-Per entry: the summaries (clean, perturbed, relative drop, flip rate, mCE), one inline-SVG line
-chart per metric (x: severity 1 to 5, y: the metric; one line per corruption, the clean score as
+Per entry: the summaries (clean, perturbed, relative drop, flip rate, mCE), one line chart per
+metric (the page's line chart) (x: severity 1 to 5, y: the metric; one line per corruption, the clean score as
 a dashed line), and the tables as the checker gave them. Every text is escaped; nothing is fetched.
 """
 
@@ -13,12 +13,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aibench_plugins import ComponentInfo, Section
+from aibench_plugins import ComponentInfo, LineSeries, Section, render_line_chart
 
 COMPONENT_ID = "aibench.input_perturbations"
-W, H, LEFT, BOTTOM, TOP, RIGHT = 440, 230, 48, 28, 12, 140
-#: line colours, one per corruption (cycled), readable on white and by most colour-blind readers
-COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442", "#999999")
+SEVERITIES = tuple(str(s) for s in range(1, 6))  #: the x of every chart: the schema's severities
 
 
 class InputPerturbationsSection:
@@ -86,36 +84,11 @@ def _chart(table: Mapping[str, Any], metric: str) -> str:
         low, high = 0.0, 1.0
     elif high == low:
         low, high = low - 1, high + 1
-    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
-
-    def x(severity: float) -> float:
-        return LEFT + (severity - 1) / 4 * plot_w
-
-    def y(value: float) -> float:
-        return TOP + (high - value) / (high - low) * plot_h
-
-    shapes = [f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}"/>',
-              f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}"/>']
-    shapes += [f'<text class="tick" x="{x(s):.1f}" y="{H - 10}" text-anchor="middle">{s}</text>' for s in range(1, 6)]
-    shapes += [f'<text class="tick" x="{LEFT - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{_e(f"{v:.3g}")}</text>'
-               for v in (low, high)]
-    if clean is not None:
-        shapes.append(f'<line x1="{LEFT}" y1="{y(clean):.1f}" x2="{LEFT + plot_w}" y2="{y(clean):.1f}" '
-                      f'stroke="#444" stroke-dasharray="4 3"><title>clean: {_e(_fmt(clean))}</title></line>')
-    for index, (name, points) in enumerate(lines.items()):
-        colour = COLOURS[index % len(COLOURS)]
-        points = sorted(points)
-        path = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v in points)
-        shapes.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}">'
-                      f"<title>{_e(name)}</title></polyline>")
-        shapes += [f'<circle cx="{x(s):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"><title>{_e(name)} severity {s}: '
-                   f"{_e(_fmt(v))}</title></circle>" for s, v in points]
-        shapes.append(f'<text x="{LEFT + plot_w + 8}" y="{TOP + 12 + index * 17}" style="fill:{colour}">'
-                      f"{_e(name)}</text>")
-    caption = (f"<figcaption><strong>{_e(metric)} by severity</strong> <span class=\"scale\">(one line per "
-               f"corruption; dashed: the clean score; scale {low:.3g} to {high:.3g})</span></figcaption>")
-    return (f'<figure>{caption}<svg viewBox="0 0 {W} {H}" role="img" aria-label="{_e(metric)} by severity per '
-            f'corruption">{"".join(shapes)}</svg></figure>')
+    series = [LineSeries(name, tuple((str(s), v) for s, v in sorted(points))) for name, points in lines.items()]
+    return render_line_chart(f"{metric} by severity", series, SEVERITIES, x_label="severity", baseline=clean,
+                             baseline_label="clean", y_range=(low, high),
+                             description="One line per corruption; dashed: the clean score.",
+                             aria_label=f"{metric} by severity per corruption")
 
 
 def _table(table: Mapping[str, Any]) -> str:

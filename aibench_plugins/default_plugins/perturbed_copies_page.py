@@ -1,7 +1,7 @@
 """The page section of ``aibench.perturbed_copies``: for each of its entries in the report's
 ``analyses``, the summaries per metric (clean, perturbed, relative drop, worst case) and the
-flip rate, a degradation chart per metric (inline SVG: the score at each severity, one line per
-perturbation, and the clean score as a dashed line), the table per perturbation and severity,
+flip rate, a degradation chart per metric (the page's line chart: the score at each severity, one line
+per perturbation, and the clean score as a dashed line), the table per perturbation and severity,
 and the checker's notes. Only the report document is read; every piece of text is escaped and
 nothing is fetched."""
 
@@ -12,13 +12,11 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aibench_plugins import ComponentInfo, Section
+from aibench_plugins import ComponentInfo, LineSeries, Section, render_line_chart
 
 __all__ = ["COMPONENT", "DegradationSection", "degradation_chart"]
 
 COMPONENT = "aibench.perturbed_copies"
-PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a", "#e16f24", "#116329")
-LEFT, PLOT_W, RIGHT, TOP, PLOT_H, BOTTOM = 64, 300, 150, 12, 170, 40  # geometry, in SVG user units
 
 
 class DegradationSection:
@@ -82,64 +80,24 @@ def _table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def degradation_chart(metric: str, rows: Sequence[Mapping[str, Any]], clean: float | None) -> str:
-    """A ``<figure>`` with an inline SVG line chart: x the severities (in the table's order, the
-    pooled ``all`` rows left out), y the metric on the copies, one line per perturbation, and the
-    clean score as a dashed horizontal line."""
+    """A ``<figure>`` with a line chart (:func:`aibench_plugins.render_line_chart`): x the
+    severities (in the table's order, the pooled ``all`` rows left out), y the metric on the
+    copies, one line per perturbation, and the clean score as a dashed horizontal line."""
     rows = [r for r in rows if r.get("severity") != "all"]
     levels = list(dict.fromkeys(_level(r.get("severity")) for r in rows))
     names = list(dict.fromkeys(str(r.get("perturbation")) for r in rows))
-    values = [v for v in (_number(r.get("score")) for r in rows) if v is not None] + (
-        [clean] if clean is not None else [])
-    if not levels or not values:
+    scored = [(r, v) for r in rows for v in [_number(r.get("score"))] if v is not None]
+    if not levels or not (scored or clean is not None):
         return ""
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.08 or max(abs(high) * 0.05, 0.05)
-    low, high = low - pad, high + pad
-
-    def x(level: str) -> float:
-        return LEFT + (levels.index(level) + 0.5) * PLOT_W / len(levels)
-
-    def y(value: float) -> float:
-        return TOP + (high - value) / (high - low) * PLOT_H
-
-    parts = [f'<line x1="{LEFT}" y1="{TOP + PLOT_H}" x2="{LEFT + PLOT_W}" y2="{TOP + PLOT_H}" class="axis" '
-             f'stroke="#57606a"/>',
-             f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + PLOT_H}" class="axis" stroke="#57606a"/>']
-    parts += [f'<text class="tick" x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{_e(f"{v:.3g}")}</text>'
-              for v in (low + pad, high - pad)]
-    parts += [f'<text class="tick" x="{x(level):.1f}" y="{TOP + PLOT_H + 16}" text-anchor="middle">{_e(level)}</text>'
-              for level in levels]
-    parts.append(f'<text class="tick" x="{LEFT + PLOT_W / 2:.1f}" y="{TOP + PLOT_H + 34}" '
-                 f'text-anchor="middle">severity</text>')
-    if clean is not None:
-        parts.append(f'<line class="clean" x1="{LEFT}" y1="{y(clean):.1f}" x2="{LEFT + PLOT_W}" y2="{y(clean):.1f}" '
-                     f'stroke="#24292f" stroke-dasharray="6 4"><title>clean: {_e(_fmt(clean))}</title></line>')
-        parts.append(_legend(len(names), "clean", "#24292f", dashed=True))
-    for index, name in enumerate(names):
-        colour = PALETTE[index % len(PALETTE)]
-        points = [(x(_level(r.get("severity"))), y(v), r) for r in rows if str(r.get("perturbation")) == name
-                  for v in [_number(r.get("score"))] if v is not None]
-        if len(points) > 1:
-            path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
-            parts.append(f'<polyline class="line" points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="{colour}"><title>{_e(name)}, severity '
-                  f'{_e(_level(r.get("severity")))}: {_e(_fmt(r.get("score")))} (n = {_e(r.get("n"))})</title></circle>'
-                  for px, py, r in points]
-        parts.append(_legend(index, name, colour))
-    width, height = LEFT + PLOT_W + RIGHT, TOP + PLOT_H + BOTTOM
-    label = f"{metric} on the perturbed copies by severity, one line per perturbation, dashed: clean"
-    return (f'<figure class="degradation"><figcaption><strong>{_e(metric)}</strong> on the perturbed copies, by '
-            f"severity (dashed: the clean score {_e(_fmt(clean))})</figcaption>"
-            f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{_e(label)}">' + "".join(parts)
-            + "</svg></figure>")
-
-
-def _legend(index: int, name: str, colour: str, *, dashed: bool = False) -> str:
-    top = TOP + 8 + index * 18
-    left = LEFT + PLOT_W + 14
-    dash = ' stroke-dasharray="6 4"' if dashed else ""
-    return (f'<line x1="{left}" y1="{top}" x2="{left + 18}" y2="{top}" stroke="{colour}" stroke-width="2"{dash}/>'
-            f'<text x="{left + 24}" y="{top + 4}">{_e(name)}</text>')
+    series = [LineSeries(name, tuple((_level(r.get("severity")), v) for r, v in scored
+                                     if str(r.get("perturbation")) == name),
+                         tuple(f"n = {r.get('n')}" for r, _ in scored if str(r.get("perturbation")) == name))
+              for name in names]
+    return render_line_chart(
+        f"{metric} on the perturbed copies, by severity", series, levels, x_label="severity", baseline=clean,
+        baseline_label="clean", baseline_class="clean", figure_class="degradation",
+        description=f"One line per perturbation; dashed: the clean score {_fmt(clean)}.",
+        aria_label=f"{metric} on the perturbed copies by severity, one line per perturbation, dashed: clean")
 
 
 def _level(value: Any) -> str:

@@ -14,6 +14,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from distkit import install_distribution
+
 from aibench_plugins.core.host import PluginHost
 from aibench_plugins.core.kinds import Kind
 
@@ -134,34 +136,11 @@ def aibench_register_metrics(register):
     register(Hits)
 '''
 
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=77"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "docs-hits"
-version = "0.3.0"
-
-[project.entry-points.aibench]
-docs-hits = "docs_hits"
-
-[tool.setuptools]
-py-modules = ["docs_hits"]
-"""
-
 
 def _install_class_metric(tmp_path: Path) -> Path:
     """A plugin whose metric's description is only in its class docstring, installed by pip."""
-    source, site = tmp_path / "docs-hits", tmp_path / "site"
-    source.mkdir()
-    (source / "pyproject.toml").write_text(PYPROJECT)
-    (source / "docs_hits.py").write_text(CLASS_METRIC_PLUGIN)
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--isolated", "--no-input", "--no-build-isolation",
-                           "--no-index", "--no-deps", "--target", str(site), str(source)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return site
+    site = tmp_path / "site"
+    return install_distribution(site, tmp_path, "docs-hits", {"docs_hits": CLASS_METRIC_PLUGIN}, version="0.3.0")
 
 
 def test_a_class_docstring_is_the_description_in_list_show_and_report_json(tmp_path: Path) -> None:

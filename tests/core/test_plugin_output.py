@@ -13,26 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from distkit import pip_install, write_distribution
 from measure import run_with_peak_rss
 
 REPO = Path(__file__).resolve().parents[2]
 IRIS_BUNDLE, IRIS_GOOD = REPO / "bundles" / "iris-v2", REPO / "examples" / "submissions" / "iris-v2" / "good"
-
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=77"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "acme-loud"
-version = "1.0.0"
-
-[project.entry-points.aibench]
-acme-loud = "acme_loud"
-
-[tool.setuptools]
-py-modules = ["acme_loud"]
-"""
 
 ACME_LOUD = '''\
 import sys
@@ -75,13 +60,8 @@ def aibench_register_metrics(register):
 def loud_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("loud-source")
     site = tmp_path_factory.mktemp("loud-site")
-    (source / "pyproject.toml").write_text(PYPROJECT)
-    (source / "acme_loud.py").write_text(ACME_LOUD)
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
-                           "--no-input", "--no-build-isolation", "--no-index", "--no-deps", "--target", str(site),
-                           str(source)], capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        pytest.fail(f"pip could not install the test plugin:\n{done.stdout}\n{done.stderr}")
+    write_distribution(source, "acme-loud", {"acme_loud": ACME_LOUD}, version="1.0.0")
+    pip_install(site, source)
     return site
 
 

@@ -18,6 +18,7 @@ from aibench_plugins.default_plugins.classification.confusion import accuracy, f
 from aibench_plugins.default_plugins.classification.scores import roc_auc
 from aibench_plugins.default_plugins.intervals import COLUMNS, BootstrapCI, BootstrapCISection
 from aibench_plugins.default_plugins.regression import mae
+from aibench_plugins.evaluation.chart import BAR_W, LABEL_W
 from aibench_plugins.stats import metric_interval
 
 
@@ -132,7 +133,7 @@ def test_the_section_draws_one_error_bar_per_metric() -> None:
     ticks = re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', section.body)[:2]
     assert bar is not None
     start, stop = float(ticks[0]), float(ticks[1])
-    x1 = 150 + (low.value - start) / (stop - start) * 300  # type: ignore[operator]
+    x1 = LABEL_W + (low.value - start) / (stop - start) * BAR_W  # type: ignore[operator]
     assert float(bar.group(1)) == pytest.approx(x1, abs=0.6)
     assert "<script" not in section.body and "http" not in section.body
 

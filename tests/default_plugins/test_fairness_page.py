@@ -40,8 +40,8 @@ def test_interval_bars_draw_each_bar_its_whisker_and_n() -> None:
                                bounds=[0.0, 1.0], reference=0.8)
     tags = _tags(svg)
     assert [t for t, _ in tags].count("rect") == 2
-    assert [t for t, a in tags if a.get("class") == "interval"] == ["path", "path"]
-    assert "n=400" in svg and "[0.650, 0.750]" in svg and "M &lt;b&gt;" in svg and "<b>" not in svg
+    assert [t for t, a in tags if a.get("class") == "interval"] == ["g", "g"]
+    assert "n=400" in svg and "[0.6500, 0.7500]" in svg and "M &lt;b&gt;" in svg and "<b>" not in svg
     assert any(a.get("class") == "bar flagged" for _, a in tags)
     widths = [float(a["width"]) for t, a in tags if t == "rect"]
     assert abs(widths[1] / widths[0] - 0.9 / 0.7) < 0.01

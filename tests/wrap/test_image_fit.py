@@ -19,26 +19,10 @@ from typing import Any
 
 import pytest
 from codalab_worker_compat import load_bundle
+from distkit import install_distribution
 from wrapkit import bundle_copy, edit_manifest
 
 from aibench_plugins.wrap.image import known_images, recorded
-
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=77"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{name}"
-version = "0.1.0"
-dependencies = {dependencies}
-
-[project.entry-points.aibench]
-{name} = "{module}"
-
-[tool.setuptools]
-py-modules = ["{module}"]
-"""
 
 MODULE = '''\
 import aibench_plugins
@@ -54,35 +38,10 @@ def aibench_register_metrics(register):
     register(agreement)
 '''
 
-HELPER = """\
-[build-system]
-requires = ["setuptools>=77"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "acme-helper"
-version = "1.0.0"
-
-[tool.setuptools]
-py-modules = ["acme_helper"]
-"""
-
-
-def _install(site: Path, sources: Path, folder: str, files: dict[str, str]) -> None:
-    (sources / folder).mkdir(parents=True)
-    for name, text in files.items():
-        (sources / folder / name).write_text(text)
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
-                             "--no-input", "--no-build-isolation", "--no-index", "--no-deps", "--target", str(site),
-                             str(sources / folder)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-
 
 def _plugin(site: Path, sources: Path, name: str, dependencies: list[str]) -> None:
     module = name.replace("-", "_")
-    _install(site, sources, name, {"pyproject.toml": PYPROJECT.format(name=name, module=module,
-                                                                      dependencies=json.dumps(dependencies)),
-                                   f"{module}.py": MODULE.format(prefix=module)})
+    install_distribution(site, sources, name, {module: MODULE.format(prefix=module)}, dependencies=dependencies)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +52,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _plugin(folder, sources, "acme-numpy2", ["numpy>=2"])
     _plugin(folder, sources, "acme-any-numpy", ["numpy"])
     _plugin(folder, sources, "acme-marked", ['acme-helper; python_version >= "3.12"'])
-    _install(folder, sources, "acme-helper", {"pyproject.toml": HELPER, "acme_helper.py": "VALUE = 1\n"})
+    install_distribution(folder, sources, "acme-helper", {"acme_helper": "VALUE = 1\n"}, version="1.0.0",
+                         entry_points={})
     return folder
 
 
