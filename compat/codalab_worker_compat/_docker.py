@@ -460,8 +460,9 @@ class DockerExecutor:
 def _memory_file(api: Any, container: str) -> Path | None:
     """The file holding the running ``container``'s memory peak on this host (see the module
     docstring), ``None`` when none is readable here."""
-    folders = [CGROUP_ROOT / "memory" / "docker" / container, CGROUP_ROOT / "memory/system.slice" / f"docker-{container}.scope",
-               CGROUP_ROOT / "docker" / container, CGROUP_ROOT / "system.slice" / f"docker-{container}.scope"]
+    scope = f"docker-{container}.scope"
+    folders = [CGROUP_ROOT / "memory/docker" / container, CGROUP_ROOT / "memory/system.slice" / scope,
+               CGROUP_ROOT / "docker" / container, CGROUP_ROOT / "system.slice" / scope]
     try:
         pid = int(api.inspect_container(container)["State"].get("Pid") or 0)
         lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines() if pid > 0 else []

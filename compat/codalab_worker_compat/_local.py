@@ -599,7 +599,8 @@ class _LocalProcess:
 
     def _finish(self, reason: Reason, sig: int | None) -> ProcessResult:
         self._signal_group(signal.SIGKILL)  # whatever of the group is left
-        code, maxrss_mb = self._reap()
+        reaped, maxrss_mb = self._reap()
+        code: int | None = reaped
         _wait_group_gone(self.pid)
         elapsed = time.monotonic() - self.started
         pids_hit = oom_killed = False

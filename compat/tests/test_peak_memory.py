@@ -5,7 +5,11 @@ for the fallback that reads them (the container cgroup is readable on this host)
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,9 +75,33 @@ def test_local_peak_from_the_memory_limit_cgroup(tmp_path: Path) -> None:
 def test_local_peak_from_wait4_without_a_cgroup(tmp_path: Path) -> None:
     """Without a memory cgroup: wait4's ru_maxrss, which also covers a descendant it waited for
     (the shell waits for Python), and says what it is."""
-    result = finish(LocalExecutor(measure_memory=False).start(spec(tmp_path, "sh", "-c", f'"{PY}" -c "{ALLOCATE_100}"')))
+    process = LocalExecutor(measure_memory=False).start(spec(tmp_path, "sh", "-c", f'"{PY}" -c "{ALLOCATE_100}"'))
+    result = finish(process)
     assert result.peak_memory_mb is not None and result.peak_memory_mb >= 90, result
     assert result.peak_memory_source.startswith("wait4 ru_maxrss"), result.peak_memory_source
+
+
+def test_local_wait4_peak_is_the_programs_own_when_the_caller_is_small(tmp_path: Path) -> None:
+    """wait4's figure is at least the caller's resident size at fork: from a small caller (a fresh
+    Python), ``true`` stays small and the 100 MiB program shows its 100 MiB."""
+    caller = textwrap.dedent(f"""
+        import json, sys
+        from pathlib import Path
+        from codalab_worker_compat._executor import ProcessSpec
+        from codalab_worker_compat._local import LocalExecutor
+        peaks = []
+        for argv in (["true"], [sys.executable, "-c", {ALLOCATE_100!r}]):
+            logs = Path({str(tmp_path)!r})
+            spec = ProcessSpec("program", tuple(argv), str(logs), logs / "out.txt", logs / "err.txt")
+            result = LocalExecutor(measure_memory=False).start(spec).wait()
+            peaks.append([result.exit_code, result.peak_memory_mb, result.peak_memory_source])
+        print(json.dumps(peaks))
+        """)
+    done = subprocess.run([PY, "-c", caller], capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    (small, large) = json.loads(done.stdout)
+    assert small[0] == large[0] == 0 and small[2].startswith("wait4") and large[2].startswith("wait4")
+    assert small[1] < 60 and large[1] >= 90 and large[1] - small[1] >= 60, (small, large)
 
 
 def test_local_peak_under_bwrap(tmp_path: Path) -> None:
