@@ -461,17 +461,24 @@ def _memory_file(api: Any, container: str) -> Path | None:
     """The file holding the running ``container``'s memory peak on this host (see the module
     docstring), ``None`` when none is readable here."""
     scope = f"docker-{container}.scope"
-    folders = [CGROUP_ROOT / "memory/docker" / container, CGROUP_ROOT / "memory/system.slice" / scope,
-               CGROUP_ROOT / "docker" / container, CGROUP_ROOT / "system.slice" / scope]
-    try:
+    found = _peak_file([CGROUP_ROOT / "memory/docker" / container, CGROUP_ROOT / "memory/system.slice" / scope,
+                        CGROUP_ROOT / "docker" / container, CGROUP_ROOT / "system.slice" / scope])
+    if found is not None:
+        return found
+    try:  # another driver or cgroup parent: where its main process is
         pid = int(api.inspect_container(container)["State"].get("Pid") or 0)
         lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines() if pid > 0 else []
     except Exception:  # the engine's errors, a pid of another namespace (no such file)
         lines = []
+    folders = []
     for line in lines:  # "4:memory:/docker/<id>" (v1), "0::/system.slice/docker-<id>.scope" (v2)
         _, controllers, path = line.split(":", 2)
         if container in path and ("memory" in controllers.split(",") or controllers == ""):
             folders.append(CGROUP_ROOT / ("memory" if controllers else "") / path.lstrip("/"))
+    return _peak_file(folders)
+
+
+def _peak_file(folders: list[Path]) -> Path | None:
     for folder in folders:
         for name in ("memory.max_usage_in_bytes", "memory.peak", "memory.current"):
             if (folder / name).is_file():

@@ -419,7 +419,12 @@ class LocalExecutor:
         try:
             argv = _bwrap_argv(spec, network=self.network, home=home) if mode == "bwrap" else list(spec.argv)
             if limits.pids is not None or limits.memory_mb is not None:
-                cgroup = ProcessCgroup(limits.pids, limits.memory_mb, measure=self.measure_memory)
+                try:
+                    cgroup = ProcessCgroup(limits.pids, limits.memory_mb, measure=self.measure_memory)
+                except OSError:
+                    if not self.measure_memory or limits.memory_mb is not None:
+                        raise
+                    cgroup = ProcessCgroup(limits.pids, None)  # measuring never stops a start
             elif self.measure_memory and cgroup_probe("memory")[0] is not None:
                 cgroup = _measuring_cgroup()
             logs = (CappedLog(spec.stdout, self.log_cap), CappedLog(spec.stderr, self.log_cap))

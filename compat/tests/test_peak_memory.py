@@ -175,3 +175,48 @@ def test_docker_peak_from_the_stats_api_when_no_cgroup_is_readable(tmp_path: Pat
                                                mounts={"/app/output": tmp_path / "output"})))
     assert result.peak_memory_mb is not None and 90 <= result.peak_memory_mb < 1000, result
     assert "stats API" in result.peak_memory_source
+
+
+class NoEngine:
+    """An engine API that knows no such container (for the cgroup lookups below)."""
+
+    def inspect_container(self, container: str) -> dict[str, Any]:
+        return {"State": {"Pid": os.getpid()}}  # this process: its cgroup does not name the container
+
+
+@pytest.mark.parametrize(("folder", "file"), [
+    ("memory/docker/{id}", "memory.max_usage_in_bytes"),  # v1, cgroupfs driver
+    ("memory/system.slice/docker-{id}.scope", "memory.max_usage_in_bytes"),  # v1, systemd driver
+    ("docker/{id}", "memory.peak"),  # v2, cgroupfs
+    ("system.slice/docker-{id}.scope", "memory.peak"),  # v2, systemd
+    ("system.slice/docker-{id}.scope", "memory.current"),  # v2 before Linux 5.19: no memory.peak
+])
+def test_container_cgroup_found_for_each_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                folder: str, file: str) -> None:
+    import codalab_worker_compat._docker as docker_module
+
+    container = uuid.uuid4().hex * 2
+    monkeypatch.setattr(docker_module, "CGROUP_ROOT", tmp_path)
+    assert docker_module._memory_file(NoEngine(), container) is None
+    (tmp_path / folder.format(id=container)).mkdir(parents=True)
+    (tmp_path / folder.format(id=container) / file).write_text("1048576\n")
+    assert docker_module._memory_file(NoEngine(), container) == tmp_path / folder.format(id=container) / file
+
+
+def test_sampler_keeps_the_largest_current_and_stops_when_the_cgroup_goes(tmp_path: Path) -> None:
+    """v2 without memory.peak: the largest memory.current read; the cgroup's removal ends sampling."""
+    import time
+
+    from codalab_worker_compat._docker import _MemorySampler
+
+    current = tmp_path / "memory.current"
+    current.write_text(f"{300 << 20}\n")
+    sampler = _MemorySampler(NoEngine(), "c0ffee", current)
+    time.sleep(0.2)
+    current.write_text(f"{100 << 20}\n")
+    time.sleep(0.2)
+    current.unlink()
+    sampler.thread.join(5)
+    assert not sampler.thread.is_alive()
+    peak, how = sampler.stop()
+    assert peak == 300 and str(current) in how
