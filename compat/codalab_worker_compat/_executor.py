@@ -108,10 +108,11 @@ class ProcessResult:
     (outside the process, so the participant's code cannot forge it), ``None`` when it could not
     be measured; ``peak_memory_source`` says how it was measured or, when ``None``, why not. The
     local executor reads the peak of the process's own memory cgroup (cgroup v1
-    ``memory.max_usage_in_bytes``, v2 ``memory.peak``) where it has one (a ``memory_mb`` limit on
-    a host that lets it make cgroups), else the ``ru_maxrss`` that ``wait4`` reports for the
+    ``memory.max_usage_in_bytes``, v2 ``memory.peak``; each process gets one, limited or not,
+    where the host lets it make cgroups), else the ``ru_maxrss`` that ``wait4`` reports for the
     child (:mod:`._local` says what that covers); the Docker executor the container's memory
-    cgroup (sampled while it runs), else the engine's stats API (:mod:`._docker`). A cgroup's
+    cgroup (sampled while it runs), else the engine's stats API (:mod:`._docker`). An executor
+    that cannot measure it leaves ``None``. A cgroup's
     figure is the memory charged to it: resident memory plus the page cache of the files the
     process read or wrote first.
     """
