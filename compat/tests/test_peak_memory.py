@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ from codalab_worker_compat._cgroup import cgroup_probe
 from codalab_worker_compat._docker import _stats_peak_mb
 from codalab_worker_compat._local import LocalExecutor, bwrap_probe
 from dockerimages import containers, python_image
+from processes import processes_with
 
 PY = sys.executable
 #: a program holding 100 MiB of resident memory for half a second, then exiting
@@ -114,6 +116,24 @@ def test_local_peak_under_bwrap(tmp_path: Path) -> None:
     result = finish(process)
     assert result.isolation == "bwrap"
     assert result.peak_memory_mb is not None and result.peak_memory_mb >= 90, result
+
+
+def test_local_measuring_cgroup_ends_a_descendant_that_left_the_group(tmp_path: Path) -> None:
+    """The memory cgroup made to measure also holds a descendant in its own session: it is
+    killed with the cgroup, and its memory counted while it ran."""
+    memory_cgroup()
+    mark = f"codalab-test-marker-{uuid.uuid4().hex}"
+    flag = tmp_path / "allocated"
+    code = (f"import os, subprocess, sys, time; subprocess.Popen([sys.executable, '-c', \"{ALLOCATE_100}; "
+            f"open({str(flag)!r}, 'w'); time.sleep(30)\", '{mark}'], start_new_session=True)\n"
+            f"while not os.path.exists({str(flag)!r}): time.sleep(0.05)")
+    try:
+        result = finish(LocalExecutor("none").start(spec(tmp_path, PY, "-c", code)))
+        assert result.peak_memory_mb is not None and result.peak_memory_mb >= 90, result
+        assert not processes_with(mark), "the descendant outlived its process's cgroup"
+    finally:
+        for pid in processes_with(mark):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_local_process_that_cannot_start_has_no_peak(tmp_path: Path) -> None:
