@@ -56,12 +56,23 @@ class RunReport:
         return bool(self.result.status == "finished")
 
     def measurements(self) -> list[dict[str, Any]]:
-        """The wall time of each process, measured by the executor on the host (trustworthy: the
-        participant's code runs inside the process, never in the executor)."""
+        """The wall time and the peak memory of each process, measured by the executor on the host
+        (trustworthy: the participant's code runs inside the process, never in the executor). The
+        peak memory (MiB) says how it was measured (``tool``: the process's memory cgroup, wait4,
+        the container's cgroup, the engine's stats API), or is ``unavailable`` with the reason."""
         from ..runtime.measurements import Measurement
 
-        return [Measurement(f"{p.name} wall time", round(p.elapsed_s, 3), "s", "executor", s.step).to_json()
-                for s in self.result.steps for p in s.processes]
+        found = []
+        for s in self.result.steps:
+            for p in s.processes:
+                found.append(Measurement(f"{p.name} wall time", round(p.elapsed_s, 3), "s", "executor", s.step))
+                peak = p.peak_memory_mb
+                source = p.peak_memory_source
+                found.append(Measurement(f"{p.name} peak memory", peak, "MiB", "executor", s.step, tool=source)
+                             if peak is not None else
+                             Measurement(f"{p.name} peak memory", None, "MiB", "executor", s.step,
+                                         status="unavailable", reason=source or "the executor did not measure it"))
+        return [m.to_json() for m in found]
 
     def step_measurements(self) -> list[Any]:
         """:meth:`measurements` as :class:`~aibench_plugins.components.complexity.Measurement` s: what
@@ -106,7 +117,9 @@ class RunReport:
             "scores_file": result.scores.file if result.scores is not None else None,
             "steps": [{"step": s.step, "output_dir": str(s.output_dir),
                        "processes": [{"name": p.name, "exit_code": p.exit_code, "reason": p.reason,
-                                      "elapsed_s": round(p.elapsed_s, 3), "message": p.message,
+                                      "elapsed_s": round(p.elapsed_s, 3),
+                                      "peak_memory_mb": p.peak_memory_mb,
+                                      "message": p.message,
                                       "limits_applied": dict(p.limits_applied)}
                                      for p in s.processes],
                        "logs": {k: str(v) for k, v in s.logs.items()}} for s in result.steps],

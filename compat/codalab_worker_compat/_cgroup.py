@@ -11,6 +11,12 @@ probe cgroup to be sure. Each process then gets its own ``aibench-<hex>`` cgroup
 ``memory.max`` and ``memory.swap.max`` 0 (v2): no swap. The child joins them before it executes
 (so bwrap and everything it starts count); the end kills whatever is left in them (a descendant
 that left the process group too) and removes them.
+
+With ``measure=True`` a process gets a memory cgroup even without a ``memory_mb`` limit (no limit
+written): the executor reads its peak (:meth:`ProcessCgroup.peak_mb`: v1
+``memory.max_usage_in_bytes``, v2 ``memory.peak``) before removing it. It counts what the process
+and its descendants are charged after joining (resident memory, and the page cache of the files
+they read or wrote first), not the pages the child shared with the caller when it was forked.
 """
 
 from __future__ import annotations
@@ -85,21 +91,26 @@ class ProcessCgroup:
     child's preexec, call :meth:`close` when the process has ended. A limit whose controller
     :func:`cgroup_probe` did not find is not applied here (``pids``/``memory`` say which were).
 
+    :param measure: make the memory cgroup even without ``memory_mb``, to measure the peak.
     :raises OSError: when a cgroup cannot be created or limited (nothing is left then).
     """
 
-    def __init__(self, pids: int | None, memory_mb: int | None) -> None:
+    def __init__(self, pids: int | None, memory_mb: int | None, *, measure: bool = False) -> None:
         self.folders: dict[str, Path] = {}
+        self.limited: set[str] = set()
         name = f"aibench-{uuid.uuid4().hex[:12]}"
         try:
             for controller, value in (("pids", pids), ("memory", memory_mb)):
                 parent, version, _ = cgroup_probe(controller)
-                if value is None or parent is None:
+                if parent is None or (value is None and not (measure and controller == "memory")):
                     continue
                 folder = parent / name
                 if folder not in self.folders.values():  # v2: one cgroup for both controllers
                     folder.mkdir()
                 self.folders[controller] = folder
+                if value is None:
+                    continue
+                self.limited.add(controller)
                 if controller == "pids":
                     (folder / "pids.max").write_text(f"{value}\n")
                 elif version == 1:
@@ -117,11 +128,36 @@ class ProcessCgroup:
 
     @property
     def pids(self) -> bool:
-        return "pids" in self.folders
+        """Whether the pids limit is applied by a cgroup."""
+        return "pids" in self.limited
 
     @property
     def memory(self) -> bool:
-        return "memory" in self.folders
+        """Whether the memory limit is applied by a cgroup (a measuring-only cgroup is not)."""
+        return "memory" in self.limited
+
+    def peak_mb(self) -> tuple[float | None, str]:
+        """The memory cgroup's peak in MiB and the file it was read from (v1
+        ``memory.max_usage_in_bytes``, v2 ``memory.peak``; before :meth:`close`), or ``None``
+        and why not."""
+        folder = self.folders.get("memory")
+        if folder is None:
+            return None, "the process has no memory cgroup"
+        reasons = []
+        for file in ("memory.max_usage_in_bytes", "memory.peak"):
+            try:
+                text = (folder / file).read_text().strip()
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                reasons.append(f"{file}: {error.strerror or error}")
+                continue
+            try:
+                return int(text) / (1 << 20), f"the process's memory cgroup ({file})"
+            except ValueError:
+                reasons.append(f"{file}: not a number ({text[:40]!r})")
+        return None, (f"its memory cgroup {folder} has no readable peak (memory.max_usage_in_bytes, memory.peak"
+                      + (f": {'; '.join(reasons)})" if reasons else ", a v2 kernel older than 5.19)"))
 
     def join(self) -> None:
         """Move the calling process into the cgroups (in the child, before it executes)."""
@@ -150,11 +186,11 @@ class ProcessCgroup:
 
     def pids_hit(self) -> bool:
         """Whether a fork or thread was refused by the pids limit."""
-        return self._counter("pids", ("pids.events",), "max")
+        return self.pids and self._counter("pids", ("pids.events",), "max")
 
     def oom_killed(self) -> bool:
-        """Whether the kernel killed a process of the cgroup for memory."""
-        return self._counter("memory", ("memory.oom_control", "memory.events"), "oom_kill")
+        """Whether the kernel killed a process of the cgroup for its memory limit."""
+        return self.memory and self._counter("memory", ("memory.oom_control", "memory.events"), "oom_kill")
 
     def close(self) -> None:
         """Kill everything still in the cgroups, then remove them (retried for a second)."""

@@ -51,6 +51,18 @@ The contract, per process (``ProcessSpec`` -> ``start()`` -> ``wait``/``kill`` -
   (label ``aibench.deadline``, Unix time: start + limit + ``DEADLINE_GRACE_S``), which
   :func:`reap_orphans` enforces even while its owner lives: a container outlives neither its
   owner nor its deadline by more than the time until the next reaping (any ``aibench`` command).
+* **Peak memory** (``ProcessResult.peak_memory_mb``, taken on the host): the container's memory
+  cgroup, found when it starts (cgroup v1 ``/sys/fs/cgroup/memory/docker/<id>`` with the
+  ``cgroupfs`` driver, ``system.slice/docker-<id>.scope`` with ``systemd``, v2 the same under
+  ``/sys/fs/cgroup``, else the one ``/proc/<its pid>/cgroup`` names, if it names the container),
+  whose peak (v1 ``memory.max_usage_in_bytes``, v2 ``memory.peak``, else the largest
+  ``memory.current`` seen) is read every ``MEMORY_SAMPLE_S`` while it runs: the engine removes the
+  cgroup the moment the container ends, so growth in its last interval can be missed. Where no
+  cgroup of it is readable here (an engine on another machine, or in another cgroup namespace)
+  the engine's stats API is asked every ``STATS_SAMPLE_S`` instead (``memory_stats.max_usage``
+  on v1, else the largest ``usage`` seen). ``None``, with the reason in ``peak_memory_source``,
+  when the container ended before anything was read. The figure is the memory charged to the
+  container: resident memory and the page cache of the files it read or wrote first.
 * **Limits applied**: ``ProcessResult.limits_applied`` names each limit given to the container
   (``time_limit_s``, ``memory_mb``, ``cpus``, ``pids``, ``shm_mb``, ``gpus``), defaults included.
 * **Outcome**: ``exit_code`` is the container's exit status (137 after a SIGKILL). Reason
@@ -120,6 +132,10 @@ LABEL: Final = "aibench"
 STOP_WAIT_S: Final = 30
 #: seconds a container may outlive its time limit before :func:`reap_orphans` removes it
 DEADLINE_GRACE_S: Final = 10
+#: seconds between two reads of a container's memory cgroup, and of the engine's stats API
+MEMORY_SAMPLE_S: Final = 0.02
+STATS_SAMPLE_S: Final = 0.5
+CGROUP_ROOT: Final = Path("/sys/fs/cgroup")
 NO_GPU_MESSAGE: Final = ("no GPU runtime on this host: the Docker engine could not select a device driver for the "
                          "GPU request ({detail}). Install the NVIDIA Container Toolkit (or use gpu_driver='cdi' on "
                          "an engine with CDI, Docker 25+), or run without GPUs")
@@ -371,6 +387,7 @@ class DockerExecutor:
                 out.close()
                 err.close()
                 raise
+            memory = _MemorySampler(api, container, _memory_file(api, container))
         except docker.errors.APIError as error:
             _close_socket(attached)
             if container is not None:
@@ -381,7 +398,7 @@ class DockerExecutor:
             if container is not None:
                 _remove(api, container)
             raise
-        return _DockerProcess(self, spec, container, name, attached, out, err, started, notes, applied)
+        return _DockerProcess(self, spec, container, name, attached, out, err, started, notes, applied, memory)
 
     def limit_refusals(self, limits: Any) -> list[str]:
         """The limits this executor cannot apply: none (an engine without a GPU runtime fails
@@ -438,6 +455,90 @@ class DockerExecutor:
         if isinstance(gpus, int):
             return request(count=gpus, capabilities=[["gpu"]])
         return request(device_ids=list(gpus), capabilities=[["gpu"]])
+
+
+def _memory_file(api: Any, container: str) -> Path | None:
+    """The file holding the running ``container``'s memory peak on this host (see the module
+    docstring), ``None`` when none is readable here."""
+    scope = f"docker-{container}.scope"
+    found = _peak_file([CGROUP_ROOT / "memory/docker" / container, CGROUP_ROOT / "memory/system.slice" / scope,
+                        CGROUP_ROOT / "docker" / container, CGROUP_ROOT / "system.slice" / scope])
+    if found is not None:
+        return found
+    try:  # another driver or cgroup parent: where its main process is
+        pid = int(api.inspect_container(container)["State"].get("Pid") or 0)
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines() if pid > 0 else []
+    except Exception:  # the engine's errors, a pid of another namespace (no such file)
+        lines = []
+    folders = []
+    for line in lines:  # "4:memory:/docker/<id>" (v1), "0::/system.slice/docker-<id>.scope" (v2)
+        _, controllers, path = line.split(":", 2)
+        if container in path and ("memory" in controllers.split(",") or controllers == ""):
+            folders.append(CGROUP_ROOT / ("memory" if controllers else "") / path.lstrip("/"))
+    return _peak_file(folders)
+
+
+def _peak_file(folders: list[Path]) -> Path | None:
+    for folder in folders:
+        for name in ("memory.max_usage_in_bytes", "memory.peak", "memory.current"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def _stats_peak_mb(stats: Mapping[str, Any]) -> float | None:
+    """The memory figure (MiB) of one answer of the engine's stats API: ``max_usage`` (cgroup v1:
+    the peak so far), else ``usage`` (v2: now); ``None`` when it has none (the container ended)."""
+    memory = stats.get("memory_stats") or {}
+    value = memory.get("max_usage") or memory.get("usage")
+    return value / (1 << 20) if isinstance(value, (int, float)) and value > 0 else None
+
+
+class _MemorySampler:
+    """Reads a running container's memory peak until it ends (see the module docstring): a
+    daemon thread reading ``file`` (its cgroup) every :data:`MEMORY_SAMPLE_S`, or the engine's
+    stats API every :data:`STATS_SAMPLE_S` when ``file`` is ``None``."""
+
+    def __init__(self, api: Any, container: str, file: Path | None) -> None:
+        self.api, self.container, self.file = api, container, file
+        self.peak: float | None = None
+        self.error = ""
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"memory-{container[:12]}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                value = self._read()
+            except Exception as error:  # the cgroup is gone (the container ended), the engine's errors
+                if self.file is not None or self.peak is None:
+                    self.error = str(error)
+                if self.file is not None:
+                    return
+                value = None
+            if value is not None:
+                self.peak = value if self.peak is None else max(self.peak, value)
+            self.stopping.wait(MEMORY_SAMPLE_S if self.file is not None else STATS_SAMPLE_S)
+
+    def _read(self) -> float | None:
+        if self.file is not None:
+            return int(self.file.read_text().split()[0]) / (1 << 20)
+        return _stats_peak_mb(self.api.stats(self.container, stream=False, one_shot=True))
+
+    def stop(self) -> tuple[float | None, str]:
+        """Stop sampling; the peak in MiB and how it was read, or ``None`` and why not."""
+        self.stopping.set()
+        self.thread.join(10.0)
+        if self.file is not None:
+            how = f"the container's memory cgroup ({self.file}), read every {MEMORY_SAMPLE_S:g} s while it ran"
+        else:
+            how = (f"the Docker engine's stats API (memory_stats), asked every {STATS_SAMPLE_S:g} s while it ran: "
+                   "no memory cgroup of the container is readable on this host")
+        if self.peak is None:
+            return None, (f"no memory figure: the container ended before its memory was first read ({how}"
+                          + (f"; {self.error}" if self.error else "") + ")")
+        return self.peak, how
 
 
 def _start_message(spec: ProcessSpec, error: Exception) -> str:
@@ -504,8 +605,10 @@ class _DockerProcess:
     """A running container; see ``RunningProcess``. Not safe to share between threads."""
 
     def __init__(self, executor: DockerExecutor, spec: ProcessSpec, container: str, name: str, attached: Any,
-                 out: CappedLog, err: CappedLog, started: float, notes: list[str], applied: dict[str, str]) -> None:
+                 out: CappedLog, err: CappedLog, started: float, notes: list[str], applied: dict[str, str],
+                 memory: _MemorySampler) -> None:
         self.api, self.spec, self.container, self.name = executor.client.api, spec, container, name
+        self.sampler = memory
         self.attached, self.started, self.notes, self.applied = attached, started, notes, applied
         limits = spec.limits
         self.memory = limits.memory_mb if limits.memory_mb is not None else executor.memory_mb
@@ -587,6 +690,7 @@ class _DockerProcess:
                 pass
             self.reader.join(5.0)
         finally:
+            peak, source = self.sampler.stop()  # before removal: the stats API still knows the container
             _close_socket(self.attached)
             self.reader.join(5.0)
             _remove(self.api, self.container)
@@ -612,7 +716,7 @@ class _DockerProcess:
             notes.insert(1 if reason == "timeout" else 0,
                          f"the process-count limit of {pids} was reached: starting more processes or threads failed.")
         self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig, " ".join(notes), "docker",
-                                    dict(self.applied))
+                                    dict(self.applied), None if peak is None else round(peak, 1), source)
         return self.result
 
     def _pids_hit(self) -> bool:

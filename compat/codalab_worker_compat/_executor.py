@@ -103,6 +103,18 @@ class ProcessResult:
     that was set (``time_limit_s``, ``memory_mb``, ``cpus``, ``pids``, ``gpus``, ``shm_mb``,
     executor defaults included) to how the executor applied it, in words
     (``"1024 MiB of address space (RLIMIT_AS)"``); empty when nothing started.
+
+    ``peak_memory_mb`` is the process's peak memory in MiB, measured by the executor on the host
+    (outside the process, so the participant's code cannot forge it), ``None`` when it could not
+    be measured; ``peak_memory_source`` says how it was measured or, when ``None``, why not. The
+    local executor reads the peak of the process's own memory cgroup (cgroup v1
+    ``memory.max_usage_in_bytes``, v2 ``memory.peak``; each process gets one, limited or not,
+    where the host lets it make cgroups), else the ``ru_maxrss`` that ``wait4`` reports for the
+    child (:mod:`._local` says what that covers); the Docker executor the container's memory
+    cgroup (sampled while it runs), else the engine's stats API (:mod:`._docker`). An executor
+    that cannot measure it leaves ``None``. A cgroup's
+    figure is the memory charged to it: resident memory plus the page cache of the files the
+    process read or wrote first.
     """
 
     name: str
@@ -113,6 +125,8 @@ class ProcessResult:
     message: str = ""
     isolation: str = ""
     limits_applied: Mapping[str, str] = field(default_factory=dict)
+    peak_memory_mb: float | None = None
+    peak_memory_source: str = ""
 
 
 def limit_refusal(executor: str, name: str, value: object, why: str, instead: str) -> str:

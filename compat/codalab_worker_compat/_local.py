@@ -60,12 +60,25 @@ silently: see :meth:`LocalExecutor.limit_refusals`):
 * ``cpus``: pinned (``sched_setaffinity``) to the first ``ceil(cpus)`` allowed cores; not throttled.
 * ``gpus``, ``shm_mb``: refused: every process here sees the host's GPUs and ``/dev/shm``.
 
+Peak memory (``ProcessResult.peak_memory_mb``, measured here on the host, outside the process):
+each process gets a memory cgroup of its own where this host lets us make one (``measure_memory``,
+on by default; without a ``memory_mb`` limit it limits nothing), and its peak is read before the
+cgroup is removed (v1 ``memory.max_usage_in_bytes``, v2 ``memory.peak``): the memory charged to
+the process and all its descendants after it joined (resident memory and the page cache of the
+files they read or wrote first), bwrap's own included. Else it is the ``ru_maxrss`` that
+``os.wait4`` reports for the child: the largest resident set of the waited process and of the
+descendants it waited for (one that was not waited for, a daemon, is not covered), and, because
+Linux carries the high-water mark of the forked copy of the caller across ``exec``, never less
+than this Python process's own resident size when it started the child: an upper bound for a
+small program run by a large caller (``peak_memory_source`` says which was used).
+
 Logs: stdout and stderr go through two pipes to :class:`~._logs.CappedLog` files (``log_cap``:
 head and tail kept, the cut said in a line), copied by one thread per process; nothing of a log
 is ever read whole (the out-of-memory check reads the last 64 KiB of stderr).
 
 Nothing is left behind: on exit, timeout or ``kill()`` the process group gets SIGKILL. Without
-bwrap a descendant that starts its own session escapes; under bwrap (``--unshare-pid
+bwrap a descendant that starts its own session escapes it, but not the process's cgroups (memory,
+and pids where set), whose processes are killed at the end too; under bwrap (``--unshare-pid
 --die-with-parent``) the whole pid namespace ends with the group, or with this Python process if
 it dies (without bwrap, a process outlives a killed caller). A process killed by a signal has
 ``exit_code`` 128+N and ``signal`` N; under bwrap only the 128+N is known (bwrap reports it so).
@@ -331,12 +344,13 @@ class LocalExecutor:
     name: str = "local"
 
     def __init__(self, isolation: Isolation = "auto", *, network: bool = False,
-                 log_cap: LogCap = LogCap()) -> None:
+                 log_cap: LogCap = LogCap(), measure_memory: bool = True) -> None:
         if isolation not in ("auto", "bwrap", "none"):
             raise InvalidValue(f"isolation must be auto, bwrap or none, not {isolation!r}")
         self.isolation: Isolation = isolation
         self.network = network
         self.log_cap = log_cap
+        self.measure_memory = measure_memory
 
     def trust_warning(self, isolation: str) -> str:
         """What this executor does not protect against, for a run whose participant code ran
@@ -405,7 +419,14 @@ class LocalExecutor:
         try:
             argv = _bwrap_argv(spec, network=self.network, home=home) if mode == "bwrap" else list(spec.argv)
             if limits.pids is not None or limits.memory_mb is not None:
-                cgroup = ProcessCgroup(limits.pids, limits.memory_mb)
+                try:
+                    cgroup = ProcessCgroup(limits.pids, limits.memory_mb, measure=self.measure_memory)
+                except OSError:
+                    if not self.measure_memory or limits.memory_mb is not None:
+                        raise
+                    cgroup = ProcessCgroup(limits.pids, None)  # measuring never stops a start
+            elif self.measure_memory and cgroup_probe("memory")[0] is not None:
+                cgroup = _measuring_cgroup()
             logs = (CappedLog(spec.stdout, self.log_cap), CappedLog(spec.stderr, self.log_cap))
         except OSError as error:
             if cgroup is not None:
@@ -429,6 +450,15 @@ class LocalExecutor:
             os.close(write)
         pump = LogPump((pipes[0][0], pipes[1][0]), logs, name=f"logs-{spec.name}-{popen.pid}")
         return _LocalProcess(spec, popen, mode, notes, home, started, pump, _applied(limits, cores, cgroup), cgroup)
+
+
+def _measuring_cgroup() -> ProcessCgroup | None:
+    """A memory cgroup without a limit, to measure the peak; ``None`` (the peak then comes from
+    ``wait4``) when it cannot be made: measuring never stops a process from starting."""
+    try:
+        return ProcessCgroup(None, None, measure=True)
+    except OSError:
+        return None
 
 
 def _failed(spec: ProcessSpec, message: str, notes: list[str], mode: str, home: str) -> FinishedProcess:
@@ -574,12 +604,21 @@ class _LocalProcess:
 
     def _finish(self, reason: Reason, sig: int | None) -> ProcessResult:
         self._signal_group(signal.SIGKILL)  # whatever of the group is left
-        code: int | None = self.popen.wait()
+        reaped, maxrss_mb = self._reap()
+        code: int | None = reaped
         _wait_group_gone(self.pid)
         elapsed = time.monotonic() - self.started
         pids_hit = oom_killed = False
+        peak, source = (maxrss_mb, "wait4 ru_maxrss of the child and the descendants it waited for (at least the "
+                                   "caller's resident size when it was forked)") if maxrss_mb is not None else \
+            (None, "the child was reaped elsewhere: no wait4 figure")
         if self.cgroup is not None:  # whatever left the process group dies with the cgroup
             pids_hit, oom_killed = self.cgroup.pids_hit(), self.cgroup.oom_killed()
+            cgroup_peak, why = self.cgroup.peak_mb()
+            if cgroup_peak is not None:
+                peak, source = cgroup_peak, why
+            elif "memory" in self.cgroup.folders:
+                source = f"{source} ({why})"
             self.cgroup.close()
         self.pump.finish()  # the logs are complete (tail written) before stderr's end is read
         shutil.rmtree(self.home, ignore_errors=True)
@@ -609,9 +648,21 @@ class _LocalProcess:
         if pids_hit:
             notes.insert(0 if reason == "exited" else 1, f"the process-count limit of {limits.pids} was reached: "
                                                           "starting more processes or threads failed.")
-        self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig,
-                                    " ".join(notes), self.isolation, dict(self.applied))
+        self.result = ProcessResult(self.spec.name, code, elapsed, reason, sig, " ".join(notes), self.isolation,
+                                    dict(self.applied), None if peak is None else round(peak, 1), source)
         return self.result
+
+    def _reap(self) -> tuple[int, float | None]:
+        """Wait for the child (``os.wait4``): its exit status as ``Popen`` gives it (``-N`` for a
+        signal), and its ``ru_maxrss`` in MiB (``None`` when it was reaped elsewhere)."""
+        if self.popen.returncode is None:
+            try:
+                _, status, usage = os.wait4(self.pid, 0)
+            except ChildProcessError:  # reaped by someone else (a SIGCHLD handler)
+                return self.popen.wait(), None
+            self.popen.returncode = os.waitstatus_to_exitcode(status)
+            return self.popen.returncode, usage.ru_maxrss / 1024  # KiB on Linux
+        return self.popen.returncode, None
 
     def _stderr_tail(self) -> str:
         return read_tail(self.spec.stderr)

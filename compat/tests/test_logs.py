@@ -150,14 +150,15 @@ def test_local_executor_caps_a_huge_stderr_on_disk(tmp_path: Path, isolation: st
 
 
 def test_a_descendant_holding_the_pipes_does_not_hang_the_executor(tmp_path: Path) -> None:
-    """Without bwrap, a process in its own session escapes the group kill and keeps the log
-    pipes open: the executor stops copying 2 s after the process ended."""
+    """Without bwrap and without a memory cgroup (which would end it: test_peak_memory.py), a
+    process in its own session escapes the group kill and keeps the log pipes open: the executor
+    stops copying 2 s after the process ended."""
     mark = f"codalab-test-marker-{uuid.uuid4().hex}"
     code = ("import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)', "
             f"'{mark}'], start_new_session=True)")
     spec = flood_spec(tmp_path, (sys.executable, "-c", code), str(tmp_path))
     try:
-        result = LocalExecutor("none").start(spec).wait()
+        result = LocalExecutor("none", measure_memory=False).start(spec).wait()
         assert result is not None and result.exit_code == 0 and result.elapsed_s < 10
         assert processes_with(mark), "the test's descendant should still be running"
     finally:

@@ -389,11 +389,17 @@ def test_label_set_check_takes_the_manifest_concepts(tmp_path: Path) -> None:
     assert "virginca" in report["message"] and report["steps"] == []
 
 
-def test_each_process_wall_time_is_reported_as_measured_by_the_executor(tmp_path: Path) -> None:
+def test_each_process_wall_time_and_peak_memory_are_reported_as_measured_by_the_executor(tmp_path: Path) -> None:
     status, report = run_json(tmp_path, BUNDLES / "digits-ingestion-v2", SUBMISSIONS / "digits-ingestion-v2" / "good")
     assert status == 0
     measured = {(m["step"], m["name"]): m for m in report["measurements"]}
-    assert set(measured) == {(s["step"], f"{p['name']} wall time") for s in report["steps"] for p in s["processes"]}
+    processes = [(s["step"], p) for s in report["steps"] for p in s["processes"]]
+    assert set(measured) == {(step, f"{p['name']} {what}") for step, p in processes
+                             for what in ("wall time", "peak memory")}
     assert all(m["measured_by"] == "executor" and m["trust"].startswith("host") for m in measured.values())
+    for step, process in processes:  # each process's peak, in the steps and as a measurement
+        peak = measured[(step, f"{process['name']} peak memory")]
+        assert peak["unit"] == "MiB" and peak["status"] == "measured" and peak["tool"], peak
+        assert peak["value"] == process["peak_memory_mb"] and 1 < peak["value"] < 4096, peak
     page = Path(report["detailed_results"]).read_text()
-    assert "Measurements" in page and "ingestion program wall time" in page
+    assert "Measurements" in page and "ingestion program wall time" in page and "ingestion program peak memory" in page

@@ -127,6 +127,11 @@ def test_cli_json_and_history(tmp_path: Path, image: str) -> None:
     executor = report["executor"]
     assert (executor["executor"], executor["image"], executor["network"]) == ("docker", image, False)
     assert executor["image_id"].startswith("sha256:") and executor["repo_digests"] == []
+    peaks = [m for m in report["measurements"] if m["name"].endswith(" peak memory")]
+    assert len(peaks) == sum(len(s["processes"]) for s in report["steps"]) > 0
+    for peak in peaks:  # each container's peak, read by the executor on the host from its cgroup
+        assert (peak["measured_by"], peak["unit"], peak["status"]) == ("executor", "MiB", "measured"), peak
+        assert 1 < peak["value"] <= 512 and "the container's memory cgroup" in peak["tool"], peak
     history = json.loads(subprocess.run([*cli, "history", "--json"], capture_output=True, text=True, env=env).stdout)
     (record,) = history["runs"]
     assert (record["executor"], record["image"], record["image_id"]) == ("docker", image, executor["image_id"])
