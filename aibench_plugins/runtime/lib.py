@@ -129,8 +129,9 @@ def ingestion_closure(files: Sequence[str], modules: Sequence[str]) -> tuple[lis
         if path.is_relative_to(source):
             relative = path.relative_to(source)
             found.add(relative.as_posix())
-            for depth in range(1, len(relative.parts)):
-                found.add("/".join((*relative.parts[:depth], "__init__.py")))
+            for depth in range(1, len(relative.parts)):  # a package's __init__ runs first: its imports too
+                parent = "/".join((*relative.parts[:depth], "__init__.py"))
+                pending.append((_module_of(parent), source / parent))
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         for node in runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
@@ -167,13 +168,16 @@ def _file_of(module: str, source: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+#: the lazy public faces and the name of the table each keeps of where its names live
+LAZY_FACES = {"aibench_plugins": "_MODULE_OF", "aibench_plugins.complexity": "_MODULE_OF",
+              "aibench_plugins.stats": "_WHERE"}
+
+
 def _face_modules(module: str, names: Sequence[str]) -> list[str]:
-    """The modules a lazy public face (``aibench_plugins``, ``aibench_plugins.complexity``) imports
-    ``names`` from on first use."""
-    if module not in ("aibench_plugins", "aibench_plugins.complexity"):
+    """The modules a lazy public face (:data:`LAZY_FACES`) imports ``names`` from on first use."""
+    if module not in LAZY_FACES:
         return []
-    face = importlib.import_module(module)
-    mapping = getattr(face, "_MODULE_OF", {})
+    mapping = getattr(importlib.import_module(module), LAZY_FACES[module])
     return [f"{module}.{mapping[n]}" for n in names if n in mapping]
 
 
