@@ -39,7 +39,7 @@ instead (``median(all submission) / median(all reference)``, kept as ``pooled_ra
 the same quantity when the machine is steady; on a shared machine whose load comes and goes the
 share of slowed queries differs between the two sides and the pooled ratio moves by several per
 cent from one run to the next, where the median of the rounds' ratios moves by well under one
-(bench/complexity_time.py measures both).
+(bench/bench_complexity_time.py measures both).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ reference 64-64-10, the submission 64-128-64-10; weights untrained (they do not 
 queries one image each (batch 1). ``--load N`` starts N busy-looping processes for the duration,
 to show the ratio holding on a loaded machine.
 
-Run: .venv/bin/python bench/complexity_time.py [--repeats 10] [--load 0] [--json]
+Run: .venv/bin/python bench/bench_complexity_time.py [--repeats 10] [--load 0] [--json]
 """
 
 from __future__ import annotations

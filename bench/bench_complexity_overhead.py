@@ -22,7 +22,7 @@ and its share of the baseline step is the figure; target: under 10 %. Each other
 ``elapsed_s`` is shown too (parameters, MACs with both counters, memory, the hardware
 fingerprint): the overhead is theirs plus the import of the library and the file written.
 
-Run: .venv/bin/python bench/complexity_overhead.py [--rounds 3] [--submission good] [--json]
+Run: .venv/bin/python bench/bench_complexity_overhead.py [--rounds 3] [--submission good] [--json]
 """
 
 from __future__ import annotations
