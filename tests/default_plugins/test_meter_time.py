@@ -54,13 +54,16 @@ def test_measurements_carry_units_references_and_provenance() -> None:
     result = measure(workload("submission", 1), workload("reference", 1))
     assert [m.name for m in result.measurements] == list(NAMES)
     units = {m.name: m.unit for m in result.measurements}
-    assert units == {"time.ratio": "ratio", "latency.first": "ms", "latency.p50": "ms", "latency.p90": "ms",
-                     "latency.p99": "ms", "throughput": "queries/s"}
+    assert units == {"time.ratio": "ratio", "time.ratio.low": "ratio", "time.ratio.high": "ratio",
+                     "latency.first": "ms", "latency.p50": "ms", "latency.p90": "ms", "latency.p99": "ms",
+                     "throughput": "queries/s"}
+    ratio, low, high = (result.measurement(name) for name in ("time.ratio", "time.ratio.low", "time.ratio.high"))
+    assert ratio and low and high and (low.value, high.value) == (ratio.low, ratio.high)
     for m in result.measurements:
         assert m.status == "measured" and m.measured_by == "ingestion" and m.step == "prediction"
         assert m.tool == "time.perf_counter_ns" and m.tool_version.startswith("Python ")
         assert m.value is not None and m.value > 0
-        assert m.name == "time.ratio" or m.reference is not None and m.reference > 0
+        assert m.name.startswith("time.ratio") or m.reference is not None and m.reference > 0
         assert Measurement.from_json(json.loads(json.dumps(m.to_json()))) == m
     p50, p90, p99 = (result.measurement(f"latency.p{p}") for p in (50, 90, 99))
     assert p50 and p90 and p99 and p50.value <= p90.value <= p99.value  # type: ignore[operator]

@@ -63,7 +63,9 @@ PARAMS: Mapping[str, Any] = {
     },
 }
 _LATENCY = ("first", "p50", "p90", "p99")
-NAMES = ("time.ratio", *(f"latency.{p}" for p in _LATENCY), "throughput")
+#: the ends of the ratio's interval, also as measurements of their own: a leaderboard column holds one number
+_ENDS = ("time.ratio.low", "time.ratio.high")
+NAMES = ("time.ratio", *_ENDS, *(f"latency.{p}" for p in _LATENCY), "throughput")
 
 
 class TimeMeter:
@@ -82,6 +84,8 @@ class TimeMeter:
         params_schema=PARAMS,
         summaries=(SummarySpec("time.ratio", "minimize", "median over rounds of the submission's median latency over "
                                                          "the reference's"),
+                   SummarySpec("time.ratio.low", "minimize", "low end of the time ratio's confidence interval"),
+                   SummarySpec("time.ratio.high", "minimize", "high end of the time ratio's confidence interval"),
                    SummarySpec("latency.*", "minimize", "latency of one query in ms: first, p50, p90, p99"),
                    SummarySpec("throughput", "maximize", "queries per second run back to back")),
         needs=("reference",),
@@ -120,7 +124,7 @@ def _measurement(context: MeterContext, name: str, value: float | None, unit: st
 
 
 def _unavailable(context: MeterContext, reason: str) -> ComplexityResult:
-    units = {"time.ratio": "ratio", "throughput": "queries/s"}
+    units = {"time.ratio": "ratio", "time.ratio.low": "ratio", "time.ratio.high": "ratio", "throughput": "queries/s"}
     return ComplexityResult(tuple(_measurement(context, name, None, units.get(name, "ms"), status="unavailable",
                                                reason=reason) for name in NAMES))
 
@@ -141,8 +145,8 @@ def _result(context: MeterContext, sub: LatencyStats, ref: LatencyStats | None,
               "stopped_by": sub.stopped_by, "duration_s": round(sub.duration_s, 4)}
     measurements = []
     if ratio is None:
-        measurements.append(_measurement(context, "time.ratio", None, "ratio", status="unavailable",
-                                         reason=NO_REFERENCE))
+        measurements += [_measurement(context, name, None, "ratio", status="unavailable", reason=NO_REFERENCE)
+                         for name in ("time.ratio", *_ENDS)]
     else:
         measurements.append(_measurement(
             context, "time.ratio", ratio.ratio, "ratio", low=ratio.low, high=ratio.high, **flag,
@@ -151,6 +155,9 @@ def _result(context: MeterContext, sub: LatencyStats, ref: LatencyStats | None,
                      "replicates": ratio.replicates, "seed": ratio.seed, "rounds": ratio.rounds,
                      "queries_per_round": ratio.queries_per_round, "pooled_ratio": ratio.pooled_ratio,
                      "submission_p50_ms": sub.p50_ms, "reference_p50_ms": ratio.reference.p50_ms}))
+        measurements += [_measurement(context, name, end, "ratio", **flag,
+                                      details={"confidence": ratio.confidence, "of": "time.ratio"})
+                         for name, end in zip(_ENDS, (ratio.low, ratio.high))]
     for p in _LATENCY:
         value = getattr(sub, f"{p}_ms")
         measurements.append(_measurement(context, f"latency.{p}", value, "ms",
