@@ -8,16 +8,13 @@ from __future__ import annotations
 import sys
 
 import pytest
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("ptflops")
-
-from torch import Tensor, nn  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from aibench_plugins import InvalidValueError, UsageError  # noqa: E402
-from aibench_plugins.complexity import (PTFLOPS_MISSING, CountingError, count_flops, count_macs,  # noqa: E402
+from aibench_plugins import InvalidValueError, UsageError
+from aibench_plugins.complexity import (PTFLOPS_MISSING, CountingError, count_flops, count_macs,
                                         count_parameters, cross_check, ptflops_version)
 
 SEQ, WIDTH, HEADS = 128, 64, 4

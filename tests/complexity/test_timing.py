@@ -81,7 +81,7 @@ def test_max_duration_and_deadline_stop_the_timed_phase() -> None:
 
 
 def test_threads_fixed_for_the_measurement_then_restored_and_gc_off() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     seen: list[tuple[int, bool]] = []
     workload = Workload("submission", lambda q: seen.append((torch.get_num_threads(), gc.isenabled())), [0])
     before = torch.get_num_threads()
@@ -159,7 +159,7 @@ def test_ratio_options_and_empty_workloads_are_refused() -> None:
 
 
 def test_a_cpu_model_is_on_the_cpu() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     model = torch.nn.Linear(2, 2)
     assert workload_device(Workload("submission", model, [torch.zeros(1, 2)], model)) == "cpu"
     assert workload_device(Workload("submission", lambda q: q, [0])) == "cpu"
