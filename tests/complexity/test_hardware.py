@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from aibench_plugins import Hardware
 from aibench_plugins.complexity import hardware
