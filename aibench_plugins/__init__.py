@@ -34,7 +34,7 @@ _EXPORTS = {
     "core.hookspecs": ("Register",),
     "components.metric": ("FunctionMetric", "Metric", "MetricResult", "MetricState", "Provenance", "Scores", "metric"),
     "components.reporter": ("Reporter", "Section"),
-    "evaluation.chart": ("IntervalBar", "LineSeries", "render_interval_bars", "render_line_chart"),
+    "evaluation.chart": ("IntervalBar", "LineSeries", "render_interval_bars", "render_line_chart", "render_table"),
     "run.runner": ("RunReport", "run_bundle"),
     "components.stateful": ("MetricFactory", "MetricStateBase", "StatefulMetric", "object_schema"),
     "core.problems": ("Problem",),
@@ -140,6 +140,7 @@ __all__ = [
     "parse_manifest",
     "render_interval_bars",
     "render_line_chart",
+    "render_table",
     "run_bundle",
     "validate_bundle",
     "wrap_bundle",
@@ -159,7 +160,7 @@ if TYPE_CHECKING:
     from .core.hookspecs import Register as Register  # noqa: F401
     from .components.metric import FunctionMetric as FunctionMetric, Metric as Metric, MetricResult as MetricResult, MetricState as MetricState, Provenance as Provenance, Scores as Scores, metric as metric  # noqa: F401
     from .components.reporter import Reporter as Reporter, Section as Section  # noqa: F401
-    from .evaluation.chart import IntervalBar as IntervalBar, LineSeries as LineSeries, render_interval_bars as render_interval_bars, render_line_chart as render_line_chart  # noqa: F401
+    from .evaluation.chart import IntervalBar as IntervalBar, LineSeries as LineSeries, render_interval_bars as render_interval_bars, render_line_chart as render_line_chart, render_table as render_table  # noqa: F401
     from .run.runner import RunReport as RunReport, run_bundle as run_bundle  # noqa: F401
     from .components.stateful import MetricFactory as MetricFactory, MetricStateBase as MetricStateBase, StatefulMetric as StatefulMetric, object_schema as object_schema  # noqa: F401
     from .core.problems import Problem as Problem  # noqa: F401

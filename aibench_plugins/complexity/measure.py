@@ -186,8 +186,7 @@ def _measure_one(meter: Any, entry: PlanEntry, deadline: float, submission: Work
                                 "measure() was given none: the organiser's ingestion program must pass reference= "
                                 "(the organiser's to fix)")
     context = MeterContext(submission, reference, hardware, "ingestion", entry.seed, deadline)
-    result = meter.measure(context, **dict(entry.params))
-    return result
+    return _checked(entry, meter.measure(context, **dict(entry.params)))
 
 
 def _unavailable(meter: Any, entry: PlanEntry, reason: str) -> ComplexityResult:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aibench_plugins import ComponentInfo, Section
+from aibench_plugins import ComponentInfo, Section, render_table
 
 __all__ = ["ComplexitySection"]
 
@@ -78,7 +78,8 @@ def _entry(entry: Mapping[str, Any]) -> str:
     flag_list = ('<ul class="flags">' + "".join(
         f'<li class="{"fail" if f.get("action") == "fail" else "flag"}"><strong>{_e(str(f.get("action")).upper())}'
         f'</strong> {_e(f.get("message"))}</li>' for f in flags) + "</ul>") if flags else ""
-    tables = "".join(_table(t) for t in entry.get("tables") or [] if isinstance(t, Mapping))
+    tables = "".join(render_table(t, number_format=".6g") for t in entry.get("tables") or []
+                     if isinstance(t, Mapping))
     notes = [n for n in entry.get("notes") or [] if isinstance(n, str)]
     note_list = ("<ul class=\"notes\">" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>") if notes else ""
     return f'<div class="complexity">{title}{flag_list}{table}{tables}{note_list}</div>'
@@ -119,18 +120,6 @@ def _hardware(hardware: Any) -> str:
     return ("<h3>Hardware of the prediction step</h3><dl>" + rows + "</dl>"
             '<p class="scale">Timings compare across runs only on the same hardware; ratios to the reference '
             "measured in the same run compare across machines.</p>")
-
-
-def _table(table: Mapping[str, Any]) -> str:
-    columns = [str(c) for c in table.get("columns") or []]
-    rows = [r for r in table.get("rows") or [] if isinstance(r, (list, tuple))]
-    if not columns or not rows:
-        return ""
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_e(_fmt(v) if _num(v) is not None and not isinstance(v, int) else v)}"
-                                    "</td>" for v in row) + "</tr>" for row in rows)
-    return (f'<h4>{_e(table.get("title") or "")}</h4><div class="scroll"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
 
 
 def _num(value: Any) -> float | None:

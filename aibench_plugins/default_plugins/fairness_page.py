@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aibench_plugins import ComponentInfo, IntervalBar, Section, render_interval_bars
+from aibench_plugins import ComponentInfo, IntervalBar, Section, render_interval_bars, render_table
 
 __all__ = ["FairnessSection"]
 
@@ -45,7 +45,7 @@ def _entry(item: Mapping[str, Any], bounds: Mapping[str, Any]) -> str:
     groups = [g for g in item.get("groups") or [] if isinstance(g, Mapping) and _int(g.get("n")) >= minimum]
     parts = [f'<h3>{_e(item.get("label") or item.get("key"))}</h3>', _flags(item.get("flags") or []),
              _summaries(item.get("summaries") or []), _charts(groups, bounds, minimum),
-             *(_table(t) for t in item.get("tables") or [] if isinstance(t, Mapping))]
+             *(render_table(t) for t in item.get("tables") or [] if isinstance(t, Mapping))]
     notes = [n for n in item.get("notes") or [] if isinstance(n, str)]
     if minimum:
         notes.insert(0, f"Only groups of at least {minimum} rows are shown (min_group_size).")
@@ -106,19 +106,6 @@ def _charts(groups: Sequence[Mapping[str, Any]], bounds: Mapping[str, Any], mini
                                             description="Bars: the value per group; whiskers: its interval; "
                                                         "dashed line: all rows."))
     return "\n".join(figures)
-
-
-def _table(table: Mapping[str, Any]) -> str:
-    columns = [str(c) for c in table.get("columns") or []]
-    rows = [r for r in table.get("rows") or [] if isinstance(r, (list, tuple))]
-    if not columns or not rows:
-        return ""
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f'<td class="num">{_e(_fmt(v))}</td>' if _num(v) is not None and
-                                    not isinstance(v, int) else f"<td>{_e(v)}</td>" for v in row) + "</tr>"
-                   for row in rows)
-    return (f'<h4>{_e(table.get("title") or "")}</h4><div class="scroll"><table><thead><tr>{head}</tr></thead>'
-            f'<tbody>{body}</tbody></table></div>')
 
 
 def _num(value: Any) -> float | None:

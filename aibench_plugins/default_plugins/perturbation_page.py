@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aibench_plugins import ComponentInfo, LineSeries, Section, render_line_chart
+from aibench_plugins import ComponentInfo, LineSeries, Section, render_line_chart, render_table
 
 COMPONENT_ID = "aibench.input_perturbations"
 SEVERITIES = tuple(str(s) for s in range(1, 6))  #: the x of every chart: the schema's severities
@@ -46,7 +46,7 @@ def _entry(item: Mapping[str, Any]) -> str:
     degradation = next((t for t in tables if str(t.get("title", "")).startswith("Degradation")), None)
     if degradation is not None:
         parts += [_chart(degradation, metric) for metric in _metrics(degradation)]
-    parts += [_table(t) for t in tables]
+    parts += [render_table(t) for t in tables]
     notes = [n for n in item.get("notes") or [] if isinstance(n, str)]
     if notes:
         parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
@@ -89,15 +89,6 @@ def _chart(table: Mapping[str, Any], metric: str) -> str:
                              baseline_label="clean", y_range=(low, high),
                              description="One line per corruption; dashed: the clean score.",
                              aria_label=f"{metric} by severity per corruption")
-
-
-def _table(table: Mapping[str, Any]) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in table.get("columns") or [])
-    body = "".join("<tr>" + "".join(f'<td class="num">{_e(_fmt(v))}</td>' if _number(v) is not None or v is None
-                                    else f"<td>{_e(v)}</td>" for v in row) + "</tr>"
-                   for row in table.get("rows") or [] if isinstance(row, Sequence))
-    return (f"<h4>{_e(table.get('title') or '')}</h4><div class=\"scroll\"><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table></div>")
 
 
 def _number(value: Any) -> float | None:

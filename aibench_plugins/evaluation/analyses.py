@@ -301,8 +301,9 @@ def _column_value(record: Summarised, column: AnalysisColumn, session: Evaluatio
     if summary is None:
         return None, f"{record.component} gave no summary {column.summary!r} for column {column.key!r}"
     if summary.value is None:
-        why = f": {summary.description}" if summary.description else " (undefined on this data, or not finite)"
-        return None, f"{record.component} gave no value for {column.summary!r}{why}; a leaderboard stores only finite scores"
+        reason = f": {summary.description}" if summary.description else " (undefined on this data, or not finite)"
+        return None, (f"{record.component} gave no value for {column.summary!r}{reason}; a leaderboard stores only "
+                      "finite scores")
     why = unstorable(summary.value, session.platforms)
     return (summary.value, None) if why is None else (None, f"{column.summary} is {summary.value:.12g}, which {why}")
 

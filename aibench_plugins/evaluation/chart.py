@@ -23,6 +23,7 @@ from html import escape
 from typing import Any
 
 __all__ = ["Axis", "IntervalBar", "LineSeries", "axis_for", "chart_title", "render_charts", "render_interval_bars",
+           "render_table",
            "render_line_chart"]
 
 LABEL_W, BAR_W, VALUE_W, ROW_H = 110, 260, 120, 28  # geometry, in SVG user units
@@ -345,6 +346,31 @@ def render_line_chart(title: str, series: Sequence[LineSeries], x_labels: Sequen
     opening = f'<figure class="{_e(figure_class)}">' if figure_class else "<figure>"
     return (f'{opening}{caption}<svg viewBox="0 0 {PLOT_LEFT + PLOT_W + PLOT_RIGHT} {bottom + PLOT_BOTTOM}" '
             f'role="img" aria-label="{_e(label)}">' + "".join(parts) + "</svg></figure>")
+
+
+def render_table(table: Mapping[str, Any], *, number_format: str = ".4f") -> str:
+    """An aggregate table of an analysis or a complexity meter (``{"title", "columns", "rows"}``,
+    rows being lists of numbers or short strings) as a titled HTML table: numbers right-aligned
+    (``class="num"``), integers as they are, other numbers with ``number_format``, a missing or
+    non-finite number as ``n/a``; everything escaped. ``""`` for a table without columns or rows."""
+    columns = [str(c) for c in table.get("columns") or []]
+    rows = [r for r in table.get("rows") or [] if isinstance(r, (list, tuple))]
+    if not columns or not rows:
+        return ""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, str):
+            return f"<td>{_e(value)}</td>"
+        number = _number(value)
+        if number is None:
+            return '<td class="num">n/a</td>'
+        shown = str(value) if isinstance(value, int) else format(number, number_format)
+        return f'<td class="num">{_e(shown)}</td>'
+
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
+    return (f'<h4>{_e(table.get("title") or "")}</h4><div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
 
 
 def _legend(index: int, name: str, colour: str, *, dashed: bool = False) -> str:
