@@ -186,7 +186,8 @@ def _measure_one(meter: Any, entry: PlanEntry, deadline: float, submission: Work
                                 "measure() was given none: the organiser's ingestion program must pass reference= "
                                 "(the organiser's to fix)")
     context = MeterContext(submission, reference, hardware, "ingestion", entry.seed, deadline)
-    return _checked(entry, meter.measure(context, **dict(entry.params)))
+    result: ComplexityResult = meter.measure(context, **dict(entry.params))  # _run_entries checks its type
+    return result
 
 
 def _unavailable(meter: Any, entry: PlanEntry, reason: str) -> ComplexityResult:
