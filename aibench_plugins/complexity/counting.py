@@ -73,7 +73,7 @@ Backend = Literal["aten", "pytorch"]
 BACKENDS: tuple[Backend, ...] = ("aten", "pytorch")
 #: relative difference between FLOPs and 2 x MACs beyond which the two counts are flagged
 DEFAULT_TOLERANCE = 0.05
-PTFLOPS_MISSING = "ptflops is not installed: pip install 'aibench-plugins[complexity]'"
+PTFLOPS_MISSING = "ptflops is not installed: pip install ptflops (the 'complexity' extra of aibench-plugins)"
 
 
 class CountingError(AibenchError):

@@ -17,7 +17,7 @@ flag says so; how the counters are run and what each counts: :mod:`aibench_plugi
 counting module, whose docstring has the known answers.
 
 A plain callable has no operator graph to count: both are ``unavailable`` with the reason; so is
-``macs`` when ptflops is not installed (``pip install 'aibench-plugins[complexity]'``), ``flops``
+``macs`` when ptflops is not installed (``pip install ptflops``, the ``complexity`` extra), ``flops``
 then still counted and not cross-checked. With a reference workload that has a model, each
 measurement's ``reference`` is the reference's count.
 """
