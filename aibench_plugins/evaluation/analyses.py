@@ -156,7 +156,8 @@ def entry_outcome(session: EvaluationSession, kind: str, entry: AnalysisEntry, r
     """What an entry that gave its summaries (``record``) gives the session, the same for every kind
     whose entries name summaries (fairness, robustness, complexity): its ``columns`` (into
     ``session.result.columns``; a column whose summary is missing, has no value or cannot be stored
-    is a failure of that column alone), a failure for each threshold it cannot check, and the flags
+    is a failure of that column alone, except an unavailable complexity measurement of an entry that
+    is not required), a failure for each threshold it cannot check, and the flags
     of the thresholds crossed (returned, for the record)."""
     evaluation = session.result
     component = registration.component.info.id
@@ -170,10 +171,19 @@ def entry_outcome(session: EvaluationSession, kind: str, entry: AnalysisEntry, r
                 entry.key))
     for column in entry.columns:
         value, why = _column_value(record, column, session)
-        if why is not None:
+        if why is not None and (required or not _unavailable(record, column.summary)):
             evaluation.failures.append(PluginFailure(component, kind, registration.plugin, why, required, column.key))
         evaluation.columns.append(_column(entry, column, registration.component.info, registration, value, session))
     return flags
+
+
+def _unavailable(record: Summarised, name: str) -> bool:
+    """Whether ``name`` is a complexity measurement that could not be taken here (status
+    ``unavailable``, with its reason in the report and on the page): its column stays empty, which
+    is no failure of the meter unless the entry is required."""
+    measurement = getattr(record, "measurement", None)
+    found = measurement(name) if callable(measurement) else None
+    return getattr(found, "status", None) == "unavailable"
 
 
 def failed_columns(session: EvaluationSession, entry: AnalysisEntry, registration: Registration) -> list[PluginColumn]:
