@@ -67,7 +67,7 @@ class PredictionMeters:
 
     def install_lib(self, program: Path) -> None:
         """Write ``program/_aibench/lib.zip`` (module docstring)."""
-        from ..runtime.lib import vendor_ingestion, zip_lib
+        from ..runtime.lib import compile_lib, vendor_ingestion, zip_lib
 
         target = program / LIB_PATH
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +75,7 @@ class PredictionMeters:
             lib = Path(scratch) / "lib"
             vendor_ingestion(lib, meters=meter_modules(self.plan),
                              uses=sorted({e.use for e in self.plan.prediction_entries}))
+            compile_lib(lib)  # zipimport never writes bytecode: compiled once here, not in every step
             zip_lib(lib, target)
 
     def after_prediction(self, output: Path) -> None:
