@@ -10,15 +10,13 @@ from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("ptflops")
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
 
-from torch import Tensor, nn  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-
-from aibench_plugins import InvalidParamsError, Meter, MeterContext, Workload  # noqa: E402
-from aibench_plugins.complexity import hardware, ptflops_version  # noqa: E402
-from aibench_plugins.default_plugins.complexity.macs import METERS, MacsMeter  # noqa: E402
+from aibench_plugins import InvalidParamsError, Meter, MeterContext, Workload
+from aibench_plugins.complexity import hardware, ptflops_version
+from aibench_plugins.default_plugins.complexity.macs import METERS, MacsMeter
 
 
 class SdpaBlock(nn.Module):

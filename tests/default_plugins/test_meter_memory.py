@@ -59,7 +59,7 @@ def test_a_callable_and_its_reference() -> None:
 
 @needs_procfs_reset
 def test_a_torch_model_without_cuda() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     model = torch.nn.Linear(256, 256)
 
     def predict(query: Any) -> Any:

@@ -6,15 +6,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import pytest
+import torch
+from torch import nn
 
-torch = pytest.importorskip("torch")
-
-from torch import nn  # noqa: E402
-
-from aibench_plugins import ComplexityInfo, Meter, MeterContext, Workload  # noqa: E402
-from aibench_plugins.complexity import hardware  # noqa: E402
-from aibench_plugins.default_plugins.complexity.params import METERS, ParamsMeter  # noqa: E402
+from aibench_plugins import ComplexityInfo, Meter, MeterContext, Workload
+from aibench_plugins.complexity import hardware
+from aibench_plugins.default_plugins.complexity.params import METERS, ParamsMeter
 
 
 def workload(name: str, model: Any) -> Workload:
