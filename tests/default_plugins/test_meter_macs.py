@@ -9,7 +9,6 @@ import sys
 from typing import Any
 
 import pytest
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
