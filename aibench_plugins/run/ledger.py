@@ -75,16 +75,23 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 4: the interpreter that ran each program, with its package versions (JSON), and the bundle's image
     ("ALTER TABLE runs ADD COLUMN interpreters TEXT NOT NULL DEFAULT '{}'",
      "ALTER TABLE runs ADD COLUMN bundle_image TEXT"),
+    # 5: what is needed to run it again (JSON, see aibench_plugins.run.reproducibility), and the
+    # re-score it belongs to, with its participant (aibench rescore)
+    ("ALTER TABLE runs ADD COLUMN reproducibility TEXT NOT NULL DEFAULT '{}'",
+     "ALTER TABLE runs ADD COLUMN participant TEXT",
+     "ALTER TABLE runs ADD COLUMN rescore_id TEXT",
+     "CREATE INDEX runs_by_rescore ON runs (rescore_id, submission_sha256)"),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
-_JSON_FIELDS: Final = frozenset({"exit_codes", "scores", "logs", "outputs", "executor_details", "interpreters"})
+_JSON_FIELDS: Final = frozenset({"exit_codes", "scores", "logs", "outputs", "executor_details", "interpreters",
+                                 "reproducibility"})
 _PATH_FIELDS: Final = frozenset({"bundle_path", "submission_path"})
 #: What callers record; the rest (id, status, times, host, pid, version) the ledger sets.
 RUN_FIELDS: Final = ("bundle_path", "bundle_sha256", "submission_path", "submission_sha256", "platform",
                      "phase_number", "phase_name", "executor", "image", "image_id", "executor_details",
                      "manifest_sha256", "message", "exit_codes", "scores", "logs", "outputs", "interpreters",
-                     "bundle_image")
+                     "bundle_image", "reproducibility", "participant", "rescore_id")
 
 
 def ledger_error(error: sqlite3.Error, path: Path) -> LedgerError:
@@ -132,6 +139,10 @@ class RunRecord:
     false}`` for a program that is not Python, ``{"command", "python": true, "error"}`` when it could not
     be asked; ``{}`` before schema version 4. ``bundle_image`` is the image the bundle names
     (``docker_image``, v1 ``competition_docker_image``) or the platform's default.
+    ``reproducibility`` is what ``aibench rerun`` needs to run it again (hashes, image, engine and
+    plugin versions, limits, seeds, hardware; :mod:`aibench_plugins.run.reproducibility`), ``{}``
+    before schema version 5. ``rescore_id`` names the ``aibench rescore`` it was part of and
+    ``participant`` whose submission it was (both ``None`` for a plain ``aibench run``).
     """
 
     id: str
@@ -162,6 +173,9 @@ class RunRecord:
     collected_at: str | None = None
     interpreters: dict[str, dict[str, Any]] = field(default_factory=dict)
     bundle_image: str | None = None
+    reproducibility: dict[str, Any] = field(default_factory=dict)
+    participant: str | None = None
+    rescore_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (``aibench history --json``): every field but ``process_start``."""
@@ -310,7 +324,7 @@ class Ledger:
         if "bundle_path" not in values:
             raise UsageError("start_run() needs bundle_path")
         row = {"exit_codes": {}, "logs": {}, "outputs": {}, "executor_details": {}, "interpreters": {},
-               **_encode(values)}
+               "reproducibility": {}, **_encode(values)}
         run_id = uuid.uuid4().hex
         pid, stat = os.getpid(), _proc_stat(os.getpid())
         row.update(id=run_id, status="running", started_at=_now(), host=socket.gethostname(), pid=pid,
@@ -468,6 +482,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
     values: dict[str, Any] = {name: row[name] if name in present else None for name in _COLUMNS}
     values["executor_details"] = values["executor_details"] or "{}"
     values["interpreters"] = values["interpreters"] or "{}"
+    values["reproducibility"] = values["reproducibility"] or "{}"
     for name in _JSON_FIELDS:
         if values[name] is not None:
             values[name] = json.loads(values[name])

@@ -39,7 +39,9 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                work_dir: str | Path | None = None,
                isolation: Literal["auto", "bwrap", "none"] = "auto", use_plugins: bool = True,
                executor: str | HostExecutor = "local", image: str | None = None,
-               network: bool = False, limits: ResourceLimits | None = None, python: str | None = None) -> RunReport:
+               network: bool = False, limits: ResourceLimits | None = None, python: str | None = None,
+               executor_options: Mapping[str, Any] | None = None, participant: str | None = None,
+               rescore_id: str | None = None) -> RunReport:
     """Run ``submission`` through ``bundle_path`` and record it in the ledger.
 
     ``platform`` is ``v1``, ``v2`` (current Codabench), ``codabench`` or
@@ -73,17 +75,22 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     ``python3`` and ``pythonX.Y`` commands with (default: the one running aibench). The report's
     ``interpreters`` (also in the ledger) say which interpreter ran each program, with its
     numpy, pandas, scikit-learn and PyYAML versions.
+
+    ``executor_options`` are further options of the chosen executor (its ``info.options``; a
+    cloud executor's queue, namespace, bucket...), on top of the ones above. ``participant`` and
+    ``rescore_id`` are recorded with the run (``aibench rescore`` passes them).
     """
     run = _prepare(bundle_path, phase, use_plugins, limits)
     image, source = _docker_image(run.bundle, executor, image)
     runner, owned = _executor(executor, run.host, {"isolation": isolation, "image": image, "network": network,
-                                                   "python": python})
+                                                   "python": python, **(executor_options or {})})
     from ..manifest.limits import check_limits
 
     with closing_executor(runner if owned else None):
         check_limits(runner, run.limits)  # LimitsRefused before anything runs or is recorded
         return _execute(run, runner, Path(bundle_path), Path(submission), phase=phase, task=task,
-                        platform=platform, ledger_path=ledger_path, work_dir=work_dir, image_source=source)
+                        platform=platform, ledger_path=ledger_path, work_dir=work_dir, image_source=source,
+                        recorded={"participant": participant, "rescore_id": rescore_id})
 
 
 def _docker_image(bundle: Bundle, executor: str | HostExecutor, image: str | None) -> tuple[str | None, str | None]:
@@ -134,7 +141,8 @@ def _prepare(bundle_path: str | Path, phase: int | None, use_plugins: bool,
 
 def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission: Path, *, phase: int | None,
              task: int | None, platform: str | None, ledger_path: str | Path | None,
-             work_dir: str | Path | None, image_source: str | None = None) -> RunReport:
+             work_dir: str | Path | None, image_source: str | None = None,
+             recorded: Mapping[str, Any] | None = None) -> RunReport:
     """The run itself, recorded: the ledger's row, the platform's steps, the stages after them."""
     from codalab_worker_compat import BundleError, DockerExecutorError, resolve_worker, run_submission
 
@@ -162,7 +170,8 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
             submission_path=str(submission.resolve()), submission_sha256=sha256_of_path(submission),
             platform=worker, executor=runner.name, image=described.get("image"), image_id=described.get("image_id"),
             executor_details={k: v for k, v in described.items() if k not in ("executor", "image", "image_id")},
-            manifest_sha256=session.manifest.sha256 if session is not None else None, bundle_image=wanted.image)
+            manifest_sha256=session.manifest.sha256 if session is not None else None, bundle_image=wanted.image,
+            **{name: value for name, value in (recorded or {}).items() if value is not None})
         runner.label(run_id)
         work = Path(work_dir) if work_dir is not None else ledger.path.parent / "runs" / run_id
         ledger.update_run(run_id, outputs={"work_dir": str(work)})

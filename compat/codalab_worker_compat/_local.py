@@ -86,6 +86,8 @@ it dies (without bwrap, a process outlives a killed caller). A process killed by
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import functools
 import glob
@@ -437,7 +439,8 @@ class LocalExecutor:
             started = time.monotonic()
             popen = subprocess.Popen(argv, cwd=None if mode == "bwrap" else spec.cwd, env=env,
                                      stdin=subprocess.DEVNULL, stdout=pipes[0][1], stderr=pipes[1][1],
-                                     start_new_session=True, preexec_fn=_limiter(limits, cores, cgroup))
+                                     start_new_session=True,
+                                     preexec_fn=_limiter(limits, cores, cgroup, die_with=os.getpid() if mode == "bwrap" else None))
         except (OSError, subprocess.SubprocessError) as error:
             for fd in (*pipes[0], *pipes[1]):
                 os.close(fd)
@@ -497,17 +500,20 @@ def _applied(limits: ResourceLimits, cores: set[int] | None, cgroup: ProcessCgro
 
 
 def _limiter(limits: ResourceLimits, cores: set[int] | None,
-             cgroup: ProcessCgroup | None = None) -> Callable[[], None] | None:
+             cgroup: ProcessCgroup | None = None, *, die_with: int | None = None) -> Callable[[], None] | None:
     """The preexec function that joins the cgroups and applies the rlimits and the affinity in
-    the child, if any (an rlimit only where no cgroup applies the limit)."""
+    the child, if any (an rlimit only where no cgroup applies the limit), and, given the caller's
+    pid ``die_with``, makes the child end with the caller (see :func:`_die_with_parent`)."""
     memory = None if limits.memory_mb is None or (cgroup and cgroup.memory) else limits.memory_mb << 20
     nproc = None if cgroup is not None and cgroup.pids else limits.pids
     rlimits = [(kind, value) for kind, value in ((resource.RLIMIT_AS, memory),
                                                  (resource.RLIMIT_NPROC, nproc)) if value is not None]
-    if not rlimits and not cores and cgroup is None:
+    if not rlimits and not cores and cgroup is None and die_with is None:
         return None
 
     def apply() -> None:
+        if die_with is not None:
+            _die_with_parent(die_with)
         if cgroup is not None:
             cgroup.join()
         for kind, value in rlimits:
@@ -517,6 +523,27 @@ def _limiter(limits: ResourceLimits, cores: set[int] | None,
         if cores:
             os.sched_setaffinity(0, cores)
     return apply
+
+
+_PR_SET_PDEATHSIG: Final = 1
+_libc: ctypes.CDLL | None = None
+if sys.platform.startswith("linux"):  # loaded before any fork: the child only calls it
+    try:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        _libc = None
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the forked child, before ``exec``: SIGKILL when the caller ``parent`` ends, and end now if
+    it already has. bwrap's own ``--die-with-parent`` takes effect only once bwrap has started; a
+    caller killed in between would leave the sandbox running. The signal follows the thread that
+    started the child, which is the thread that waits for it (:class:`~._runner` waits in the
+    thread that starts)."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _wait_group_gone(pgid: int, timeout: float = 2.0) -> None:

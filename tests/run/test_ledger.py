@@ -55,12 +55,12 @@ def full_run(ledger: Ledger, tmp_path: Path, **extra: Any) -> str:
 def test_new_ledger_records_its_schema_version_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "ledger.sqlite3"
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 4
+        assert ledger.schema_version == SCHEMA_VERSION == 5
         assert ledger.path == path
     with Ledger.open(path) as ledger:  # reopening applies nothing twice
         assert ledger.schema_version == SCHEMA_VERSION
     rows = sql(path, "SELECT version, applied_at FROM schema_version")
-    assert [version for version, _ in rows] == [1, 2, 3, 4]
+    assert [version for version, _ in rows] == [1, 2, 3, 4, 5]
     assert datetime.fromisoformat(rows[0][1]).tzinfo == timezone.utc
     assert sql(path, "PRAGMA journal_mode") == [("wal",)]
 
@@ -78,7 +78,7 @@ def test_a_version_1_ledger_is_migrated_keeping_its_runs(tmp_path: Path) -> None
                    "VALUES ('a' || hex(randomblob(15)), 'finished', '/b', 'local', '2026-01-01T00:00:00+00:00', "
                    "'elsewhere', 1, '0.1.0')")
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 4
+        assert ledger.schema_version == SCHEMA_VERSION == 5
         (old,) = ledger.runs()
         assert (old.executor, old.image, old.image_id, old.executor_details) == ("local", None, None, {})
         assert old.collected_at is None
@@ -107,7 +107,7 @@ def test_a_version_3_ledger_gains_the_interpreters_of_each_program(tmp_path: Pat
     scoring = {"command": "python3", "python": True, "executable": "/usr/bin/python3", "version": "3.11.2",
                "packages": {"numpy": "1.24.2", "pandas": "1.5.3", "scikit-learn": "1.2.1", "PyYAML": "6.0"}}
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == 4
+        assert ledger.schema_version == 5
         (old,) = ledger.runs()
         assert (old.interpreters, old.bundle_image) == ({}, None)
         run_id = full_run(ledger, tmp_path, bundle_image="codalab/codalab-legacy:py312")
