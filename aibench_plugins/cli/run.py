@@ -25,10 +25,15 @@ from ._output import echo_json, table
               help="How local processes get the paths they expect: bubblewrap (a sandbox: the host read-only, "
                    "uid 65534, no network, the run folder and the bundle hidden), or rewriting $-variables and /app "
                    "paths in commands (none: NO sandbox). Untrusted code: --executor docker.")
-@click.option("--executor", default="local", show_default=True, metavar="ID",
+@click.option("--executor", default=None, metavar="ID",
               help="A registered executor: local (processes on this machine), docker (each process in a hardened "
                    "container of --image: no network, read-only except /app/output and /tmp, non-root, no "
-                   "capabilities, limits), or one a plugin of the manifest registers ('aibench plugins list').")
+                   "capabilities, limits), kubernetes, aws-batch, or one a plugin of the manifest registers "
+                   "('aibench plugins list'). Default: the manifest's executor section, else local.")
+@click.option("--executor-param", "executor_params", multiple=True, metavar="KEY=VALUE",
+              help="An option of the executor (repeatable), over the manifest's executor params: e.g. "
+                   "--executor-param namespace=eval. VALUE is read as JSON when it parses (5, true, \"x\"), "
+                   "else as text.")
 @click.option("--image", default=None, metavar="IMAGE",
               help="With --executor docker: the image (name or ID), pinned to its ID for the run, e.g. "
                    "codalab-compat/py312:bookworm (make images). Default: the bundle's docker_image (v1: "
@@ -56,7 +61,7 @@ from ._output import echo_json, table
               help="Ignore the bundle's aibench.json: run it exactly as the platform alone would.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (shape in docs/cli.md).")
 def run(bundle: str, submission: str, phase: int | None, task: int | None, platform: str | None, isolation: str,
-        executor: str, image: str | None, python: str | None, network: bool, time_limit_s: float | None,
+        executor: str | None, executor_params: tuple[str, ...], image: str | None, python: str | None, network: bool, time_limit_s: float | None,
         memory_mb: int | None,
         cpus: float | None,
         pids: int | None, gpus: str | None, work_dir: str | None, ledger_path: str | None, no_plugins: bool,
@@ -85,13 +90,14 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
 
     if executor == "local" and (image or gpus):
         raise click.UsageError("--image and --gpus apply to --executor docker")
+    options = executor_options(executor_params)
     limits = ResourceLimits(time_limit_s=time_limit_s, memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
     with _reported(as_json):
         try:
             report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform,
                                 ledger_path=ledger_path, work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
                                 use_plugins=not no_plugins, executor=executor, image=image, network=network,
-                                limits=limits, python=python)
+                                limits=limits, python=python, executor_options=options)
         except UsageError as error:  # an option the chosen executor does not take, an unknown executor
             raise click.UsageError(str(error)) from None
     if as_json:
@@ -99,6 +105,22 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
         raise SystemExit(0 if report.ok and not report.errors else 1)
     _print_run(report)
     _print_outcome(report)
+
+
+def executor_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--executor-param KEY=VALUE`` pairs as options: VALUE as JSON when it parses, else text."""
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. namespace=eval)", param_hint="--executor-param")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
 
 
 @contextmanager

@@ -314,7 +314,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-Stage = Literal["before scoring", "after scoring", "report"]
+Stage = Literal["before scoring", "after scoring", "report", "steps"]
 
 
 @dataclass(frozen=True)
@@ -329,11 +329,11 @@ class KindSpec:
     :param section: the manifest section naming components of this kind (``None``: none).
     :param item_def: the ``$defs`` entry of the manifest schema describing one item of it.
     :param stage: when the host uses the kind: ``before scoring`` and ``after scoring`` (run by
-        the evaluation session), ``report`` (sections of the detailed results page); ``None``
-        while nothing runs what the manifest section names. A manifest section whose kind has
-        no stage is refused ("not implemented yet"), never accepted and skipped. (Executors
-        are registered and chosen with ``aibench run --executor``; the manifest's
-        ``executor`` section has no runner yet.) Fairness and robustness checkers run ``after
+        the evaluation session), ``report`` (sections of the detailed results page), ``steps``
+        (the executor that runs the platform's steps: ``aibench run`` and ``aibench rescore`` take
+        the manifest's ``executor`` section when the command line names none); ``None`` while
+        nothing runs what the manifest section names. A manifest section whose kind has no stage
+        is refused ("not implemented yet"), never accepted and skipped. Fairness and robustness checkers run ``after
         scoring``, after the metrics, on what the metrics read
         (:mod:`aibench_plugins.evaluation.analyses`); complexity meters run ``after scoring`` on
         what the prediction step measured (:mod:`aibench_plugins.complexity`) and what the host
@@ -360,7 +360,8 @@ def _rows() -> dict[Kind, KindSpec]:
                  "robustness", "analysis", "after scoring"),
         KindSpec(Kind.COMPLEXITY, "aibench_register_complexity_meters", "complexity meters", ComplexityInfo,
                  "complexity", "meter", "after scoring"),
-        KindSpec(Kind.EXECUTOR, "aibench_register_executors", "executors", ExecutorInfo, "executor", "executor"),
+        KindSpec(Kind.EXECUTOR, "aibench_register_executors", "executors", ExecutorInfo, "executor", "executor",
+                 "steps"),
         KindSpec(Kind.REPORTER, "aibench_register_reporters", "reporters", ComponentInfo, None, None, "report"),
     )}
 

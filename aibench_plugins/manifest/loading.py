@@ -196,6 +196,11 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
                         "them is installed")
                 continue
             entries = scope.get(row.section)
+            if row.kind is Kind.EXECUTOR and isinstance(entries, Mapping):
+                at = f"{base}/{row.section}"
+                if isinstance(entries.get("use"), str) and not is_broken(at):
+                    _executor_problems(entries, at, host, manifest, failed_plugins, add, problems)
+                continue
             if not isinstance(entries, list):
                 continue
             for index, entry in enumerate(entries):
@@ -382,6 +387,23 @@ def _component_problems(entry: Mapping[str, Any], at: str, kind: Kind, host: Plu
     problems.extend(params_problems(registration.component.info.params_schema, params, base=f"{at}/params",
                                     positions=manifest.positions, file=manifest.file,
                                     plugin=registration.plugin, component=use))
+
+
+def _executor_problems(entry: Mapping[str, Any], at: str, host: PluginHost, manifest: Manifest,
+                       failed_plugins: Sequence[str], add: Any, problems: list[Problem]) -> None:
+    """The ``executor`` section: a registered executor, and params it takes (its ``info.options``)."""
+    _component_problems({"use": entry["use"]}, at, Kind.EXECUTOR, host, manifest, failed_plugins, add, problems)
+    registry = host.registry(Kind.EXECUTOR)
+    params = entry.get("params")
+    if entry["use"] not in registry or not isinstance(params, Mapping):
+        return
+    options = tuple(registry.get(entry["use"]).component.info.options)
+    for name in params:
+        if name not in options:
+            hint = did_you_mean(name, options)
+            add(f"{at}/params/{name}", f"the {entry['use']!r} executor takes no option {name!r}.",
+                expected=f"one of {', '.join(options)}" if options else "no params", found=repr(name),
+                fix=(f"did you mean {hint!r}? " if hint else "") + "remove it or rename it (the organiser's to fix)")
 
 
 def _original_column_keys(bundle: Bundle | None) -> set[str]:

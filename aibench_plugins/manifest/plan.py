@@ -323,6 +323,10 @@ class PhasePlan:
     complexity: tuple[AnalysisEntry, ...] = ()
     #: the ``efficiency`` items: scores the organiser declares from the complexity measurements
     efficiency: tuple[EfficiencyEntry, ...] = ()
+    #: the ``executor`` section (``{"use": id, "params": {...}}``), ``None`` when the phase has none;
+    #: where it comes from in the document: ``("phases", key, "executor")`` or ``("executor",)``
+    executor: Mapping[str, Any] | None = None
+    executor_at: tuple[str, ...] = ("executor",)
 
     @property
     def analyses(self) -> tuple[AnalysisEntry, ...]:
@@ -364,7 +368,8 @@ class PhasePlan:
                          self.concepts, self.limits, self.required_plugins, self.limits_at,
                          tuple(a for a in self.fairness if a.use not in missing),
                          tuple(a for a in self.robustness if a.use not in missing),
-                         tuple(a for a in self.complexity if a.use not in missing), self.efficiency)
+                         tuple(a for a in self.complexity if a.use not in missing), self.efficiency,
+                         self.executor, self.executor_at)
 
     def settings(self) -> tuple[Any, ...]:
         """What a scoring program's runtime must know of the phase (phases sharing a program must agree)."""
@@ -396,4 +401,6 @@ def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
         tuple(AnalysisEntry.of("robustness", e) for e in section("robustness", [])),
         tuple(AnalysisEntry.of("complexity", e) for e in section("complexity", [])),
         tuple(EfficiencyEntry.of(e) for e in section("efficiency", [])),
+        dict(section("executor", None)) if section("executor", None) else None,
+        ("phases", str(phase_key), "executor") if "executor" in override else ("executor",),
     )

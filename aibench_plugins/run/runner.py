@@ -38,7 +38,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                task: int | None = None, platform: str | None = None, ledger_path: str | Path | None = None,
                work_dir: str | Path | None = None,
                isolation: Literal["auto", "bwrap", "none"] = "auto", use_plugins: bool = True,
-               executor: str | HostExecutor = "local", image: str | None = None,
+               executor: str | HostExecutor | None = None, image: str | None = None,
                network: bool = False, limits: ResourceLimits | None = None, python: str | None = None,
                executor_options: Mapping[str, Any] | None = None, participant: str | None = None,
                rescore_id: str | None = None) -> RunReport:
@@ -77,20 +77,42 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     numpy, pandas, scikit-learn and PyYAML versions.
 
     ``executor_options`` are further options of the chosen executor (its ``info.options``; a
-    cloud executor's queue, namespace, bucket...), on top of the ones above. ``participant`` and
+    cloud executor's queue, namespace, bucket...), on top of the ones above. Without
+    ``executor``, the manifest's ``executor`` section for the phase chooses (``use``, its
+    ``params`` as options, each option given here overriding the same param), else ``local``;
+    the record's ``executor_details.chosen_by`` says which. ``participant`` and
     ``rescore_id`` are recorded with the run (``aibench rescore`` passes them).
     """
     run = _prepare(bundle_path, phase, use_plugins, limits)
-    image, source = _docker_image(run.bundle, executor, image)
+    executor, options, chosen_by = _chosen_executor(run, executor, executor_options)
+    image, source = _docker_image(run.bundle, executor, image or options.pop("image", None))
     runner, owned = _executor(executor, run.host, {"isolation": isolation, "image": image, "network": network,
-                                                   "python": python, **(executor_options or {})})
+                                                   "python": python, **options})
     from ..manifest.limits import check_limits
 
     with closing_executor(runner if owned else None):
         check_limits(runner, run.limits)  # LimitsRefused before anything runs or is recorded
         return _execute(run, runner, Path(bundle_path), Path(submission), phase=phase, task=task,
                         platform=platform, ledger_path=ledger_path, work_dir=work_dir, image_source=source,
-                        recorded={"participant": participant, "rescore_id": rescore_id})
+                        recorded={"participant": participant, "rescore_id": rescore_id}, chosen_by=chosen_by)
+
+
+def _chosen_executor(run: _Prepared, executor: str | HostExecutor | None, options: Mapping[str, Any] | None
+                     ) -> tuple[str | HostExecutor, dict[str, Any], str]:
+    """The executor, its options and who chose it: the caller's (``executor_options`` over the
+    manifest's params when it names the manifest's executor too), else the manifest's section for
+    the phase, else ``local``."""
+    from ..core.problems import pointer
+
+    section = run.session.plan.executor if run.session is not None else None
+    at = f"{run.session.manifest.file} {pointer(*run.session.plan.executor_at)}" if section and run.session else ""
+    if executor is None and section is not None:
+        return str(section["use"]), {**dict(section.get("params") or {}), **dict(options or {})}, at
+    if executor is None:
+        return "local", dict(options or {}), "default"
+    same = section is not None and executor == section["use"]
+    params = dict(section.get("params") or {}) if same and section is not None else {}
+    return executor, {**params, **dict(options or {})}, "caller" + (f", params from {at}" if same else "")
 
 
 def _docker_image(bundle: Bundle, executor: str | HostExecutor, image: str | None) -> tuple[str | None, str | None]:
@@ -142,7 +164,7 @@ def _prepare(bundle_path: str | Path, phase: int | None, use_plugins: bool,
 def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission: Path, *, phase: int | None,
              task: int | None, platform: str | None, ledger_path: str | Path | None,
              work_dir: str | Path | None, image_source: str | None = None,
-             recorded: Mapping[str, Any] | None = None) -> RunReport:
+             recorded: Mapping[str, Any] | None = None, chosen_by: str = "caller") -> RunReport:
     """The run itself, recorded: the ledger's row, the platform's steps, the stages after them."""
     from codalab_worker_compat import BundleError, DockerExecutorError, resolve_worker, run_submission
 
@@ -157,6 +179,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
     from .perturbed import rerun_for_session
 
     bundle, session, described = run.bundle, run.session, runner.describe()
+    described["chosen_by"] = chosen_by
     if image_source is not None:
         described["image_source"] = image_source
     wanted = bundle_image(bundle)

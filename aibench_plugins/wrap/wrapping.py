@@ -35,6 +35,7 @@ from .image_fit import check_image_fit
 from .page_setting import detailed_results_setting, html_pages_mentioned
 from .vendor import Vendored, vendor_ingestion, zip_lib
 from ..core.errors import ColumnEditError, WrapRefused
+from ..core.problems import pointer
 from ..manifest.loading import MANIFEST_NAME, Manifest
 from ..runtime import BOOTSTRAP, MINIMUM_PYTHON
 from ..manifest.wraprecord import WrapRecord, find_in_bundle
@@ -91,6 +92,18 @@ class WrapReport:
                 "detailed_results": self.detailed_results}
 
 
+def _host_only_sections(manifest: Manifest) -> list[str]:
+    """A warning for each ``executor`` section: it chooses where ``aibench run`` and ``aibench
+    rescore`` run the steps; on the platform, its own worker runs them and the section does nothing."""
+    sections: dict[tuple[str, ...], str] = {}
+    for key in manifest.phase_keys():
+        plan = manifest.plan(key)
+        if plan.executor is not None:
+            sections.setdefault(plan.executor_at, str(plan.executor["use"]))
+    return [f"{manifest.file} {pointer(*at)}: the executor section ({use!r}) applies to 'aibench run' and 'aibench "
+            "rescore' only; on the platform its compute worker runs the steps" for at, use in sections.items()]
+
+
 def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bool = True,
                 detailed_results: bool = False, image: str | None = None, image_provides: Sequence[str] = (),
                 image_python: str | None = None) -> WrapReport:
@@ -128,6 +141,7 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
     target = target_image(bundle.platform, bundle.spec, image=image, provides=image_provides, python=image_python)
     report = WrapReport(str(source), str(output), bundle.platform, columns=columns,
                         manifest_sha256=manifest.sha256)
+    report.warnings += _host_only_sections(manifest)
     with tempfile.TemporaryDirectory(prefix="aibench-wrap-") as scratch:
         tree = Path(scratch) / "bundle"
         _unpack_bundle(bundle, tree)
