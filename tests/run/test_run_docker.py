@@ -145,8 +145,12 @@ def test_cli_refuses_what_cannot_run(tmp_path: Path) -> None:
     # without --image: the bundle's image when the engine has it, else the stand-in, said (test_images_docker.py)
     missing = subprocess.run([*cli, "--executor", "docker"], capture_output=True, text=True, env=env)
     assert missing.returncode == 0 and "choose with --image IMAGE" in missing.stdout, missing.stderr
-    local = subprocess.run([*cli, "--gpus", "1"], capture_output=True, text=True, env=env)  # --network works locally
+    local = subprocess.run([*cli, "--executor", "local", "--gpus", "1"], capture_output=True, text=True,
+                           env=env)  # --network works locally
     assert local.returncode == 2 and "apply to --executor docker" in local.stderr
+    # without --executor the manifest's executor section could be docker's: the local one refuses the limit
+    chosen = subprocess.run([*cli, "--gpus", "1"], capture_output=True, text=True, env=env)
+    assert chosen.returncode == 1 and "gpus from --gpus" in chosen.stderr and "Traceback" not in chosen.stderr
     unknown = subprocess.run([*cli, "--executor", "docker", "--image", "aibench-test/no-such-image:1"],
                              capture_output=True, text=True, env=env)
     assert unknown.returncode == 1 and "no image 'aibench-test/no-such-image:1' on this Docker engine" in unknown.stderr
