@@ -77,6 +77,8 @@ class FakeKube:
     jobs: dict[tuple[str, str], _Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    #: what to close when the server stops (the executors made on it: their connection pools)
+    to_close: list[Any] = field(default_factory=list)
 
     # -- the model of the job controller and kubelet --------------------------------------
 
@@ -285,6 +287,8 @@ def serve(fake: FakeKube | None = None) -> Iterator[FakeKube]:
     try:
         yield fake
     finally:
+        for item in fake.to_close:
+            item.close()
         server.shutdown()
         server.server_close()
         thread.join(5)
@@ -323,7 +327,9 @@ def make_executor(fake: FakeKube, tmp_path: Path, **options: Any) -> Any:
     config = write_kubeconfig(tmp_path / "credentials", fake.url)
     given = {"image": IMAGE, "kubeconfig": str(config), "volume_claim": "aibench-work", "volume_root": str(volume),
              "poll_s": 0.02, **options}
-    return KubernetesExecutorPlugin().create(given)
+    executor = KubernetesExecutorPlugin().create(given)
+    fake.to_close.append(executor)
+    return executor
 
 
 def step_spec(tmp_path: Path, name: str = "scoring", **changes: Any) -> Any:
