@@ -84,8 +84,9 @@ def load_client(kubeconfig: str | None = None, context: str | None = None) -> An
     default = Path(os.path.expanduser("~/.kube/config"))
     try:
         if kubeconfig or context or os.environ.get("KUBECONFIG") or default.is_file():
-            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration,
-                                    persist_config=False)
+            # KUBECONFIG read now: the client reads it once, when kubernetes.config is first imported
+            config.load_kube_config(config_file=kubeconfig or os.environ.get("KUBECONFIG") or str(default),
+                                    context=context, client_configuration=configuration, persist_config=False)
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=configuration)
         else:
