@@ -57,6 +57,8 @@ class _Job:
     pod_name: str
     deleted_pod: bool = False
     log: bytes = b""
+    #: scenario ``docker``: the container's state, set by its thread (``running``, ``code``, ``oom``)
+    docker: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +79,10 @@ class FakeKube:
     jobs: dict[tuple[str, str], _Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    #: scenario ``docker``: image reference -> the local image that stands for it
+    images: dict[str, str] = field(default_factory=dict)
+    #: scenario ``docker``: claim name -> the host folder that is its storage
+    claims: dict[str, Path] = field(default_factory=dict)
     #: what to close when the server stops (the executors made on it: their connection pools)
     to_close: list[Any] = field(default_factory=list)
 
@@ -91,8 +97,12 @@ class FakeKube:
         stored["metadata"].update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=_now(),
                                   resourceVersion="1")
         stored["status"] = {}
-        self.jobs[(namespace, name)] = _Job(stored, chosen, time.monotonic(), f"{name}-{uuid.uuid4().hex[:5]}",
-                                            log=f"log of {name}\nline two\n".encode())
+        job = _Job(stored, chosen, time.monotonic(), f"{name}-{uuid.uuid4().hex[:5]}",
+                   log=f"log of {name}\nline two\n".encode())
+        self.jobs[(namespace, name)] = job
+        if chosen == "docker":
+            job.log = b""
+            threading.Thread(target=_kubelet, args=(self, job), daemon=True).start()
         return stored
 
     def _play(self, job: _Job) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -123,6 +133,8 @@ class FakeKube:
             waiting["state"] = {"terminated": {"exitCode": code, "reason": reason, "startedAt": _now(-0.3),
                                                "finishedAt": _now()}}
 
+        if scenario == "docker":
+            return self._docker(job, body, pod, status, waiting)
         if scenario == "unschedulable":
             pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                                             "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}]
@@ -161,12 +173,84 @@ class FakeKube:
             return {**body, "status": status}, None
         return {**body, "status": status}, pod
 
+    def _docker(self, job: _Job, body: dict[str, Any], pod: dict[str, Any], status: dict[str, Any],
+                container: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        state = dict(job.docker)
+        if "error" in state:
+            container["state"] = {"waiting": {"reason": "CreateContainerError", "message": state["error"]}}
+        elif "code" in state:
+            code = int(state["code"])
+            pod["status"]["phase"] = "Succeeded" if code == 0 else "Failed"
+            container["state"] = {"terminated": {"exitCode": code, "reason": "OOMKilled" if state["oom"] else
+                                                 ("Completed" if code == 0 else "Error"),
+                                                 "startedAt": state["started"], "finishedAt": state["finished"]}}
+            status.pop("active", None)
+            if code == 0:
+                status.update(succeeded=1, conditions=[{"type": "Complete", "status": "True"}])
+            else:
+                status.update(failed=1, conditions=[{"type": "Failed", "status": "True",
+                                                     "reason": "BackoffLimitExceeded"}])
+        elif state.get("running"):
+            pod["status"]["phase"] = "Running"
+            container["state"] = {"running": {"startedAt": state["started"]}}
+        return {**body, "status": status}, pod
+
     def snapshot(self, namespace: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
         return [self._play(job) for (ns, _), job in list(self.jobs.items()) if ns == namespace]
 
     def job_names(self) -> list[str]:
         with self.lock:
             return sorted(name for _, name in self.jobs)
+
+
+def _kubelet(fake: FakeKube, job: _Job) -> None:
+    """Scenario ``docker``: run the pod's container with the local Docker engine, as a kubelet
+    would: the claim's ``subPath`` mounts as binds of its folder, the security context as Docker
+    options, no network (the NetworkPolicy's effect); the log merged, as Kubernetes keeps it."""
+    import docker
+
+    pod = job.body["spec"]["template"]["spec"]
+    spec = pod["containers"][0]
+    claims = {v["name"]: fake.claims[v["persistentVolumeClaim"]["claimName"]]
+              for v in pod["volumes"] if "persistentVolumeClaim" in v}
+    binds = [f"{claims[m['name']] / m.get('subPath', '')}:{m['mountPath']}:{'ro' if m.get('readOnly') else 'rw'}"
+             for m in spec["volumeMounts"] if m["name"] in claims]
+    user = spec["securityContext"]
+    limits = spec["resources"]["limits"]
+    client = docker.from_env()
+    container = None
+    try:
+        container = client.containers.create(
+            fake.images[spec["image"]], command=spec["args"], working_dir=spec["workingDir"],
+            environment={e["name"]: e["value"] for e in spec["env"]}, user=f"{user['runAsUser']}:{user['runAsGroup']}",
+            read_only=True, tmpfs={"/tmp": "rw,exec,size=256m,mode=1777"}, volumes=binds, network_mode="none",
+            mem_limit=limits["memory"].replace("Mi", "m"), memswap_limit=limits["memory"].replace("Mi", "m"),
+            nano_cpus=int(limits["cpu"].rstrip("m")) * 1_000_000, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], labels={"aibench-kubefake": job.body["metadata"]["name"]})
+        container.start()
+        job.docker.update(running=True, started=_now(), id=container.id)
+        code = int(container.wait()["StatusCode"])
+        oom = bool(client.api.inspect_container(container.id)["State"].get("OOMKilled"))
+        job.log = container.logs(stdout=True, stderr=True)
+        job.docker.update(code=code, oom=oom, finished=_now())
+    except Exception as error:  # noqa: BLE001 - the fake's kubelet reports what Docker said
+        job.docker["error"] = str(error)
+    finally:
+        if container is not None:
+            container.remove(force=True)
+        client.close()
+
+
+def _kill(container: str) -> None:
+    import docker
+
+    client = docker.from_env()
+    try:
+        client.api.kill(container)
+    except Exception:  # noqa: BLE001 - it ended meanwhile
+        pass
+    finally:
+        client.close()
 
 
 def _matches(labels: dict[str, str], selector: str) -> bool:
@@ -219,6 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
                 policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy") or ""
                 fake.deletes.append((jobs.group(2), policy))
                 gone = fake.jobs.pop((jobs.group(1), jobs.group(2)), None)
+                if gone is not None and gone.docker.get("id") and "code" not in gone.docker:
+                    _kill(gone.docker["id"])  # the garbage collector deletes the pod: its container ends
                 if gone is None:
                     self._send(404, _status(404, "NotFound", f'jobs.batch "{jobs.group(2)}" not found'))
                 else:

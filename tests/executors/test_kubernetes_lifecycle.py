@@ -184,3 +184,31 @@ def test_the_credentials_are_written_nowhere(fake: FakeKube, tmp_path: Path, mon
     scanned = [p for p in tmp_path.rglob("*") if p.is_file() and "credentials" not in p.parts]
     assert any(p.name == "ledger.sqlite3" for p in scanned) and any(p.suffix == ".json" for p in scanned)
     assert [p for p in scanned if TOKEN.encode() in p.read_bytes()] == []
+
+
+def test_a_whole_run_through_a_docker_kubelet_scores_as_the_local_executor(fake: FakeKube, tmp_path: Path) -> None:
+    """The fake's ``docker`` scenario runs each pod's container with the local Docker engine (the
+    claim = a folder bound at each subPath): iris-v2 then scores exactly as with ``local``."""
+    import docker
+
+    from aibench_plugins.run.runner import run_bundle
+
+    engine = docker.from_env()
+    try:
+        image_id = str(engine.images.get(os.environ.get("AIBENCH_TEST_IMAGE", "codalab-compat/py312:bookworm")).id)
+    finally:
+        engine.close()
+    image, volume = f"codalab-compat/py312@{image_id}", tmp_path / "volume"
+    volume.mkdir()
+    fake.default, fake.images[image], fake.claims["aibench-work"] = "docker", image_id, volume
+    config = write_kubeconfig(tmp_path / "credentials", fake.url)
+    bundle, good = REPO / "bundles" / "iris-v2", REPO / "examples" / "submissions" / "iris-v2" / "good"
+    report = run_bundle(bundle, good, executor="kubernetes", ledger_path=tmp_path / "ledger.sqlite3",
+                        work_dir=volume / "run", executor_options={
+                            "image": image, "kubeconfig": str(config), "volume_claim": "aibench-work",
+                            "volume_root": str(volume), "poll_s": 0.05})
+    local = run_bundle(bundle, good, ledger_path=tmp_path / "ledger.sqlite3", work_dir=tmp_path / "local")
+    assert report.result.status == "finished", report.result.message
+    assert report.result.scores is not None and local.result.scores is not None
+    assert report.result.scores == local.result.scores
+    assert fake.jobs == {} and len(fake.created) >= 1
