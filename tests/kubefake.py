@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 
 SCHEMA_VERSION = "1.30.0"
 #: seconds of a scenario: the pod is Pending, then Running at RUNNING_AT, then it ends at END_AT
@@ -103,7 +103,7 @@ class FakeKube:
         if chosen == "docker":
             job.log = b""
             threading.Thread(target=_kubelet, args=(self, job), daemon=True).start()
-        return stored
+        return dict(stored)
 
     def _play(self, job: _Job) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The Job and its pod (``None``: none) at the Job's age, per its scenario."""
@@ -230,7 +230,7 @@ def _kubelet(fake: FakeKube, job: _Job) -> None:
         container.start()
         job.docker.update(running=True, started=_now(), id=container.id)
         code = int(container.wait()["StatusCode"])
-        oom = bool(client.api.inspect_container(container.id)["State"].get("OOMKilled"))
+        oom = bool(client.api.inspect_container(str(container.id))["State"].get("OOMKilled"))
         job.log = container.logs(stdout=True, stderr=True)
         job.docker.update(code=code, oom=oom, finished=_now())
     except Exception as error:  # noqa: BLE001 - the fake's kubelet reports what Docker said

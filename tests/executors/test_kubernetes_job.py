@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from codalab_worker_compat import ResourceLimits
 from kubefake import DIGEST, IMAGE, SCHEMA_VERSION, FakeKube, make_executor, serve, step_spec

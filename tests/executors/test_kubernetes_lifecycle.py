@@ -12,9 +12,10 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from codalab_worker_compat import ResourceLimits
+from codalab_worker_compat import ProcessResult, ResourceLimits
 from kubefake import IMAGE, TOKEN, FakeKube, make_executor, serve, step_spec, write_kubeconfig
 
 from aibench_plugins.executors.kubernetes import cleanup
@@ -28,7 +29,7 @@ def fake() -> Iterator[FakeKube]:
         yield server
 
 
-def _run(fake: FakeKube, tmp_path: Path, scenario: str, **changes: object) -> tuple[object, object]:
+def _run(fake: FakeKube, tmp_path: Path, scenario: str, **changes: Any) -> tuple[Any, ProcessResult]:
     fake.default = scenario
     spec = step_spec(tmp_path, **changes)
     result = make_executor(fake, tmp_path).start(spec).wait(10)

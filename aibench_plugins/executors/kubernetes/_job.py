@@ -204,5 +204,5 @@ def build_job(spec: Any, settings: JobSettings, *, name: str, run_id: str,
 def job_name(step: str, token: str) -> str:
     """``aibench-<step>-<token>``, a valid DNS-1123 label of at most 63 characters (Job names
     become a label value on their pods)."""
-    return f"aibench-{_dns_label(step)[:40].strip('-')}-{token}"[:63].rstrip("-")
+    return f"aibench-{_dns_label(step)[:30].strip('-')}-{token}"[:63].rstrip("-")
 
