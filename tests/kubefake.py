@@ -414,6 +414,7 @@ def make_executor(fake: FakeKube, tmp_path: Path, **options: Any) -> Any:
     given = {"image": IMAGE, "kubeconfig": str(config), "volume_claim": "aibench-work", "volume_root": str(volume),
              "poll_s": 0.02, **options}
     executor = KubernetesExecutorPlugin().create(given)
+    executor.watch = False  # one detached watcher per test would outlive the test; tested on its own
     fake.to_close.append(executor)
     return executor
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,20 +123,36 @@ _CRASHING_HOST = textwrap.dedent("""
 
     folder = Path(sys.argv[2])
     executor = KubernetesExecutorPlugin().create({"image": sys.argv[3], "kubeconfig": sys.argv[1], "poll_s": 0.02})
+    executor.watch = sys.argv[4] == "watch"
     process = executor.start(ProcessSpec("program", ("sleep", "1000"), "/tmp", folder / "out", folder / "err"))
-    print(process.name, flush=True)
+    print(process.name, executor.watcher, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """)
 
 
-def test_the_jobs_of_a_crashed_host_process_are_reaped_by_the_next_executor(fake: FakeKube, tmp_path: Path) -> None:
+def _crash(fake: FakeKube, tmp_path: Path, watch: bool) -> tuple[Path, str]:
+    """Run a host process that submits a Job and is SIGKILLed; the kubeconfig and the Job's name."""
     fake.default = "hang"
     config = write_kubeconfig(tmp_path / "credentials", fake.url)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "compat")])}
-    crashed = subprocess.run([sys.executable, "-c", _CRASHING_HOST, str(config), str(tmp_path), IMAGE],
-                             capture_output=True, text=True, env=env, timeout=60)
+    crashed = subprocess.run([sys.executable, "-c", _CRASHING_HOST, str(config), str(tmp_path), IMAGE,
+                              "watch" if watch else "no"], capture_output=True, text=True, env=env, timeout=60)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-    orphan = crashed.stdout.strip()
+    name, watcher = crashed.stdout.split()
+    assert (watcher != "None") is watch
+    return config, name
+
+
+def test_the_watcher_deletes_the_jobs_of_its_killed_host_process_at_once(fake: FakeKube, tmp_path: Path) -> None:
+    _, orphan = _crash(fake, tmp_path, watch=True)
+    deadline = time.monotonic() + 20
+    while orphan in fake.job_names() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert orphan not in fake.job_names() and (orphan, "Background") in fake.deletes
+
+
+def test_the_jobs_of_a_crashed_host_process_are_reaped_by_the_next_executor(fake: FakeKube, tmp_path: Path) -> None:
+    config, orphan = _crash(fake, tmp_path, watch=False)
     assert orphan in fake.job_names()
     # a Job of this (live) process and one of another host sharing the namespace stay
     live = make_executor(fake, tmp_path, volume_claim=None, volume_root=None)

@@ -29,6 +29,8 @@ certificate or a password, and the messages of API errors carry the server's ans
 start time, as the Docker executor's containers are). Whenever an executor is made (every
 ``aibench run --executor kubernetes``), :func:`reap_orphan_jobs` deletes the Jobs of this host
 whose owner is gone; :func:`cleanup` does the same from a command (``aibench gc`` may call it).
+With its first Job an executor also starts a detached watcher (:func:`start_watcher`,
+:mod:`._watch`) that deletes the process's Jobs within a second of its death, SIGKILL included.
 A Job with a time limit also stops by itself at its ``activeDeadlineSeconds``, and every finished
 Job is removed by the cluster after ``ttlSecondsAfterFinished``.
 """
@@ -38,6 +40,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
     from codalab_worker_compat import ProcessResult
 
 __all__ = ["DEFAULT_CPUS", "DEFAULT_MEMORY_MB", "KubernetesExecutor", "KubernetesExecutorPlugin", "cleanup",
-           "load_client", "reap_orphan_jobs"]
+           "load_client", "pin_image", "reap_orphan_jobs", "start_watcher"]
 
 DEFAULT_MEMORY_MB: Final = 4096
 DEFAULT_CPUS: Final = 2.0
@@ -114,18 +117,22 @@ def _owner_alive(pid: str, start: str) -> bool:
     return owner_alive(pid, start)
 
 
-def reap_orphan_jobs(api_client: Any, namespace: str, *, host: str | None = None) -> list[str]:
+def reap_orphan_jobs(api_client: Any, namespace: str, *, host: str | None = None,
+                     owner: tuple[str, str] | None = None) -> list[str]:
     """Delete (``propagationPolicy: Background``) the aibench Jobs of ``namespace`` that an owner
     process on this host (``host``: default, this machine's name) left behind: the owner is dead
-    or its pid reused (the Docker executor's rule, :func:`codalab_worker_compat._reaper.owner_alive`).
-    Jobs of other hosts and of live owners are left alone. Returns the names deleted; never
-    raises for the API (a listing or a deletion that fails leaves things as they are)."""
+    or its pid reused (the Docker executor's rule, :func:`codalab_worker_compat._reaper.owner_alive`);
+    with ``owner`` (a pid and its start time, as labelled), every Job of that owner (what its
+    watcher does once it is gone). Jobs of other hosts and of live owners are left alone. Returns
+    the names deleted; never raises for the API (a listing or a deletion that fails leaves things
+    as they are)."""
     client, _ = _modules()
     batch = client.BatchV1Api(api_client)
-    owner_host = label_value(host or socket.gethostname())
+    selector = f"aibench.managed=true,aibench.owner-host={label_value(host or socket.gethostname())}"
+    if owner is not None:
+        selector += f",aibench.owner-pid={owner[0]},aibench.owner-start={label_value(owner[1])}"
     try:
-        response = batch.list_namespaced_job(namespace, label_selector=f"aibench.managed=true,aibench.owner-host="
-                                             f"{owner_host}", _preload_content=False)
+        response = batch.list_namespaced_job(namespace, label_selector=selector, _preload_content=False)
         items = (json.loads(response.data or b"{}") or {}).get("items") or []
     except Exception:  # ApiException (forbidden), connection errors: nothing reaped
         return []
@@ -133,7 +140,8 @@ def reap_orphan_jobs(api_client: Any, namespace: str, *, host: str | None = None
     for item in items:
         metadata = item.get("metadata") or {}
         labels = metadata.get("labels") or {}
-        if _owner_alive(str(labels.get("aibench.owner-pid", "")), str(labels.get("aibench.owner-start", ""))):
+        if owner is None and _owner_alive(str(labels.get("aibench.owner-pid", "")),
+                                          str(labels.get("aibench.owner-start", ""))):
             continue
         try:
             batch.delete_namespaced_job(metadata["name"], namespace, propagation_policy="Background",
@@ -142,6 +150,41 @@ def reap_orphan_jobs(api_client: Any, namespace: str, *, host: str | None = None
             continue
         deleted.append(str(metadata["name"]))
     return deleted
+
+
+#: this process's watchers: (pid, namespace, kubeconfig, context) -> watcher pid
+_watchers: dict[tuple[int, str, str, str], int] = {}
+
+
+def start_watcher(namespace: str, kubeconfig: str | None, context: str | None) -> int | None:
+    """Start, once per process and cluster namespace, a detached process (own session, stdio on
+    ``/dev/null``, never waited for) that deletes this process's Jobs as soon as it is gone,
+    however it ends (SIGKILL included): :mod:`._watch`. It gets the kubeconfig's *path*, never a
+    credential, and inherits the environment (``KUBECONFIG``, the in-cluster variables). Its pid,
+    or ``None`` if it cannot start."""
+    from codalab_worker_compat._reaper import owner_alive
+
+    pid = os.getpid()
+    key = (pid, namespace, kubeconfig or "", context or "")
+    if key in _watchers and owner_alive(str(_watchers[key]), ""):
+        return _watchers[key]
+    start = _process_start(pid)
+    if not start:
+        return None
+    import codalab_worker_compat
+
+    roots = [str(Path(__file__).resolve().parents[3]), str(Path(codalab_worker_compat.__file__).resolve().parents[1])]
+    rest = os.environ.get("PYTHONPATH", "")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*roots, *([rest] if rest else [])])}
+    null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    argv = [sys.executable, "-m", "aibench_plugins.executors.kubernetes._watch", str(pid), start, namespace,
+            kubeconfig or "", context or ""]
+    try:
+        watcher = os.posix_spawn(sys.executable, argv, env, file_actions=null, setsid=True)
+    except OSError:
+        return None
+    _watchers[key] = watcher
+    return watcher
 
 
 def cleanup(options: Mapping[str, Any] | None = None) -> list[str]:
@@ -222,6 +265,8 @@ class KubernetesExecutor:
     :param poll_s: seconds between two reads of a Job's status.
     :param api_client: a ready ``kubernetes.client.ApiClient`` (tests); default :func:`load_client`.
     :param reap: delete the orphaned Jobs of this host now (:func:`reap_orphan_jobs`).
+    :param watch: with the first Job, start this process's watcher (:func:`start_watcher`), which
+        deletes its Jobs as soon as this process is gone, however it ends.
     :raises UsageError: bad options, no client, no credentials.
     """
 
@@ -230,7 +275,8 @@ class KubernetesExecutor:
     def __init__(self, image: str, *, namespace: str = "default", volume_claim: str | None = None,
                  volume_root: str | Path | None = None, network: bool = False, poll_s: float = DEFAULT_POLL_S,
                  kubeconfig: str | None = None, context: str | None = None, memory_mb: int = DEFAULT_MEMORY_MB,
-                 cpus: float = DEFAULT_CPUS, api_client: Any = None, reap: bool = True) -> None:
+                 cpus: float = DEFAULT_CPUS, api_client: Any = None, reap: bool = True,
+                 watch: bool = True) -> None:
         if (volume_claim is None) != (volume_root is None):
             raise UsageError("the kubernetes executor takes volume_claim and volume_root together: the claim the pods "
                              "mount and the folder where the same storage is mounted on this machine")
@@ -245,7 +291,8 @@ class KubernetesExecutor:
         client, _ = _modules()
         self.api_client = api_client if api_client is not None else load_client(kubeconfig, context)
         self.batch, self.core = client.BatchV1Api(self.api_client), client.CoreV1Api(self.api_client)
-        self.context = context
+        self.context, self.kubeconfig, self.watch = context, kubeconfig, watch
+        self.watcher: int | None = None
         host = socket.gethostname()
         self.settings = JobSettings(
             image=self.image, namespace=namespace, volume_claim=volume_claim,
@@ -317,6 +364,8 @@ class KubernetesExecutor:
             return FinishedProcess(_failed(spec, problem))
         name = job_name(spec.name, uuid.uuid4().hex[:10])
         job, applied = build_job(spec, self.settings, name=name, run_id=self.run_label, mounts=mounts)
+        if self.watch and self.watcher is None:  # before the Job exists: no moment without a watcher
+            self.watcher = start_watcher(self.settings.namespace, self.kubeconfig, self.context)
         try:
             self.batch.create_namespaced_job(self.settings.namespace, job, _preload_content=False)
         except Exception as error:  # ApiException (403, 422...), connection errors
