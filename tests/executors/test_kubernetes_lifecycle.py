@@ -230,3 +230,24 @@ def test_a_whole_run_through_a_docker_kubelet_scores_as_the_local_executor(fake:
     assert report.result.scores is not None and local.result.scores is not None
     assert report.result.scores == local.result.scores
     assert fake.jobs == {} and len(fake.created) >= 1
+
+
+def test_through_the_docker_kubelet_the_time_limit_kills_the_container(fake: FakeKube, tmp_path: Path) -> None:
+    import docker
+
+    engine = docker.from_env()
+    try:
+        image_id = str(engine.images.get(os.environ.get("AIBENCH_TEST_IMAGE", "codalab-compat/py312:bookworm")).id)
+        image = f"codalab-compat/py312@{image_id}"
+        fake.default, fake.images[image], fake.claims["aibench-work"] = "docker", image_id, tmp_path / "volume"
+        spec = step_spec(tmp_path, argv=("sh", "-c", "echo started; sleep 60"), cwd="/tmp",
+                         limits=ResourceLimits(time_limit_s=1))
+        result = make_executor(fake, tmp_path, image=image).start(spec).wait(30)
+        assert result is not None and (result.reason, result.exit_code) == ("timeout", None)
+        assert "started" in spec.stdout.read_text()
+        deadline = time.monotonic() + 15
+        while engine.containers.list(all=True, filters={"label": "aibench-kubefake"}) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert engine.containers.list(all=True, filters={"label": "aibench-kubefake"}) == []
+    finally:
+        engine.close()
