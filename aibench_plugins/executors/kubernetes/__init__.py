@@ -369,6 +369,11 @@ class KubernetesExecutor:
         try:
             self.batch.create_namespaced_job(self.settings.namespace, job, _preload_content=False)
         except Exception as error:  # ApiException (403, 422...), connection errors
+            try:  # a lost answer may hide a Job that was made: none is left running
+                self.batch.delete_namespaced_job(name, self.settings.namespace, propagation_policy="Background",
+                                                 _preload_content=False)
+            except Exception:  # noqa: BLE001 - not there: the usual case
+                pass
             return FinishedProcess(_failed(spec, f"cannot start {spec.argv[0]!r}: the Kubernetes API refused the "
                                                  f"Job {name} in the namespace {self.settings.namespace} "
                                                  f"({api_message(error)})"))

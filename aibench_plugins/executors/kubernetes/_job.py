@@ -120,6 +120,9 @@ def placements(spec: Any, settings: JobSettings) -> list[Placement]:
         real = os.path.realpath(host)
         if not target.startswith("/") or os.path.normpath(target) != target or target == "/":
             raise InvalidValueError(f"cannot start {spec.name!r}: mount point {target!r} is not a normalised absolute path")
+        if not os.path.isdir(real):
+            raise InvalidValueError(f"cannot start {spec.name!r}: the host folder {host} to mount at {target} does "
+                                    "not exist")
         if real != root and not real.startswith(root.rstrip("/") + "/"):
             raise InvalidValueError(
                 f"cannot start {spec.name!r} on Kubernetes: the folder {real} (mounted at {target}) is not under "
