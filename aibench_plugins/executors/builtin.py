@@ -221,3 +221,6 @@ class DockerExecutorPlugin:
 def aibench_register_executors(register: Any) -> None:
     register(LocalExecutorPlugin())
     register(DockerExecutorPlugin())
+    from .kubernetes import KubernetesExecutorPlugin  # the client itself is imported only by create()
+
+    register(KubernetesExecutorPlugin())

@@ -28,7 +28,7 @@ def host() -> PluginHost:
 
 def test_the_builtins_register_local_and_docker_as_executor_plugins(host: PluginHost) -> None:
     registry = host.registry(Kind.EXECUTOR)
-    assert registry.ids() == ["docker", "local"]
+    assert {"docker", "kubernetes", "local"} <= set(registry.ids())  # cloud executors register here too
     assert {r.plugin for r in registry} == {"aibench.executors"}
     assert all(isinstance(r.component.info, ExecutorInfo) for r in registry)
 
