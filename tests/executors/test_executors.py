@@ -81,4 +81,4 @@ def test_an_executor_object_is_used_as_it_is(iris_bundle: Path, tmp_path: Path, 
             raise AssertionError("an executor the caller made is the caller's to close")
 
     report = run_bundle(iris_bundle, IRIS_GOOD, executor=Recording(), ledger_path=tmp_path / "l.sqlite")
-    assert report.ok and labels == [report.run_id] and report.executor == {"executor": "recording"}
+    assert report.ok and labels == [report.run_id] and report.executor == {"executor": "recording", "chosen_by": "caller"}
