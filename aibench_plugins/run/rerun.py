@@ -236,8 +236,8 @@ def _run_again(original: RunRecord, document: Mapping[str, Any], ledger_path: Pa
                         "the environment again, as it should")
     recorded_image = (document.get("image") or {}).get("id") or options.get("image")
     chosen_image = image or recorded_image
-    given = {name: (tuple(value) if isinstance(value, list) else value)
-             for name, value in (asked.get("limits") or {}).get("given", {}).items()}
+    given: dict[str, Any] = {name: (tuple(value) if isinstance(value, list) else value)
+                             for name, value in (asked.get("limits") or {}).get("given", {}).items()}
     extra = {name: value for name, value in options.items() if name not in _NAMED_OPTIONS}
     return run_bundle(
         document["inputs"]["bundle"]["path"], document["inputs"]["submission"]["path"], phase=asked.get("phase"),
@@ -257,7 +257,7 @@ def compare_scores(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
     found = []
     for key in [*old, *(k for k in new if k not in old)]:
         a, b = old.get(key), new.get(key)
-        if _number(a) and _number(b):
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and _number(a) and _number(b):
             x, y = float(a), float(b)
             both_nan = math.isnan(x) and math.isnan(y)
             close = math.isclose(x, y, rel_tol=tolerance, abs_tol=tolerance) if tolerance else x == y
