@@ -227,8 +227,13 @@ def _run_again(original: RunRecord, document: Mapping[str, Any], ledger_path: Pa
 
     from .runner import run_bundle
 
+    from ..core.errors import UsageError
+
     asked = document["run"]
     options = dict(asked.get("options") or {})
+    if image and not document.get("image") and "image" not in options:
+        raise UsageError(f"--image {image}: run {original.id[:8]} ran on the {asked.get('executor')} executor, which "
+                         "runs no image; rerun it without --image")
     redacted = sorted(name for name, value in options.items() if value == "<redacted>")
     for name in redacted:
         options.pop(name)

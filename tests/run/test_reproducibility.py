@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 from aibench_plugins.run.hashing import sha256_of_path, sha256_of_path_and_parts, sha256_of_zip_part
+from aibench_plugins.core.errors import LedgerError
 from aibench_plugins.run.ledger import Ledger
 from aibench_plugins.run.runner import run_bundle
 
@@ -74,18 +75,20 @@ def test_a_run_killed_half_way_still_has_its_record(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "aibench_plugins", "run", str(BUNDLES / "digits-ingestion-v2"),
                                 str(SUBMISSIONS / "digits-ingestion-v2" / "hang")], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ledger_path, deadline = tmp_path / "ledger.sqlite3", time.monotonic() + 30
+    ledger_path, deadline, recorded = tmp_path / "ledger.sqlite3", time.monotonic() + 60, False
     try:
-        while time.monotonic() < deadline:  # the record is written before the first step starts
-            if ledger_path.exists():
-                with Ledger.open(ledger_path, read_only=True) as ledger:
-                    if ledger.runs(None):
-                        break
+        while not recorded and time.monotonic() < deadline:  # the record is written before the first step
             time.sleep(0.05)
+            try:
+                with Ledger.open(ledger_path, read_only=True) as ledger:
+                    recorded = bool(ledger.runs(None))
+            except LedgerError:  # not made yet, or being made
+                continue
         time.sleep(0.5)  # into the ingestion step, which hangs
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+    assert recorded, "the run was never recorded"
     with Ledger.open(ledger_path) as ledger:
         [record] = ledger.runs(None)
     assert record.status == "interrupted"

@@ -157,3 +157,13 @@ def test_scores_compare_exactly_by_default_and_within_a_tolerance() -> None:
     assert not exact["gone"].equal and exact["gone"].new is None and not exact["new"].equal
     assert compare_scores({"b": 2.0}, {"b": 2.0 + 1e-12}, tolerance=1e-9)[0].equal
     assert not compare_scores({"b": 2.0}, {"b": 2.1}, tolerance=1e-9)[0].equal
+
+
+def test_an_image_for_a_run_without_one_is_a_usage_error(tmp_path: Path) -> None:
+    from aibench_plugins.core.errors import UsageError
+
+    first = run_bundle(IRIS, GOOD, ledger_path=tmp_path / "ledger.sqlite3")
+    with pytest.raises(UsageError, match="ran on the local executor, which runs no image"):
+        rerun(first.run_id, tmp_path / "ledger.sqlite3", image=OTHER_IMAGE)
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert len(ledger.runs(None)) == 1  # nothing ran
