@@ -22,14 +22,17 @@ __all__ = ["rerun"]
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="X",
               help="Numbers within X of each other, absolutely or relatively (math.isclose), count as equal. "
                    "Default: exact.")
+@click.option("--ignore", "ignore", multiple=True, metavar="KEY",
+              help="A leaderboard column to show but not count (a duration the scoring program reports, say); "
+                   "repeatable.")
 @click.option("--allow-changed-inputs", is_flag=True,
               help="Run even when the bundle or the submission changed since the recorded run (the changes are "
                    "listed). Default: refuse, showing the recorded and the found sha256.")
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False), default=None, metavar="PATH",
               help="Ledger file. Default: $AIBENCH_HOME/ledger.sqlite3.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (shape in docs/reproducibility.md).")
-def rerun(run_id: str, image: str | None, tolerance: float, allow_changed_inputs: bool, ledger_path: str | None,
-          as_json: bool) -> None:
+def rerun(run_id: str, image: str | None, tolerance: float, ignore: tuple[str, ...], allow_changed_inputs: bool,
+          ledger_path: str | None, as_json: bool) -> None:
     """Run a recorded run again from its reproducibility record and compare.
 
     RUN_ID is an id from 'aibench history' (a unique prefix is enough). The bundle and the
@@ -47,13 +50,13 @@ def rerun(run_id: str, image: str | None, tolerance: float, allow_changed_inputs
     Examples:
       aibench rerun 3f2a9c1e
       aibench rerun 3f2a9c1e --image codalab-compat/py312-aibench:bookworm --json
-      aibench rerun 3f2a9c1e --tolerance 1e-9
+      aibench rerun 3f2a9c1e --tolerance 1e-9 --ignore duration
     """
     from ..run.rerun import rerun as run_again
 
     with _reported(as_json):
         report = run_again(run_id, ledger_path, image=image, tolerance=tolerance,
-                           allow_changed_inputs=allow_changed_inputs)
+                           allow_changed_inputs=allow_changed_inputs, ignore=ignore)
     if as_json:
         echo_json(report.to_json())
     else:
@@ -106,7 +109,8 @@ def _print(report: Any) -> None:
     for warning in report.warnings:
         click.echo(f"  warning: {warning}", err=True)
     rows = [(s.key, _value(s.old), _value(s.new), "-" if s.abs_delta is None else f"{s.abs_delta:+.6g}",
-             "-" if s.rel_delta is None else f"{s.rel_delta:+.3g}", "yes" if s.equal else "NO")
+             "-" if s.rel_delta is None else f"{s.rel_delta:+.3g}",
+             ("yes" if s.equal else "no") + " (ignored)" if s.ignored else "yes" if s.equal else "NO")
             for s in report.scores]
     if rows:
         click.echo("\n" + table(("COLUMN", "RECORDED", "RERUN", "ABS DELTA", "REL DELTA", "EQUAL"), rows))
@@ -116,8 +120,8 @@ def _print(report: Any) -> None:
     for name in ("status", "exit_codes"):
         item = outcome[name]
         same = "same" if item["equal"] else "DIFFERENT"
-        click.echo(f"{name.replace('_', ' ')}: {same}: {_value(item['old'])}"
-                   + ("" if item["equal"] else f" -> {_value(item['new'])}"))
+        click.echo(f"{name.replace('_', ' ')}: {same}: {_value(item['old'], 200)}"
+                   + ("" if item["equal"] else f" -> {_value(item['new'], 200)}"))
     if report.facts:
         click.echo(f"\nrecorded facts that differ ({', '.join(report.differing_groups())}):")
         click.echo(table(("FACT", "RECORDED", "RERUN"), [(f.fact, _value(f.old, 80), _value(f.new, 80))

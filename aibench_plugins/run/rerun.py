@@ -33,7 +33,7 @@ so), they say why scores may differ.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -63,10 +63,12 @@ class ScoreComparison:
     equal: bool
     abs_delta: float | None = None
     rel_delta: float | None = None
+    #: compared and shown, but not counted (``ignore``: a column that is a timing, say)
+    ignored: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "old": self.old, "new": self.new, "equal": self.equal,
-                "abs_delta": self.abs_delta, "rel_delta": self.rel_delta}
+                "abs_delta": self.abs_delta, "rel_delta": self.rel_delta, "ignored": self.ignored}
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class RerunReport:
 
     @property
     def scores_equal(self) -> bool:
-        return all(s.equal for s in self.scores)
+        return all(s.equal or s.ignored for s in self.scores)
 
     @property
     def identical(self) -> bool:
@@ -127,8 +129,10 @@ class RerunReport:
 
 def rerun(run_id: str, ledger_path: str | Path | None = None, *, image: str | None = None,
           tolerance: float = 0.0, allow_changed_inputs: bool = False,
-          work_dir: str | Path | None = None) -> RerunReport:
-    """Run the recorded run ``run_id`` (an id or a unique prefix) again and compare.
+          work_dir: str | Path | None = None, ignore: Iterable[str] = ()) -> RerunReport:
+    """Run the recorded run ``run_id`` (an id or a unique prefix) again and compare. The columns
+    in ``ignore`` (keys: a wall time the scoring program reports as a score, say) are compared and
+    shown but do not make the outcome differ.
 
     :raises aibench_plugins.core.errors.UnknownRunError: no run (or several) with that id.
     :raises RerunRefused: the run has no reproducibility record, or an input is missing, or
@@ -158,7 +162,7 @@ def rerun(run_id: str, ledger_path: str | Path | None = None, *, image: str | No
     report = _run_again(original, document, where, image, work_dir, warnings)
     with Ledger.open(where) as ledger:
         again = ledger.get(report.run_id)
-    return RerunReport(original, again, report, compare_scores(original.scores, again.scores, tolerance),
+    return RerunReport(original, again, report, compare_scores(original.scores, again.scores, tolerance, ignore),
                        compare_outcome(original, again), compare_facts(document, again.reproducibility),
                        tolerance, image, changed, warnings)
 
@@ -256,9 +260,10 @@ def _run_again(original: RunRecord, document: Mapping[str, Any], ledger_path: Pa
 
 
 def compare_scores(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
-                   tolerance: float = 0.0) -> list[ScoreComparison]:
-    """Every column of either row, in the old row's order then the new one's extra columns."""
-    old, new = dict(old or {}), dict(new or {})
+                   tolerance: float = 0.0, ignore: Iterable[str] = ()) -> list[ScoreComparison]:
+    """Every column of either row, in the old row's order then the new one's extra columns (those
+    in ``ignore`` marked ``ignored``)."""
+    old, new, ignored = dict(old or {}), dict(new or {}), set(ignore)
     found = []
     for key in [*old, *(k for k in new if k not in old)]:
         a, b = old.get(key), new.get(key)
@@ -269,9 +274,9 @@ def compare_scores(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
             equal = both_nan or close
             delta = None if both_nan else y - x
             relative = None if delta is None or x == 0 or math.isnan(delta) else delta / abs(x)
-            found.append(ScoreComparison(key, a, b, equal, delta, relative))
+            found.append(ScoreComparison(key, a, b, equal, delta, relative, key in ignored))
         else:
-            found.append(ScoreComparison(key, a, b, key in old and key in new and a == b))
+            found.append(ScoreComparison(key, a, b, key in old and key in new and a == b, ignored=key in ignored))
     return found
 
 

@@ -144,7 +144,7 @@ def test_the_json_shape(tmp_path: Path) -> None:
                          "image_override", "scores", "outcome", "facts", "differing", "changed_inputs", "warnings",
                          "work_dir"}
     assert data["status"] == "identical" and data["original"] == first.run_id
-    assert set(data["scores"][0]) == {"key", "old", "new", "equal", "abs_delta", "rel_delta"}
+    assert set(data["scores"][0]) == {"key", "old", "new", "equal", "abs_delta", "rel_delta", "ignored"}
     assert set(data["outcome"]) == {"status", "exit_codes", "message"}
 
 
@@ -157,6 +157,23 @@ def test_scores_compare_exactly_by_default_and_within_a_tolerance() -> None:
     assert not exact["gone"].equal and exact["gone"].new is None and not exact["new"].equal
     assert compare_scores({"b": 2.0}, {"b": 2.0 + 1e-12}, tolerance=1e-9)[0].equal
     assert not compare_scores({"b": 2.0}, {"b": 2.1}, tolerance=1e-9)[0].equal
+    [timing] = compare_scores({"duration": 0.015}, {"duration": 0.011}, ignore=["duration"])
+    assert not timing.equal and timing.ignored
+
+
+def test_different_scores_are_shown_with_their_deltas_and_exit_1(tmp_path: Path) -> None:
+    bundle, submission = copies(tmp_path)
+    first = run_bundle(bundle, submission, ledger_path=tmp_path / "ledger.sqlite3")
+    predictions = submission / "predictions.csv"
+    lines = predictions.read_text().splitlines()
+    wrong = "versicolor" if lines[1].endswith("virginica") else "virginica"
+    predictions.write_text("\n".join([lines[0], lines[1].rsplit(",", 1)[0] + "," + wrong, *lines[2:]]) + "\n")
+    cli = aibench(tmp_path, "rerun", first.run_id[:8], "--allow-changed-inputs")
+    assert cli.returncode == 1, cli.stderr
+    [accuracy] = [line.split() for line in cli.stdout.splitlines() if line.startswith("accuracy ")]
+    assert accuracy[-1] == "NO" and float(accuracy[3]) < 0 and float(accuracy[1]) > float(accuracy[2])
+    assert "changed input (submission)" in cli.stderr and "inputs.submission" in cli.stdout
+    assert "result: DIFFERENT (recorded facts that differ, a possible reason: inputs)" in cli.stdout
 
 
 def test_an_image_for_a_run_without_one_is_a_usage_error(tmp_path: Path) -> None:
