@@ -252,7 +252,8 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
             report.limits = run.limits.to_json()
             report.bundle_image = wanted.to_json()
             report.interpreters = _interpreters(runner)
-            document["software"]["interpreters"] = report.interpreters
+            if isinstance(document.get("software"), dict):  # not when the record could not be made
+                document["software"]["interpreters"] = report.interpreters
             report.reproducibility = document
             report.result.warnings += retention
         record_report(ledger, report)
