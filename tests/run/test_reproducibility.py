@@ -14,6 +14,8 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from aibench_plugins.run.hashing import sha256_of_path, sha256_of_path_and_parts, sha256_of_zip_part
 from aibench_plugins.core.errors import LedgerError
 from aibench_plugins.run.ledger import Ledger
@@ -153,3 +155,16 @@ def test_options_that_look_like_credentials_are_never_recorded() -> None:
                            "image": None, "network": False}) == {
         "queue": "q", "secret_access_key": "<redacted>", "api_token": "<redacted>", "key": "<redacted>",
         "network": False}
+
+
+def test_a_record_that_cannot_be_made_never_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import aibench_plugins.run.reproducibility as reproducibility
+
+    def broken(**_: object) -> dict[str, object]:
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(reproducibility, "collect", broken)
+    report = run_bundle(IRIS, GOOD, ledger_path=tmp_path / "ledger.sqlite3", work_dir=tmp_path / "run")
+    assert report.ok and report.reproducibility == {"version": 1, "error": "OSError: no /proc here"}
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.get(report.run_id).reproducibility == report.reproducibility
