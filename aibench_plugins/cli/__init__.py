@@ -12,6 +12,7 @@ from .history import history
 from .leaderboard import leaderboard
 from .new_plugin import new_plugin
 from .plugins import plugins
+from .rerun import rerun
 from .run import run
 from .schema import schema
 from .validate import validate
@@ -78,6 +79,7 @@ def _reap_containers() -> None:
 cli.add_command(validate)
 cli.add_command(run)
 cli.add_command(history)
+cli.add_command(rerun)
 cli.add_command(leaderboard)
 cli.add_command(gc)
 cli.add_command(plugins)

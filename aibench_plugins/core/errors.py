@@ -290,3 +290,13 @@ class ColumnEditError(WrapError):
 
 class RuntimeRecordError(AibenchError, ValueError):
     """The wrapped runtime's record (``wrap.json``) or manifest is not what ``aibench wrap`` wrote."""
+
+
+class RerunRefused(AibenchError):
+    """``aibench rerun`` will not run a recorded run again; nothing ran. ``problems``: one mapping
+    per input that is missing or changed (``input``, ``path``, ``expected``, ``found``, ``fix``), or
+    a record that cannot be run again (``input``: ``record``)."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.problems = list(problems)

@@ -15,7 +15,7 @@ REPORT_VERSION = 1
 #: the keys of ``aibench run --json`` that only the host knows: the report document's ``run``
 HOST_ONLY = ("run_id", "time_limit_s", "scores_file", "steps", "work_dir", "detailed_results", "participant_page",
              "isolation", "executor", "bundle_image", "interpreters", "limits", "explanations", "rules_applied",
-             "warnings", "errors")
+             "warnings", "errors", "reproducibility")
 
 
 @dataclass
@@ -50,6 +50,8 @@ class RunReport:
     #: the page a participant would see on the platform, and in words which and why
     participant_page: Path | None = None
     participant_page_note: str = ""
+    #: what ``aibench rerun`` needs to run it again (:mod:`aibench_plugins.run.reproducibility`)
+    reproducibility: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -138,6 +140,7 @@ class RunReport:
             "warnings": result.warnings,
             "errors": self.errors,
             "plugin_output": self.plugin_output,
+            "reproducibility": self.reproducibility,
         }
         if embed:
             data["report"] = self.document()

@@ -41,7 +41,7 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                executor: str | HostExecutor | None = None, image: str | None = None,
                network: bool = False, limits: ResourceLimits | None = None, python: str | None = None,
                executor_options: Mapping[str, Any] | None = None, participant: str | None = None,
-               rescore_id: str | None = None) -> RunReport:
+               rescore_id: str | None = None, rerun_of: str | None = None) -> RunReport:
     """Run ``submission`` through ``bundle_path`` and record it in the ledger.
 
     ``platform`` is ``v1``, ``v2`` (current Codabench), ``codabench`` or
@@ -82,19 +82,25 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     ``params`` as options, each option given here overriding the same param), else ``local``;
     the record's ``executor_details.chosen_by`` says which. ``participant`` and
     ``rescore_id`` are recorded with the run (``aibench rescore`` passes them).
+
+    What is needed to run it again (input hashes, image, engine and plugin versions, limits,
+    seeds, hardware: :mod:`aibench_plugins.run.reproducibility`) is recorded in the ledger before
+    anything runs, and in the report (``reproducibility``); ``rerun_of`` (``aibench rerun`` gives it)
+    names the run this one repeats, in that record.
     """
     run = _prepare(bundle_path, phase, use_plugins, limits)
-    executor, options, chosen_by = _chosen_executor(run, executor, executor_options)
-    image, source = _docker_image(run.bundle, executor, image or options.pop("image", None))
-    runner, owned = _executor(executor, run.host, {"isolation": isolation, "image": image, "network": network,
-                                                   "python": python, **options})
+    executor, chosen, chosen_by = _chosen_executor(run, executor, executor_options)
+    image, source = _docker_image(run.bundle, executor, image or chosen.pop("image", None))
+    options = {"isolation": isolation, "image": image, "network": network, "python": python, **chosen}
+    runner, owned = _executor(executor, run.host, options)
     from ..manifest.limits import check_limits
 
     with closing_executor(runner if owned else None):
         check_limits(runner, run.limits)  # LimitsRefused before anything runs or is recorded
         return _execute(run, runner, Path(bundle_path), Path(submission), phase=phase, task=task,
                         platform=platform, ledger_path=ledger_path, work_dir=work_dir, image_source=source,
-                        recorded={"participant": participant, "rescore_id": rescore_id}, chosen_by=chosen_by)
+                        recorded={"participant": participant, "rescore_id": rescore_id}, chosen_by=chosen_by,
+                        again=_Again(options, use_plugins, _executor_version(executor, run.host), rerun_of))
 
 
 def _chosen_executor(run: _Prepared, executor: str | HostExecutor | None, options: Mapping[str, Any] | None
@@ -124,6 +130,36 @@ def _docker_image(bundle: Bundle, executor: str | HostExecutor, image: str | Non
 
     choice = choose_image(bundle_image(bundle), image, image_on_engine)  # DockerExecutorError: neither there
     return choice.image, choice.source
+
+
+@dataclass(frozen=True)
+class _Again:
+    """What the reproducibility record needs beyond the prepared run: the options the executor was
+    created with, whether the plugins ran, the executor plugin's (distribution, version), the run
+    this one repeats."""
+
+    options: Mapping[str, Any]
+    use_plugins: bool
+    executor_version: tuple[str | None, str | None]
+    rerun_of: str | None = None
+
+
+def _executor_version(executor: str | HostExecutor, host: PluginHost | None) -> tuple[str | None, str | None]:
+    """The distribution and version of the plugin that registered ``executor`` (an id)."""
+    from ..core.host import BUILTIN_DISTRIBUTION
+    from ..core.kinds import Kind
+
+    if not isinstance(executor, str):
+        return None, None
+    if host is None:  # the registry _executor looks in holds the built-ins only
+        from .._version import __version__
+
+        return BUILTIN_DISTRIBUTION, __version__
+    try:
+        record = host.records.get(host.registry(Kind.EXECUTOR).get(executor).plugin)
+    except Exception:  # noqa: BLE001 - an unknown id was refused already; a version never fails the run
+        return None, None
+    return (record.distribution, record.version) if record is not None else (None, None)
 
 
 @dataclass
@@ -164,12 +200,15 @@ def _prepare(bundle_path: str | Path, phase: int | None, use_plugins: bool,
 def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission: Path, *, phase: int | None,
              task: int | None, platform: str | None, ledger_path: str | Path | None,
              work_dir: str | Path | None, image_source: str | None = None,
-             recorded: Mapping[str, Any] | None = None, chosen_by: str = "caller") -> RunReport:
-    """The run itself, recorded: the ledger's row, the platform's steps, the stages after them."""
+             recorded: Mapping[str, Any] | None = None, chosen_by: str = "caller",
+             again: _Again | None = None) -> RunReport:
+    """The run itself, recorded: the ledger's row (with the reproducibility record, before any step),
+    the platform's steps, the stages after them."""
     from codalab_worker_compat import BundleError, DockerExecutorError, resolve_worker, run_submission
 
     from .hashing import sha256_of_path
     from .ledger import Ledger
+    from .reproducibility import hash_inputs, program_parts
     from ..manifest.loading import unpack_limits
     from .stages import PLUGIN_LOG, apply_retention, conclude, own_file, plugin_output, record_report, record_stop, \
         stop_message, write_report
@@ -186,11 +225,17 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
     worker = resolve_worker(platform or ("v1" if bundle.platform == "v1" else "codabench"))
     if session is not None:
         session.platforms = (worker,)  # the leaderboard whose score field each value must fit
+    bundle_sha256, programs = hash_inputs(bundle_path, program_parts(bundle, phase, task))
+    submission_sha256 = sha256_of_path(submission)
+    again = again or _Again({}, session is not None, (None, None))
+    document = _reproducibility(run, runner, described, again, bundle_path=bundle_path, bundle_sha256=bundle_sha256,
+                                programs=programs, submission_path=submission, submission_sha256=submission_sha256,
+                                platform=worker, phase=phase, task=task)
     with Ledger.open(ledger_path) as ledger:
         retention = apply_retention(ledger)
         run_id = ledger.start_run(
-            bundle_path=str(bundle_path.resolve()), bundle_sha256=sha256_of_path(bundle_path),
-            submission_path=str(submission.resolve()), submission_sha256=sha256_of_path(submission),
+            bundle_path=str(bundle_path.resolve()), bundle_sha256=bundle_sha256,
+            submission_path=str(submission.resolve()), submission_sha256=submission_sha256, reproducibility=document,
             platform=worker, executor=runner.name, image=described.get("image"), image_id=described.get("image_id"),
             executor_details={k: v for k, v in described.items() if k not in ("executor", "image", "image_id")},
             manifest_sha256=session.manifest.sha256 if session is not None else None, bundle_image=wanted.image,
@@ -230,10 +275,36 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
             report.limits = run.limits.to_json()
             report.bundle_image = wanted.to_json()
             report.interpreters = _interpreters(runner)
+            if isinstance(document.get("software"), dict):  # not when the record could not be made
+                document["software"]["interpreters"] = report.interpreters
+            report.reproducibility = document
             report.result.warnings += retention
         record_report(ledger, report)
     write_report(report)
     return report
+
+
+def _reproducibility(run: _Prepared, runner: HostExecutor, described: Mapping[str, Any], again: _Again, *,
+                     bundle_path: Path, bundle_sha256: str, programs: Mapping[str, Mapping[str, Any]],
+                     submission_path: Path, submission_sha256: str, platform: str, phase: int | None,
+                     task: int | None) -> dict[str, Any]:
+    """The run's reproducibility record (:func:`aibench_plugins.run.reproducibility.collect`); a
+    failure to make it is recorded in it (``error``), never fails the run."""
+    from .reproducibility import RECORD_VERSION, collect
+
+    session = run.session
+    try:
+        client = getattr(getattr(runner, "_executor", None), "client", None)  # the docker executor's own
+        return collect(bundle=run.bundle, bundle_path=bundle_path, bundle_sha256=bundle_sha256, programs=programs,
+                       submission_path=submission_path, submission_sha256=submission_sha256,
+                       manifest_sha256=session.manifest.sha256 if session is not None else None, platform=platform,
+                       phase=phase, task=task, use_plugins=again.use_plugins, executor=runner.name,
+                       described=described, options=again.options, limits=run.limits, host=run.host,
+                       plan=session.plan if session is not None else None, executor_version=again.executor_version,
+                       engine_client=client, rerun_of=again.rerun_of)
+    except Exception as error:  # noqa: BLE001 - the record of a run never fails it
+        return {"version": RECORD_VERSION, "error": f"{type(error).__name__}: {error}",
+                **({"rerun_of": again.rerun_of} if again.rerun_of else {})}
 
 
 def _interpreters(runner: HostExecutor) -> dict[str, dict[str, Any]]:

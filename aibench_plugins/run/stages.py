@@ -186,6 +186,7 @@ def record_report(ledger: Any, report: RunReport) -> None:
         ledger, report.run_id, result.status, report.work_dir, message=message.strip(),
         phase_number=result.phase.number, phase_name=result.phase.name, exit_codes=_exit_codes(result),
         scores=scores, interpreters=report.interpreters,
+        **({"reproducibility": report.reproducibility} if report.reproducibility else {}),
         logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
         outputs={"work_dir": str(report.work_dir)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     if report.record_error:
