@@ -219,5 +219,8 @@ class DockerExecutorPlugin:
 
 @hookimpl
 def aibench_register_executors(register: Any) -> None:
+    from .aws_batch import AwsBatchExecutorPlugin
+
     register(LocalExecutorPlugin())
     register(DockerExecutorPlugin())
+    register(AwsBatchExecutorPlugin())
