@@ -236,7 +236,17 @@ class _AwsBatch:
     def _definition(self, limits: Any) -> tuple[str, dict[str, Any] | None]:
         """The job definition for ``limits``: registered or reused (its content hash in its name)."""
         if self.existing:
-            return self.existing, None
+            if self.existing not in self._definitions:  # its timeout, to tell Batch's timeouts apart
+                found = self.batch.describe_job_definitions(jobDefinitions=[self.existing]).get("jobDefinitions", [])
+                if not found:
+                    found = [d for d in self.batch.describe_job_definitions(
+                        jobDefinitionName=self.existing, status="ACTIVE").get("jobDefinitions", [])]
+                if not found:
+                    raise UsageError(f"the job definition {self.existing!r} (option job_definition) is not on AWS "
+                                     "Batch: register it, or leave the option out: the organiser's to fix")
+                latest = max(found, key=lambda d: int(d.get("revision", 0)))
+                self._definitions[self.existing] = json.dumps(latest.get("timeout") or {})
+            return self.existing, {"timeout": json.loads(self._definitions[self.existing])}
         content = job_definition(self.image, limits, attempt_grace_s=self.attempt_grace_s)
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
         name = f"aibench-{digest}"
@@ -300,7 +310,7 @@ class _AwsBatch:
                     resourceRequirements=requirements["containerProperties"]["resourceRequirements"])
                 if "timeout" in requirements:
                     submit["timeout"] = requirements["timeout"]
-                content = requirements
+                    content = requirements
             job = str(self.batch.submit_job(**submit)["jobId"])
         except Exception as error:  # botocore's ClientError, connection errors: the service refused
             self._clean(key)
@@ -344,6 +354,7 @@ class _BatchJob:
         self.applied, self.attempt_s = applied, attempt_s
         self.started = time.monotonic()
         self.result: Any = None
+        self.killed = False
 
     def _describe(self) -> dict[str, Any] | None:
         jobs = self.executor.batch.describe_jobs(jobs=[self.job]).get("jobs", [])
@@ -372,17 +383,19 @@ class _BatchJob:
         """``terminate_job``, then wait for it to stop; a job that already ended keeps its result."""
         if self.result is not None or self.wait(0) is not None:
             return self.result
+        self.killed = True
         try:
             self.executor.batch.terminate_job(jobId=self.job, reason="stopped by the caller (aibench)")
         except Exception:  # botocore's errors: it ended meanwhile
             pass
-        found = self.wait(_STOP_WAIT_S)
-        from codalab_worker_compat import ProcessResult
+        if self.wait(_STOP_WAIT_S) is None:  # Batch did not stop it in time: said, not waited for
+            from codalab_worker_compat import ProcessResult
 
-        message = "stopped by the caller: Batch job terminated."
-        self.result = ProcessResult(self.spec.name, None, time.monotonic() - self.started, "killed", 9,
-                                    message if found is None else f"{message} {found.message}".strip(), "aws-batch",
-                                    dict(self.applied))
+            self.executor._clean(self.key)
+            self.result = ProcessResult(self.spec.name, None, time.monotonic() - self.started, "killed", 9,
+                                        f"stopped by the caller: terminate_job sent to Batch job {self.job}, "
+                                        f"which had not stopped {_STOP_WAIT_S:g} s later.", "aws-batch",
+                                        dict(self.applied))
         return self.result
 
     def _get(self, name: str) -> bytes | None:
@@ -442,7 +455,11 @@ class _BatchJob:
         ran_s = None
         if attempts and attempts[-1].get("startedAt") and attempts[-1].get("stoppedAt"):
             ran_s = (int(attempts[-1]["stoppedAt"]) - int(attempts[-1]["startedAt"])) / 1000
-        if status == "FAILED" and ("attempt duration" in said.lower() or "attemptDurationSeconds" in said
+        if self.killed:
+            self.result = ProcessResult(spec.name, None, ran_s or elapsed, "killed", 9,
+                                        f"stopped by the caller: Batch job {self.job} terminated.", "aws-batch",
+                                        dict(self.applied))
+        elif status == "FAILED" and ("attempt duration" in said.lower() or "attemptDurationSeconds" in said
                                    or (self.attempt_s is not None and ran_s is not None and ran_s >= self.attempt_s)):
             self.result = ProcessResult(spec.name, None, ran_s or elapsed, "timeout", 9,
                                         f"Batch's attemptDurationSeconds ({self.attempt_s} s) was exceeded: the "

@@ -143,11 +143,21 @@ def test_a_job_past_batchs_attempt_duration_is_a_timeout(moto: dict[str, Any], t
                                                                    {"type": "MEMORY", "value": "512"}]},
                                           timeout={"attemptDurationSeconds": 3}, retryStrategy={"attempts": 1})
     executor = AwsBatchExecutorPlugin().create(options(moto, job_definition="aibench-short"))
-    process = executor.start(spec(tmp_path, "import time; time.sleep(60)"))
-    process.attempt_s = 3  # the definition's own timeout (the executor knows only the ones it sets)
-    result = process.wait(120)
+    result = executor.start(spec(tmp_path, "import time; time.sleep(60)")).wait(120)
     assert result is not None and (result.reason, result.exit_code) == ("timeout", None), result
     assert "attemptDurationSeconds" in result.message
+
+
+def test_a_killed_job_is_terminated_on_batch(moto: dict[str, Any], tmp_path: Path) -> None:
+    process = AwsBatchExecutorPlugin().create(options(moto)).start(spec(tmp_path, "import time; time.sleep(60)"))
+    assert process.wait(1) is None
+    started = time.monotonic()
+    result = process.kill()
+    assert (result.reason, result.exit_code) == ("killed", None), result
+    assert time.monotonic() - started < 30 and process.kill() is result
+    [job] = moto["batch"].describe_jobs(jobs=[process.job])["jobs"]
+    assert job["status"] == "FAILED" and job["statusReason"] == "stopped by the caller (aibench)"
+    assert "infrastructure" not in (tmp_path / "logs" / "stderr").read_text()
 
 
 def test_the_job_definition_carries_resources_gpus_timeout_and_one_attempt_and_is_reused(
@@ -198,6 +208,9 @@ def test_options_missing_and_boto3_missing_are_usage_errors(moto: dict[str, Any]
         AwsBatchExecutorPlugin().create({"image": IMAGE, "bucket": BUCKET})
     with pytest.raises(UsageError, match="needs an image"):
         AwsBatchExecutorPlugin().create({"job_queue": QUEUE, "bucket": BUCKET})
+    missing = AwsBatchExecutorPlugin().create(options(moto, job_definition="aibench-no-such-definition"))
+    with pytest.raises(UsageError, match="'aibench-no-such-definition' .* is not on AWS Batch"):
+        missing._definition(ResourceLimits())
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(UsageError, match=r"pip install 'aibench-plugins\[aws\]'"):
         AwsBatchExecutorPlugin().create(options(moto))
