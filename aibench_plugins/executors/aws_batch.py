@@ -142,7 +142,7 @@ def _applied(limits: Any, definition: Mapping[str, Any] | None) -> dict[str, str
 
 def _boto3() -> Any:
     try:
-        import boto3
+        import boto3  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise UsageError("the aws-batch executor needs boto3: pip install 'aibench-plugins[aws]'") from None
     return boto3
@@ -184,7 +184,7 @@ class _AwsBatch:
             raise UsageError("the aws-batch executor needs an image (e.g. an ECR image pinned by digest, "
                              "repo@sha256:...) or an existing job_definition: the organiser's to give")
         boto3 = _boto3()
-        from botocore.config import Config
+        from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
 
         self.image = str(options.get("image") or "")
         self.job_queue, self.bucket = str(options["job_queue"]), str(options["bucket"])
@@ -193,8 +193,8 @@ class _AwsBatch:
         self.endpoint_url = str(options.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or "") or None
         self.poll_interval_s = float(options.get("poll_interval_s") or 5.0)
         self.keep_staging = bool(options.get("keep_staging"))
-        self.attempt_grace_s = float(options.get("attempt_grace_s") if options.get("attempt_grace_s") is not None
-                                     else 300.0)
+        grace = options.get("attempt_grace_s")
+        self.attempt_grace_s = float(grace) if grace is not None else 300.0
         self.url_expiry_s = int(options.get("url_expiry_s") or 43200)
         session = boto3.session.Session(region_name=options.get("region") or None)
         self.region = session.region_name

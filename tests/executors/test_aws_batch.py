@@ -58,7 +58,7 @@ def moto() -> Iterator[dict[str, Any]]:
         try:
             host, port = server.get_host_and_port()
             url = f"http://{host}:{port}"
-            import boto3
+            import boto3  # type: ignore[import-untyped,unused-ignore]
 
             batch = boto3.client("batch", endpoint_url=url)
             boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)

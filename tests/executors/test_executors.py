@@ -26,9 +26,9 @@ def host() -> PluginHost:
     return built
 
 
-def test_the_builtins_register_local_and_docker_as_executor_plugins(host: PluginHost) -> None:
+def test_the_builtins_register_local_docker_and_aws_batch_as_executor_plugins(host: PluginHost) -> None:
     registry = host.registry(Kind.EXECUTOR)
-    assert registry.ids() == ["docker", "local"]
+    assert registry.ids() == ["aws-batch", "docker", "local"]
     assert {r.plugin for r in registry} == {"aibench.executors"}
     assert all(isinstance(r.component.info, ExecutorInfo) for r in registry)
 
