@@ -99,7 +99,9 @@ def test_a_job_runs_with_its_inputs_and_returns_its_outputs_and_logs(moto: dict[
             "try:\n    open('/app/input/data.txt', 'a').write('changed')\nexcept OSError as e:\n"
             "    print('input is read-only:', type(e).__name__, file=sys.stderr)\n"
             "print('task url seen:', 'AIBENCH_TASK_URL' in os.environ, 'aws seen:', any(k.startswith('AWS') for k in os.environ))\n"
-            "print('uid', os.getuid())\n")
+            "print('uid', os.getuid())\n"
+            "try:\n    open('/proc/1/environ').read(); print('environ of the bootstrap read')\nexcept OSError as e:\n"
+            "    print('environ of the bootstrap:', type(e).__name__)\n")
     executor = AwsBatchExecutorPlugin().create(options(moto))
     result = executor.start(spec(tmp_path, code)).wait(120)
     assert result is not None and (result.reason, result.exit_code) == ("exited", 0), result
@@ -108,6 +110,7 @@ def test_a_job_runs_with_its_inputs_and_returns_its_outputs_and_logs(moto: dict[
     assert (tmp_path / "input" / "data.txt").read_text() == "21\n"
     stdout = (tmp_path / "logs" / "stdout").read_text()
     assert "task url seen: False aws seen: False" in stdout and "uid 65534" in stdout
+    assert "environ of the bootstrap: PermissionError" in stdout
     assert "input is read-only: PermissionError" in (tmp_path / "logs" / "stderr").read_text()
     assert result.peak_memory_mb is not None and result.peak_memory_mb > 1
     listed = moto["s3"].list_objects_v2(Bucket=BUCKET).get("Contents", [])
