@@ -42,9 +42,9 @@ deleted afterwards) and in the job's ``containerOverrides`` on Batch, never on t
 4. The bootstrap enforces the time limit itself, from the program's start, precisely; then it
    uploads the writable mounts, the logs and the result (exit code, reason, elapsed, peak memory).
 5. :meth:`_BatchJob.wait` polls ``describe_jobs``; once the job is ``SUCCEEDED`` or ``FAILED`` the
-   outputs are unpacked into the host folders of the writable mounts (their previous content
-   replaced, as a bind mount would show the deletions; archives unpacked with tarfile's ``data``
-   filter: no absolute paths, no links leaving the folder, no devices), the logs written to
+   job's changes to the writable mounts are brought to their host folders (:func:`_unpack`: files
+   written, created or removed by the job; archives unpacked with tarfile's ``data`` filter: no
+   absolute paths, no links leaving the folder, no devices), the logs written to
    ``spec.stdout``/``spec.stderr`` (capped like the docker executor's), and the staged objects
    deleted unless ``keep_staging``.
 
@@ -55,7 +55,10 @@ attempt duration, or whose attempt lasted its ``attemptDurationSeconds``, is ``t
 else, and a job Batch no longer knows, is ``error`` with an "infrastructure error" message naming
 the job and what Batch said. :meth:`_BatchJob.kill` is ``terminate_job``; reason ``killed``.
 
-**Not like the docker executor**: the job has the compute environment's network (it must reach
+**Not like the docker executor**: processes of one step running at once (ingestion and the
+participant's program) are separate jobs, maybe on separate machines: each sees the folders as
+they were when it started, never the other's writes as they happen; their changes are brought
+back when each ends. The job has the compute environment's network (it must reach
 S3), so ``network`` is not an option and participant code can reach the network unless the
 compute environment's VPC prevents it; the ``pids`` limit and GPU device ids cannot be applied
 (:meth:`_AwsBatch.limit_refusals`); peak memory is the bootstrap's ``ru_maxrss`` of the program's
@@ -80,7 +83,8 @@ from typing import Any, Final
 
 from aibench_plugins import ExecutorInfo, UsageError
 
-__all__ = ["AwsBatchExecutorPlugin", "BOOTSTRAP", "MIN_ATTEMPT_S", "bootstrap_command", "job_definition"]
+__all__ = ["AwsBatchExecutorPlugin", "BOOTSTRAP", "MIN_ATTEMPT_S", "STAGE_GRACE_S", "bootstrap_command",
+           "job_definition"]
 
 #: AWS Batch's smallest ``timeout.attemptDurationSeconds``
 MIN_ATTEMPT_S: Final = 60
@@ -90,6 +94,9 @@ DEFAULT_MEMORY_MB: Final = 2048
 BOOTSTRAP: Final = (Path(__file__).with_name("batch_bootstrap.py")).read_text(encoding="utf-8")
 TERMINAL: Final = ("SUCCEEDED", "FAILED")
 _STOP_WAIT_S: Final = 120.0
+#: seconds of running a caller waiting the whole time limit gets more, for the job's downloads and uploads
+STAGE_GRACE_S: Final = 60.0
+_DESCRIBE_TRIES: Final = 5
 
 
 def bootstrap_command() -> list[str]:
@@ -157,17 +164,39 @@ def _pack(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _unpack(data: bytes, folder: Path) -> None:
-    """Replace ``folder``'s content with the archive's (tarfile's ``data`` filter: the archive was
-    made in the job, by a program we do not trust)."""
+def _digests(folder: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of each regular file under ``folder`` (links not followed)."""
+    found = {}
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if path.is_file() and not path.is_symlink():
+            found[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _unpack(data: bytes, folder: Path, staged: Mapping[str, str]) -> None:
+    """Bring the job's changes to ``folder``: the archive holds the folder as the job left it,
+    ``staged`` the files it was given (:func:`_digests` when staged). A file the job left as it was
+    given is not written back, a file it removed is removed here (unless changed here meanwhile),
+    every other entry is extracted over the folder. Two jobs of one step sharing a writable folder
+    (ingestion and program) thus each bring their own changes, not their stale copy of the other's.
+    Extraction uses tarfile's ``data`` filter: the archive was made in the job, next to a program we
+    do not trust (no absolute paths, no links leaving the folder, no devices)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for entry in folder.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    seen: set[str] = set()
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-        archive.extractall(folder, filter="data")
+        for member in archive:
+            name = member.name[2:] if member.name.startswith("./") else member.name
+            seen.add(name)
+            if member.isfile() and name in staged:
+                content = archive.extractfile(member)
+                if content is not None and hashlib.sha256(content.read()).hexdigest() == staged[name]:
+                    continue
+            archive.extract(member, folder, filter="data")
+    for name, digest in staged.items():
+        path = folder / name
+        if name not in seen and path.is_file() and not path.is_symlink() \
+                and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+            path.unlink()
 
 
 class _AwsBatch:
@@ -282,7 +311,7 @@ class _AwsBatch:
             definition, content = self._definition(spec.limits)
             task: dict[str, Any] = {"argv": list(spec.argv), "cwd": spec.cwd, "env": dict(spec.env),
                                     "time_limit_s": spec.limits.time_limit_s, "mounts": []}
-            outputs: list[tuple[str, Path]] = []
+            outputs: list[tuple[str, Path, dict[str, str]]] = []
             for index, (target, host) in enumerate(sorted(spec.mounts.items())):
                 source = f"{key}/in/{index}.tar.gz"
                 self.s3.put_object(Bucket=self.bucket, Key=source, Body=_pack(Path(host)))
@@ -291,7 +320,7 @@ class _AwsBatch:
                 if writable:
                     output = f"{key}/out/{index}.tar.gz"
                     mount["put"] = self._url("put_object", output)
-                    outputs.append((output, Path(host)))
+                    outputs.append((output, Path(host), _digests(Path(host))))
                 task["mounts"].append(mount)
             for name in ("stdout", "stderr", "result"):
                 task[name] = self._url("put_object", f"{key}/{name}")
@@ -348,7 +377,8 @@ def _failed(spec: Any, message: str) -> Any:
 class _BatchJob:
     """A submitted job; see ``RunningProcess``. Not safe to share between threads."""
 
-    def __init__(self, executor: _AwsBatch, spec: Any, job: str, key: str, outputs: list[tuple[str, Path]],
+    def __init__(self, executor: _AwsBatch, spec: Any, job: str, key: str,
+                 outputs: list[tuple[str, Path, dict[str, str]]],
                  applied: dict[str, str], attempt_s: int | None) -> None:
         self.executor, self.spec, self.job, self.key, self.outputs = executor, spec, job, key, outputs
         self.applied, self.attempt_s = applied, attempt_s
@@ -361,23 +391,56 @@ class _BatchJob:
         return dict(jobs[0]) if jobs else None
 
     def wait(self, timeout: float | None = None) -> Any:
-        """The result once the job has ended; ``None`` if it still runs after ``timeout`` seconds."""
+        """The result once the job has ended; ``None`` if it still runs after ``timeout`` seconds
+        *of running*: the time the job spends queued on Batch (``SUBMITTED`` to ``STARTING``: the
+        scheduler, an instance starting, the image pull) does not count, as on the platforms,
+        whose time limits count the container's run. A caller waiting at least the process's time
+        limit (the runner waits the step's limit) gets :data:`STAGE_GRACE_S` more, for the job to
+        download its inputs first and upload its outputs after the bootstrap stopped the program
+        at the limit, so that the result says ``timeout`` with its logs rather than being killed.
+        ``describe_jobs`` failing :data:`_DESCRIBE_TRIES` times in a row ends the job (terminated)
+        with an infrastructure error; once is retried at the next poll (throttling)."""
+        return self._poll(timeout, queued_counts=False)
+
+    def _poll(self, timeout: float | None, *, queued_counts: bool) -> Any:
+        """:meth:`wait`; with ``queued_counts`` every second counts (wall clock, no grace)."""
         if self.result is not None:
             return self.result
-        end = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        limit = self.spec.limits.time_limit_s
+        allowed = None if timeout is None else max(timeout, 0.0) + (
+            STAGE_GRACE_S if limit is not None and timeout > 0 and timeout >= limit and not queued_counts else 0.0)
+        last = time.monotonic()
+        counted = 0.0
+        failures = 0
         while True:
             try:
                 found = self._describe()
-            except Exception as error:  # botocore's errors: said, not raised
-                return self._finish(None, f"infrastructure error: describe_jobs failed for Batch job {self.job} "
-                                          f"({type(error).__name__}: {error})")
+                failures = 0
+            except Exception as error:  # botocore's errors: retried, then said, not raised
+                failures += 1
+                if failures >= _DESCRIBE_TRIES:
+                    try:
+                        self.executor.batch.terminate_job(jobId=self.job, reason="aibench lost track of the job")
+                    except Exception:  # botocore's errors: the service is unreachable
+                        pass
+                    return self._finish(None, f"infrastructure error: describe_jobs failed {failures} times for "
+                                              f"Batch job {self.job} (last: {type(error).__name__}: {error}); "
+                                              "the job was terminated")
+                found = {"status": "UNKNOWN"}
             if found is None or found.get("status") in TERMINAL:
                 return self._finish(found, "")
             now = time.monotonic()
-            if end is not None and now >= end:
+            if queued_counts or found.get("status") == "RUNNING":
+                counted += now - last
+            last = now
+            if allowed is not None and counted >= allowed:
                 return None
-            time.sleep(self.executor.poll_interval_s if end is None
-                       else min(self.executor.poll_interval_s, max(end - now, 0.0)))
+            pause = self.executor.poll_interval_s
+            if allowed is not None and (queued_counts or found.get("status") == "RUNNING"):
+                pause = min(pause, max(allowed - counted, 0.0))
+            if allowed is not None and allowed <= 0:
+                return None
+            time.sleep(pause)
 
     def kill(self) -> Any:
         """``terminate_job``, then wait for it to stop; a job that already ended keeps its result."""
@@ -388,7 +451,7 @@ class _BatchJob:
             self.executor.batch.terminate_job(jobId=self.job, reason="stopped by the caller (aibench)")
         except Exception:  # botocore's errors: it ended meanwhile
             pass
-        if self.wait(_STOP_WAIT_S) is None:  # Batch did not stop it in time: said, not waited for
+        if self._poll(_STOP_WAIT_S, queued_counts=True) is None:  # Batch did not stop it in time: said, not waited for
             from codalab_worker_compat import ProcessResult
 
             self.executor._clean(self.key)
@@ -420,13 +483,13 @@ class _BatchJob:
             finally:
                 log.close()
         notes: list[str] = []
-        for output, host in self.outputs if result else []:
+        for output, host, staged in self.outputs if result else []:
             data = self._get(output[len(self.key) + 1:])
             if data is None:
                 notes.append(f"the job uploaded no content for {host}.")
                 continue
             try:
-                _unpack(data, host)
+                _unpack(data, host, staged)
             except (tarfile.TarError, OSError) as error:
                 notes.append(f"the job's output for {host} was refused ({error}).")
         self.executor._clean(self.key)

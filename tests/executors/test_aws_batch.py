@@ -151,6 +151,20 @@ def test_a_job_past_batchs_attempt_duration_is_a_timeout(moto: dict[str, Any], t
     assert "attemptDurationSeconds" in result.message
 
 
+def test_two_jobs_sharing_a_writable_folder_each_bring_back_their_own_changes(moto: dict[str, Any],
+                                                                             tmp_path: Path) -> None:
+    """Ingestion and program of one step run at once, as two jobs: neither's copy of the shared
+    folder overwrites what the other wrote."""
+    executor = AwsBatchExecutorPlugin().create(options(moto))
+    first = spec(tmp_path, "open('/app/output/first.txt', 'w').write('1')")
+    (tmp_path / "output" / "kept.txt").write_text("given\n")
+    second = spec(tmp_path, "import os; os.remove('/app/output/stale.txt'); open('/app/output/second.txt', 'w').write('2')")
+    processes = [executor.start(first), executor.start(second)]
+    results = [p.wait(120) for p in processes]
+    assert all(r is not None and r.exit_code == 0 for r in results), results
+    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == ["first.txt", "kept.txt", "second.txt"]
+
+
 def test_a_killed_job_is_terminated_on_batch(moto: dict[str, Any], tmp_path: Path) -> None:
     process = AwsBatchExecutorPlugin().create(options(moto)).start(spec(tmp_path, "import time; time.sleep(60)"))
     assert process.wait(1) is None
