@@ -41,11 +41,12 @@ def moto_server() -> tuple[Any, str]:
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
                       AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
                       MOTO_DOCKER_NETWORK_MODE="host")
-    import boto3
+    import boto3  # type: ignore[import-untyped,unused-ignore]
     import moto.settings
     from moto.server import ThreadedMotoServer
 
-    moto.settings.moto_server_host = lambda: "http://host.docker.internal"  # see tests/executors/test_aws_batch.py
+    # see tests/executors/test_aws_batch.py: moto asks the engine with an unclosed os.popen otherwise
+    setattr(moto.settings, "moto_server_host", lambda: "http://host.docker.internal")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request, presigned URLs included
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
