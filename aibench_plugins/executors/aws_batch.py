@@ -13,7 +13,9 @@ registering one: its image, resources and timeout are its own, the command and t
 given at submission), ``poll_interval_s`` (seconds between two ``describe_jobs``, default 5),
 ``keep_staging`` (keep the staged S3 objects, default off), ``attempt_grace_s`` (seconds added to
 the time limit for Batch's backstop timeout, default 300) and ``url_expiry_s`` (lifetime of the
-presigned URLs, default 43200: it must cover the time in the queue plus the run).
+presigned URLs, default 43200: it must cover the time in the queue plus the run) and
+``queue_timeout_s`` (a job not running this long after its submission is terminated, an
+infrastructure error; default 3600).
 
 **Credentials** come only from boto3's default chain (environment, shared files, SSO, instance
 or task roles). This module never reads, copies or records them: the job gets presigned URLs,
@@ -93,6 +95,7 @@ DEFAULT_MEMORY_MB: Final = 2048
 #: the in-job program's source (standard library only)
 BOOTSTRAP: Final = (Path(__file__).with_name("batch_bootstrap.py")).read_text(encoding="utf-8")
 TERMINAL: Final = ("SUCCEEDED", "FAILED")
+QUEUED: Final = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING")
 _STOP_WAIT_S: Final = 120.0
 #: seconds of running a caller waiting the whole time limit gets more, for the job's downloads and uploads
 STAGE_GRACE_S: Final = 60.0
@@ -225,6 +228,7 @@ class _AwsBatch:
         grace = options.get("attempt_grace_s")
         self.attempt_grace_s = float(grace) if grace is not None else 300.0
         self.url_expiry_s = int(options.get("url_expiry_s") or 43200)
+        self.queue_timeout_s = float(options.get("queue_timeout_s") or 3600.0)
         session = boto3.session.Session(region_name=options.get("region") or None)
         self.region = session.region_name
         config = Config(signature_version="s3v4", retries={"mode": "standard"})
@@ -385,6 +389,7 @@ class _BatchJob:
         self.started = time.monotonic()
         self.result: Any = None
         self.killed = False
+        self.ran = False
 
     def _describe(self) -> dict[str, Any] | None:
         jobs = self.executor.batch.describe_jobs(jobs=[self.job]).get("jobs", [])
@@ -399,7 +404,9 @@ class _BatchJob:
         download its inputs first and upload its outputs after the bootstrap stopped the program
         at the limit, so that the result says ``timeout`` with its logs rather than being killed.
         ``describe_jobs`` failing :data:`_DESCRIBE_TRIES` times in a row ends the job (terminated)
-        with an infrastructure error; once is retried at the next poll (throttling)."""
+        with an infrastructure error; once is retried at the next poll (throttling). A job still
+        queued ``queue_timeout_s`` after its submission is terminated: an infrastructure error
+        (no compute environment of the queue has the resources asked, or none is enabled)."""
         return self._poll(timeout, queued_counts=False)
 
     def _poll(self, timeout: float | None, *, queued_counts: bool) -> Any:
@@ -430,6 +437,18 @@ class _BatchJob:
             if found is None or found.get("status") in TERMINAL:
                 return self._finish(found, "")
             now = time.monotonic()
+            status = str(found.get("status"))
+            self.ran = self.ran or status == "RUNNING"
+            if not self.ran and status in QUEUED and now - self.started > self.executor.queue_timeout_s:
+                try:
+                    self.executor.batch.terminate_job(jobId=self.job, reason="aibench: queued too long")
+                except Exception:  # botocore's errors: said below all the same
+                    pass
+                return self._finish(None, f"infrastructure error: the Batch job {self.job} was still {status} "
+                                          f"{self.executor.queue_timeout_s:g} s after its submission (option "
+                                          "queue_timeout_s) and was terminated: does a compute environment of "
+                                          f"the queue {self.executor.job_queue!r} have the vCPUs, memory and GPUs "
+                                          "asked, and is it enabled?")
             if queued_counts or found.get("status") == "RUNNING":
                 counted += now - last
             last = now
@@ -552,7 +571,7 @@ class AwsBatchExecutorPlugin:
     info = ExecutorInfo(
         id="aws-batch",
         options=("image", "job_queue", "job_definition", "bucket", "prefix", "region", "endpoint_url",
-                 "poll_interval_s", "keep_staging", "attempt_grace_s", "url_expiry_s"),
+                 "poll_interval_s", "keep_staging", "attempt_grace_s", "url_expiry_s", "queue_timeout_s"),
         description="Each process as one AWS Batch job (resources, GPU count and timeout in its job definition, "
                     "one attempt); inputs and outputs through S3 with presigned URLs, so the job holds no "
                     "credentials. Needs boto3: pip install 'aibench-plugins[aws]'.")

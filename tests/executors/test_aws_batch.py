@@ -219,6 +219,33 @@ def test_a_job_batch_no_longer_knows_is_an_infrastructure_error(moto: dict[str, 
     assert "unknown to AWS Batch" in (tmp_path / "logs" / "stderr").read_text()
 
 
+class _Queued:
+    """A Batch client whose job never leaves RUNNABLE (no compute environment fits it)."""
+
+    def __init__(self) -> None:
+        self.terminated: list[str] = []
+
+    def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+        return {"jobs": [{"jobId": jobs[0], "status": "RUNNABLE"}]}
+
+    def terminate_job(self, jobId: str, reason: str) -> None:  # noqa: N803 - boto3's name
+        self.terminated.append(jobId)
+
+
+def test_time_queued_does_not_count_against_a_wait_and_a_job_queued_too_long_is_ended(
+        moto: dict[str, Any], tmp_path: Path) -> None:
+    from aibench_plugins.executors.aws_batch import _BatchJob
+
+    executor = AwsBatchExecutorPlugin().create(options(moto, poll_interval_s=0.05, queue_timeout_s=0.6))
+    executor.batch = _Queued()
+    process = _BatchJob(executor, spec(tmp_path, "pass"), "queued-job", "aibench/none", [], {}, None)
+    started = time.monotonic()
+    result = process.wait(0.1)  # queued: the 0.1 s do not run out, the queue timeout ends it
+    assert 0.6 <= time.monotonic() - started < 5
+    assert result is not None and result.reason == "error" and executor.batch.terminated == ["queued-job"]
+    assert "was still RUNNABLE 0.6 s after its submission (option queue_timeout_s)" in result.message
+
+
 def test_options_missing_and_boto3_missing_are_usage_errors(moto: dict[str, Any],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UsageError, match="needs the option job_queue"):
