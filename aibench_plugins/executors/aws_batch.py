@@ -237,6 +237,24 @@ class _AwsBatch:
         self.run_label = ""
         self.run_key = f"run-{uuid.uuid4().hex[:12]}"
         self._definitions: dict[str, str] = {}
+        self._check()
+
+    def _check(self) -> None:
+        """Before any run: the queue exists, and so does ``job_definition`` when given (its timeout
+        read); boto3's errors (no credentials, no endpoint) become a :class:`UsageError`."""
+        try:
+            queues = self.batch.describe_job_queues(jobQueues=[self.job_queue]).get("jobQueues", [])
+            if self.existing:
+                self._definition(None)
+        except UsageError:
+            raise
+        except Exception as error:  # botocore's NoCredentialsError, EndpointConnectionError, ClientError
+            raise UsageError(f"the aws-batch executor cannot reach AWS Batch ({type(error).__name__}: {error}); "
+                             "credentials come from the environment, the shared files or an instance role, "
+                             "the endpoint from the option endpoint_url or AWS_ENDPOINT_URL") from None
+        if not queues:
+            raise UsageError(f"the aws-batch executor found no job queue {self.job_queue!r} (option job_queue) in "
+                             f"region {self.region}: create it, or fix the name: the organiser's to fix")
 
     def describe(self) -> dict[str, Any]:
         """What the run record stores: where the jobs ran and the image; no credential."""

@@ -252,9 +252,12 @@ def test_options_missing_and_boto3_missing_are_usage_errors(moto: dict[str, Any]
         AwsBatchExecutorPlugin().create({"image": IMAGE, "bucket": BUCKET})
     with pytest.raises(UsageError, match="needs an image"):
         AwsBatchExecutorPlugin().create({"job_queue": QUEUE, "bucket": BUCKET})
-    missing = AwsBatchExecutorPlugin().create(options(moto, job_definition="aibench-no-such-definition"))
     with pytest.raises(UsageError, match="'aibench-no-such-definition' .* is not on AWS Batch"):
-        missing._definition(ResourceLimits())
+        AwsBatchExecutorPlugin().create(options(moto, job_definition="aibench-no-such-definition"))
+    with pytest.raises(UsageError, match="found no job queue 'aibench-no-such-queue'"):
+        AwsBatchExecutorPlugin().create(options(moto, job_queue="aibench-no-such-queue"))
+    with pytest.raises(UsageError, match="cannot reach AWS Batch .*EndpointConnectionError"):
+        AwsBatchExecutorPlugin().create(options(moto, endpoint_url="http://127.0.0.1:9"))
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(UsageError, match=r"pip install 'aibench-plugins\[aws\]'"):
         AwsBatchExecutorPlugin().create(options(moto))
