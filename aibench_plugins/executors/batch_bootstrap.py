@@ -64,11 +64,18 @@ def _put(url: str, path: str | None, data: bytes | None = None) -> None:
             body.close()
 
 
-def _own(path: str, uid: int, gid: int) -> None:
+def _own(path: str, uid: int, gid: int, read_only: bool) -> None:
+    """Give everything under ``path`` to ``uid:gid`` (links untouched); ``read_only``: readable by
+    all, writable by nobody but its owner (a+rX, go-w), as ``chmod -R`` would without needing it."""
     for folder, dirs, files in os.walk(path):
         for name in [folder, *(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]:
-            if not os.path.islink(name):
-                os.chown(name, uid, gid)
+            if os.path.islink(name):
+                continue
+            os.chown(name, uid, gid)
+            if read_only:
+                mode = os.stat(name).st_mode & 0o7777
+                search = 0o111 if os.path.isdir(name) or mode & 0o111 else 0
+                os.chmod(name, (mode | 0o444 | search) & ~0o022)
 
 
 def _unpack(data: bytes, path: str) -> None:
@@ -133,11 +140,8 @@ def main() -> int:
     try:
         for mount in task["mounts"]:
             _unpack(_get(mount["get"]), mount["path"])
-            if as_root and mount["read_only"]:
-                _own(mount["path"], 0, 0)
-                subprocess.run(["chmod", "-R", "a+rX,go-w", mount["path"]], check=True)
-            elif as_root:
-                _own(mount["path"], NOBODY, NOBODY)
+            if as_root:
+                _own(mount["path"], *((0, 0) if mount["read_only"] else (NOBODY, NOBODY)), mount["read_only"])
         os.chmod("/tmp", 0o1777)
         result = _run(task, out, err, as_root)
     except Exception as error:  # a download, an unpacking: the job's own failure, said in the result
