@@ -259,7 +259,9 @@ class _AwsBatch:
     def describe(self) -> dict[str, Any]:
         """What the run record stores: where the jobs ran and the image; no credential."""
         return {"executor": self.name, "image": self.image or None,
-                "image_pinned": "@sha256:" in self.image, "job_queue": self.job_queue,
+                "image_pinned": "@sha256:" in self.image,
+                "image_id": self.image.partition("@")[2] if "@sha256:" in self.image else None,
+                "job_queue": self.job_queue,
                 "job_definition": self.existing or None, "bucket": self.bucket, "prefix": self.prefix,
                 "region": self.region, "endpoint_url": self.endpoint_url}
 

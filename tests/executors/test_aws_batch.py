@@ -275,6 +275,8 @@ def test_a_bundle_runs_on_batch_with_the_local_scores_and_no_credential_is_writt
     rows = [{c["key"]: c["value"] for c in r.columns} for r in (local, report)]
     assert rows[0] == rows[1] and rows[1]["accuracy"] == pytest.approx(0.955556)
     assert report.executor["executor"] == "aws-batch" and report.executor["job_queue"] == QUEUE
+    assert (report.executor["image"], report.executor["image_pinned"], report.executor["image_id"]) == (
+        IMAGE, False, None), "a tag, not a digest: said so in the record"
     document = json.dumps(report.to_json(), default=str)
     written = [p for p in [*(tmp_path / "work").rglob("*"), *tmp_path.glob("ledger.sqlite3*")] if p.is_file()]
     assert written and all(SECRET.encode() not in p.read_bytes() for p in written)
