@@ -219,8 +219,11 @@ class DockerExecutorPlugin:
 
 @hookimpl
 def aibench_register_executors(register: Any) -> None:
+    # the cloud executors' clients (kubernetes, boto3) are imported only by their create()
+    from .aws_batch import AwsBatchExecutorPlugin
+    from .kubernetes import KubernetesExecutorPlugin
+
     register(LocalExecutorPlugin())
     register(DockerExecutorPlugin())
-    from .kubernetes import KubernetesExecutorPlugin  # the client itself is imported only by create()
-
     register(KubernetesExecutorPlugin())
+    register(AwsBatchExecutorPlugin())

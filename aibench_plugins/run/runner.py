@@ -338,8 +338,8 @@ def _executor(executor: str | HostExecutor, host: PluginHost | None, options: Ma
     given = {name: value for name, value in options.items() if value not in (None, False, "auto")}
     refused = sorted(set(given) - set(factory.info.options))
     if refused:
-        takers = sorted(r.id for r in host.registry(Kind.EXECUTOR)
-                        if set(refused) <= set(r.component.info.options))
+        takers = sorted((r.id for r in host.registry(Kind.EXECUTOR)
+                         if set(refused) <= set(r.component.info.options)), key=lambda i: (i != "docker", i))
         raise UsageError(f"{', '.join(refused)} {'does' if len(refused) == 1 else 'do'} not apply to the {executor} "
                          f"executor (it takes {', '.join(factory.info.options) or 'no options'})"
                          + (f"; use executor={takers[0]!r}" if takers else ""))
