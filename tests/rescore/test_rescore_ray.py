@@ -1,0 +1,144 @@
+"""``aibench rescore`` on a real local Ray cluster (127.0.0.1, 2 CPUs, one for the module): 50
+submissions of the digits code-submission phase (good, crashing, hanging) re-scored with a new
+manifest (a new metric, a 3 s time limit), the driver SIGKILLed half-way and started again;
+fair share between a participant with 30 submissions and one with 2."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLES, SUBMISSIONS = REPO / "bundles", REPO / "examples" / "submissions"
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+#: 50 submissions of 10 participants: the kind of each (digits-ingestion-v2 examples)
+KINDS = ["good"] * 40 + ["crash"] * 6 + ["hang"] * 4
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """A real local Ray cluster for this module: 2 CPUs, bound to 127.0.0.1, no dashboard."""
+    import ray
+
+    saved = {name: os.environ.get(name) for name in RAY_ENV}
+    os.environ.update(RAY_ENV)
+    context = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+                       logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        yield str(context.address_info["gcs_address"])
+    finally:
+        ray.shutdown()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _phase(root: Path) -> tuple[Path, Path, dict[tuple[str, str], str]]:
+    """The submissions folder (``<participant>/<name>``, each a distinct file), the new manifest,
+    and the kind of each submission by (participant, name)."""
+    folder, kinds = root / "submissions", {}
+    for number, kind in enumerate(KINDS):
+        participant, name = f"p{number % 10:02d}", f"{kind}-{number:02d}"
+        target = folder / participant / name
+        shutil.copytree(SUBMISSIONS / "digits-ingestion-v2" / kind, target)
+        with (target / "model.py").open("a") as model:
+            model.write(f"\n# submission {number}\n")  # each its own SHA-256
+        kinds[participant, name] = kind
+    manifest = json.loads((BUNDLES / "digits-ingestion-v2" / "aibench.json").read_text())
+    manifest.pop("$schema")
+    manifest["metrics"].append({"use": "aibench.mcc", "key": "mcc", "label": "Matthews corr.", "precision": 4})
+    manifest["limits"] = {"time_limit_s": 3, "memory_mb": 1024}
+    (root / "new-aibench.json").write_text(json.dumps(manifest))
+    return folder, root / "new-aibench.json", kinds
+
+
+def _rescore_runs(ledger: Path) -> list[dict[str, object]]:
+    from aibench_plugins.run.ledger import Ledger
+
+    if not ledger.is_file():
+        return []
+    with Ledger.open(ledger, read_only=True) as opened:
+        return [r.to_json() for r in opened.runs(None) if r.rescore_id is not None]
+
+
+def _driver(home: Path, address: str, folder: Path, manifest: Path) -> subprocess.Popen[str]:
+    env = os.environ | RAY_ENV | {"AIBENCH_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "aibench_plugins", "rescore", str(BUNDLES / "digits-ingestion-v2"),
+                             str(folder), "--manifest", str(manifest), "--address", address, "--per-participant", "1",
+                             "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_fifty_submissions_rescored_killed_half_way_and_resumed(tmp_path: Path, ray_address: str) -> None:
+    folder, manifest, kinds = _phase(tmp_path)
+    ledger = tmp_path / "ledger.sqlite3"
+    started = time.monotonic()
+    first = _driver(tmp_path, ray_address, folder, manifest)
+    while len(_rescore_runs(ledger)) < 15 and first.poll() is None and time.monotonic() - started < 120:
+        time.sleep(0.2)
+    assert first.poll() is None, first.communicate()
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    before = _rescore_runs(ledger)
+    assert 15 <= len(before) < 50
+    assert all(r["status"] in ("finished", "failed") for r in before)
+
+    second = _driver(tmp_path, ray_address, folder, manifest)
+    out, err = second.communicate(timeout=180)
+    assert second.returncode == 0, err
+    result = json.loads(out)
+    assert result["resumed"] == len(before) and result["ran"] == 50 - len(before)
+    runs = _rescore_runs(ledger)
+    assert {r["rescore_id"] for r in runs} == {result["rescore_id"]}
+    completed = Counter((r["participant"], Path(str(r["submission_path"])).name) for r in runs
+                        if r["status"] in ("finished", "failed"))
+    assert completed == Counter(kinds.keys()), "every submission completed exactly once: none repeated, none missing"
+    assert {r["id"] for r in before} <= {r["id"] for r in runs}
+    for run in runs:
+        kind = kinds[str(run["participant"]), Path(str(run["submission_path"])).name]
+        if kind == "good":
+            assert run["status"] == "finished", run["message"]
+            scores = run["scores"]
+            assert isinstance(scores, dict) and scores["accuracy"] == 0.86 and "mcc" in scores  # the new metric
+        elif kind == "crash":
+            assert run["status"] == "failed" and "program_rc=1" in str(run["message"])
+        else:
+            assert run["status"] == "failed" and "Execution Time Limit exceeded" in str(run["message"])
+    assert result["counts"] == {"finished": 40, "failed": 10}
+    assert time.monotonic() - started < 150
+
+
+def test_one_participants_thirty_submissions_do_not_delay_anothers_two(tmp_path: Path, ray_address: str) -> None:
+    import ray
+
+    from aibench_plugins.rescore import RescoreOptions, from_folder, run_rescore
+
+    good = SUBMISSIONS / "iris-v2" / "good" / "predictions.csv"
+    for participant, count in (("a-many", 30), ("b-few", 2)):  # 'a' first: first come first served would serve it
+        for number in range(count):
+            target = tmp_path / "subs" / participant / f"s{number:02d}"
+            target.mkdir(parents=True)
+            (target / "predictions.csv").write_text(good.read_text() + "\n" * (number + 1))
+    finished: list[tuple[str, float]] = []
+    result = run_rescore(BUNDLES / "iris-v2", from_folder(tmp_path / "subs"), ledger_path=tmp_path / "ledger.sqlite3",
+                         options=RescoreOptions(per_participant=2), ray=ray,
+                         on_outcome=lambda submission, record: finished.append((submission.participant,
+                                                                                time.monotonic())))
+    assert result.counts == {"finished": 32}
+    order = [participant for participant, _ in finished]
+    last_b = max(i for i, p in enumerate(order) if p == "b-few")
+    assert last_b <= 4, f"b's two ended among the first five, not behind a's thirty: {order}"
+    ended = {p: [r.ended_at for r in result.ran if r.participant == p] for p in ("a-many", "b-few")}
+    assert max(ended["b-few"]) < sorted(ended["a-many"])[5]  # recorded times say the same
