@@ -100,7 +100,7 @@ def rescore(bundle: str, submissions: str | None, manifest: str | None, from_led
         nonlocal bar
         if done:
             click.echo(f"resuming: {done} submission(s) already done in this re-score, {to_run} to run", err=True)
-        bar = click.progressbar(length=to_run, label="re-scoring", file=click.get_text_stream("stderr"),
+        bar = click.progressbar(length=to_run, label="re-scoring", file=click.get_text_stream("stderr"),  # type: ignore[operator]
                                 show_pos=True, show_eta=True)
         bar.__enter__()
 
@@ -118,17 +118,17 @@ def rescore(bundle: str, submissions: str | None, manifest: str | None, from_led
         options = RescoreOptions(phase=phase, platform=platform, executor=executor, image=image,
                                  resources=resources, per_participant=per_participant or None, name=name,
                                  work_root=Path(work_root).resolve() if work_root else None)
-        with ray_cluster(address, workers, gpus if address is None and gpus else None) as ray:
+        with ray_cluster(address, workers, None) as ray:
             try:
                 result = run_rescore(target, found, ledger_path=ledger_file, options=options, ray=ray,
                                      on_start=started, on_outcome=lambda submission, record: bar.update(1))
             finally:
                 if bar is not None:
                     bar.__exit__(None, None, None)
+    except (InvalidValueError, LedgerError, BundleError) as error:  # bad input (InvalidValueError is a UsageError)
+        _fail(as_json, str(error))
     except UsageError as error:
         raise click.UsageError(str(error)) from None
-    except (InvalidValueError, LedgerError, BundleError) as error:
-        _fail(as_json, str(error))
     except ManifestError as error:
         _fail(as_json, f"the bundle or its aibench.json has problems; nothing ran ('aibench validate' lists "
                        f"them):\n{error}")

@@ -132,9 +132,10 @@ def bundle_with_manifest(bundle: Path, manifest: Path, home: Path) -> Path:
 
 
 @contextmanager
-def ray_cluster(address: str | None, workers: int | None, gpus: float | None = None) -> Iterator[Any]:
+def ray_cluster(address: str | None, workers: int | None, gpus: int | None = None) -> Iterator[Any]:
     """Ray, connected: the cluster at ``address`` (``auto``, ``HOST:PORT`` or ``ray://...``), else
-    a new local one of ``workers`` CPUs (default: this machine's) bound to 127.0.0.1, without
+    a new local one of ``workers`` CPUs (default: this machine's) and ``gpus`` GPUs (default: those
+    Ray finds) bound to 127.0.0.1, without
     dashboard, usage statistics or token authentication (it is reachable from this machine only),
     stopped at the end. When this process is already connected (a test, a notebook), that
     connection is used and left open.

@@ -85,6 +85,7 @@ class TaskOutcome:
     started: float
     ended: float
     run_s: float
+    cpu_s: float = 0.0
 
 
 def remote_options(resources: TaskResources) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def run_one(spec: TaskSpec) -> TaskOutcome:
     from ..run.ledger import Ledger
     from ..run.runner import run_bundle
 
-    started, clock = time.time(), time.perf_counter()
+    started, clock, cpu = time.time(), time.perf_counter(), _cpu_s()
     scratch = tempfile.mkdtemp(prefix="aibench-rescore-")
     ledger_path = os.path.join(scratch, "ledger.sqlite3")
     error: str | None = None
@@ -134,4 +135,12 @@ def run_one(spec: TaskSpec) -> TaskOutcome:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return TaskOutcome(record, error if record is None or record.status != "finished" else None,
-                       socket.gethostname(), started, time.time(), time.perf_counter() - clock)
+                       socket.gethostname(), started, time.time(), time.perf_counter() - clock, _cpu_s() - cpu)
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of the children it waited for."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

@@ -36,7 +36,7 @@ def ray_address() -> Iterator[str]:
     context = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
                        logging_level=logging.WARNING, log_to_driver=False)
     try:
-        yield str(context.address_info["gcs_address"])
+        yield str(context.address_info["gcs_address"])  # type: ignore[attr-defined]
     finally:
         ray.shutdown()
         for name, value in saved.items():
@@ -140,5 +140,53 @@ def test_one_participants_thirty_submissions_do_not_delay_anothers_two(tmp_path:
     order = [participant for participant, _ in finished]
     last_b = max(i for i, p in enumerate(order) if p == "b-few")
     assert last_b <= 4, f"b's two ended among the first five, not behind a's thirty: {order}"
-    ended = {p: [r.ended_at for r in result.ran if r.participant == p] for p in ("a-many", "b-few")}
+    ended = {p: [str(r.ended_at) for r in result.ran if r.participant == p] for p in ("a-many", "b-few")}
     assert max(ended["b-few"]) < sorted(ended["a-many"])[5]  # recorded times say the same
+
+
+def test_from_ledger_with_a_new_manifest_says_what_changed(tmp_path: Path, ray_address: str) -> None:
+    import ray
+
+    from aibench_plugins.rescore import RescoreOptions, bundle_with_manifest, from_ledger, run_rescore
+    from aibench_plugins.run.ledger import Ledger
+    from aibench_plugins.run.runner import run_bundle
+
+    ledger_path = tmp_path / "ledger.sqlite3"
+    for name in ("good", "wrong-format"):  # the phase as it was scored: plain runs in the ledger
+        run_bundle(BUNDLES / "iris-v2", SUBMISSIONS / "iris-v2" / name, ledger_path=ledger_path)
+    manifest = json.loads((BUNDLES / "iris-v2" / "aibench.json").read_text())
+    manifest.pop("$schema")
+    manifest["metrics"] = [m for m in manifest["metrics"] if m["key"] != "mcc"]
+    manifest["metrics"].append({"use": "aibench.accuracy", "key": "plain_accuracy", "label": "Accuracy",
+                                "splits": ["all"], "precision": 4})
+    (tmp_path / "new.json").write_text(json.dumps(manifest))
+    bundle = bundle_with_manifest(BUNDLES / "iris-v2", tmp_path / "new.json", tmp_path)
+    with Ledger.open(ledger_path) as ledger:
+        found = from_ledger(ledger, BUNDLES / "iris-v2")
+    assert [s.participant for s in found.submissions] == ["iris-v2", "iris-v2"]
+    result = run_rescore(bundle, found, ledger_path=ledger_path, options=RescoreOptions(), ray=ray)
+    by_name = {Path(c.submission).name: c for c in result.changes}
+    good, bad = by_name["good"], by_name["wrong-format"]
+    assert good.status == "same" and good.previous is not None and good.previous.id == found.submissions[0].previous_run
+    assert set(good.new_columns) == {"plain_accuracy"} and set(good.dropped_columns) == {"mcc", "mcc_public", "mcc_private"}
+    assert good.scores["accuracy"]["delta"] == 0.0
+    assert bad.status == "same" and bad.new is not None and bad.new.status == "failed"
+    again = run_rescore(bundle, found, ledger_path=ledger_path, options=RescoreOptions(), ray=ray)
+    assert again.ran == [] and len(again.resumed) == 2 and again.rescore_id == result.rescore_id
+
+
+def test_cli_refuses_bad_input_before_starting_ray(tmp_path: Path) -> None:
+    env = os.environ | {"AIBENCH_HOME": str(tmp_path)}
+    (tmp_path / "empty").mkdir()
+
+    def rescore(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "aibench_plugins", "rescore", str(BUNDLES / "iris-v2"), *args],
+                              capture_output=True, text=True, env=env)
+
+    both = rescore(str(tmp_path / "empty"), "--from-ledger")
+    assert both.returncode == 2 and "one of them, not both" in both.stderr
+    empty = rescore(str(tmp_path / "empty"), "--json")
+    assert empty.returncode == 1 and "no submission found" in json.loads(empty.stdout)["message"]
+    nothing = rescore("--from-ledger")
+    assert nothing.returncode == 1 and "has no finished or failed run" in nothing.stderr
+    assert "Traceback" not in both.stderr + empty.stderr + nothing.stderr
