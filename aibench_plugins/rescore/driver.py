@@ -184,12 +184,35 @@ def default_resources(limits: Any, given: TaskResources | None) -> TaskResources
                          gpus=float(gpus))
 
 
+def check_feasible(ray: Any, resources: TaskResources) -> None:
+    """Refuse a task that the cluster could never hold: Ray would keep it pending forever.
+
+    :raises InvalidValueError: naming what one task asks for and what the cluster has.
+    """
+    total = ray.cluster_resources()
+    asked = {"CPU": resources.cpus, "GPU": resources.gpus,
+             "memory": float((resources.memory_mb or 0) * 1024 * 1024)}
+    short = [name for name, value in asked.items() if value > 0 and float(total.get(name, 0)) + 1e-9 < value]
+    if short:
+        has = ", ".join(f"{name} {_amount(name, float(total.get(name, 0)))}" for name in short)
+        wants = ", ".join(f"{name} {_amount(name, asked[name])}" for name in short)
+        raise InvalidValueError(f"each task asks for {wants} but the Ray cluster has {has} in all: no task could "
+                                "ever start. Ask for less (--cpus, --memory-mb, --gpus; the defaults come from the "
+                                "manifest's limits) or join a cluster that has it (--address)")
+
+
+def _amount(name: str, value: float) -> str:
+    return f"{value / 1024 / 1024:.0f} MiB" if name == "memory" else f"{value:g}"
+
+
 def _capacity(ray: Any, resources: TaskResources) -> int:
-    """How many tasks the cluster can run at once: its CPUs (and GPUs) over one task's, at least 1."""
+    """How many tasks the cluster can run at once: its CPUs (GPUs, memory) over one task's, at least 1."""
     total = ray.cluster_resources()
     slots = math.floor(float(total.get("CPU", 0)) / resources.cpus + 1e-9) if resources.cpus > 0 else 10 ** 6
     if resources.gpus > 0:
         slots = min(slots, math.floor(float(total.get("GPU", 0)) / resources.gpus + 1e-9))
+    if resources.memory_mb:
+        slots = min(slots, math.floor(float(total.get("memory", 0)) / (resources.memory_mb * 1024 * 1024) + 1e-9))
     return max(1, slots)
 
 
@@ -220,6 +243,7 @@ def run_rescore(bundle: str | os.PathLike[str], found: Found, *, ledger_path: st
     prepared = _prepare(bundle_path, options.phase, True, None)  # refuses a broken bundle before anything runs
     manifest_sha = prepared.session.manifest.sha256 if prepared.session is not None else None
     resources = default_resources(prepared.limits.limits, options.resources)
+    check_feasible(ray, resources)  # before the ledger is opened: nothing recorded for a refusal
     rid = options.name or rescore_id(sha256_of_path(bundle_path), manifest_sha, options.executor, options.identity())
     with Ledger.open(ledger_path) as ledger:
         work_root = options.work_root or ledger.path.parent / "rescore" / safe_name(rid) / "runs"

@@ -118,6 +118,23 @@ def test_fifty_submissions_rescored_killed_half_way_and_resumed(tmp_path: Path, 
             assert run["status"] == "failed" and "Execution Time Limit exceeded" in str(run["message"])
     assert result["counts"] == {"finished": 40, "failed": 10}
     assert time.monotonic() - started < 150
+    deadline = time.monotonic() + 10  # the killed driver's tasks ended with it: no sandbox left behind
+    while _processes_with(str(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _processes_with(str(tmp_path))
+
+
+def _processes_with(marker: str) -> list[str]:
+    """Command lines of live processes that mention ``marker``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in text:
+            found.append(text)
+    return found
 
 
 def test_one_participants_thirty_submissions_do_not_delay_anothers_two(tmp_path: Path, ray_address: str) -> None:
@@ -190,3 +207,17 @@ def test_cli_refuses_bad_input_before_starting_ray(tmp_path: Path) -> None:
     nothing = rescore("--from-ledger")
     assert nothing.returncode == 1 and "has no finished or failed run" in nothing.stderr
     assert "Traceback" not in both.stderr + empty.stderr + nothing.stderr
+
+
+def test_a_task_no_node_could_hold_is_refused_at_once(tmp_path: Path, ray_address: str) -> None:
+    import ray
+
+    from aibench_plugins.core.errors import InvalidValueError
+    from aibench_plugins.rescore import RescoreOptions, TaskResources, from_folder, run_rescore
+
+    (tmp_path / "subs" / "p" / "s").mkdir(parents=True)
+    shutil.copy(SUBMISSIONS / "iris-v2" / "good" / "predictions.csv", tmp_path / "subs" / "p" / "s")
+    with pytest.raises(InvalidValueError, match=r"asks for GPU 1 but the Ray cluster has GPU 0"):
+        run_rescore(BUNDLES / "iris-v2", from_folder(tmp_path / "subs"), ledger_path=tmp_path / "ledger.sqlite3",
+                    options=RescoreOptions(resources=TaskResources(gpus=1)), ray=ray)
+    assert not (tmp_path / "ledger.sqlite3").exists()
