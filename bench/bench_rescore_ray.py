@@ -83,7 +83,7 @@ def overhead(scratch: Path, rounds: int) -> dict[str, Any]:
     direct, via_ray, cores = [], [], []
     with ray_cluster(None, 1) as ray, Ledger.open(scratch / "driver.sqlite3") as ledger:
         remote = ray.remote(run_one).options(**remote_options(TaskResources()))
-        spec = TaskSpec(str(BUNDLE), str(submission), "p000", "bench", str(scratch / "runs" / "warm"))
+        spec = TaskSpec(str(BUNDLE), str(submission), "p000", "bench", str(scratch / "runs" / "warm"))  # + "-<attempt>"
         ray.get(remote.remote(spec))  # the worker's first task imports aibench
         run_bundle(BUNDLE, submission, ledger_path=scratch / "direct.sqlite3", work_dir=scratch / "runs" / "d-warm")
         for number in range(rounds):

@@ -278,7 +278,7 @@ def _fan_out(ray: Any, ledger: Ledger, todo: Sequence[Submission], bundle: Path,
             if time.monotonic() - checked > 5:  # the cluster may have grown or shrunk
                 capacity, checked = _capacity(ray, resources), time.monotonic()
             for participant, submission in share.admit(capacity):
-                work = work_root / safe_name(participant) / f"{safe_name(submission.path.stem)}-{uuid.uuid4().hex[:8]}"
+                work = work_root / safe_name(participant) / safe_name(submission.path.stem)  # + "-<attempt>"
                 spec = TaskSpec(str(bundle), str(submission.path), participant, rid, str(work), options.phase,
                                 options.platform, options.executor, options.image, options.network, options.isolation,
                                 dict(options.executor_options),

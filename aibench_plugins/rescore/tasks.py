@@ -29,6 +29,7 @@ import shutil
 import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,7 +57,9 @@ class TaskResources:
 @dataclass(frozen=True)
 class TaskSpec:
     """Everything a task needs, picklable: the bundle and submission paths (as every node sees
-    them), the run's folder, whose it is, the re-score it belongs to, and ``run_bundle``'s options."""
+    them), the start of the run's folder name (``work_dir``: each attempt adds ``-<8 hex>``, so an
+    attempt Ray starts again never meets the folder of the one that died), whose it is, the
+    re-score it belongs to, and ``run_bundle``'s options."""
 
     bundle: str
     submission: str
@@ -119,7 +122,7 @@ def run_one(spec: TaskSpec) -> TaskOutcome:
     try:
         try:
             run_bundle(spec.bundle, spec.submission, phase=spec.phase, platform=spec.platform,
-                       ledger_path=ledger_path, work_dir=spec.work_dir, isolation=spec.isolation,  # type: ignore[arg-type]
+                       ledger_path=ledger_path, work_dir=f"{spec.work_dir}-{uuid.uuid4().hex[:8]}", isolation=spec.isolation,  # type: ignore[arg-type]
                        executor=spec.executor, image=spec.image, network=spec.network, limits=limits,
                        executor_options=spec.executor_options or None, participant=spec.participant,
                        rescore_id=spec.rescore_id)

@@ -221,3 +221,57 @@ def test_a_task_no_node_could_hold_is_refused_at_once(tmp_path: Path, ray_addres
         run_rescore(BUNDLES / "iris-v2", from_folder(tmp_path / "subs"), ledger_path=tmp_path / "ledger.sqlite3",
                     options=RescoreOptions(resources=TaskResources(gpus=1)), ray=ray)
     assert not (tmp_path / "ledger.sqlite3").exists()
+
+
+def _ray_worker_above(pid: int) -> int | None:
+    """The Ray worker process (``ray::...``) that ``pid`` descends from."""
+    while pid > 1:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        if cmdline.startswith(b"ray::"):
+            return pid
+        pid = int(stat.rpartition(")")[2].split()[1])
+    return None
+
+
+def test_a_dead_worker_is_retried_a_failing_submission_is_not(tmp_path: Path, ray_address: str) -> None:
+    import threading
+
+    import ray
+
+    from aibench_plugins.rescore import RescoreOptions, TaskResources, bundle_with_manifest, from_folder, run_rescore
+
+    folder, manifest, _ = _phase(tmp_path)
+    for participant in folder.iterdir():  # keep one hanging and one crashing submission
+        for submission in participant.iterdir():
+            if submission.name not in ("hang-46", "crash-40"):
+                shutil.rmtree(submission)
+    bundle = bundle_with_manifest(BUNDLES / "digits-ingestion-v2", manifest, tmp_path)
+    options = RescoreOptions(resources=TaskResources(max_retries=1), work_root=tmp_path / "runs")
+    results: list[object] = []
+    driver = threading.Thread(target=lambda: results.append(run_rescore(
+        bundle, from_folder(folder), ledger_path=tmp_path / "ledger.sqlite3", options=options, ray=ray)))
+    driver.start()
+    deadline, killed = time.monotonic() + 60, None
+    while killed is None and time.monotonic() < deadline:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                text = cmdline.read_bytes()
+            except OSError:
+                continue
+            if b"ingestion.py" in text and b"hang-46" in text:  # its sandbox, below the Ray worker
+                killed = _ray_worker_above(int(cmdline.parent.name))
+                break
+        time.sleep(0.1)
+    assert killed is not None, "the hanging submission's task never started"
+    os.kill(killed, signal.SIGKILL)  # the infrastructure fails under the task: Ray starts it again
+    driver.join(timeout=120)
+    [result] = results
+    by_name = {Path(str(r.submission_path)).name: r for r in result.ran}  # type: ignore[attr-defined]
+    assert by_name["hang-46"].status == "failed" and "Execution Time Limit" in str(by_name["hang-46"].message)
+    assert by_name["crash-40"].status == "failed" and "program_rc=1" in str(by_name["crash-40"].message)
+    attempts = {name: len(list((tmp_path / "runs").glob(f"*/{name}-*"))) for name in by_name}
+    assert attempts == {"hang-46": 2, "crash-40": 1}, "the dead worker's task ran again; the crash ran once"
