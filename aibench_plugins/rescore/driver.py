@@ -135,9 +135,11 @@ def bundle_with_manifest(bundle: Path, manifest: Path, home: Path) -> Path:
 def ray_cluster(address: str | None, workers: int | None, gpus: int | None = None) -> Iterator[Any]:
     """Ray, connected: the cluster at ``address`` (``auto``, ``HOST:PORT`` or ``ray://...``), else
     a new local one of ``workers`` CPUs (default: this machine's) and ``gpus`` GPUs (default: those
-    Ray finds) bound to 127.0.0.1, without
-    dashboard, usage statistics or token authentication (it is reachable from this machine only),
-    stopped at the end. When this process is already connected (a test, a notebook), that
+    Ray finds), its node address 127.0.0.1, without dashboard or usage statistics, stopped at the
+    end. Ray's token authentication stays as Ray sets it (on, by default, unless ``RAY_AUTH_MODE``
+    says otherwise): Ray's own servers listen on every interface whatever the node address (Ray
+    2.60 has no option to bind them to loopback), so without a token anyone who reaches this
+    machine could run code on the cluster while it is up. When this process is already connected (a test, a notebook), that
     connection is used and left open.
 
     :raises UsageError: when Ray is not installed.
@@ -153,8 +155,7 @@ def ray_cluster(address: str | None, workers: int | None, gpus: int | None = Non
         return
     saved = {name: os.environ.get(name) for name in ("RAY_AUTH_MODE", "RAY_USAGE_STATS_ENABLED")}
     if address is None:
-        os.environ["RAY_AUTH_MODE"] = "disabled"
-        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(num_cpus=workers, num_gpus=gpus, include_dashboard=False, _node_ip_address="127.0.0.1",
                  logging_level=logging.WARNING, log_to_driver=False)
     else:
