@@ -53,6 +53,34 @@ def make_submissions(root: Path, count: int) -> Path:
     return root / "subs"
 
 
+def _busy_cpu_s() -> float:
+    """CPU seconds this machine has spent busy since boot (``/proc/stat``)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and every live descendant, with the children they waited for
+    (the Ray daemons and workers of a local cluster, and the runs' processes, descend from it)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        pid = int(entry.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        times[pid] = sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo += children.get(pid, [])
+    return total
+
+
 def timed_rescore(scratch: Path, workers: int, count: int) -> dict[str, Any]:
     """Warm-up, then the timed re-score of ``count`` submissions on a new local cluster."""
     from aibench_plugins.rescore import RescoreOptions, from_folder, ray_cluster, run_rescore
@@ -63,13 +91,15 @@ def timed_rescore(scratch: Path, workers: int, count: int) -> dict[str, Any]:
     options = RescoreOptions(per_participant=None)
     with ray_cluster(None, workers) as ray:
         run_rescore(BUNDLE, from_folder(warm), ledger_path=base / "warm.sqlite3", options=options, ray=ray)
-        started = time.perf_counter()
+        started, busy, own = time.perf_counter(), _busy_cpu_s(), _own_cpu_s()
         result = run_rescore(BUNDLE, from_folder(timed), ledger_path=base / "timed.sqlite3", options=options, ray=ray)
         elapsed = time.perf_counter() - started
+        other = max(0.0, (_busy_cpu_s() - busy) - (_own_cpu_s() - own)) / (elapsed * (os.cpu_count() or 1))
     if result.counts != {"finished": count}:
         sys.exit(f"bench: the re-score on {workers} worker(s) did not finish every run: {result.counts}")
     steps = [r.ended_at for r in result.ran]
-    return {"workers": workers, "elapsed_s": elapsed, "per_run_s": elapsed / count, "runs": len(steps)}
+    return {"workers": workers, "elapsed_s": elapsed, "per_run_s": elapsed / count, "runs": len(steps),
+            "other_load": other}
 
 
 def overhead(scratch: Path, rounds: int) -> dict[str, Any]:
@@ -146,9 +176,11 @@ def main() -> None:
         return
     print(f"aibench rescore on Ray, {args.submissions} iris-v2 submissions, {figures['machine']}")
     print(f"  CPU busy with other work before the start: {busy:.0%} (figures are only meaningful near 0 %)")
-    print(f"  {'':28} {'wall s':>8} {'s/run':>8}")
+    print(f"  {'':28} {'wall s':>8} {'s/run':>8} {'other load':>11}")
     for row in (one, two):
-        print(f"  {str(row['workers']) + ' worker(s)':28} {row['elapsed_s']:8.2f} {row['per_run_s']:8.3f}")
+        print(f"  {str(row['workers']) + ' worker(s)':28} {row['elapsed_s']:8.2f} {row['per_run_s']:8.3f} "
+              f"{row['other_load']:11.0%}")
+    print("  (other load: the machine's CPU used by processes not of this benchmark while it ran, of all CPUs)")
     print(f"  scaling efficiency t1 / (2 t2): {efficiency:.2f} (target >= {TARGET_EFFICIENCY})")
     print(f"  cores one run keeps busy (task CPU s / wall s, processes included): {cost['cores_per_run']:.2f}")
     direct, via = statistics.median(cost["direct_s"]), statistics.median(cost["ray_s"])
