@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,8 @@ def rescore(bundle: str, submissions: str | None, manifest: str | None, from_led
     would, with the chosen executor, on the node Ray picks; each run is written to the ledger as it
     ends. Stopped or killed half-way, the same command again resumes: runs that finished or failed
     are not repeated. At the end, a table says what changed against each submission's previous
-    scores. Exit status 1 when a run could not complete (interrupted) or nothing could run.
+    scores. Ctrl-C or SIGTERM stops it: the runs in flight are cancelled and recorded interrupted.
+    Exit status 1 when a run could not complete (interrupted) or nothing could run.
 
     \b
     Examples:
@@ -119,6 +121,7 @@ def rescore(bundle: str, submissions: str | None, manifest: str | None, from_led
                                  resources=resources, per_participant=per_participant or None, name=name,
                                  work_root=Path(work_root).resolve() if work_root else None)
         with ray_cluster(address, workers, None) as ray:
+            signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # after ray.init, which sets its own
             try:
                 result = run_rescore(target, found, ledger_path=ledger_file, options=options, ray=ray,
                                      on_start=started, on_outcome=lambda submission, record: bar.update(1))
@@ -135,6 +138,11 @@ def rescore(bundle: str, submissions: str | None, manifest: str | None, from_led
     except ConnectionError as error:  # Ray could not reach --address
         _fail(as_json, f"cannot join the Ray cluster at {address}: {error}")
     _report(result, as_json)
+
+
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM as Ctrl-C: the driver cancels its tasks and records them interrupted (resume redoes them)."""
+    raise KeyboardInterrupt
 
 
 def _fail(as_json: bool, message: str) -> None:

@@ -254,7 +254,7 @@ def run_rescore(bundle: str | os.PathLike[str], found: Found, *, ledger_path: st
         if on_start is not None:
             on_start(len(todo), len(resumed))
         ran, stopped = _fan_out(ray, ledger, todo, bundle_path, rid, work_root, options, resources, on_outcome), False
-        if len(ran) < len(todo):
+        if len(ran) < len(todo) or any(r.status == "interrupted" for r in ran):
             stopped = True
         new = {**{s.key: done[s.key] for s in found.submissions if s.key in done},
                **{(r.participant or "", r.submission_sha256 or ""): r for r in ran}}
@@ -298,7 +298,6 @@ def _fan_out(ray: Any, ledger: Ledger, todo: Sequence[Submission], bundle: Path,
             ray.cancel(ref, force=True)
             ran.append(_driver_record(ledger, submission, bundle, rid, options, "interrupted",
                                       "aibench rescore was stopped (Ctrl-C) while this ran; it runs again on resume"))
-        return [r for r in ran if r.status != "interrupted"]
     return ran
 
 

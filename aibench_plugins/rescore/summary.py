@@ -39,8 +39,10 @@ class Change:
 
     @property
     def status(self) -> str:
-        """``same``, ``new``, ``not run`` or ``<previous> -> <new>``."""
+        """``same``, ``new``, ``<previous> -> <new>``, or ``interrupted`` / ``not run`` (it runs on resume)."""
         after = self.new.status if self.new is not None else "not run"
+        if after in ("interrupted", "not run"):  # nothing to compare: it runs on resume
+            return after
         if self.previous is None:
             return "new" if self.new is not None else after
         return "same" if self.previous.status == after else f"{self.previous.status} -> {after}"
