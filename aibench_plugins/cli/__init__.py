@@ -13,6 +13,7 @@ from .leaderboard import leaderboard
 from .new_plugin import new_plugin
 from .plugins import plugins
 from .rerun import rerun
+from .rescore import rescore
 from .run import run
 from .schema import schema
 from .validate import validate
@@ -86,6 +87,7 @@ cli.add_command(plugins)
 cli.add_command(schema)
 cli.add_command(wrap)
 cli.add_command(new_plugin)
+cli.add_command(rescore)
 
 
 def main() -> None:

@@ -376,6 +376,29 @@ class Ledger:
                                     [*params, -1 if limit is None else limit]).fetchall()
         return [_as_seen(_record(row)) for row in rows]
 
+    def runs_of_rescore(self, rescore_id: str) -> list[RunRecord]:
+        """Every run recorded for the re-score ``rescore_id`` (``aibench rescore``), oldest first
+        (index ``runs_by_rescore``)."""
+        with self._sqlite():
+            rows = self._db.execute("SELECT * FROM runs WHERE rescore_id = ? ORDER BY started_at, rowid",
+                                    (rescore_id,)).fetchall()
+        return [_as_seen(_record(row)) for row in rows]
+
+    def import_run(self, record: RunRecord) -> None:
+        """Insert ``record`` as recorded elsewhere, every field kept (id, status, times, host, pid):
+        how ``aibench rescore`` brings a run that a Ray task recorded in its node's own ledger into
+        this one (one writer: the driver; SQLite's WAL needs every writer on one host).
+
+        :raises UsageError: when this ledger already has a run with this id.
+        """
+        values = {name: getattr(record, name) for name in _COLUMNS}
+        with self._sqlite():
+            if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (record.id,)).fetchone() is not None:
+                raise UsageError(f"{self.path} already has a run with id {record.id!r}")
+        names = ", ".join(values)
+        self._write(f"INSERT INTO runs ({names}) VALUES ({', '.join('?' * len(values))})",
+                    [_to_column(name, value) for name, value in values.items()])
+
     def mark_collected(self, run_id: str) -> None:
         """Record that the run's folder was removed (``aibench gc``), now; the rest of the record stays.
 
