@@ -330,8 +330,8 @@ class KindSpec:
     :param item_def: the ``$defs`` entry of the manifest schema describing one item of it.
     :param stage: when the host uses the kind: ``before scoring`` and ``after scoring`` (run by
         the evaluation session), ``report`` (sections of the detailed results page), ``steps``
-        (the executor that runs the platform's steps: ``aibench run`` and ``aibench rescore`` take
-        the manifest's ``executor`` section when the command line names none); ``None`` while
+        (the executor that runs the platform's steps: ``aibench run`` takes the manifest's
+        ``executor`` section when the command line names none); ``None`` while
         nothing runs what the manifest section names. A manifest section whose kind has no stage
         is refused ("not implemented yet"), never accepted and skipped. Fairness and robustness checkers run ``after
         scoring``, after the metrics, on what the metrics read

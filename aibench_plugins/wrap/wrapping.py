@@ -93,15 +93,15 @@ class WrapReport:
 
 
 def _host_only_sections(manifest: Manifest) -> list[str]:
-    """A warning for each ``executor`` section: it chooses where ``aibench run`` and ``aibench
-    rescore`` run the steps; on the platform, its own worker runs them and the section does nothing."""
+    """A warning for each ``executor`` section: it chooses where ``aibench run`` runs the steps;
+    on the platform, its own worker runs them and the section does nothing."""
     sections: dict[tuple[str, ...], str] = {}
     for key in manifest.phase_keys():
         plan = manifest.plan(key)
         if plan.executor is not None:
             sections.setdefault(plan.executor_at, str(plan.executor["use"]))
-    return [f"{manifest.file} {pointer(*at)}: the executor section ({use!r}) applies to 'aibench run' and 'aibench "
-            "rescore' only; on the platform its compute worker runs the steps" for at, use in sections.items()]
+    return [f"{manifest.file} {pointer(*at)}: the executor section ({use!r}) applies to 'aibench run' only; on the "
+            "platform its compute worker runs the steps" for at, use in sections.items()]
 
 
 def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bool = True,
