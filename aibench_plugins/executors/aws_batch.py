@@ -85,6 +85,8 @@ from typing import Any, Final
 
 from aibench_plugins import ExecutorInfo, UsageError
 
+from .failure import not_started
+
 __all__ = ["AwsBatchExecutorPlugin", "BOOTSTRAP", "MIN_ATTEMPT_S", "STAGE_GRACE_S", "bootstrap_command",
            "job_definition"]
 
@@ -320,8 +322,6 @@ class _AwsBatch:
     def start(self, spec: Any) -> Any:
         """Stage, register and submit (module docstring); a process that cannot start comes back
         finished with reason ``error`` and the message appended to ``spec.stderr``."""
-        from codalab_worker_compat import FinishedProcess
-
         problem = None if spec.argv else "cannot start: the command is empty"
         for target, host in spec.mounts.items():
             if not str(target).startswith("/") or os.path.normpath(target) != target or target == "/":
@@ -329,7 +329,7 @@ class _AwsBatch:
             elif not Path(host).is_dir():
                 problem = problem or f"cannot start: the host folder {host} to mount at {target} does not exist"
         if problem is not None:
-            return FinishedProcess(_failed(spec, problem))
+            return not_started(spec, problem, "aws-batch")
         key = f"{self.prefix}/{self.run_key}/{_slug(spec.name)}-{uuid.uuid4().hex[:8]}"
         try:
             definition, content = self._definition(spec.limits)
@@ -367,8 +367,8 @@ class _AwsBatch:
             job = str(self.batch.submit_job(**submit)["jobId"])
         except Exception as error:  # botocore's ClientError, connection errors: the service refused
             self._clean(key)
-            return FinishedProcess(_failed(spec, f"infrastructure error: AWS Batch or S3 refused the job "
-                                                 f"({type(error).__name__}: {error})"))
+            return not_started(spec, f"infrastructure error: AWS Batch or S3 refused the job "
+                                                 f"({type(error).__name__}: {error})", "aws-batch")
         return _BatchJob(self, spec, job, key, outputs, _applied(spec.limits, content),
                          (content or {}).get("timeout", {}).get("attemptDurationSeconds"))
 
@@ -384,18 +384,6 @@ class _AwsBatch:
                     self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
         except Exception:  # botocore's errors: staging left behind is not the run's failure
             pass
-
-
-def _failed(spec: Any, message: str) -> Any:
-    from codalab_worker_compat import ProcessResult
-
-    try:
-        spec.stderr.parent.mkdir(parents=True, exist_ok=True)
-        with open(spec.stderr, "a", encoding="utf-8") as err:
-            err.write(message + "\n")
-    except OSError:
-        pass
-    return ProcessResult(spec.name, None, 0.0, "error", None, message + ".", "aws-batch")
 
 
 class _BatchJob:

@@ -80,7 +80,9 @@ Nothing is left behind: on exit, timeout or ``kill()`` the process group gets SI
 bwrap a descendant that starts its own session escapes it, but not the process's cgroups (memory,
 and pids where set), whose processes are killed at the end too; under bwrap (``--unshare-pid
 --die-with-parent``) the whole pid namespace ends with the group, or with this Python process if
-it dies (without bwrap, a process outlives a killed caller). A process killed by a signal has
+it dies (without bwrap, a process outlives a killed caller). One gap is bwrap's own: the init of
+the sandbox's pid namespace asks for its parent's death signal just after bwrap clones it, so a
+caller killed in those few milliseconds leaves that init, and what it starts, running. A process killed by a signal has
 ``exit_code`` 128+N and ``signal`` N; under bwrap only the 128+N is known (bwrap reports it so).
 """
 

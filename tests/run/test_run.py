@@ -109,6 +109,23 @@ def _marker_processes(*markers: str) -> list[str]:
     return found
 
 
+def _sandboxed_program(run_marker: str, program: str) -> bool:
+    """Whether ``program`` runs inside a bubblewrap sandbox whose command line holds ``run_marker``:
+    a live process whose command names it and whose parent is that sandbox's bwrap."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            cmdline = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if program not in cmdline or "bwrap" in cmdline.split(" ", 1)[0]:
+                continue
+            ppid = next(line.split()[1] for line in status.read_text().splitlines() if line.startswith("PPid:"))
+            parent = Path(f"/proc/{ppid}/cmdline").read_bytes().decode(errors="replace")
+        except (OSError, StopIteration):
+            continue
+        if "bwrap" in parent and run_marker in parent:
+            return True
+    return False
+
+
 @pytest.mark.parametrize("platform", ["codabench", "ai4mediabench"])
 def test_hanging_submission_is_killed_at_the_time_limit_and_recorded(tmp_path: Path, platform: str) -> None:
     bundle = _short_limit(tmp_path, 2)
@@ -132,9 +149,11 @@ def test_ledger_survives_a_run_killed_half_way(tmp_path: Path) -> None:
                                 str(SUBMISSIONS / "digits-ingestion-v2" / "hang")], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while not _marker_processes("ingestion.py", str(tmp_path)) and time.monotonic() < deadline:
+    while not _sandboxed_program(str(tmp_path), "ingestion.py") and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _marker_processes("ingestion.py", str(tmp_path)), "the hanging ingestion never started"
+    # once the program itself runs in the sandbox, bwrap's --die-with-parent holds at every level
+    # (killed in the milliseconds in which bwrap clones its pid namespace's init, that init would stay)
+    assert _sandboxed_program(str(tmp_path), "ingestion.py"), "the hanging ingestion never started"
     process.send_signal(signal.SIGKILL)
     process.wait()
     [record] = json.loads(aibench(tmp_path, "history", "--json").stdout)["runs"]

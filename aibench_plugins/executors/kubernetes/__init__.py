@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ...core.errors import InvalidValueError, UsageError
 from ...core.kinds import ExecutorInfo
 from ._job import CONTAINER, DIGEST_RE, JobSettings, build_job, job_name, label_value, placements
+from ..failure import not_started
 
 if TYPE_CHECKING:
     from codalab_worker_compat import ProcessResult
@@ -344,8 +345,6 @@ class KubernetesExecutor:
         """Submit ``spec`` as one Job; a process that cannot be submitted (a folder outside
         ``volume_root``, a refused limit, the API refusing the Job) comes back finished with reason
         ``error``, its message also appended to ``spec.stderr``."""
-        from codalab_worker_compat import FinishedProcess
-
         from ._process import JobProcess, api_message
 
         problem = None if spec.argv else "cannot start: the command is empty"
@@ -361,7 +360,7 @@ class KubernetesExecutor:
             except (InvalidValueError, ValueError, OSError) as error:
                 problem = str(error)
         if problem is not None:
-            return FinishedProcess(_failed(spec, problem))
+            return not_started(spec, problem, NAME)
         name = job_name(spec.name, uuid.uuid4().hex[:10])
         job, applied = build_job(spec, self.settings, name=name, run_id=self.run_label, mounts=mounts)
         if self.watch and self.watcher is None:  # before the Job exists: no moment without a watcher
@@ -374,9 +373,9 @@ class KubernetesExecutor:
                                                  _preload_content=False)
             except Exception:  # noqa: BLE001 - not there: the usual case
                 pass
-            return FinishedProcess(_failed(spec, f"cannot start {spec.argv[0]!r}: the Kubernetes API refused the "
+            return not_started(spec, f"cannot start {spec.argv[0]!r}: the Kubernetes API refused the "
                                                  f"Job {name} in the namespace {self.settings.namespace} "
-                                                 f"({api_message(error)})"))
+                                                 f"({api_message(error)})", NAME)
         deadline = job["spec"].get("activeDeadlineSeconds")
         return JobProcess(self.batch, self.core, spec, name, self.settings.namespace, CONTAINER, applied,
                           self.poll_s, deadline)
@@ -396,18 +395,6 @@ class KubernetesExecutor:
     def close(self) -> None:
         """Close the connection pool (submitted Jobs are not affected)."""
         self.api_client.close()
-
-
-def _failed(spec: Any, message: str) -> ProcessResult:
-    from codalab_worker_compat import ProcessResult
-
-    try:
-        spec.stderr.parent.mkdir(parents=True, exist_ok=True)
-        with open(spec.stderr, "a", encoding="utf-8") as err:
-            err.write(message + "\n")
-    except OSError:
-        pass
-    return ProcessResult(spec.name, None, 0.0, "error", None, message.rstrip(".") + ".", NAME)
 
 
 _OPTIONS: Final = ("image", "namespace", "volume_claim", "volume_root", "kubeconfig", "context", "network", "poll_s")
