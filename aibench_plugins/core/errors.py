@@ -26,6 +26,7 @@ purpose is one of these; ``codalab_worker_compat`` has its own, under ``CompatEr
     ├── UnknownRunError             the ledger has no run with that id  (KeyError)
     ├── LimitsRefused               the executor cannot apply a limit that was set; nothing ran
     ├── RunError                    aibench could not complete a run; its record says so
+    ├── RerunRefused                a recorded run cannot be run again: its record or inputs; nothing ran
     ├── WrapError
     │   ├── WrapRefused             the bundle cannot be wrapped safely; every reason listed
     │   ├── VendorError             a distribution cannot be copied into the bundle
