@@ -226,6 +226,7 @@ def _hardware() -> dict[str, Any]:
     from ..complexity import hardware
 
     found = hardware().to_json()
+    found.pop("threads")  # this process's torch threads, not the machine's: the programs run elsewhere
     model, driver, cuda = found.pop("gpu_model"), found.pop("gpu_driver"), found.pop("cuda")
     if model:
         gpu = {"status": "present"}

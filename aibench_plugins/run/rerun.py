@@ -319,7 +319,7 @@ def _facts(document: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         for package, version in (info.get("packages") or {}).items():
             yield f"software.interpreters.{process}.{package}", version
     hardware = document.get("hardware") or {}
-    for name in ("cpu_model", "cpu_count", "memory_mb", "threads", "torch", "kernel", "os", "machine", "hostname"):
+    for name in ("cpu_model", "cpu_count", "memory_mb", "torch", "kernel", "os", "machine", "hostname"):
         yield f"hardware.{name}", hardware.get(name)
     gpu = hardware.get("gpu") or {}
     for name in ("model", "driver", "cuda", "status"):

@@ -168,3 +168,13 @@ def test_a_record_that_cannot_be_made_never_fails_the_run(tmp_path: Path, monkey
     assert report.ok and report.reproducibility == {"version": 1, "error": "OSError: no /proc here"}
     with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
         assert ledger.get(report.run_id).reproducibility == report.reproducibility
+
+
+def test_the_hardware_facts_do_not_depend_on_what_this_process_imported() -> None:
+    """A rerun from another process (the CLI) must not see other hardware because the first run's
+    process had imported torch (the complexity meters' fingerprint reads torch's threads then)."""
+    code = ("import json, sys; from aibench_plugins.run.reproducibility import _hardware; "
+            "sys.argv[1:] and __import__('torch'); print(json.dumps(_hardware(), sort_keys=True))")
+    plain, with_torch = (subprocess.run([sys.executable, "-c", code, *extra], capture_output=True, text=True,
+                                        timeout=120, check=True).stdout for extra in ((), ("torch",)))
+    assert json.loads(plain) == json.loads(with_torch)
