@@ -48,9 +48,11 @@ __all__ = ["Accepts", "BlockMeter", "BlockWindow", "ComplexityInfo", "Complexity
            "Measurement", "Meter", "MeterContext", "Status", "SummarySpec", "Workload"]
 
 #: who took a measurement: ``worker`` (the platform's worker, on the host), ``executor`` (the
-#: executor that ran the container, on the host), ``ingestion`` (inside the participant's
-#: container: participant code could forge it), ``scoring`` (the organiser's scoring container)
-MeasuredBy = Literal["worker", "executor", "ingestion", "scoring"]
+#: executor that ran the container, on the host), ``gateway`` (aibench's gateway of an
+#: API-integrated submission, on the host: it sent every request and timed every answer),
+#: ``ingestion`` (inside the participant's container: participant code could forge it),
+#: ``scoring`` (the organiser's scoring container)
+MeasuredBy = Literal["worker", "executor", "gateway", "ingestion", "scoring"]
 #: ``measured``: read from a counter or a clock; ``estimated``: derived from a model of the
 #: hardware (power x time, say), the reason says which; ``unavailable``: could not be measured
 #: here, the reason says why (``value`` is then ``None``)
@@ -59,6 +61,7 @@ Status = Literal["measured", "estimated", "unavailable"]
 TRUST: Mapping[str, str] = {
     "worker": "host: the platform's worker, outside the participant's container",
     "executor": "host: the executor that ran the container",
+    "gateway": "host: aibench's gateway, which sent every request to the endpoint and timed every answer",
     "ingestion": "inside the participant's container: participant code could forge it",
     "scoring": "the organiser's scoring container, after the participant's run",
 }

@@ -27,6 +27,7 @@ purpose is one of these; ``codalab_worker_compat`` has its own, under ``CompatEr
     ├── LimitsRefused               the executor cannot apply a limit that was set; nothing ran
     ├── RunError                    aibench could not complete a run; its record says so
     ├── RerunRefused                a recorded run cannot be run again: its record or inputs; nothing ran
+    ├── SubmissionDescriptionError  a submission's endpoint.json is refused: file, JSON pointer, fix
     ├── WrapError
     │   ├── WrapRefused             the bundle cannot be wrapped safely; every reason listed
     │   ├── VendorError             a distribution cannot be copied into the bundle
@@ -301,3 +302,15 @@ class RerunRefused(AibenchError):
     def __init__(self, message: str, problems: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+class SubmissionDescriptionError(AibenchError):
+    """A submission's ``endpoint.json`` (an API-integrated submission) is refused; the participant's
+    fix. ``file`` is its name in the submission, ``problems`` one ``(JSON pointer, message)`` each,
+    every message saying what was expected and what was found."""
+
+    def __init__(self, file: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.file, self.problems = file, list(problems)
+        listed = "; ".join(f"{pointer or '/'}: {message}" for pointer, message in self.problems)
+        super().__init__(f"{file}: {listed}. Participant: fix {file} in your submission (docs/submissions-api.md "
+                         f"says what it holds)")
