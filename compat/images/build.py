@@ -39,7 +39,7 @@ IMPORT_CHANGES = ('CMD ["python3"]', "ENV PATH=/usr/local/sbin:/usr/local/bin:/u
                   "ENV LANG=C.UTF-8")
 #: what image 2 needs beyond Debian's packages in image 1 (pip is run from its wheel)
 EXTRA_WHEELS = ("pip", "pluggy>=1.5,<2", "jsonschema-rs>=0.60,<1", "packaging>=23", "click>=8.1",
-               "pyarrow>=14,<21")  # Debian 12 has NumPy 1.24; pyarrow 21+ needs NumPy 2
+               "pyarrow>=14,<21", "httpx>=0.27")  # Debian 12 has NumPy 1.24; pyarrow 21+ needs NumPy 2
 PLATFORMS = ("manylinux_2_36_x86_64", "manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64",
              "manylinux2014_x86_64")
 DOCKERFILE = """\
