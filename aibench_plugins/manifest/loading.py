@@ -88,7 +88,7 @@ class Manifest:
         key = self.phase_key(phase)
         if key is not None and name in self.document["phases"][key]:
             return self.document["phases"][key][name]
-        return self.document.get(name, None if name in ("executor", "limits") else [])
+        return self.document.get(name, None if name in ("executor", "limits", "submissions") else [])
 
 
 def parse_manifest(data: bytes, file: str = MANIFEST_NAME) -> tuple[Manifest | None, list[Problem]]:
