@@ -22,7 +22,7 @@ columns = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 (here / "reference_data" / "labels.csv").write_text(
     "id,label\n" + "".join(f"{i},{names[t]}\n" for i, t in zip(id_test, y_test)))
 examples = here.parent.parent / "examples" / "submissions" / "iris-endpoint-v2"
-(examples / "serving-image").mkdir(parents=True, exist_ok=True)
-(examples / "serving-image" / "train.csv").write_text(
+(examples / "model").mkdir(parents=True, exist_ok=True)
+(examples / "model" / "train.csv").write_text(
     ",".join(columns) + ",label\n" + "".join(",".join(f"{v:g}" for v in row) + f",{names[t]}\n"
                                              for row, t in zip(X_train, y_train)))
