@@ -25,11 +25,9 @@ def schema(bare: bool, endpoint: bool) -> None:
       aibench schema --endpoint > endpoint.schema.json
     """
     if endpoint:
-        import json
-        from importlib.resources import files
+        from ..submissions.description import description_schema
 
-        echo_json(json.loads(files("aibench_plugins").joinpath("schemas", "aibench-endpoint.schema.json")
-                             .read_text(encoding="utf-8")))
+        echo_json(description_schema())
         return
     from ..manifest.schema import composed_schema, manifest_schema
 

@@ -135,10 +135,13 @@ class GatewayStep:
             return self.outcome
 
     def _failed(self, failure: GatewayFailure) -> GatewayFailure:
+        from .gateway import public_url
+
         kind: SubmissionKind = "serving_image" if isinstance(self.described, ServingImage) else "endpoint"
         protocol: Protocol = self.described.protocol if self.described is not None else "open-inference-v2"
         url = self.described.url if isinstance(self.described, Endpoint) else ""
-        self.outcome = GatewayOutcome(kind, protocol, _public(url), kind == "serving_image", failure=failure)
+        self.outcome = GatewayOutcome(kind, protocol, public_url(url) if url else "", kind == "serving_image",
+                                      failure=failure)
         return failure
 
     def record(self) -> dict[str, Any] | None:
@@ -172,20 +175,3 @@ def _message(failure: GatewayFailure) -> str:
     whose = ("the participant's to fix" if failure.fault == "participant" else
              "the platform's fault: it does not count against the participant")
     return f"{failure.message} (gateway: {failure.code}; {whose})"
-
-
-def _public(url: str) -> str:
-    """``url`` without credentials or a query (a secret must never be recorded)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
