@@ -39,6 +39,9 @@ Faults (each one a way a participant's endpoint can be wrong)::
     huge_chunked   the same, chunked (no Content-Length), lazily, until the client hangs up
     echo_auth_401  infer answers 401 with the request's auth header in the body
 
+It also speaks the plain JSON mapping's defaults (``GET /health``; ``POST /predict`` with
+``{"instances": [rows or records]}`` answered ``{"predictions": [label per row]}``), faultless.
+
 The server also checks an auth header when ``auth`` is ``(header, value)``: a request without it is
 answered 401 (and counted in :attr:`FaultServer.unauthorised`).
 """
@@ -88,12 +91,13 @@ def labels(rows: Sequence[Sequence[Any]]) -> list[int]:
 @dataclass(frozen=True)
 class Request:
     """One parsed request: ``method``, ``target`` (path and query), ``headers`` (lower-case names, in
-    order, repeated names kept) and ``body``."""
+    order, repeated names kept), ``body``, and ``size``: its bytes on the wire (head and body)."""
 
     method: str
     target: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    size: int = 0
 
     @property
     def path(self) -> str:
@@ -258,7 +262,7 @@ class FaultServer:
             self._recv(connection, buffer)
         body = bytes(buffer[:length])
         del buffer[:length]
-        return Request(parts[0], parts[1], headers, body)
+        return Request(parts[0], parts[1], headers, body, end + 4 + length)
 
     def _send(self, connection: socket.socket, data: bytes) -> None:
         connection.sendall(data)
@@ -302,6 +306,14 @@ class FaultServer:
             return self._respond(connection, 200, json.dumps(meta).encode())
         if request.method == "POST" and path == base + "/infer":
             return self._infer(connection, request)
+        if request.method == "GET" and path == "/health":
+            return self._respond(connection, 200, b'{"status": "ready"}')
+        if request.method == "POST" and path == "/predict":
+            with self._lock:
+                self._state.infers += 1
+            instances = json.loads(request.body)["instances"]
+            rows = [list(item.values()) if isinstance(item, dict) else item for item in instances]
+            return self._respond(connection, 200, json.dumps({"predictions": labels(rows)}).encode())
         return self._respond(connection, 404, b'{"error": "no such path"}')
 
     def _infer(self, connection: socket.socket, request: Request) -> bool:

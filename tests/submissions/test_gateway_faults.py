@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from faultserver import FaultServer, labels, wait_until
+from faultserver import FaultServer, labels
 from mlserver_fixture import free_port
 
 from aibench_plugins.submissions.gateway import predict
@@ -251,4 +251,4 @@ def test_health_failure_wins(server: FaultServer) -> None:
     outcome = predict(Endpoint(url=server.url, model="m"), INPUTS, replace(SETTINGS, batch_size=1), kind="endpoint",
                       health=health)
     assert outcome.failure is not None and outcome.failure.code == "network", outcome.failure
-    assert wait_until(lambda: bool(calls))
+    assert outcome.failure.fault == "participant" and calls
