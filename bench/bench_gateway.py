@@ -1,0 +1,168 @@
+"""The gateway's overhead per request against a bare HTTP client loop, on the same real MLServer, in
+the same run.
+
+One Seldon MLServer (scikit-learn runtime, an iris classifier; started as
+``tests/submissions/mlserver_fixture.py`` does: 127.0.0.1, free ports, no metrics, no parallel
+workers) serves both. Each round runs, in alternating order:
+
+- **bare**: an ``httpx.Client`` (one kept-alive connection) that does what any Open Inference
+  Protocol client must (with the gateway's Accept and Accept-Encoding headers): ``GET /v2/health/ready``, ``GET /v2/models/iris/ready``,
+  ``GET /v2/models/iris``, then for each batch encodes the same infer body the gateway sends
+  (``json.dumps``), ``POST /v2/models/iris/infer``, reads the answer and ``json.loads`` it;
+- **gateway**: ``aibench_plugins.submissions.gateway.predict`` over the same rows (readiness,
+  metadata, every batch: deadlines, streamed and bounded reading, validation of the answer's shape,
+  datatype and row count, the counters).
+
+The figure per side is its wall time (client creation included) divided by its infer requests;
+per batch size, the medians over the rounds::
+
+    overhead = median(gateway) - median(bare)
+
+(and the median of the rounds' paired differences, and this process's CPU time per request: the
+client's own work, without the server's noise). Targets: under 1 ms per request at batch size 1; under 5 % of the bare per-request time (the
+model's time as a client sees it) at batch size 64.
+
+Run: .venv/bin/python bench/bench_gateway.py [--rounds 31] [--requests 100] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "compat"), str(REPO / "tests" / "submissions")]
+
+import httpx  # noqa: E402
+
+from aibench_plugins.submissions.gateway import predict  # noqa: E402
+from aibench_plugins.submissions.types import Deadlines, Endpoint, GatewaySettings, InputTable, TableColumns  # noqa: E402
+
+#: the headers the gateway sends, so that the server does the same work for both sides
+HEADERS = {"accept": "application/json", "accept-encoding": "identity", "user-agent": "aibench-bench"}
+#: (batch size, target, how the target reads)
+TARGETS = ((1, 1.0, "ms per request"), (64, 0.05, "of the bare per-request time"))
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpu": model or platform.processor(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "httpx": version("httpx"), "mlserver": version("mlserver"),
+            "scikit-learn": version("scikit-learn")}
+
+
+def bare(url: str, model: str, batches: list[list[list[float]]]) -> tuple[float, float, list[int]]:
+    """The bare client loop: wall seconds, this process's CPU seconds and the predictions."""
+    started, cpu = time.perf_counter(), time.process_time()
+    predictions: list[int] = []
+    with httpx.Client(trust_env=False, timeout=30.0, headers=HEADERS) as client:
+        for path in ("/v2/health/ready", f"/v2/models/{model}/ready", f"/v2/models/{model}"):
+            client.get(url + path).raise_for_status()
+        infer = f"{url}/v2/models/{model}/infer"
+        headers = {"content-type": "application/json"}
+        for rows in batches:
+            body = json.dumps({"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64",
+                                           "data": [v for row in rows for v in row]}]}, separators=(",", ":"))
+            answer = client.post(infer, content=body.encode(), headers=headers)
+            answer.raise_for_status()
+            predictions += json.loads(answer.content)["outputs"][0]["data"]
+    return time.perf_counter() - started, time.process_time() - cpu, predictions
+
+
+def gateway(url: str, model: str, rows: list[list[float]], size: int) -> tuple[float, float, list[int], int]:
+    """``predict`` over the rows: wall seconds, this process's CPU seconds, the predictions and its
+    infer requests."""
+    settings = GatewaySettings(inputs=TableColumns("inputs.csv"),
+                               predictions=TableColumns("predictions.csv", columns=("label",)), batch_size=size,
+                               deadlines=Deadlines(ready_s=30.0, first_request_s=30.0, request_s=30.0, total_s=600.0))
+    inputs = InputTable(ids=tuple(f"r{i}" for i in range(len(rows))), columns=("a", "b", "c", "d"), rows=rows)
+    started, cpu = time.perf_counter(), time.process_time()
+    outcome = predict(Endpoint(url=url, model=model), inputs, settings, kind="endpoint")
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if not outcome.ok:
+        sys.exit(f"bench: the gateway failed: {outcome.failure}")
+    return wall, cpu, [int(row[0]) for row in outcome.rows], outcome.requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=31)
+    parser.add_argument("--requests", type=int, default=100, help="infer requests per side and round")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    from mlserver_fixture import mlserver
+
+    figures: dict[str, Any] = {"machine": machine(), "rounds": args.rounds, "requests": args.requests, "sizes": {}}
+    with tempfile.TemporaryDirectory(prefix="aibench-bench-gateway-") as scratch, mlserver(Path(scratch)) as server:
+        figures["mlserver_started_s"] = server.started_s
+        for size, target, _ in TARGETS:
+            rows = [server.features[i % len(server.features)] for i in range(size * args.requests)]
+            batches = [rows[i:i + size] for i in range(0, len(rows), size)]
+            expected = [int(v) for v in server.estimator.predict(rows)]
+            bare(server.url, server.model, batches[:5])  # warm both paths once
+            gateway(server.url, server.model, rows[:5 * size], size)
+            per: dict[str, list[float]] = {"bare": [], "gateway": []}
+            cpu: dict[str, list[float]] = {"bare": [], "gateway": []}
+            for index in range(args.rounds):
+                order = ("bare", "gateway") if index % 2 == 0 else ("gateway", "bare")
+                for side in order:
+                    if side == "bare":
+                        wall, used, predictions = bare(server.url, server.model, batches)
+                        requests = len(batches)
+                    else:
+                        wall, used, predictions, requests = gateway(server.url, server.model, rows, size)
+                    if predictions != expected or requests != len(batches):
+                        sys.exit(f"bench: the {side} side's predictions are not the model's own at batch size {size}")
+                    per[side].append(wall / requests)
+                    cpu[side].append(used / requests)
+            base = statistics.median(per["bare"])
+            gate = statistics.median(per["gateway"])
+            overhead = gate - base
+            paired = statistics.median(g - b for g, b in zip(per["gateway"], per["bare"]))
+            cpu_overhead = statistics.median(cpu["gateway"]) - statistics.median(cpu["bare"])
+            figures["sizes"][str(size)] = {
+                "bare_ms": [v * 1e3 for v in per["bare"]], "gateway_ms": [v * 1e3 for v in per["gateway"]],
+                "median_bare_ms": base * 1e3, "median_gateway_ms": gate * 1e3, "overhead_ms": overhead * 1e3,
+                "paired_overhead_ms": paired * 1e3, "overhead_share": overhead / base, "ratio": gate / base,
+                "client_cpu_bare_ms": statistics.median(cpu["bare"]) * 1e3,
+                "client_cpu_gateway_ms": statistics.median(cpu["gateway"]) * 1e3,
+                "client_cpu_overhead_ms": cpu_overhead * 1e3,
+                "target": target, "met": (overhead * 1e3 < target) if size == 1 else (overhead / base < target)}
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    m = figures["machine"]
+    print(f"gateway overhead per request vs a bare httpx loop, one MLServer {m['mlserver']} (iris, scikit-learn "
+          f"{m['scikit-learn']}) on 127.0.0.1; {args.rounds} rounds, {args.requests} infer requests per side and "
+          "round, alternating order; medians of the per-request wall time")
+    print(f"machine: {m['cpu']}, {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, httpx {m['httpx']}")
+    print(f"{'batch':>5}  {'bare ms/req':>11}  {'gateway ms/req':>14}  {'overhead ms':>11}  {'paired ms':>9}  "
+          f"{'overhead %':>10}  {'ratio':>6}  {'client CPU ms/req bare/gateway/extra':>36}  target")
+    for size, target, reads in TARGETS:
+        row = figures["sizes"][str(size)]
+        goal = f"< {target:g} {reads}" if size == 1 else f"< {target:.0%} {reads}"
+        cpus = (f"{row['client_cpu_bare_ms']:.3f} / {row['client_cpu_gateway_ms']:.3f} / "
+                f"{row['client_cpu_overhead_ms']:+.3f}")
+        print(f"{size:>5}  {row['median_bare_ms']:>11.3f}  {row['median_gateway_ms']:>14.3f}  "
+              f"{row['overhead_ms']:>11.3f}  {row['paired_overhead_ms']:>9.3f}  {row['overhead_share']:>10.1%}  "
+              f"{row['ratio']:>6.3f}  {cpus:>36}  {goal}: {'met' if row['met'] else 'NOT met'}")
+    print("overhead: median(gateway) - median(bare); paired: the median of each round's gateway - bare; client CPU: "
+          "this process's CPU time per request (the gateway's own work, without the server's noise)")
+
+
+if __name__ == "__main__":
+    main()
