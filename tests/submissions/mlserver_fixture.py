@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,15 +118,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def mlserver(work: Path, *, timeout_s: float = 120.0) -> Iterator[MLServer]:
-    """Serve the iris model from ``work`` (a fresh folder) for the ``with`` block.
+def mlserver(work: Path, *, timeout_s: float = 120.0,
+             model: Callable[[Path], tuple[Any, list[list[float]]]] | None = None) -> Iterator[MLServer]:
+    """Serve the iris model from ``work`` (a fresh folder) for the ``with`` block. ``model(repository)``
+    writes another model named ``iris`` into the model repository instead, and returns its estimator
+    and features (default :func:`iris_model`).
 
     :raises MLServerStartError: the server exited or did not answer 200 on both readiness paths
         within ``timeout_s``; the message has its log.
     """
     repository = work / "models"
     repository.mkdir(parents=True, exist_ok=True)
-    estimator, features = iris_model(repository)
+    estimator, features = (model or iris_model)(repository)
     http_port, grpc_port = free_port(), free_port()
     (repository / "settings.json").write_text(json.dumps({
         "host": "127.0.0.1", "http_port": http_port, "grpc_port": grpc_port, "metrics_endpoint": None,
