@@ -61,7 +61,9 @@ RUN python3 "$(echo /tmp/wheels/pip-*.whl)/pip" install --no-index --find-links 
 LABEL {label}={recipe}
 """
 #: what image 3 adds (its dependencies are resolved against image 1's distributions)
-MLSERVER_WHEELS = ("pip", "mlserver==1.7.1", "mlserver-sklearn==1.7.1")
+MLSERVER_WHEELS = ("pip", "mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22")
+# uvloop 0.22+ raises in asyncio.get_event_loop() without a running loop: MLServer 1.7.1's inference
+# pool workers die at start with it ("There is no current event loop"), and no model loads
 MLSERVER_PLATFORMS = (*PLATFORMS, "manylinux1_x86_64")  # wrapt, frozenlist, ... still tag manylinux1
 MLSERVER_DOCKERFILE = """\
 FROM {base}
