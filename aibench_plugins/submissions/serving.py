@@ -138,11 +138,22 @@ def _client() -> docker.DockerClient:
         import docker
     except ImportError:
         raise _fail("engine", "platform", "serving images need the docker SDK: pip install 'docker>=7'") from None
+    where = host or "unix:///var/run/docker.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:  # the SDK leaks a socket it cannot connect
+        try:
+            probe.settimeout(5.0)
+            probe.connect(where[len("unix://"):])
+        except OSError as error:
+            raise _fail("engine", "platform", f"no Docker engine answers at {where} ({error}); a serving image "
+                        "needs one: start dockerd (compat/images/README.md)") from None
+    client: docker.DockerClient | None = None
     try:
         client = docker.from_env()
         client.ping()
     except Exception as error:  # docker.errors.DockerException, requests' connection errors
-        raise _fail("engine", "platform", f"no Docker engine answers at {host or 'unix:///var/run/docker.sock'} "
+        if client is not None:
+            client.close()
+        raise _fail("engine", "platform", f"no Docker engine answers at {where} "
                     f"({error}); a serving image needs one: start dockerd (compat/images/README.md)") from None
     return client
 
@@ -261,14 +272,30 @@ class _LogReader:
     def open(self) -> bool:
         return self.thread.is_alive()
 
-    def stop(self, attached_close: bool) -> None:
-        if attached_close:
-            _close_socket(self.attached)
+    def stop(self, close: bool) -> None:
+        """Wait for the streams to end (the engine ends them when the container ends or is
+        removed); with ``close``, then close the connection (shut down first if it is still read)."""
         self.thread.join(5.0)
+        if close:
+            if self.thread.is_alive():
+                _shutdown(self.attached)
+                self.thread.join(5.0)
+            _close_socket(self.attached)
+
+
+def _shutdown(attached: Any) -> None:
+    raw = getattr(attached, "_sock", None)
+    try:
+        if raw is not None:
+            raw.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _close_socket(attached: Any) -> None:
-    for item in (getattr(attached, "_response", None), getattr(attached, "_sock", attached)):
+    """Close the attach connection: its response, the socket file and the socket itself (a
+    socket with a file open is only closed once both are)."""
+    for item in (getattr(attached, "_response", None), attached, getattr(attached, "_sock", None)):
         try:
             if item is not None:
                 item.close()
