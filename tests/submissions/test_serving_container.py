@@ -24,7 +24,8 @@ import pytest
 from sklearn.datasets import load_iris
 
 from aibench_plugins.submissions.gateway import predict
-from aibench_plugins.submissions.serving import ServingContainer, ServingStartError, serving_container
+from aibench_plugins.submissions.serving import (ServingContainer, ServingStartError, reap_serving_networks,
+                                                  serving_container)
 from aibench_plugins.submissions.types import (Deadlines, Endpoint, GatewayFailure, GatewaySettings, InputTable,
                                                ServingImage, TableColumns)
 from codalab_worker_compat import ResourceLimits
@@ -304,3 +305,23 @@ def test_container_and_network_are_removed_when_the_caller_fails(engine: docker.
             assert served.health() is None
             raise raised()
     assert_gone(engine, served)
+
+
+def test_a_dead_owners_network_and_stale_rules_are_reaped(engine: docker.DockerClient, tmp_path: Path) -> None:
+    """What serving_container reaps before it starts: a network whose owner is gone, rules whose bridge is gone."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    labels = {"aibench.owner-pid": str(dead.pid), "aibench.owner-start": "1", "aibench.owner-host": socket.gethostname(),
+              "aibench.run": "", "aibench.step": "serving"}
+    suffix = hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]
+    name, bridge = f"aibench-serving-{suffix}", f"aib{suffix}"
+    engine.networks.create(name, driver="bridge", internal=True, labels=labels,
+                           options={"com.docker.network.bridge.name": bridge})
+    rule = ["INPUT", "-i", "aibdeadbeef0000", "-m", "comment", "--comment", "aibench-serving:aibdeadbeef0000",
+            "-j", "REJECT", "--reject-with", "icmp-net-unreachable"]
+    subprocess.run(["iptables", "-w", "5", "-A", *rule], check=True)
+    assert name in reap_serving_networks(engine)
+    with pytest.raises(docker.errors.NotFound):
+        engine.networks.get(name)
+    assert "aibdeadbeef0000" not in subprocess.run(["iptables", "-S"], capture_output=True, text=True,
+                                                   check=True).stdout
