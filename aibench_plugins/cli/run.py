@@ -178,6 +178,7 @@ def _print_run(report: Any) -> None:
                 source = report.limits.get(name, {}).get("source") or ("phase time limit" if name == "time_limit_s"
                                                                        else "executor default")
                 click.echo(f"    limit {name}: {how} [{source}]")
+    _print_gateway(report.gateway)
     evaluation = report.evaluation
     for problem in evaluation.problems if evaluation else []:
         if problem.severity == "warning":
@@ -197,6 +198,24 @@ def _print_run(report: Any) -> None:
             click.echo(f"  threshold failed: {flag.message}", err=True)
         else:
             click.echo(f"  flag: {flag.message}")
+
+
+def _print_gateway(gateway: dict[str, Any] | None) -> None:
+    """The gateway of an API-integrated submission: what it called, how it went, whose fault a failure was."""
+    if not gateway:
+        return
+    where = gateway.get("url") or (gateway.get("serving") or {}).get("image") or "?"
+    latencies = {m["name"]: m["value"] for m in gateway.get("measurements", []) if m.get("value") is not None}
+    timing = "  ".join(f"{name.split('.')[-1]} {latencies[name]:.2f} ms" for name in
+                       ("latency.p50", "latency.p90", "latency.p99") if name in latencies)
+    click.echo(f"  prediction: aibench's gateway, {gateway['kind']} {where} ({gateway['protocol']}): "
+               f"{gateway.get('requests', 0)} requests, {gateway.get('retries', 0)} retries, "
+               f"{gateway.get('errors', 0)} errors in {gateway.get('wall_s', 0.0):.2f} s" + (f"; {timing}" if timing else ""))
+    if not gateway.get("comparable"):
+        click.echo("    timings: a participant-hosted endpoint (unknown hardware): not comparable across submissions")
+    failure = gateway.get("failure")
+    if failure:
+        click.echo(f"    gateway failure: {failure['code']} ({failure['fault']}'s fault)", err=True)
 
 
 def _print_images(report: Any) -> None:

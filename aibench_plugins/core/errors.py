@@ -311,6 +311,6 @@ class SubmissionDescriptionError(AibenchError):
 
     def __init__(self, file: str, problems: Sequence[tuple[str, str]]) -> None:
         self.file, self.problems = file, list(problems)
-        listed = "; ".join(f"{pointer or '/'}: {message}" for pointer, message in self.problems)
+        listed = "; ".join(f"{pointer or '/'}: {message.rstrip('.')}" for pointer, message in self.problems)
         super().__init__(f"{file}: {listed}. Participant: fix {file} in your submission (docs/submissions-api.md "
                          f"says what it holds)")

@@ -88,7 +88,47 @@ def reference_problems(manifest: Manifest, host: PluginHost, bundle: Bundle) -> 
                 except BundleError:
                     continue  # the bundle's own problem, reported by its static checks
                 problems += _phase_problems(manifest, host, plan, folder, where)
+            if plan.submissions:
+                for index, programs in enumerate(phase.tasks or (phase.programs,)):
+                    problems += _gateway_input_problems(manifest, bundle, plan, phase, programs.get("input_data"),
+                                                        scratch / f"inputs-{phase.number}-{index}", worker)
     return _unique(problems)
+
+
+def _gateway_input_problems(manifest: Manifest, bundle: Bundle, plan: PhasePlan, phase: Any, target: str | None,
+                            scratch: Path, worker: str) -> list[Problem]:
+    """The hidden test inputs of API-integrated submissions (``submissions.inputs``): a CSV file of
+    the phase's input data whose header holds the id and the columns sent."""
+    from codalab_worker_compat import BundleError, unpack_part
+
+    from ..manifest.loading import unpack_limits
+    from ..core.problems import pointer
+
+    spec = plan.submissions or {}
+    at = pointer(*plan.submissions_at, "inputs", "file")
+    name = str(spec["inputs"]["file"])
+    where = f"phase {phase.number} ({phase.name})"
+    fix = f"{ORGANISER}put the hidden test inputs, without labels, in the phase's input_data as {name!r}"
+    if target is None:
+        return [_problem(manifest, at, f"{where} has no input_data, but the gateway of API-integrated submissions "
+                         f"reads its inputs from {name!r} there.", fix=fix)]
+    try:
+        folder, _ = unpack_part(bundle, target, scratch, worker,  # type: ignore[arg-type]
+                                limits=unpack_limits(bundle), part=f"{where} input_data {target!r}")
+    except BundleError:
+        return []  # the bundle's own problem, reported by its static checks
+    path = folder / name
+    if not path.is_file():
+        return [_problem(manifest, at, f"{where} input_data {target!r} has no file {name!r}.", fix=fix)]
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        header = [h.strip() for h in handle.readline().rstrip("\r\n").split(",")]
+    wanted = [str(spec["inputs"].get("id", "id")), *map(str, spec["inputs"].get("columns") or ())]
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        return [_problem(manifest, at, f"{where} input_data {name!r} lacks the column(s) {', '.join(missing)} that "
+                         f"the submissions section names (line 1 has {', '.join(header) or 'nothing'}).",
+                         fix=f"{ORGANISER}name them in line 1 of {name!r}, or change submissions.inputs")]
+    return []
 
 
 def _phase_problems(manifest: Manifest, host: PluginHost, plan: PhasePlan, folder: Path, where: str

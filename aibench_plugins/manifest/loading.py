@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +88,7 @@ class Manifest:
         key = self.phase_key(phase)
         if key is not None and name in self.document["phases"][key]:
             return self.document["phases"][key][name]
-        return self.document.get(name, None if name in ("executor", "limits") else [])
+        return self.document.get(name, None if name in ("executor", "limits", "submissions") else [])
 
 
 def parse_manifest(data: bytes, file: str = MANIFEST_NAME) -> tuple[Manifest | None, list[Problem]]:
@@ -213,6 +213,9 @@ def semantic_problems(manifest: Manifest, host: PluginHost, bundle: Bundle | Non
         if isinstance(metrics, list):
             _column_problems(metrics, f"{base}/metrics", original_columns, host, add, is_broken, default_splits(doc))
     efficiency_problems(doc, host, original_columns, add, is_broken)
+    for base, scope in scopes:
+        if isinstance(scope.get("submissions"), Mapping) and not is_broken(f"{base}/submissions"):
+            _submissions_problems(scope["submissions"], f"{base}/submissions", doc, add)
     analysis_problems(doc, host, original_columns, add, is_broken)
     complexity_problems(manifest, host, bundle, add, is_broken)
     problems += _data_problems(doc, positions, file, host, broken)
@@ -387,6 +390,25 @@ def _component_problems(entry: Mapping[str, Any], at: str, kind: Kind, host: Plu
     problems.extend(params_problems(registration.component.info.params_schema, params, base=f"{at}/params",
                                     positions=manifest.positions, file=manifest.file,
                                     plugin=registration.plugin, component=use))
+
+
+def _submissions_problems(section: Mapping[str, Any], at: str, doc: Mapping[str, Any],
+                          add: Callable[..., None]) -> None:
+    """The ``submissions`` section: the gateway writes CSV predictions with an id column and named
+    columns, so without its own ``predictions`` the ``data.predictions`` table must be such a file."""
+    if "predictions" in section:
+        return
+    table = (doc.get("data") or {}).get("predictions") if isinstance(doc.get("data"), Mapping) else None
+    fine = isinstance(table, Mapping) and isinstance(table.get("id"), str) and isinstance(table.get("columns"), list) \
+        and (table.get("format") == "csv" or (table.get("format") is None and str(table.get("file", "")).endswith(".csv")))
+    if not fine:
+        add(at, "the gateway of API-integrated submissions writes the predictions the scoring program reads, and "
+            "does not know which file: give 'predictions' here, or declare data.predictions as a CSV file with an "
+            "'id' column and a list of 'columns'.",
+            expected="submissions.predictions {file, id, columns}, or a CSV data.predictions with id and columns",
+            found="data.predictions " + ("missing" if table is None else "not a CSV file with an id and named columns"),
+            fix="add \"predictions\": {\"file\": \"predictions.csv\", \"id\": \"id\", \"columns\": [\"label\"]} "
+                "to the submissions section (the organiser's to fix)")
 
 
 def _executor_problems(entry: Mapping[str, Any], at: str, host: PluginHost, manifest: Manifest,

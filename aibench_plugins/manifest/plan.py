@@ -327,6 +327,10 @@ class PhasePlan:
     #: where it comes from in the document: ``("phases", key, "executor")`` or ``("executor",)``
     executor: Mapping[str, Any] | None = None
     executor_at: tuple[str, ...] = ("executor",)
+    #: the ``submissions`` section (API-integrated submissions: the gateway's settings), ``None`` when
+    #: the phase takes none; where it comes from: ``("phases", key, "submissions")`` or ``("submissions",)``
+    submissions: Mapping[str, Any] | None = None
+    submissions_at: tuple[str, ...] = ("submissions",)
 
     @property
     def analyses(self) -> tuple[AnalysisEntry, ...]:
@@ -369,7 +373,7 @@ class PhasePlan:
                          tuple(a for a in self.fairness if a.use not in missing),
                          tuple(a for a in self.robustness if a.use not in missing),
                          tuple(a for a in self.complexity if a.use not in missing), self.efficiency,
-                         self.executor, self.executor_at)
+                         self.executor, self.executor_at, self.submissions, self.submissions_at)
 
     def settings(self) -> tuple[Any, ...]:
         """What a scoring program's runtime must know of the phase (phases sharing a program must agree)."""
@@ -403,4 +407,6 @@ def plan(document: Mapping[str, Any], phase_key: str | None) -> PhasePlan:
         tuple(EfficiencyEntry.of(e) for e in section("efficiency", [])),
         dict(section("executor", None)) if section("executor", None) else None,
         ("phases", str(phase_key), "executor") if "executor" in override else ("executor",),
+        dict(section("submissions", None)) if section("submissions", None) else None,
+        ("phases", str(phase_key), "submissions") if "submissions" in override else ("submissions",),
     )

@@ -81,17 +81,20 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
      "ALTER TABLE runs ADD COLUMN participant TEXT",
      "ALTER TABLE runs ADD COLUMN rescore_id TEXT",
      "CREATE INDEX runs_by_rescore ON runs (rescore_id, submission_sha256)"),
+    # 6: the gateway of an API-integrated submission: what it called, what it measured, whose fault a
+    # failure was (JSON, see aibench_plugins.submissions)
+    ("ALTER TABLE runs ADD COLUMN gateway TEXT",),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _JSON_FIELDS: Final = frozenset({"exit_codes", "scores", "logs", "outputs", "executor_details", "interpreters",
-                                 "reproducibility"})
+                                 "reproducibility", "gateway"})
 _PATH_FIELDS: Final = frozenset({"bundle_path", "submission_path"})
 #: What callers record; the rest (id, status, times, host, pid, version) the ledger sets.
 RUN_FIELDS: Final = ("bundle_path", "bundle_sha256", "submission_path", "submission_sha256", "platform",
                      "phase_number", "phase_name", "executor", "image", "image_id", "executor_details",
                      "manifest_sha256", "message", "exit_codes", "scores", "logs", "outputs", "interpreters",
-                     "bundle_image", "reproducibility", "participant", "rescore_id")
+                     "bundle_image", "reproducibility", "participant", "rescore_id", "gateway")
 
 
 def ledger_error(error: sqlite3.Error, path: Path) -> LedgerError:
@@ -143,6 +146,10 @@ class RunRecord:
     plugin versions, limits, seeds, hardware; :mod:`aibench_plugins.run.reproducibility`), ``{}``
     before schema version 5. ``rescore_id`` names the ``aibench rescore`` it was part of and
     ``participant`` whose submission it was (both ``None`` for a plain ``aibench run``).
+    ``gateway`` is, for an API-integrated submission (``endpoint.json``), what aibench's gateway did:
+    ``kind`` (``endpoint`` or ``serving_image``), ``protocol``, ``url``, ``comparable``, the request
+    counts and latencies, and ``failure`` (``code``, ``fault``: ``participant`` or ``platform``,
+    ``message``) when it failed; ``None`` for other submissions and before schema version 6.
     """
 
     id: str
@@ -176,6 +183,7 @@ class RunRecord:
     reproducibility: dict[str, Any] = field(default_factory=dict)
     participant: str | None = None
     rescore_id: str | None = None
+    gateway: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (``aibench history --json``): every field but ``process_start``."""

@@ -15,7 +15,7 @@ REPORT_VERSION = 1
 #: the keys of ``aibench run --json`` that only the host knows: the report document's ``run``
 HOST_ONLY = ("run_id", "time_limit_s", "scores_file", "steps", "work_dir", "detailed_results", "participant_page",
              "isolation", "executor", "bundle_image", "interpreters", "limits", "explanations", "rules_applied",
-             "warnings", "errors", "reproducibility")
+             "warnings", "errors", "reproducibility", "gateway")
 
 
 @dataclass
@@ -52,6 +52,9 @@ class RunReport:
     participant_page_note: str = ""
     #: what ``aibench rerun`` needs to run it again (:mod:`aibench_plugins.run.reproducibility`)
     reproducibility: dict[str, Any] = field(default_factory=dict)
+    #: what the gateway of an API-integrated submission did (the ledger's ``gateway``), ``None``
+    #: for other submissions; its ``measurements`` (``measured_by="gateway"``) are the run's too
+    gateway: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,7 +77,7 @@ class RunReport:
                              if peak is not None else
                              Measurement(f"{p.name} peak memory", None, "MiB", "executor", s.step,
                                          status="unavailable", reason=source or "the executor did not measure it"))
-        return [m.to_json() for m in found]
+        return [m.to_json() for m in found] + list((self.gateway or {}).get("measurements") or [])
 
     def step_measurements(self) -> list[Any]:
         """:meth:`measurements` as :class:`~aibench_plugins.components.complexity.Measurement` s: what
@@ -141,6 +144,7 @@ class RunReport:
             "errors": self.errors,
             "plugin_output": self.plugin_output,
             "reproducibility": self.reproducibility,
+            "gateway": self.gateway,
         }
         if embed:
             data["report"] = self.document()

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from ..components.executor import HostExecutor
     from ..manifest.limits import EffectiveLimits
+    from ..submissions.step import GatewayStep
 
 __all__ = ["REPORT_VERSION", "RunError", "RunReport", "closing_executor", "run_bundle"]
 
@@ -250,6 +251,8 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
             try:
                 with _terminate_as_exit():
                     checks = session.before_scoring if session is not None else None
+                    gateway = _gateway_step(session, run, work, run_id, checks)
+                    checks = gateway.before_run if gateway is not None else checks
                     meters = prediction_meters(session, bundle, phase, work, run.limits.limits.time_limit_s)
                     extra: dict[str, Any] = {} if meters is None else {
                         "before_run": meters.before_run(checks), "ingestion_env": meters.ingestion_env(),
@@ -257,14 +260,14 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
                     result = run_submission(bundle, submission, runner, work, worker=worker, phase=phase, task=task,
                                             **({"before_run": checks} | extra),
                                             limits=run.limits.limits, hide=(ledger.path.parent / "runs",),
-                                            unpack_limits=unpack_limits(bundle))
+                                            unpack_limits=unpack_limits(bundle), prediction=gateway)
                     if meters is not None:
                         result.warnings += meters.warnings
                     rerun_for_session(session, result, bundle, submission, runner, work, worker=worker, phase=phase,
                                       task=task, limits=run.limits.limits, hide=(ledger.path.parent / "runs",),
                                       unpack_limits=unpack_limits(bundle))
                     report = conclude(run_id, result, bundle, work, described, runner.name, run.record, session,
-                                      log)
+                                      log, _gateway_record(gateway))
             except BaseException as error:
                 record_stop(ledger, run_id, error, work, result)
                 if isinstance(error, Exception) and not isinstance(error, (AibenchError, BundleError,
@@ -282,6 +285,28 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
         record_report(ledger, report)
     write_report(report)
     return report
+
+
+def _gateway_step(session: EvaluationSession | None, run: _Prepared, work: Path, run_id: str,
+                  checks: Any) -> GatewayStep | None:
+    """The prediction step of API-integrated submissions when the phase takes them (its manifest's
+    ``submissions`` section): compat's ``prediction`` hook, wrapping the submission checks."""
+    if session is None or not session.plan.submissions:
+        return None
+    from ..submissions.settings import gateway_settings
+    from ..submissions.step import GatewayStep
+
+    settings = gateway_settings(session.plan.submissions, session.plan.tables.get("predictions"),
+                                time_limit_s=run.limits.limits.time_limit_s)
+    return GatewayStep(settings, work=work, limits=run.limits.limits, label=run_id, checks=checks)
+
+
+def _gateway_record(gateway: GatewayStep | None) -> dict[str, Any] | None:
+    """What the gateway did, with its measurements, for the report and the ledger."""
+    record = gateway.record() if gateway is not None else None
+    if record is None or gateway is None:
+        return None
+    return record | {"measurements": [m.to_json() for m in gateway.measurements()]}
 
 
 def _reproducibility(run: _Prepared, runner: HostExecutor, described: Mapping[str, Any], again: _Again, *,

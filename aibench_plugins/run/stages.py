@@ -96,9 +96,11 @@ def record_stop(ledger: Any, run_id: str, error: BaseException, work: Path, resu
 
 
 def conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[str, Any], executor: str,
-             record: Any, session: EvaluationSession | None, log: CappedLog) -> RunReport:
+             record: Any, session: EvaluationSession | None, log: CappedLog,
+             gateway: dict[str, Any] | None = None) -> RunReport:
     """Everything after the executor returned, each stage in :class:`Stages`: one that fails is
-    recorded in ``report.errors`` and the others still run; the platform's scores are never lost."""
+    recorded in ``report.errors`` and the others still run; the platform's scores are never lost.
+    ``gateway``: what the gateway of an API-integrated submission did (``RunReport.gateway``)."""
     from .recording import Stages
 
     stages = Stages()
@@ -106,7 +108,7 @@ def conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[
         def metrics() -> bool:
             assert session is not None
             # what the scoring-side complexity meters read: the executor's measurements of the steps
-            steps = RunReport(run_id, result, [], work, "none")
+            steps = RunReport(run_id, result, [], work, "none", gateway=gateway)
             session.step_measurements = steps.step_measurements()
             session.prediction_step_ran = any(s.step == "prediction" for s in result.steps)
             evaluate_metrics(session, result.scoring_input / "res", result.scoring_input / "ref")
@@ -129,7 +131,7 @@ def conclude(run_id: str, result: Any, bundle: Any, work: Path, described: dict[
     manifest = session.manifest if session is not None else None
     report = RunReport(run_id, result, columns, work, isolation_used, session.result if session else None,
                        manifest.sha256 if manifest else None, executor=described, explanations=explanations,
-                       concepts=manifest.concepts if manifest else [])
+                       concepts=manifest.concepts if manifest else [], gateway=gateway)
     report.errors, report.tracebacks = stages.errors, stages.tracebacks
     report.plugin_output = plugin_output(log)
     report.detailed_results = stages.run("the detailed results page", lambda: _page(report, session, record), None)
@@ -187,6 +189,7 @@ def record_report(ledger: Any, report: RunReport) -> None:
         phase_number=result.phase.number, phase_name=result.phase.name, exit_codes=_exit_codes(result),
         scores=scores, interpreters=report.interpreters,
         **({"reproducibility": report.reproducibility} if report.reproducibility else {}),
+        **({"gateway": report.gateway} if report.gateway else {}),
         logs={f"{s.step} {name}": str(path) for s in result.steps for name, path in s.logs.items()},
         outputs={"work_dir": str(report.work_dir)} | {f"{s.step} output": str(s.output_dir) for s in result.steps})
     if report.record_error:

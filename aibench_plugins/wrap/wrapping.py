@@ -104,6 +104,17 @@ def _host_only_sections(manifest: Manifest) -> list[str]:
             "platform its compute worker runs the steps" for at, use in sections.items()]
 
 
+def _gateway_sections(manifest: Manifest) -> list[str]:
+    """A refusal for each ``submissions`` section: the platforms' workers cannot run the gateway of
+    API-integrated submissions (no Docker engine for a serving image, no guaranteed route to a
+    participant's endpoint), so a wrapped bundle would accept endpoint.json and score nothing."""
+    found = {manifest.plan(key).submissions_at for key in manifest.phase_keys() if manifest.plan(key).submissions}
+    return [f"{manifest.file} {pointer(*at)}: API-integrated submissions (the gateway) run under 'aibench run' and "
+            "'aibench rescore' only; the platform's compute workers would take endpoint.json for a result submission "
+            "and score nothing. Organiser: remove the submissions section from the bundle you wrap, and score "
+            "API-integrated submissions with 'aibench run'" for at in sorted(found)]
+
+
 def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bool = True,
                 detailed_results: bool = False, image: str | None = None, image_provides: Sequence[str] = (),
                 image_python: str | None = None) -> WrapReport:
@@ -133,7 +144,7 @@ def wrap_bundle(source: str | Path, output: str | Path, *, measure_ingestion: bo
         raise WrapRefused([f"{source} was made by 'aibench wrap' (its scoring program already holds {RUNTIME_DIR}/): "
                            "wrap the original bundle instead"])
     reasons = [f"plugin {r.id!r} is {r.status} here ({r.reason}): it cannot be copied into the bundle; install it, "
-               "then wrap again" for r in host.failed()]
+               "then wrap again" for r in host.failed()] + _gateway_sections(manifest)
     if reasons:
         raise WrapRefused(reasons)
     plans = _plan_programs(bundle, manifest, measure_ingestion, host)

@@ -23,7 +23,7 @@ from ._local import LocalExecutor
 from ._logs import CappedLog, LogCap, read_head, read_tail
 from ._metadata import MetadataError, ProgramMetadata, is_code_submission, metadata_path, read_metadata
 from ._platforms import RULES, WORKERS, Worker, WorkerRules, resolve_worker
-from ._runner import RunResult, StepResult, run_submission
+from ._runner import ReplacedPrediction, RunResult, StepResult, run_submission
 from ._safefs import UnsafeEntry
 from ._trust import reference_exposures
 from ._unpack_limits import DEFAULT_LIMITS, UnpackLimits
@@ -67,6 +67,7 @@ __all__ = [
     "ProcessSpec",
     "ProgramMetadata",
     "ResourceLimits",
+    "ReplacedPrediction",
     "RunResult",
     "RunningProcess",
     "ScorePlatform",

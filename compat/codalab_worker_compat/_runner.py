@@ -95,6 +95,17 @@ class RunResult:
         return self
 
 
+@dataclass(frozen=True)
+class ReplacedPrediction:
+    """What a caller's own prediction step did in place of the phase's programs (``run_submission``'s
+    ``prediction``): its ``name`` (for the rules applied), the run's failure message (``""`` when it
+    wrote its predictions into the step's output folder) and its log files."""
+
+    name: str
+    failure: str = ""
+    logs: Mapping[str, Path] = field(default_factory=dict)
+
+
 class TimeLimitExceeded(CompatError):
     """The step ran past the phase's execution time limit."""
 
@@ -106,7 +117,9 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
                    hide: Sequence[Path] = (),
                    unpack_limits: UnpackLimits = DEFAULT_LIMITS,
                    ingestion_env: Mapping[str, str] | None = None,
-                   after_prediction: Callable[[Path], None] | None = None) -> RunResult:
+                   after_prediction: Callable[[Path], None] | None = None,
+                   prediction: Callable[[Path, Path | None, Path], ReplacedPrediction | None] | None = None
+                   ) -> RunResult:
     """Run ``submission`` (a zip or a folder) through a phase of ``bundle`` in ``work_dir``.
 
     A v2 phase with several tasks runs each task as its own child submission on
@@ -129,6 +142,12 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
     a ``PYTHONPATH`` given is put before the one the worker sets (v1). ``after_prediction(output)``
     is called with the prediction step's output folder once that step ended, before the scoring
     step receives it as ``input/res`` (aibench takes its own files out there).
+
+    ``prediction(submission_dir, input_data_dir, output_dir)`` is called when the prediction step
+    starts (no platform has this; aibench's gateway of API-integrated submissions uses it): ``None``
+    lets the phase's programs run as the platform would; a :class:`ReplacedPrediction` means it wrote
+    the predictions into ``output_dir`` instead (the reference data is never given to it), and its
+    ``failure``, when not empty, fails the run with that message.
 
     Never raises for a failing submission or program: the failure is in the result,
     worded as the platform words it. Raises :class:`BundleError` when the bundle itself
@@ -153,7 +172,7 @@ def run_submission(bundle: Bundle, submission: Path, executor: Executor, work_di
             return result.fail(refusal)
     hidden = frozenset(Path(os.path.abspath(p)) for p in (work_dir, bundle.path, *hide))
     run = _Run(bundle, chosen, rules, executor, work_dir, parts, limits, limit, result, hidden,
-               dict(ingestion_env or {}), after_prediction)
+               dict(ingestion_env or {}), after_prediction, prediction)
     try:
         run.execute()
     except UnsafeEntry as error:
@@ -215,7 +234,8 @@ class _Run:
     def __init__(self, bundle: Bundle, phase: Phase, rules: WorkerRules, executor: Executor, work: Path,
                  parts: _Parts, limits: ResourceLimits, limit: int, result: RunResult,
                  hidden: frozenset[Path] = frozenset(), ingestion_env: Mapping[str, str] | None = None,
-                 after_prediction: Callable[[Path], None] | None = None) -> None:
+                 after_prediction: Callable[[Path], None] | None = None,
+                 prediction: Callable[[Path, Path | None, Path], ReplacedPrediction | None] | None = None) -> None:
         self.bundle, self.phase, self.rules, self.executor = bundle, phase, rules, executor
         self.work, self.parts, self.limits, self.result = work, parts, limits, result
         self.limit, self.hidden = limit, hidden
@@ -224,6 +244,7 @@ class _Run:
         self.env = {"PYTHONUNBUFFERED": "1"} | ({"http_proxy": "", "https_proxy": ""} if self.v2 else {})
         self.ingestion_env = dict(ingestion_env or {})
         self.after_prediction = after_prediction
+        self.prediction = prediction
 
     def execute(self) -> None:
         if self.rules.always_predicts or not self.phase.scoring_only:
@@ -244,6 +265,10 @@ class _Run:
         step = StepResult("prediction", self._fresh("prediction/output"))
         self.result.steps.append(step)
         submission = self.parts.submission
+        if self.prediction is not None:
+            replaced = self.prediction(submission, self.parts.input_data, step.output_dir)
+            if replaced is not None:
+                return self._replaced(step, replaced)
         metadata = self._metadata(submission, "submission")
         ingestion = self.parts.ingestion_program if not self.phase.ingestion_only_during_scoring else None
         started: list[tuple[str, ProgramMetadata | None, Sequence[str]]] = []
@@ -286,6 +311,15 @@ class _Run:
                              f"exit code, §4.10)")
             return None
         return step.output_dir
+
+    def _replaced(self, step: StepResult, replaced: ReplacedPrediction) -> Path | None:
+        self.result.rules_applied.append(f"the prediction step is {replaced.name} (no platform has this): the "
+                                         "phase's programs did not run")
+        step.logs.update(replaced.logs)
+        if replaced.failure:
+            self.result.fail(replaced.failure)
+            return None
+        return step.output_dir if self._write_output_metadata(step) else None
 
     # -- scoring ------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ The PyTorch bundle (digits-complexity-v2) needs torch, which the plain image lac
 compat/images/worker_torch.py, is opt-in), so its Docker leg is not generated; and its complexity
 and efficiency columns are measurements (times, memory) that differ from run to run by nature, so
 they are left out of the comparison (tests/run/test_digits_complexity.py checks them).
+A bundle with a ``submissions`` section (API-integrated submissions, iris-endpoint-v2) cannot be
+wrapped at all (the gateway runs under ``aibench run`` only): tests/manifest/test_submissions_section.py
+checks that wrap refuses it, tests/run/test_api_submissions.py runs it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ PY_IMAGE = os.environ.get("AIBENCH_TEST_IMAGE", "codalab-compat/py312:bookworm")
 CONTAINERS_ONLY = {"memory-hog", "fork-bomb"}
 NEEDS_TORCH = {"digits-complexity-v2"}
 CASES = [(bundle.name, submission.name) for bundle in sorted(BUNDLES.iterdir()) if (bundle / "aibench.json").is_file()
+         and "submissions" not in json.loads((bundle / "aibench.json").read_text())
          for submission in sorted((SUBMISSIONS / bundle.name).iterdir()) if submission.is_dir()]
 WAYS = ["aibench run", "wrapped, local executor", "wrapped, docker executor"]
 

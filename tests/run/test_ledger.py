@@ -55,12 +55,12 @@ def full_run(ledger: Ledger, tmp_path: Path, **extra: Any) -> str:
 def test_new_ledger_records_its_schema_version_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "ledger.sqlite3"
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 5
+        assert ledger.schema_version == SCHEMA_VERSION == 6
         assert ledger.path == path
     with Ledger.open(path) as ledger:  # reopening applies nothing twice
         assert ledger.schema_version == SCHEMA_VERSION
     rows = sql(path, "SELECT version, applied_at FROM schema_version")
-    assert [version for version, _ in rows] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in rows] == [1, 2, 3, 4, 5, 6]
     assert datetime.fromisoformat(rows[0][1]).tzinfo == timezone.utc
     assert sql(path, "PRAGMA journal_mode") == [("wal",)]
 
@@ -78,7 +78,7 @@ def test_a_version_1_ledger_is_migrated_keeping_its_runs(tmp_path: Path) -> None
                    "VALUES ('a' || hex(randomblob(15)), 'finished', '/b', 'local', '2026-01-01T00:00:00+00:00', "
                    "'elsewhere', 1, '0.1.0')")
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == SCHEMA_VERSION == 5
+        assert ledger.schema_version == SCHEMA_VERSION == 6
         (old,) = ledger.runs()
         assert (old.executor, old.image, old.image_id, old.executor_details) == ("local", None, None, {})
         assert old.collected_at is None
@@ -107,7 +107,7 @@ def test_a_version_3_ledger_gains_the_interpreters_of_each_program(tmp_path: Pat
     scoring = {"command": "python3", "python": True, "executable": "/usr/bin/python3", "version": "3.11.2",
                "packages": {"numpy": "1.24.2", "pandas": "1.5.3", "scikit-learn": "1.2.1", "PyYAML": "6.0"}}
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == 5
+        assert ledger.schema_version == 6
         (old,) = ledger.runs()
         assert (old.interpreters, old.bundle_image) == ({}, None)
         run_id = full_run(ledger, tmp_path, bundle_image="codalab/codalab-legacy:py312")
@@ -601,3 +601,28 @@ def test_sqlite_failures_are_explained(tmp_path: Path, error: sqlite3.Error, rea
 
     explained = ledger_error(error, tmp_path / "ledger.sqlite3")
     assert explained.reason == reason and advice in str(explained) and str(tmp_path) in str(explained)
+
+
+def test_a_version_5_ledger_gains_the_gateway_of_api_integrated_submissions(tmp_path: Path) -> None:
+    """Schema 6 (issue 15): what the gateway of an endpoint.json submission did, and whose fault a
+    failure was; a run recorded before reads None."""
+    path = tmp_path / "ledger.sqlite3"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for version in range(5):
+            for statement in MIGRATIONS[version]:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version VALUES (?, '2026-01-01T00:00:00+00:00')", (version + 1,))
+        db.execute("INSERT INTO runs (id, status, bundle_path, executor, started_at, host, pid, aibench_version) "
+                   "VALUES ('c' || hex(randomblob(15)), 'finished', '/b', 'local', '2026-01-01T00:00:00+00:00', "
+                   "'elsewhere', 1, '0.1.0')")
+    gateway = {"kind": "endpoint", "protocol": "open-inference-v2", "comparable": False,
+               "failure": {"code": "not_ready", "fault": "participant", "message": "never ready", "batch": None}}
+    with Ledger.open(path) as ledger:
+        assert ledger.schema_version == 6
+        (old,) = ledger.runs()
+        assert old.gateway is None
+        run_id = full_run(ledger, tmp_path)
+        ledger.finish_run(run_id, "failed", gateway=gateway)
+        assert ledger.get(run_id).gateway == gateway
+        assert ledger.get(run_id).to_json()["gateway"] == gateway

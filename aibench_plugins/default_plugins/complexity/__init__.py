@@ -21,6 +21,7 @@ METER_MODULES: tuple[str, ...] = (
     "memory",
     "energy",
     "step",
+    "endpoint",
 )
 
 
