@@ -473,10 +473,14 @@ def serving_container(image: ServingImage, *, work: Path, limits: ResourceLimits
         network, bridge, name = NETWORK_PREFIX + suffix, BRIDGE_PREFIX + suffix, f"{LABEL}-serving-{suffix}"
         deadline = None if limits.time_limit_s is None else time.time() + limits.time_limit_s + DEADLINE_GRACE_S
         labels = _owner_labels(label, deadline)
-        network_id = str(api.create_network(network, driver="bridge", internal=True, labels=labels,
-                                            options={"com.docker.network.bridge.name": bridge,
-                                                     "com.docker.network.bridge.enable_ip_masquerade": "false"},
-                                            check_duplicate=True)["Id"])
+        try:
+            network_id = str(api.create_network(network, driver="bridge", internal=True, labels=labels,
+                                                options={"com.docker.network.bridge.name": bridge,
+                                                         "com.docker.network.bridge.enable_ip_masquerade": "false"},
+                                                check_duplicate=True)["Id"])
+        except docker.errors.APIError as error:  # e.g. no address pool left
+            raise _fail("engine", "platform", f"the Docker engine cannot create the serving container's network "
+                        f"{network}: {getattr(error, 'explanation', None) or error}") from None
         rules = _close_bridge(tool, bridge)
         config, applied = _host_config(api, network, limits, tmp_mb)
         env = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
