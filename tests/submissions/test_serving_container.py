@@ -201,6 +201,7 @@ def test_a_serving_image_serves_the_gateway_on_its_closed_network(engine: docker
         assert (config["CapDrop"], config["ReadonlyRootfs"], container.attrs["Config"]["User"]) == (
             ["ALL"], True, "65534:65534")
         assert config["SecurityOpt"] == ["no-new-privileges"] and "/tmp" in config["Tmpfs"]
+        assert config["Sysctls"] == {"net.ipv6.conf.all.disable_ipv6": "1"} and config["NetworkMode"] == served.network
         assert (config["Memory"], config["NanoCpus"], config["PidsLimit"]) == (1024 << 20, 10 ** 9, 256)
         assert container.labels["aibench.step"] == "serving" and container.labels["aibench.run"] == "run-1"
         assert "aibench.deadline" in container.labels and "aibench.owner-pid" in container.labels
