@@ -170,7 +170,7 @@ class _Run:
         self.deadlines = settings.deadlines
         self.total_at = started + self.deadlines.total_s
         self.health, self.progress = health, progress
-        self.health_at = started
+        self.health_at = -math.inf  # asked at once, then at most every HEALTH_EVERY_S
         self.batch: int | None = None
         self.base = endpoint.url.rstrip("/")
         self.shown = public_url(endpoint.url).rstrip("/")
