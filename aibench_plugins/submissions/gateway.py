@@ -231,7 +231,7 @@ class _Run:
     def ready(self, wire: Wire) -> None:
         ready_s = self.deadlines.ready_s
         ready_at = min(self.started + ready_s, self.total_at)
-        probes, answered = 0, 0
+        probes, answered, unresolved = 0, 0, 0
         last = "nothing yet"
         for path in wire.ready_paths:
             pause = 0.05
@@ -246,6 +246,13 @@ class _Run:
                                                     PROBE_MAX_BYTES, retry=False, probe=True)
                 except _Transport as error:
                     last = error.text
+                    unresolved = unresolved + 1 if error.unresolved else 0
+                    if unresolved > self.settings.retries:
+                        host = urlsplit(self.endpoint.url).hostname
+                        self.stop("unreachable", "participant",
+                                  f"the host name {host!r} of {self.shown} does not resolve ({last}; {unresolved} "
+                                  "tries). Participant: give a host name the platform can resolve in endpoint.json's "
+                                  "url.")
                 else:
                     answered += 1
                     if status == 200:
@@ -382,7 +389,7 @@ class _Run:
             except _RETRIED as error:
                 text = _transport_text(error)
                 if probe:
-                    raise _Transport(text) from None
+                    raise _Transport(text, unresolved=_unresolved(error)) from None
                 self.outcome.errors += 1
                 wait = self.settings.backoff_s * (2 ** attempt)
                 if retry and attempt < self.settings.retries and time.perf_counter() + wait < due:
@@ -516,9 +523,17 @@ class _Run:
 class _Transport(AibenchError):
     """Internal: a transport error of a probe (the readiness loop goes on)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, unresolved: bool = False) -> None:
         super().__init__(text)
         self.text = text
+        self.unresolved = unresolved  # the host name does not resolve (not a temporary failure)
+
+
+_UNRESOLVED = ("name or service not known", "nodename nor servname", "no address associated with hostname")
+
+
+def _unresolved(error: Exception) -> bool:
+    return isinstance(error, httpx.ConnectError) and any(text in str(error).lower() for text in _UNRESOLVED)
 
 
 _FIX: Mapping[str, str] = {

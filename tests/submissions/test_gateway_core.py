@@ -473,3 +473,12 @@ def test_the_recorded_url_holds_no_secrets() -> None:
     outcome = predict(Endpoint(url="http://127.0.0.1:9/x?key=secret", model="m"), table(1), settings(ready_s=0.1),
                       kind="endpoint")
     assert outcome.url == "http://127.0.0.1:9/x" and "key=secret" not in repr(outcome.to_json())
+
+
+def test_a_host_name_that_does_not_resolve_fails_fast() -> None:
+    # (where the resolver itself is unreachable, the name fails "temporarily": polled until ready_s, then the same code)
+    outcome = predict(oip("http://no-such-host.invalid:8080"), table(1), settings(ready_s=20, total_s=30),
+                      kind="endpoint")
+    failure = outcome.failure
+    assert failure is not None and (failure.code, failure.fault) == ("unreachable", "participant")
+    assert "no-such-host.invalid" in failure.message
