@@ -276,7 +276,7 @@ class _Run:
                     + "? endpoint.json's model (and version) must be what the server serves.")
         self.stop("not_ready", "participant",
                   f"the model was not ready within the readiness deadline of {_seconds(ready_s)} (deadlines.ready_s): "
-                  f"GET {url} never answered 200 ({probes} probes, the last answered: {last}).{hint} Participant: "
+                  f"GET {url} never answered 200 ({probes} probes, the last: {last}).{hint} Participant: "
                   f"load the model faster, or make the readiness path answer 200 once it is loaded.")
 
     def metadata(self, wire: Wire) -> None:
@@ -379,6 +379,10 @@ class _Run:
                 self.outcome.requests += 1
             try:
                 status, data, latency, location = self._attempt(method, url, body, due - now, max_bytes, path)
+            except _Stop:
+                if not probe:
+                    self.outcome.errors += 1
+                raise
             except httpx.TimeoutException:
                 if not probe:
                     self.outcome.timeouts += 1
@@ -411,7 +415,12 @@ class _Run:
             if location is None:
                 return status, data, latency
             hops += 1
-            url = self._redirect(method, path, url, location, hops)
+            try:
+                url = self._redirect(method, path, url, location, hops)
+            except _Stop:
+                if not probe:
+                    self.outcome.errors += 1
+                raise
 
     def _attempt(self, method: str, url: str, body: bytes | None, timeout: float, max_bytes: int,
                  path: str) -> tuple[int, bytes, float, str | None]:
@@ -431,7 +440,6 @@ class _Run:
                 self._too_large(method, path, max_bytes, f"its Content-Length says {int(length)} bytes")
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in ("identity", ""):
-                self.outcome.errors += 1
                 self.stop("malformed", "participant",
                           f"the answer to {method} {self.shown}{path}{self._where()} is compressed (Content-Encoding: "
                           f"{encoding[:40]}) although the gateway asks for Accept-Encoding: identity. Participant: "
@@ -460,7 +468,6 @@ class _Run:
         return " in batch " + str(self.batch)
 
     def _too_large(self, method: str, path: str, max_bytes: int, how: str) -> NoReturn:
-        self.outcome.errors += 1
         self.stop("too_large", "participant",
                   f"the answer to {method} {self.shown}{path}{self._where()} is larger than the limit of {max_bytes} "
                   f"bytes ({_mib(max_bytes)}, the organiser's max_response_bytes): {how}. Participant: answer only "
@@ -501,17 +508,20 @@ class _Run:
                   "up and reachable for the whole prediction, answering HTTP/1.1 on one kept-alive connection.")
 
     def _redirect(self, method: str, path: str, url: str, location: str, hops: int) -> str:
-        target = httpx.URL(url).join(location)
+        try:
+            target = httpx.URL(url).join(location)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            self.stop("redirect", "participant",
+                      f"{method} {self.shown}{path}{self._where()} was redirected to a Location that is not a URL "
+                      f"({location[:80]!r}). Participant: put the URL that answers in endpoint.json's url.")
         origin = (target.scheme, (target.host or "").lower(), target.port or _default_port(target.scheme))
         shown = public_url(str(target))
         if origin != self.origin:
-            self.outcome.errors += 1
             self.stop("redirect", "participant",
                       f"{method} {self.shown}{path}{self._where()} was redirected to another host ({shown}); the "
                       "gateway follows redirects only to the same host and port. Participant: put the URL that "
                       "answers in endpoint.json's url.")
         if hops > MAX_REDIRECTS:
-            self.outcome.errors += 1
             self.stop("redirect", "participant",
                       f"{method} {self.shown}{path}{self._where()} was redirected more than {MAX_REDIRECTS} times "
                       f"(the last to {shown}). Participant: put the URL that answers in endpoint.json's url.")

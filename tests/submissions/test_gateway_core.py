@@ -482,3 +482,13 @@ def test_a_host_name_that_does_not_resolve_fails_fast() -> None:
     failure = outcome.failure
     assert failure is not None and (failure.code, failure.fault) == ("unreachable", "participant")
     assert "no-such-host.invalid" in failure.message
+
+
+def test_a_redirect_to_no_url() -> None:
+    def route(request: Request) -> Reply | None:
+        return Reply(301, headers={"location": "http://[broken"})
+
+    with serve(route) as server:
+        outcome = predict(oip(server.url), table(1), settings(), kind="endpoint")
+    assert outcome.failure is not None and outcome.failure.code == "redirect"
+    assert "not a URL" in outcome.failure.message
