@@ -491,4 +491,4 @@ def test_a_redirect_to_no_url() -> None:
     with serve(route) as server:
         outcome = predict(oip(server.url), table(1), settings(), kind="endpoint")
     assert outcome.failure is not None and outcome.failure.code == "redirect"
-    assert "not a URL" in outcome.failure.message
+    assert "redirected" in outcome.failure.message
