@@ -226,6 +226,7 @@ class _Run:
                                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
         self.ready(wire)
         self.metadata(wire)
+        self.check_health(force=True)
         self.batches(wire)
 
     def ready(self, wire: Wire) -> None:
@@ -355,6 +356,7 @@ class _Run:
             outcome.batches += 1
             if self.progress is not None:
                 self.progress(first_row + n, total)
+        self.check_health(force=True)  # a quick prediction is no escape: asked once more before it counts
         self.batch = None
 
     # -- one request -----------------------------------------------------------------------------

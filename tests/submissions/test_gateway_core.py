@@ -422,11 +422,8 @@ def test_health_wins() -> None:
 
     with serve(route) as server:
         during_readiness = predict(oip(server.url), table(3), settings(), kind="serving_image", health=lambda: exited)
-        calls = {"n": 0}
-
         def later() -> GatewayFailure | None:
-            calls["n"] += 1
-            return exited if calls["n"] > 1 else None
+            return exited if server.paths("POST") else None
 
         after_an_error = predict(oip(server.url), table(3), settings(retries=0), kind="serving_image", health=later)
     assert during_readiness.failure == exited
@@ -492,3 +489,14 @@ def test_a_redirect_to_no_url() -> None:
         outcome = predict(oip(server.url), table(1), settings(), kind="endpoint")
     assert outcome.failure is not None and outcome.failure.code == "redirect"
     assert "redirected" in outcome.failure.message
+
+
+def test_health_is_asked_after_the_last_batch_of_a_quick_prediction() -> None:
+    exited = GatewayFailure("network", "participant", "the serving container tried to reach the network")
+    with serve(oip_model()) as server:
+        def health() -> GatewayFailure | None:
+            return exited if server.paths("POST") else None
+
+        outcome = predict(oip(server.url), table(2), settings(batch_size=1), kind="serving_image", health=health)
+    assert outcome.failure is not None and outcome.failure.code == "network"
+    assert outcome.failure.batch == 1 and len(outcome.rows) == 2
