@@ -38,7 +38,7 @@ from .protocols import ResponseRefused, Wire, wire_for
 from .types import Endpoint, FailureCode, Fault, GatewayFailure, GatewayOutcome, GatewaySettings, InputTable, \
     SubmissionKind
 
-__all__ = ["MAX_REDIRECTS", "predict", "public_url"]
+__all__ = ["MAX_NOTES", "MAX_REDIRECTS", "predict", "public_url"]
 
 #: redirects to the same host and port followed per request
 MAX_REDIRECTS = 3
@@ -48,6 +48,8 @@ PROBE_TIMEOUT_S = 10.0
 PROBE_MAX_BYTES = 1 << 20
 #: how often ``health()`` is asked while things go well, in seconds (always after a failure)
 HEALTH_EVERY_S = 0.5
+#: the most notes an outcome keeps (retries across thousands of batches would flood the record)
+MAX_NOTES = 40
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRIED = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError)
@@ -189,6 +191,13 @@ class _Run:
         if self.client is not None:
             self.client.close()
 
+    def note(self, text: str) -> None:
+        notes = self.outcome.notes
+        if len(notes) < MAX_NOTES:
+            notes.append(text)
+        elif len(notes) == MAX_NOTES:
+            notes.append("further notes left out (the counts above are complete)")
+
     # -- failures --------------------------------------------------------------------------------
 
     def stop(self, code: FailureCode, fault: Fault, message: str) -> NoReturn:
@@ -289,26 +298,26 @@ class _Run:
             status, body, _ = self.exchange("GET", path, None, min(self.total_at, now + PROBE_TIMEOUT_S),
                                             PROBE_MAX_BYTES, retry=False, probe=True)
         except _Transport as error:
-            self.outcome.notes.append(f"the model's metadata (GET {self.shown}{path}) could not be read: {error.text}")
+            self.note(f"the model's metadata (GET {self.shown}{path}) could not be read: {error.text}")
             return
         except _Stop as stop:
             if stop.failure.code not in ("too_large", "malformed", "redirect", "unreachable", "timeout"):
                 raise  # the budget, or health()'s failure
-            self.outcome.notes.append(f"the model's metadata (GET {self.shown}{path}) was not read: "
+            self.note(f"the model's metadata (GET {self.shown}{path}) was not read: "
                                       f"{stop.failure.code}")
             return
         if status != 200:
-            self.outcome.notes.append(f"the model's metadata (GET {self.shown}{path}) answered HTTP {status}")
+            self.note(f"the model's metadata (GET {self.shown}{path}) answered HTTP {status}")
             return
         note = wire.describe_metadata(body)
         if note:
-            self.outcome.notes.append(note)
+            self.note(note)
 
     def batches(self, wire: Wire) -> None:
         inputs, settings, outcome = self.inputs, self.settings, self.outcome
         size = max(1, min(settings.batch_size, self.endpoint.batch_size or settings.batch_size))
         if self.endpoint.batch_size and self.endpoint.batch_size < settings.batch_size:
-            outcome.notes.append(f"batches of {size} rows (endpoint.json's batch_size; the organiser allows "
+            self.note(f"batches of {size} rows (endpoint.json's batch_size; the organiser allows "
                                  f"{settings.batch_size})")
         later_s = min(self.deadlines.request_s, self.endpoint.request_timeout_s or math.inf)
         total = len(inputs.rows)
@@ -401,7 +410,7 @@ class _Run:
                 if retry and attempt < self.settings.retries and time.perf_counter() + wait < due:
                     attempt += 1
                     self.outcome.retries += 1
-                    self.outcome.notes.append(f"{method} {self.shown}{path}: {text}; retried ({attempt} of "
+                    self.note(f"{method} {self.shown}{path}: {text}; retried ({attempt} of "
                                               f"{self.settings.retries}) after {_seconds(wait)}"
                                               + (f" in batch {self.batch}" if self.batch is not None else ""))
                     time.sleep(wait)
@@ -527,8 +536,8 @@ class _Run:
             self.stop("redirect", "participant",
                       f"{method} {self.shown}{path}{self._where()} was redirected more than {MAX_REDIRECTS} times "
                       f"(the last to {shown}). Participant: put the URL that answers in endpoint.json's url.")
-        if hops == 1 and len(self.outcome.notes) < 50:
-            self.outcome.notes.append(f"{method} {self.shown}{path} redirected to {shown} (the same host: followed)")
+        if hops == 1:
+            self.note(f"{method} {self.shown}{path} redirected to {shown} (the same host: followed)")
         return str(target)
 
 

@@ -500,3 +500,20 @@ def test_health_is_asked_after_the_last_batch_of_a_quick_prediction() -> None:
         outcome = predict(oip(server.url), table(2), settings(batch_size=1), kind="serving_image", health=health)
     assert outcome.failure is not None and outcome.failure.code == "network"
     assert outcome.failure.batch == 1 and len(outcome.rows) == 2
+
+
+def test_notes_are_bounded() -> None:
+    posts = {"n": 0}
+
+    def route(request: Request) -> Reply | None:
+        if request.method == "POST":
+            posts["n"] += 1
+            if posts["n"] % 2:
+                return None  # every other request broken: retried each time
+        return oip_model()(request)
+
+    with serve(route) as server:
+        outcome = predict(oip(server.url), table(60), settings(batch_size=1), kind="endpoint")
+    assert outcome.ok, outcome.failure
+    assert outcome.retries == 60 and len(outcome.notes) == 41
+    assert outcome.notes[-1].startswith("further notes left out")
