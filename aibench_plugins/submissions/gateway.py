@@ -502,8 +502,10 @@ class _Run:
                       f"load the model, and still must end by then){retrying}. Participant: load the model faster, "
                       "or load it before the readiness path answers 200.")
         own = self.endpoint.request_timeout_s
-        why = (f"endpoint.json's request_timeout_s {_seconds(own)}" if own is not None and own < self.deadlines.request_s
-               else f"the organiser's deadlines.request_s {_seconds(self.deadlines.request_s)}")
+        if own is not None and own < self.deadlines.request_s:
+            why = f"endpoint.json's request_timeout_s {_seconds(own)}"
+        else:
+            why = f"the organiser's deadlines.request_s {_seconds(self.deadlines.request_s)}"
         self.stop("timeout", "participant",
                   f"{method} {self.shown}{path} got no full answer to {where} within {_seconds(allowed or 0.0)} "
                   f"({why}){retrying}. Participant: answer a batch of {size} rows within that time (a faster model, "

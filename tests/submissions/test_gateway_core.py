@@ -15,8 +15,8 @@ from aibench_plugins.submissions.types import Auth, Deadlines, Endpoint, Gateway
     JsonMapping, TableColumns
 
 
-def settings(*, batch_size: int = 4, retries: int = 2, max_response_bytes: int = 1 << 20, columns: tuple[str, ...] = ("y",),
-             **deadlines: float) -> GatewaySettings:
+def settings(*, batch_size: int = 4, retries: int = 2, max_response_bytes: int = 1 << 20,
+             columns: tuple[str, ...] = ("y",), **deadlines: float) -> GatewaySettings:
     timing = {"ready_s": 5.0, "first_request_s": 5.0, "request_s": 5.0, "total_s": 30.0, **deadlines}
     return GatewaySettings(inputs=TableColumns("inputs.csv", columns=("a", "b")),
                            predictions=TableColumns("predictions.csv", columns=columns), batch_size=batch_size,
@@ -433,7 +433,8 @@ def test_health_wins() -> None:
 
 def test_a_kind_the_phase_does_not_accept() -> None:
     plain = settings()
-    only_images = GatewaySettings(inputs=plain.inputs, predictions=plain.predictions, accept=frozenset({"serving_image"}))
+    only_images = GatewaySettings(inputs=plain.inputs, predictions=plain.predictions,
+                                  accept=frozenset({"serving_image"}))
     with serve(oip_model()) as server:
         outcome = predict(oip(server.url), table(3), only_images, kind="endpoint")
     assert outcome.failure is not None and (outcome.failure.code, outcome.failure.fault) == ("not_allowed",
