@@ -5,7 +5,9 @@ Timing follows Kaggle's gateway (:class:`~aibench_plugins.submissions.types.Dead
 must be ready (every readiness path of the protocol answers 200) within ``ready_s``; the first
 request is exempt from the per-request deadline (model loading) and bounded by ``first_request_s``;
 every later one by ``min(request_s, endpoint.request_timeout_s)``; everything, readiness included, by
-``total_s``. A request's deadline covers its retries and their backoff.
+``total_s``. A request's deadline covers its retries and their backoff. Its answer is read while
+the deadline lasts: each read waits at most the request's whole allowance and the clock is checked
+after every chunk, so an answer trickled past its deadline ends at most one allowance late.
 
 What is refused: an HTTP status other than 200; a redirect to another host (one to the same host and
 port is followed, at most :data:`MAX_REDIRECTS` times); an answer over ``max_response_bytes`` (read
