@@ -11,7 +11,8 @@ import jsonschema_rs
 import pytest
 
 from aibench_plugins.core.errors import SubmissionDescriptionError
-from aibench_plugins.submissions.description import MAX_DESCRIPTION_BYTES, description_schema, read_description
+from aibench_plugins.submissions.description import MAX_DESCRIPTION_BYTES, description_schema, read_description, \
+    serving_endpoint
 from aibench_plugins.submissions.types import DESCRIPTION_FILE, Auth, Endpoint, JsonMapping, ServingImage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,3 +160,13 @@ def test_the_schema_is_shipped_and_published_the_same() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["additionalProperties"] is False
     assert jsonschema_rs.meta.is_valid(schema)
+
+
+def test_a_serving_images_endpoint_is_the_executors(tmp_path: Path) -> None:
+    image = read_description(write(tmp_path, {"image": "team42/iris:1", "protocol": "json", "batch_size": 8,
+                                              "json": {"path": "/score"}}))
+    assert isinstance(image, ServingImage)
+    endpoint = serving_endpoint(image, "http://172.18.0.2:8080")
+    assert endpoint == Endpoint(url="http://172.18.0.2:8080", protocol="json", batch_size=8,
+                                mapping=JsonMapping(path="/score"), hosted_by="executor")
+    assert endpoint.comparable and endpoint.auth is None

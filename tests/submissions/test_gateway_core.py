@@ -15,8 +15,8 @@ from aibench_plugins.submissions.types import Auth, Deadlines, Endpoint, Gateway
     JsonMapping, TableColumns
 
 
-def settings(*, batch_size: int = 4, retries: int = 2, max_response_bytes: int = 1 << 20, columns: tuple[str, ...] = ("y",),
-             **deadlines: float) -> GatewaySettings:
+def settings(*, batch_size: int = 4, retries: int = 2, max_response_bytes: int = 1 << 20,
+             columns: tuple[str, ...] = ("y",), **deadlines: float) -> GatewaySettings:
     timing = {"ready_s": 5.0, "first_request_s": 5.0, "request_s": 5.0, "total_s": 30.0, **deadlines}
     return GatewaySettings(inputs=TableColumns("inputs.csv", columns=("a", "b")),
                            predictions=TableColumns("predictions.csv", columns=columns), batch_size=batch_size,
@@ -422,11 +422,8 @@ def test_health_wins() -> None:
 
     with serve(route) as server:
         during_readiness = predict(oip(server.url), table(3), settings(), kind="serving_image", health=lambda: exited)
-        calls = {"n": 0}
-
         def later() -> GatewayFailure | None:
-            calls["n"] += 1
-            return exited if calls["n"] > 1 else None
+            return exited if server.paths("POST") else None
 
         after_an_error = predict(oip(server.url), table(3), settings(retries=0), kind="serving_image", health=later)
     assert during_readiness.failure == exited
@@ -436,7 +433,8 @@ def test_health_wins() -> None:
 
 def test_a_kind_the_phase_does_not_accept() -> None:
     plain = settings()
-    only_images = GatewaySettings(inputs=plain.inputs, predictions=plain.predictions, accept=frozenset({"serving_image"}))
+    only_images = GatewaySettings(inputs=plain.inputs, predictions=plain.predictions,
+                                  accept=frozenset({"serving_image"}))
     with serve(oip_model()) as server:
         outcome = predict(oip(server.url), table(3), only_images, kind="endpoint")
     assert outcome.failure is not None and (outcome.failure.code, outcome.failure.fault) == ("not_allowed",
@@ -473,3 +471,50 @@ def test_the_recorded_url_holds_no_secrets() -> None:
     outcome = predict(Endpoint(url="http://127.0.0.1:9/x?key=secret", model="m"), table(1), settings(ready_s=0.1),
                       kind="endpoint")
     assert outcome.url == "http://127.0.0.1:9/x" and "key=secret" not in repr(outcome.to_json())
+
+
+def test_a_host_name_that_does_not_resolve_fails_fast() -> None:
+    # (where the resolver itself is unreachable, the name fails "temporarily": polled until ready_s, then the same code)
+    outcome = predict(oip("http://no-such-host.invalid:8080"), table(1), settings(ready_s=20, total_s=30),
+                      kind="endpoint")
+    failure = outcome.failure
+    assert failure is not None and (failure.code, failure.fault) == ("unreachable", "participant")
+    assert "no-such-host.invalid" in failure.message
+
+
+def test_a_redirect_to_no_url() -> None:
+    def route(request: Request) -> Reply | None:
+        return Reply(301, headers={"location": "http://[broken"})
+
+    with serve(route) as server:
+        outcome = predict(oip(server.url), table(1), settings(), kind="endpoint")
+    assert outcome.failure is not None and outcome.failure.code == "redirect"
+    assert "redirected" in outcome.failure.message
+
+
+def test_health_is_asked_after_the_last_batch_of_a_quick_prediction() -> None:
+    exited = GatewayFailure("network", "participant", "the serving container tried to reach the network")
+    with serve(oip_model()) as server:
+        def health() -> GatewayFailure | None:
+            return exited if server.paths("POST") else None
+
+        outcome = predict(oip(server.url), table(2), settings(batch_size=1), kind="serving_image", health=health)
+    assert outcome.failure is not None and outcome.failure.code == "network"
+    assert outcome.failure.batch == 1 and len(outcome.rows) == 2
+
+
+def test_notes_are_bounded() -> None:
+    posts = {"n": 0}
+
+    def route(request: Request) -> Reply | None:
+        if request.method == "POST":
+            posts["n"] += 1
+            if posts["n"] % 2:
+                return None  # every other request broken: retried each time
+        return oip_model()(request)
+
+    with serve(route) as server:
+        outcome = predict(oip(server.url), table(60), settings(batch_size=1), kind="endpoint")
+    assert outcome.ok, outcome.failure
+    assert outcome.retries == 60 and len(outcome.notes) == 41
+    assert outcome.notes[-1].startswith("further notes left out")

@@ -79,8 +79,9 @@ def test_oip_several_columns_in_one_tensor_or_one_tensor_each() -> None:
 def test_oip_picks_the_output_named_after_the_column() -> None:
     body = answer(tensor([3, 3], [0.1] * 9, name="predict_proba"), tensor([3], ["a", "b", "c"], "BYTES", "label"))
     assert oip(("label",)).decode(body, 3) == [("a",), ("b",), ("c",)]
+    assert oip(("other",)).decode(body, 3) == [("a",), ("b",), ("c",)]  # the first of the expected shape
     with pytest.raises(ResponseRefused) as refused:
-        oip(("other",)).decode(body, 3)  # outputs[0] then, which has three columns
+        oip(("other",)).decode(answer(tensor([3, 3], [0.1] * 9)), 3)  # none fits: outputs[0] is refused
     assert refused.value.code == "wrong_shape"
 
 
