@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import AibenchError, DataError, SubmissionDescriptionError
+from ..core.errors import DataError, SubmissionDescriptionError
 from .types import (DESCRIPTION_FILE, Endpoint, GatewayFailure, GatewayOutcome, GatewaySettings, InputTable, Protocol,
                     ServingImage, SubmissionKind)
 
@@ -47,6 +47,7 @@ class GatewayStep:
         self.outcome: GatewayOutcome | None = None
         self.serving: dict[str, Any] | None = None
         self._reference: Path | None = None
+        self._logs: dict[str, Path] = {}
 
     def before_run(self, submission: Path, reference: Path | None) -> str | None:
         """compat's ``before_run``: the checks for a submission the phase's programs run; for an
@@ -115,23 +116,17 @@ class GatewayStep:
         return self.outcome
 
     def _serve(self, image: ServingImage, inputs: InputTable) -> GatewayOutcome:
-        from .serving import serving_container
+        from .description import serving_endpoint
+        from .serving import ServingStartError, serving_container
 
         try:
-            with serving_container(image, work=self.work, limits=self.limits, label=self.label) as container:
+            with serving_container(image, work=self.work / "aibench" / "serving", limits=self.limits,
+                                   label=self.label) as container:
                 self.serving = container.describe()
-                endpoint = Endpoint(url=container.url, protocol=image.protocol, model=image.model,
-                                    version=image.version, batch_size=image.batch_size,
-                                    request_timeout_s=image.request_timeout_s, mapping=image.mapping,
-                                    hosted_by="executor")
-                outcome = self._call(endpoint, inputs, "serving_image", container.health)
-                self.serving["logs"] = {name: str(path) for name, path in dict(container.log_paths).items()}
-                return outcome
-        except AibenchError as error:  # the container could not start: the failure it carries
-            failure = getattr(error, "failure", None)
-            if not isinstance(failure, GatewayFailure):
-                raise
-            self.outcome = GatewayOutcome("serving_image", image.protocol, "", True, failure=failure)
+                self._logs = dict(zip(("serving stdout", "serving stderr"), container.log_paths))
+                return self._call(serving_endpoint(image, container.url), inputs, "serving_image", container.health)
+        except ServingStartError as error:  # the container could not start: the failure it carries
+            self.outcome = GatewayOutcome("serving_image", image.protocol, "", True, failure=error.failure)
             return self.outcome
 
     def _failed(self, failure: GatewayFailure) -> GatewayFailure:
@@ -167,8 +162,8 @@ class GatewayStep:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
         except OSError:  # a full disk: the record is in the ledger still
-            return {}
-        return {"gateway": path}
+            return dict(self._logs)
+        return {"gateway": path, **self._logs}
 
 
 def _message(failure: GatewayFailure) -> str:

@@ -176,3 +176,51 @@ def test_a_result_submission_still_runs_the_phases_own_steps(tmp_path: Path) -> 
     report = run_bundle(BUNDLE, folder, ledger_path=tmp_path / "ledger.db")
     assert report.result.status == "finished" and report.gateway is None
     assert {c["key"]: c["value"] for c in report.columns}["accuracy"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def example_image() -> str:
+    """The example's serving image, built as its README says (from model/Dockerfile, no registry, no
+    network); the tag is the one examples/submissions/iris-endpoint-v2/serving-image/endpoint.json names."""
+    tag = json.loads((EXAMPLE / "serving-image" / "endpoint.json").read_text())["image"]
+    done = subprocess.run(["docker", "build", "--network", "none", "-q", "-t", tag, str(EXAMPLE / "model")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"docker build of the example's serving image failed:\n{done.stdout}\n{done.stderr}"
+    return str(tag)
+
+
+def _serving_left() -> list[str]:
+    found = subprocess.run(["docker", "ps", "-aq", "--filter", "label=aibench.step=serving"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    networks = subprocess.run(["docker", "network", "ls", "-q", "--filter", "name=aibench-serving-"],
+                              capture_output=True, text=True, check=True).stdout.split()
+    return found + networks
+
+
+def test_the_same_model_as_a_serving_image_through_the_docker_executor(example_image: str, tmp_path: Path) -> None:
+    report = run_bundle(BUNDLE, EXAMPLE / "serving-image", executor="docker", ledger_path=tmp_path / "ledger.db")
+    assert report.result.status == "finished", report.result.message
+    columns = {c["key"]: c["value"] for c in report.columns}
+    with (BUNDLE / "input_data" / "inputs.csv").open(newline="") as handle:
+        ids = [row["id"] for row in csv.DictReader(handle)]
+    written = dict(row.split(",") for row in (report.result.steps[0].output_dir / "predictions.csv")
+                   .read_text().splitlines()[1:])
+    labels = truth()
+    assert columns["accuracy"] == pytest.approx(sum(written[i] == labels[i] for i in ids) / len(ids))
+    assert columns["accuracy"] > 0.9  # the example's model is a good one
+    gateway = report.gateway
+    assert gateway is not None and gateway["kind"] == "serving_image" and gateway["comparable"] is True
+    assert gateway["serving"]["image"] == example_image and gateway["serving"]["network"].startswith("aibench-serving-")
+    p50 = next(m for m in gateway["measurements"] if m["name"] == "latency.p50")
+    assert p50["flagged"] is False and p50["value"] > 0  # the executor's hardware: comparable
+    plugin = {c.key: c.value for c in report.evaluation.columns} if report.evaluation else {}
+    assert all(isinstance(plugin[key], float) for key in LATENCY_KEYS), plugin
+    assert _serving_left() == []  # container and network removed
+
+
+def test_a_serving_image_that_is_not_on_the_engine_is_the_participants_fault(tmp_path: Path) -> None:
+    sub = submission(tmp_path / "sub", {"image": "aibench-test/no-such-image:never", "model": "iris"})
+    report = run_bundle(BUNDLE, sub, ledger_path=tmp_path / "ledger.db")
+    failure = (report.gateway or {})["failure"]
+    assert report.result.status == "failed" and (failure["code"], failure["fault"]) == ("image", "participant")
+    assert "docker load" in report.result.message
