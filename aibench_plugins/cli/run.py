@@ -204,11 +204,13 @@ def _print_gateway(gateway: dict[str, Any] | None) -> None:
     """The gateway of an API-integrated submission: what it called, how it went, whose fault a failure was."""
     if not gateway:
         return
-    where = gateway.get("url") or (gateway.get("serving") or {}).get("image") or "?"
+    serving = gateway.get("serving") or {}
+    where = (f"serving image {serving.get('image')} at {gateway.get('url') or '(not started)'}"
+             if gateway["kind"] == "serving_image" else f"endpoint {gateway.get('url') or '?'}")
     latencies = {m["name"]: m["value"] for m in gateway.get("measurements", []) if m.get("value") is not None}
     timing = "  ".join(f"{name.split('.')[-1]} {latencies[name]:.2f} ms" for name in
                        ("latency.p50", "latency.p90", "latency.p99") if name in latencies)
-    click.echo(f"  prediction: aibench's gateway, {gateway['kind']} {where} ({gateway['protocol']}): "
+    click.echo(f"  prediction: aibench's gateway, {where} ({gateway['protocol']}): "
                f"{gateway.get('requests', 0)} requests, {gateway.get('retries', 0)} retries, "
                f"{gateway.get('errors', 0)} errors in {gateway.get('wall_s', 0.0):.2f} s" + (f"; {timing}" if timing else ""))
     if not gateway.get("comparable"):
