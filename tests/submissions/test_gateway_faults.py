@@ -63,12 +63,13 @@ def server(request: pytest.FixtureRequest) -> Iterator[FaultServer]:
 
 @pytest.mark.parametrize("server", [
     pytest.param("ok", id="well-behaved"),
+    pytest.param(("late_ready", {"delay_s": 0.3}), id="ready-late-within-the-deadline"),
     pytest.param(("slow_first", {"delay_s": 1.0}), id="slow-first-request-exempt"),
     pytest.param("reset_once", id="connection-reset-once-retried"),
     pytest.param("redirect_self", id="redirect-to-itself-followed"),
 ], indirect=True)
 def test_what_the_gateway_lives_with(server: FaultServer) -> None:
-    settings = replace(SETTINGS, deadlines=replace(SETTINGS.deadlines, first_request_s=5.0))
+    settings = replace(SETTINGS, deadlines=replace(SETTINGS.deadlines, ready_s=5.0, first_request_s=5.0))
     outcome = run(server, settings)
     assert outcome.ok, outcome.failure
     assert [tuple(row) for row in outcome.rows] == [(v,) for v in labels(INPUTS.rows)]
@@ -105,6 +106,13 @@ def test_never_ready(server: FaultServer) -> None:
 @pytest.mark.parametrize("server", [pytest.param("not_found", id="model-name-unknown-404")], indirect=True)
 def test_model_not_served(server: FaultServer) -> None:
     failed(run(server), "not_ready", "HTTP 404", "Is the model named 'm'?")
+
+
+@pytest.mark.parametrize("server", [pytest.param(("ok", {"auth": ("authorization", "Bearer x")}),
+                                                id="auth-required-none-described")], indirect=True)
+def test_auth_the_description_lacks(server: FaultServer) -> None:
+    failed(run(server), "not_ready", "/v2/health/ready", "HTTP 401", "unauthorised")
+    assert server.unauthorised >= 1
 
 
 @pytest.mark.parametrize("server", [pytest.param("went_down", id="down-after-the-first-batch")], indirect=True)
