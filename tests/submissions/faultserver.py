@@ -156,7 +156,7 @@ class FaultServer:
             block_on_close = False
 
         self._server = Server((host, 0), Handler)
-        self.host, self.port = self._server.server_address[0], int(self._server.server_address[1])
+        self.host, self.port = host, int(self._server.server_address[1])
         self.url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"faultserver-{fault}", daemon=True)
