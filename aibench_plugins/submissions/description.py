@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from ..core.errors import AibenchError, SubmissionDescriptionError
 from .types import DESCRIPTION_FILE, Auth, Endpoint, JsonMapping, ServingImage
 
-__all__ = ["MAX_DESCRIPTION_BYTES", "MAX_URL_CHARS", "SCHEMA_FILE", "description_schema", "parse_description", "read_description"]
+__all__ = ["MAX_DESCRIPTION_BYTES", "MAX_URL_CHARS", "SCHEMA_FILE", "description_schema", "parse_description",
+           "read_description", "serving_endpoint"]
 
 SCHEMA_FILE = "aibench-endpoint.schema.json"
 #: the largest endpoint.json read
@@ -216,3 +217,12 @@ def _build(document: Mapping[str, Any]) -> Endpoint | ServingImage:
     auth = Auth(header=auth_doc["header"], secret_env=auth_doc["secret_env"], scheme=auth_doc.get("scheme", "")) \
         if auth_doc else None
     return Endpoint(url=document["url"].strip(), auth=auth, hosted_by="participant", **common)
+
+
+def serving_endpoint(image: ServingImage, url: str) -> Endpoint:
+    """The endpoint of ``image``'s container once the executor started it at ``url``
+    (``http://<container ip>:<port>``): the image's protocol, model, version, batch size, timeout and
+    mapping, ``hosted_by="executor"`` (on the platform's hardware: its timings compare)."""
+    return Endpoint(url=url, protocol=image.protocol, model=image.model, version=image.version,
+                    batch_size=image.batch_size, request_timeout_s=image.request_timeout_s, mapping=image.mapping,
+                    hosted_by="executor")

@@ -5,7 +5,9 @@ Timing follows Kaggle's gateway (:class:`~aibench_plugins.submissions.types.Dead
 must be ready (every readiness path of the protocol answers 200) within ``ready_s``; the first
 request is exempt from the per-request deadline (model loading) and bounded by ``first_request_s``;
 every later one by ``min(request_s, endpoint.request_timeout_s)``; everything, readiness included, by
-``total_s``. A request's deadline covers its retries and their backoff.
+``total_s``. A request's deadline covers its retries and their backoff. Its answer is read while
+the deadline lasts: each read waits at most the request's whole allowance and the clock is checked
+after every chunk, so an answer trickled past its deadline ends at most one allowance late.
 
 What is refused: an HTTP status other than 200; a redirect to another host (one to the same host and
 port is followed, at most :data:`MAX_REDIRECTS` times); an answer over ``max_response_bytes`` (read
@@ -38,7 +40,7 @@ from .protocols import ResponseRefused, Wire, wire_for
 from .types import Endpoint, FailureCode, Fault, GatewayFailure, GatewayOutcome, GatewaySettings, InputTable, \
     SubmissionKind
 
-__all__ = ["MAX_REDIRECTS", "predict", "public_url"]
+__all__ = ["MAX_NOTES", "MAX_REDIRECTS", "predict", "public_url"]
 
 #: redirects to the same host and port followed per request
 MAX_REDIRECTS = 3
@@ -48,6 +50,8 @@ PROBE_TIMEOUT_S = 10.0
 PROBE_MAX_BYTES = 1 << 20
 #: how often ``health()`` is asked while things go well, in seconds (always after a failure)
 HEALTH_EVERY_S = 0.5
+#: the most notes an outcome keeps (retries across thousands of batches would flood the record)
+MAX_NOTES = 40
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRIED = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError)
@@ -170,7 +174,7 @@ class _Run:
         self.deadlines = settings.deadlines
         self.total_at = started + self.deadlines.total_s
         self.health, self.progress = health, progress
-        self.health_at = started
+        self.health_at = -math.inf  # asked at once, then at most every HEALTH_EVERY_S
         self.batch: int | None = None
         self.base = endpoint.url.rstrip("/")
         self.shown = public_url(endpoint.url).rstrip("/")
@@ -188,6 +192,13 @@ class _Run:
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+
+    def note(self, text: str) -> None:
+        notes = self.outcome.notes
+        if len(notes) < MAX_NOTES:
+            notes.append(text)
+        elif len(notes) == MAX_NOTES:
+            notes.append("further notes left out (the counts above are complete)")
 
     # -- failures --------------------------------------------------------------------------------
 
@@ -226,12 +237,13 @@ class _Run:
                                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
         self.ready(wire)
         self.metadata(wire)
+        self.check_health(force=True)
         self.batches(wire)
 
     def ready(self, wire: Wire) -> None:
         ready_s = self.deadlines.ready_s
         ready_at = min(self.started + ready_s, self.total_at)
-        probes, answered = 0, 0
+        probes, answered, unresolved = 0, 0, 0
         last = "nothing yet"
         for path in wire.ready_paths:
             pause = 0.05
@@ -246,6 +258,13 @@ class _Run:
                                                     PROBE_MAX_BYTES, retry=False, probe=True)
                 except _Transport as error:
                     last = error.text
+                    unresolved = unresolved + 1 if error.unresolved else 0
+                    if unresolved > self.settings.retries:
+                        host = urlsplit(self.endpoint.url).hostname
+                        self.stop("unreachable", "participant",
+                                  f"the host name {host!r} of {self.shown} does not resolve ({last}; {unresolved} "
+                                  "tries). Participant: give a host name the platform can resolve in endpoint.json's "
+                                  "url.")
                 else:
                     answered += 1
                     if status == 200:
@@ -269,7 +288,7 @@ class _Run:
                     + "? endpoint.json's model (and version) must be what the server serves.")
         self.stop("not_ready", "participant",
                   f"the model was not ready within the readiness deadline of {_seconds(ready_s)} (deadlines.ready_s): "
-                  f"GET {url} never answered 200 ({probes} probes, the last answered: {last}).{hint} Participant: "
+                  f"GET {url} never answered 200 ({probes} probes, the last: {last}).{hint} Participant: "
                   f"load the model faster, or make the readiness path answer 200 once it is loaded.")
 
     def metadata(self, wire: Wire) -> None:
@@ -281,26 +300,26 @@ class _Run:
             status, body, _ = self.exchange("GET", path, None, min(self.total_at, now + PROBE_TIMEOUT_S),
                                             PROBE_MAX_BYTES, retry=False, probe=True)
         except _Transport as error:
-            self.outcome.notes.append(f"the model's metadata (GET {self.shown}{path}) could not be read: {error.text}")
+            self.note(f"the model's metadata (GET {self.shown}{path}) could not be read: {error.text}")
             return
         except _Stop as stop:
             if stop.failure.code not in ("too_large", "malformed", "redirect", "unreachable", "timeout"):
                 raise  # the budget, or health()'s failure
-            self.outcome.notes.append(f"the model's metadata (GET {self.shown}{path}) was not read: "
+            self.note(f"the model's metadata (GET {self.shown}{path}) was not read: "
                                       f"{stop.failure.code}")
             return
         if status != 200:
-            self.outcome.notes.append(f"the model's metadata (GET {self.shown}{path}) answered HTTP {status}")
+            self.note(f"the model's metadata (GET {self.shown}{path}) answered HTTP {status}")
             return
         note = wire.describe_metadata(body)
         if note:
-            self.outcome.notes.append(note)
+            self.note(note)
 
     def batches(self, wire: Wire) -> None:
         inputs, settings, outcome = self.inputs, self.settings, self.outcome
         size = max(1, min(settings.batch_size, self.endpoint.batch_size or settings.batch_size))
         if self.endpoint.batch_size and self.endpoint.batch_size < settings.batch_size:
-            outcome.notes.append(f"batches of {size} rows (endpoint.json's batch_size; the organiser allows "
+            self.note(f"batches of {size} rows (endpoint.json's batch_size; the organiser allows "
                                  f"{settings.batch_size})")
         later_s = min(self.deadlines.request_s, self.endpoint.request_timeout_s or math.inf)
         total = len(inputs.rows)
@@ -348,6 +367,7 @@ class _Run:
             outcome.batches += 1
             if self.progress is not None:
                 self.progress(first_row + n, total)
+        self.check_health(force=True)  # a quick prediction is no escape: asked once more before it counts
         self.batch = None
 
     # -- one request -----------------------------------------------------------------------------
@@ -372,6 +392,10 @@ class _Run:
                 self.outcome.requests += 1
             try:
                 status, data, latency, location = self._attempt(method, url, body, due - now, max_bytes, path)
+            except _Stop:
+                if not probe:
+                    self.outcome.errors += 1
+                raise
             except httpx.TimeoutException:
                 if not probe:
                     self.outcome.timeouts += 1
@@ -382,13 +406,13 @@ class _Run:
             except _RETRIED as error:
                 text = _transport_text(error)
                 if probe:
-                    raise _Transport(text) from None
+                    raise _Transport(text, unresolved=_unresolved(error)) from None
                 self.outcome.errors += 1
                 wait = self.settings.backoff_s * (2 ** attempt)
                 if retry and attempt < self.settings.retries and time.perf_counter() + wait < due:
                     attempt += 1
                     self.outcome.retries += 1
-                    self.outcome.notes.append(f"{method} {self.shown}{path}: {text}; retried ({attempt} of "
+                    self.note(f"{method} {self.shown}{path}: {text}; retried ({attempt} of "
                                               f"{self.settings.retries}) after {_seconds(wait)}"
                                               + (f" in batch {self.batch}" if self.batch is not None else ""))
                     time.sleep(wait)
@@ -404,7 +428,12 @@ class _Run:
             if location is None:
                 return status, data, latency
             hops += 1
-            url = self._redirect(method, path, url, location, hops)
+            try:
+                url = self._redirect(method, path, url, location, hops)
+            except _Stop:
+                if not probe:
+                    self.outcome.errors += 1
+                raise
 
     def _attempt(self, method: str, url: str, body: bytes | None, timeout: float, max_bytes: int,
                  path: str) -> tuple[int, bytes, float, str | None]:
@@ -424,7 +453,6 @@ class _Run:
                 self._too_large(method, path, max_bytes, f"its Content-Length says {int(length)} bytes")
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in ("identity", ""):
-                self.outcome.errors += 1
                 self.stop("malformed", "participant",
                           f"the answer to {method} {self.shown}{path}{self._where()} is compressed (Content-Encoding: "
                           f"{encoding[:40]}) although the gateway asks for Accept-Encoding: identity. Participant: "
@@ -453,7 +481,6 @@ class _Run:
         return " in batch " + str(self.batch)
 
     def _too_large(self, method: str, path: str, max_bytes: int, how: str) -> NoReturn:
-        self.outcome.errors += 1
         self.stop("too_large", "participant",
                   f"the answer to {method} {self.shown}{path}{self._where()} is larger than the limit of {max_bytes} "
                   f"bytes ({_mib(max_bytes)}, the organiser's max_response_bytes): {how}. Participant: answer only "
@@ -477,8 +504,10 @@ class _Run:
                       f"load the model, and still must end by then){retrying}. Participant: load the model faster, "
                       "or load it before the readiness path answers 200.")
         own = self.endpoint.request_timeout_s
-        why = (f"endpoint.json's request_timeout_s {_seconds(own)}" if own is not None and own < self.deadlines.request_s
-               else f"the organiser's deadlines.request_s {_seconds(self.deadlines.request_s)}")
+        if own is not None and own < self.deadlines.request_s:
+            why = f"endpoint.json's request_timeout_s {_seconds(own)}"
+        else:
+            why = f"the organiser's deadlines.request_s {_seconds(self.deadlines.request_s)}"
         self.stop("timeout", "participant",
                   f"{method} {self.shown}{path} got no full answer to {where} within {_seconds(allowed or 0.0)} "
                   f"({why}){retrying}. Participant: answer a batch of {size} rows within that time (a faster model, "
@@ -494,31 +523,42 @@ class _Run:
                   "up and reachable for the whole prediction, answering HTTP/1.1 on one kept-alive connection.")
 
     def _redirect(self, method: str, path: str, url: str, location: str, hops: int) -> str:
-        target = httpx.URL(url).join(location)
+        try:
+            target = httpx.URL(url).join(location)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            self.stop("redirect", "participant",
+                      f"{method} {self.shown}{path}{self._where()} was redirected to a Location that is not a URL "
+                      f"({location[:80]!r}). Participant: put the URL that answers in endpoint.json's url.")
         origin = (target.scheme, (target.host or "").lower(), target.port or _default_port(target.scheme))
         shown = public_url(str(target))
         if origin != self.origin:
-            self.outcome.errors += 1
             self.stop("redirect", "participant",
                       f"{method} {self.shown}{path}{self._where()} was redirected to another host ({shown}); the "
                       "gateway follows redirects only to the same host and port. Participant: put the URL that "
                       "answers in endpoint.json's url.")
         if hops > MAX_REDIRECTS:
-            self.outcome.errors += 1
             self.stop("redirect", "participant",
                       f"{method} {self.shown}{path}{self._where()} was redirected more than {MAX_REDIRECTS} times "
                       f"(the last to {shown}). Participant: put the URL that answers in endpoint.json's url.")
-        if hops == 1 and len(self.outcome.notes) < 50:
-            self.outcome.notes.append(f"{method} {self.shown}{path} redirected to {shown} (the same host: followed)")
+        if hops == 1:
+            self.note(f"{method} {self.shown}{path} redirected to {shown} (the same host: followed)")
         return str(target)
 
 
 class _Transport(AibenchError):
     """Internal: a transport error of a probe (the readiness loop goes on)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, unresolved: bool = False) -> None:
         super().__init__(text)
         self.text = text
+        self.unresolved = unresolved  # the host name does not resolve (not a temporary failure)
+
+
+_UNRESOLVED = ("name or service not known", "nodename nor servname", "no address associated with hostname")
+
+
+def _unresolved(error: Exception) -> bool:
+    return isinstance(error, httpx.ConnectError) and any(text in str(error).lower() for text in _UNRESOLVED)
 
 
 _FIX: Mapping[str, str] = {

@@ -70,7 +70,9 @@ class Wire(ABC):
         Raises :class:`ResponseRefused` for anything else."""
 
     def describe_metadata(self, body: bytes) -> str | None:
-        """A one-line note about the model's metadata answer, or ``None``."""
+        """Take the model's metadata answer (read once, before the first batch): a one-line note for
+        the outcome, or ``None``. A wire may adopt what it declares (OIP: the name and numeric
+        datatype of its one input); an answer it cannot read changes nothing."""
         return None
 
 

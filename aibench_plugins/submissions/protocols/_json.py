@@ -59,7 +59,7 @@ class JsonWire(Wire):
                 if len(value) != width or not all(type(v) in _SCALARS for v in value):
                     raise ResponseRefused("wrong_shape", f"prediction {i} of the batch is {json.dumps(value)[:60]}; "
                                                          f"expected {self._wanted()}")
-                rows.append(value)
+                rows.append(tuple(value))
             elif width == 1 and type(value) in _SCALARS:
                 rows.append((value,))
             else:

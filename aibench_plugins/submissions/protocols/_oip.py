@@ -3,9 +3,10 @@
 Readiness: ``GET /v2/health/ready`` then ``GET /v2/models/{m}/ready`` (``/versions/{v}`` when the
 description names a version); metadata: ``GET /v2/models/{m}`` once; every batch:
 ``POST /v2/models/{m}/infer`` with one input tensor ``[n, k]`` (``FP64``, or ``BYTES`` when a column
-holds strings), flattened in row-major order. The answer's ``outputs[0]`` (or the tensors named after
-the prediction columns) must have shape ``[n]`` or ``[n, c]`` (``c`` prediction columns), a datatype
-of the protocol and ``product(shape)`` values of that datatype.
+holds strings), flattened in row-major order. The answer's tensors named after the prediction
+columns (else the first output of the expected shape, else ``outputs[0]``) must have shape ``[n]``
+or ``[n, c]`` (``c`` prediction columns), a datatype of the protocol and ``product(shape)`` values
+of that datatype.
 """
 
 from __future__ import annotations
@@ -132,11 +133,18 @@ class OipWire(Wire):
             columns = [self._tensor(named[c], n, 1) for c in self.outputs]
             return list(zip(*columns))
         chosen = named.get(self.outputs[0]) if self.outputs else None
-        data = self._tensor(chosen if chosen is not None else outputs[0], n, self.width)
+        if chosen is None:  # the first output of the expected shape (predict before predict_proba), else the first
+            chosen = next((o for o in outputs if type(o) is dict and self._fits(o.get("shape"))), outputs[0])
+        data = self._tensor(chosen, n, self.width)
         if self.width == 1:
             return list(zip(data))
         it = iter(data)
         return list(zip(*([it] * self.width)))
+
+    def _fits(self, shape: Any) -> bool:
+        if type(shape) is not list:
+            return False
+        return (len(shape) == 1 and self.width == 1) or (len(shape) == 2 and shape[1] == self.width)
 
     def _tensor(self, tensor: Any, n: int, width: int) -> list[Any]:
         if type(tensor) is not dict:
