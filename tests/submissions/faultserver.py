@@ -13,6 +13,7 @@ Faults (each one a way a participant's endpoint can be wrong)::
 
     ok             answers everything right
     never_ready    /v2/models/{m}/ready answers 503 (the server itself is up)
+    late_ready     /v2/models/{m}/ready answers 503 for delay_s after the server started, then 200
     not_found      /v2/models/{m}/ready answers 404 (another model name)
     slow           every infer request sleeps delay_s before answering
     slow_later     every infer request but the first sleeps delay_s
@@ -63,7 +64,7 @@ from typing import Any, Literal
 __all__ = ["Fault", "FaultServer", "Request", "label", "labels"]
 
 Fault = Literal[
-    "ok", "never_ready", "not_found", "slow", "slow_later", "slow_first", "drip", "malformed", "not_oip",
+    "ok", "never_ready", "late_ready", "not_found", "slow", "slow_later", "slow_first", "drip", "malformed", "not_oip",
     "wrong_shape", "shape_data", "wrong_datatype", "bad_datatype", "one_row_short", "hold_back", "http_500",
     "reset_once", "reset_always", "went_down", "garbage", "gzip", "redirect_other", "redirect_self",
     "redirect_loop", "huge_length", "huge_chunked", "echo_auth_401"]
@@ -141,6 +142,7 @@ class FaultServer:
         self.unauthorised = 0
         self._state = _State()
         self._stopping = threading.Event()
+        self._born = time.monotonic()
         self._connections: set[socket.socket] = set()
         outer = self
 
@@ -154,7 +156,7 @@ class FaultServer:
             block_on_close = False
 
         self._server = Server((host, 0), Handler)
-        self.host, self.port = self._server.server_address[0], int(self._server.server_address[1])
+        self.host, self.port = host, int(self._server.server_address[1])
         self.url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"faultserver-{fault}", daemon=True)
@@ -296,6 +298,8 @@ class FaultServer:
         model_ready = path == base + "/ready" or (path.startswith(base + "/versions/") and path.endswith("/ready"))
         if request.method == "GET" and model_ready:
             if fault == "never_ready":
+                return self._respond(connection, 503, b'{"error": "model is loading"}')
+            if fault == "late_ready" and time.monotonic() < self._born + self.delay_s:
                 return self._respond(connection, 503, b'{"error": "model is loading"}')
             if fault == "not_found":
                 return self._respond(connection, 404, b'{"error": "Model not found"}')

@@ -68,8 +68,8 @@ def iris_model(folder: Path, name: str = MODEL, version: str = VERSION) -> tuple
     """Train the classifier, write ``folder/<name>/model.joblib`` and its ``model-settings.json``;
     return the estimator and the iris features."""
     import joblib  # type: ignore[import-untyped]
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.datasets import load_iris  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     features, labels = load_iris(return_X_y=True)
     estimator = LogisticRegression(max_iter=1000).fit(features, labels)

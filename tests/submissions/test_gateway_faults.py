@@ -34,13 +34,17 @@ def run(server: FaultServer | str, settings: GatewaySettings = SETTINGS, **endpo
     return predict(Endpoint(url=url, model="m", **endpoint), INPUTS, settings, kind="endpoint")  # type: ignore[arg-type]
 
 
+ANY_BATCH = -1
+
+
 def failed(outcome: GatewayOutcome, code: str, *phrases: str, batch: int | None = None) -> GatewayFailure:
-    """The outcome failed with ``code``, the participant's fault, in ``batch``; the message holds the
-    phrases and tells the participant what to do."""
+    """The outcome failed with ``code``, the participant's fault, in ``batch`` (None: before the
+    batches; :data:`ANY_BATCH`: any); the message holds the phrases and tells the participant what
+    to do; the predictions kept are the right ones."""
     failure = outcome.failure
     assert failure is not None, f"the gateway succeeded: {outcome.rows}"
     assert (failure.code, failure.fault) == (code, "participant"), failure
-    assert failure.batch == batch, failure
+    assert batch == ANY_BATCH or failure.batch == batch, failure
     for phrase in (*phrases, "Participant:"):
         assert phrase in failure.message, (phrase, failure.message)
     assert not outcome.rows or outcome.rows == [(v,) for v in labels(INPUTS.rows)][:len(outcome.rows)]
@@ -59,12 +63,13 @@ def server(request: pytest.FixtureRequest) -> Iterator[FaultServer]:
 
 @pytest.mark.parametrize("server", [
     pytest.param("ok", id="well-behaved"),
+    pytest.param(("late_ready", {"delay_s": 0.3}), id="ready-late-within-the-deadline"),
     pytest.param(("slow_first", {"delay_s": 1.0}), id="slow-first-request-exempt"),
     pytest.param("reset_once", id="connection-reset-once-retried"),
     pytest.param("redirect_self", id="redirect-to-itself-followed"),
 ], indirect=True)
 def test_what_the_gateway_lives_with(server: FaultServer) -> None:
-    settings = replace(SETTINGS, deadlines=replace(SETTINGS.deadlines, first_request_s=5.0))
+    settings = replace(SETTINGS, deadlines=replace(SETTINGS.deadlines, ready_s=5.0, first_request_s=5.0))
     outcome = run(server, settings)
     assert outcome.ok, outcome.failure
     assert [tuple(row) for row in outcome.rows] == [(v,) for v in labels(INPUTS.rows)]
@@ -101,6 +106,13 @@ def test_never_ready(server: FaultServer) -> None:
 @pytest.mark.parametrize("server", [pytest.param("not_found", id="model-name-unknown-404")], indirect=True)
 def test_model_not_served(server: FaultServer) -> None:
     failed(run(server), "not_ready", "HTTP 404", "Is the model named 'm'?")
+
+
+@pytest.mark.parametrize("server", [pytest.param(("ok", {"auth": ("authorization", "Bearer x")}),
+                                                id="auth-required-none-described")], indirect=True)
+def test_auth_the_description_lacks(server: FaultServer) -> None:
+    failed(run(server), "not_ready", "/v2/health/ready", "HTTP 401", "unauthorised")
+    assert server.unauthorised >= 1
 
 
 @pytest.mark.parametrize("server", [pytest.param("went_down", id="down-after-the-first-batch")], indirect=True)
@@ -149,12 +161,8 @@ def test_total_budget(server: FaultServer) -> None:
     settings = replace(SETTINGS, batch_size=1, deadlines=Deadlines(ready_s=1.0, first_request_s=1.0, request_s=1.0,
                                                                    total_s=1.0))
     outcome = run(server, settings)
-    failure = failed(outcome, "budget", "total budget of 1 s", "deadlines.total_s", batch=failure_batch(outcome))
+    failure = failed(outcome, "budget", "total budget of 1 s", "deadlines.total_s", batch=ANY_BATCH)
     assert failure.batch is not None and 0 < failure.batch < 10
-
-
-def failure_batch(outcome: GatewayOutcome) -> int | None:
-    return outcome.failure.batch if outcome.failure else None
 
 
 # -- wrong answers -------------------------------------------------------------------------------
