@@ -4,6 +4,7 @@ readiness, deadlines, retries, redirects, size limits, auth, health and the fail
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -518,3 +519,49 @@ def test_notes_are_bounded() -> None:
     assert outcome.ok, outcome.failure
     assert outcome.retries == 60 and len(outcome.notes) == 41
     assert outcome.notes[-1].startswith("further notes left out")
+
+
+def test_a_trickled_answer_ends_at_its_deadline(release: threading.Event) -> None:
+    def trickle() -> Iterator[bytes]:
+        yield b'{"outputs": ['
+        for _ in range(100):
+            if release.wait(0.25):
+                return
+            yield b" "
+
+    def route(request: Request) -> Reply | None:
+        if request.method == "POST":
+            return Reply(200, trickle())
+        return oip_model()(request)
+
+    with serve(route) as server:
+        outcome = predict(oip(server.url), table(3), settings(first_request_s=0.6), kind="endpoint")
+    failure = outcome.failure
+    assert failure is not None and (failure.code, failure.batch) == ("timeout", 0)
+    assert "first_request_s" in failure.message and outcome.timeouts == 1
+
+
+def test_every_body_read_is_bounded_by_the_deadline() -> None:
+    from aibench_plugins.submissions import gateway
+
+    class Stream:
+        def __init__(self) -> None:
+            self.timeouts: list[float | None] = []
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            self.timeouts.append(timeout)
+            return b""
+
+    class Response:
+        def __init__(self, stream: object) -> None:
+            self.extensions = {"network_stream": stream}
+
+    stream = Stream()
+    undo = gateway._bound_reads(Response(stream), time.perf_counter() + 2.0)  # type: ignore[arg-type]
+    stream.read(10, timeout=60.0)
+    stream.read(10, timeout=0.5)
+    undo()
+    stream.read(10, timeout=60.0)
+    first, second, after = stream.timeouts
+    assert first is not None and 0 < first <= 2.0 and second == 0.5 and after == 60.0
+    assert gateway._bound_reads(Response(None), 0.0)() is None  # type: ignore[arg-type]
