@@ -182,11 +182,11 @@ def test_the_first_request_may_load_the_model(release: threading.Event) -> None:
         if request.method == "POST":
             posts["n"] += 1
             if posts["n"] == 1:
-                release.wait(0.6)  # longer than request_s, shorter than first_request_s
+                release.wait(1.5)  # longer than request_s, shorter than first_request_s
         return model(request)
 
     with serve(route) as server:
-        outcome = predict(oip(server.url), table(8), settings(request_s=0.3, first_request_s=5), kind="endpoint")
+        outcome = predict(oip(server.url), table(8), settings(request_s=1.0, first_request_s=10), kind="endpoint")
     assert outcome.ok, outcome.failure
 
 
@@ -233,9 +233,9 @@ def test_the_total_budget(release: threading.Event) -> None:
         return oip_model()(request)
 
     with serve(route) as server:
-        outcome = predict(oip(server.url), table(8), settings(total_s=0.5), kind="endpoint")
+        outcome = predict(oip(server.url), table(8), settings(total_s=1.5), kind="endpoint")
     assert outcome.failure is not None and outcome.failure.code == "budget"
-    assert "total budget of 0.5 s" in outcome.failure.message
+    assert "total budget of 1.5 s" in outcome.failure.message
 
 
 def test_http_500_is_not_retried() -> None:
