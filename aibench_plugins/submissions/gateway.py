@@ -115,12 +115,13 @@ def predict(endpoint: Endpoint, inputs: InputTable, settings: GatewaySettings, *
     secret: str | None = None
     run: _Run | None = None
     try:
+        if kind not in settings.accept:
+            raise _Stop(GatewayFailure(
+                "not_allowed", "participant",
+                f"this phase accepts {' or '.join(sorted(settings.accept)) or 'no'} submissions, not {kind}. "
+                "Participant: submit the kind the phase accepts (its page says which)."))
         secret = _secret(endpoint, os.environ if environ is None else environ)
         run = _Run(endpoint, inputs, settings, outcome, started, secret, health, progress)
-        if kind not in settings.accept:
-            run.stop("not_allowed", "participant",
-                     f"this phase accepts {' or '.join(sorted(settings.accept)) or 'no'} submissions, not {kind}. "
-                     "Participant: submit the kind the phase accepts (its page says which).")
         run.go()
     except _Stop as stop:
         outcome.failure = stop.failure
@@ -192,7 +193,10 @@ class _Run:
 
     def close(self) -> None:
         if self.client is not None:
-            self.client.close()
+            try:
+                self.client.close()
+            except Exception as error:  # noqa: BLE001 - closing must not turn an outcome into an exception
+                self.note(f"closing the HTTP client failed ({type(error).__name__}: {error})")
 
     def note(self, text: str) -> None:
         notes = self.outcome.notes
