@@ -5,9 +5,10 @@ Timing follows Kaggle's gateway (:class:`~aibench_plugins.submissions.types.Dead
 must be ready (every readiness path of the protocol answers 200) within ``ready_s``; the first
 request is exempt from the per-request deadline (model loading) and bounded by ``first_request_s``;
 every later one by ``min(request_s, endpoint.request_timeout_s)``; everything, readiness included, by
-``total_s``. A request's deadline covers its retries and their backoff. Its answer is read while
-the deadline lasts: each read waits at most the request's whole allowance and the clock is checked
-after every chunk, so an answer trickled past its deadline ends at most one allowance late.
+``total_s``. A request's deadline covers its retries and their backoff, and every read of its
+answer waits only until the deadline (:func:`_bound_reads`), so an answer trickled a byte at a time
+ends at the deadline too (where the stream cannot be bound, the clock checked after every chunk
+ends it at most one allowance late).
 
 What is refused: an HTTP status other than 200; a redirect to another host (one to the same host and
 port is followed, at most :data:`MAX_REDIRECTS` times); an answer over ``max_response_bytes`` (read
@@ -114,12 +115,13 @@ def predict(endpoint: Endpoint, inputs: InputTable, settings: GatewaySettings, *
     secret: str | None = None
     run: _Run | None = None
     try:
+        if kind not in settings.accept:
+            raise _Stop(GatewayFailure(
+                "not_allowed", "participant",
+                f"this phase accepts {' or '.join(sorted(settings.accept)) or 'no'} submissions, not {kind}. "
+                "Participant: submit the kind the phase accepts (its page says which)."))
         secret = _secret(endpoint, os.environ if environ is None else environ)
         run = _Run(endpoint, inputs, settings, outcome, started, secret, health, progress)
-        if kind not in settings.accept:
-            run.stop("not_allowed", "participant",
-                     f"this phase accepts {' or '.join(sorted(settings.accept)) or 'no'} submissions, not {kind}. "
-                     "Participant: submit the kind the phase accepts (its page says which).")
         run.go()
     except _Stop as stop:
         outcome.failure = stop.failure
@@ -191,7 +193,10 @@ class _Run:
 
     def close(self) -> None:
         if self.client is not None:
-            self.client.close()
+            try:
+                self.client.close()
+            except Exception as error:  # noqa: BLE001 - closing must not turn an outcome into an exception
+                self.note(f"closing the HTTP client failed ({type(error).__name__}: {error})")
 
     def note(self, text: str) -> None:
         notes = self.outcome.notes
@@ -443,6 +448,7 @@ class _Run:
                                             headers=self.post_headers if body is not None else None,
                                             timeout=timeout)
         response = self.client.send(request, stream=True)
+        unbound = _bound_reads(response, began + timeout)
         try:
             status = response.status_code
             if status in _REDIRECTS and "location" in response.headers:
@@ -473,6 +479,7 @@ class _Run:
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             return status, data, time.perf_counter() - began, None
         finally:
+            unbound()
             response.close()
 
     def _where(self) -> str:
@@ -567,6 +574,36 @@ _FIX: Mapping[str, str] = {
                    "(see docs/submissions-api.md).",
     "wrong_rows": "answer exactly one prediction per row of every batch, in the order sent (no holding back).",
 }
+
+
+def _bound_reads(response: httpx.Response, due: float) -> Callable[[], None]:
+    """Make every read of ``response``'s body wait only until ``due`` (httpx gives each read the
+    whole timeout, so an answer trickled a byte at a time could last far longer); returns the undo.
+
+    httpcore reads the body through the connection's network stream (``extensions["network_stream"]``),
+    looking its ``read`` up on the instance: a bound one shadows the class's until the undo. Where the
+    stream is not one that can be bound, nothing changes (the clock is still checked after every chunk).
+    """
+    stream = response.extensions.get("network_stream")
+    original = getattr(type(stream), "read", None)
+    try:
+        own = vars(stream)
+    except TypeError:
+        return _nothing
+    if stream is None or original is None or "read" in own:
+        return _nothing
+
+    def read(max_bytes: int, timeout: float | None = None) -> bytes:
+        left = max(due - time.perf_counter(), 0.001)
+        data: bytes = original(stream, max_bytes, left if timeout is None else min(timeout, left))
+        return data
+
+    own["read"] = read
+    return lambda: own.pop("read", None) and None
+
+
+def _nothing() -> None:
+    return None
 
 
 def _default_port(scheme: str) -> int:

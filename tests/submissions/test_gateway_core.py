@@ -4,6 +4,7 @@ readiness, deadlines, retries, redirects, size limits, auth, health and the fail
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -181,11 +182,11 @@ def test_the_first_request_may_load_the_model(release: threading.Event) -> None:
         if request.method == "POST":
             posts["n"] += 1
             if posts["n"] == 1:
-                release.wait(0.6)  # longer than request_s, shorter than first_request_s
+                release.wait(1.5)  # longer than request_s, shorter than first_request_s
         return model(request)
 
     with serve(route) as server:
-        outcome = predict(oip(server.url), table(8), settings(request_s=0.3, first_request_s=5), kind="endpoint")
+        outcome = predict(oip(server.url), table(8), settings(request_s=1.0, first_request_s=10), kind="endpoint")
     assert outcome.ok, outcome.failure
 
 
@@ -232,9 +233,9 @@ def test_the_total_budget(release: threading.Event) -> None:
         return oip_model()(request)
 
     with serve(route) as server:
-        outcome = predict(oip(server.url), table(8), settings(total_s=0.5), kind="endpoint")
+        outcome = predict(oip(server.url), table(8), settings(total_s=1.5), kind="endpoint")
     assert outcome.failure is not None and outcome.failure.code == "budget"
-    assert "total budget of 0.5 s" in outcome.failure.message
+    assert "total budget of 1.5 s" in outcome.failure.message
 
 
 def test_http_500_is_not_retried() -> None:
@@ -518,3 +519,49 @@ def test_notes_are_bounded() -> None:
     assert outcome.ok, outcome.failure
     assert outcome.retries == 60 and len(outcome.notes) == 41
     assert outcome.notes[-1].startswith("further notes left out")
+
+
+def test_a_trickled_answer_ends_at_its_deadline(release: threading.Event) -> None:
+    def trickle() -> Iterator[bytes]:
+        yield b'{"outputs": ['
+        for _ in range(100):
+            if release.wait(0.25):
+                return
+            yield b" "
+
+    def route(request: Request) -> Reply | None:
+        if request.method == "POST":
+            return Reply(200, trickle())
+        return oip_model()(request)
+
+    with serve(route) as server:
+        outcome = predict(oip(server.url), table(3), settings(first_request_s=0.6), kind="endpoint")
+    failure = outcome.failure
+    assert failure is not None and (failure.code, failure.batch) == ("timeout", 0)
+    assert "first_request_s" in failure.message and outcome.timeouts == 1
+
+
+def test_every_body_read_is_bounded_by_the_deadline() -> None:
+    from aibench_plugins.submissions import gateway
+
+    class Stream:
+        def __init__(self) -> None:
+            self.timeouts: list[float | None] = []
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            self.timeouts.append(timeout)
+            return b""
+
+    class Response:
+        def __init__(self, stream: object) -> None:
+            self.extensions = {"network_stream": stream}
+
+    stream = Stream()
+    undo = gateway._bound_reads(Response(stream), time.perf_counter() + 2.0)  # type: ignore[arg-type]
+    stream.read(10, timeout=60.0)
+    stream.read(10, timeout=0.5)
+    undo()
+    stream.read(10, timeout=60.0)
+    first, second, after = stream.timeouts
+    assert first is not None and 0 < first <= 2.0 and second == 0.5 and after == 60.0
+    assert gateway._bound_reads(Response(None), 0.0)() is None  # type: ignore[arg-type]
