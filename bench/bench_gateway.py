@@ -159,9 +159,16 @@ def main() -> None:
                 "client_cpu_bare_ms": cpu["bare"] * 1e3, "client_cpu_gateway_ms": cpu["gateway"] * 1e3,
                 "client_cpu_overhead_ms": (cpu["gateway"] - cpu["bare"]) * 1e3,
                 "target": target, "met": (overhead * 1e3 < target) if size == 1 else (overhead / base < target)}
+    missed = [size for size, _, _ in TARGETS if not figures["sizes"][str(size)]["met"]]
     if args.json:
         print(json.dumps(figures, indent=2))
-        return
+    else:
+        _print(figures, args)
+    if missed:
+        sys.exit(f"bench: the gateway's overhead target is not met at batch size {', '.join(map(str, missed))}")
+
+
+def _print(figures: dict[str, Any], args: argparse.Namespace) -> None:
     m = figures["machine"]
     print(f"gateway overhead per request vs a bare httpx loop, one MLServer {m['mlserver']} (iris, scikit-learn "
           f"{m['scikit-learn']}) on 127.0.0.1; {args.rounds} rounds, {args.requests} infer requests per side and "

@@ -71,7 +71,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from codalab_worker_compat import CappedLog, LogCap, ResourceLimits, reap_orphans
+from codalab_worker_compat import CappedLog, LogCap, ResourceLimits, reap_orphans, remove_container
 from codalab_worker_compat._reaper import is_orphan, process_start, start_watcher
 
 from ..core.errors import AibenchError
@@ -533,18 +533,13 @@ def serving_container(image: ServingImage, *, work: Path, limits: ResourceLimits
 
 
 def _remove_container(api: Any, container: str) -> None:
+    """compat's removal, which never raises here: what is left carries the labels the reaper reads."""
     import docker.errors
 
-    for attempt in range(3):
-        try:
-            api.remove_container(container, force=True, v=True)
-            return
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as error:
-            if "already in progress" in str(error) or attempt == 2:
-                return
-            time.sleep(0.2)
+    try:
+        remove_container(api, container)
+    except docker.errors.APIError:
+        pass
 
 
 def _remove_network(api: Any, network: str) -> None:

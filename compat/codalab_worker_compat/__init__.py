@@ -17,7 +17,7 @@ from ._archive import ArchiveError, unpack
 from ._bundle import Bundle, BundleError, BundleProblem, Column, Phase, Platform, load_bundle
 from ._checks import check_bundle, unpack_part
 from ._command import CommandError, shell_warnings, split_command, substitute, variables
-from ._docker import DockerExecutor, DockerExecutorError, reap_orphans
+from ._docker import DockerExecutor, DockerExecutorError, reap_orphans, remove_container
 from ._executor import Executor, FinishedProcess, ProcessResult, ProcessSpec, ResourceLimits, RunningProcess
 from ._local import LocalExecutor
 from ._logs import CappedLog, LogCap, read_head, read_tail
@@ -91,6 +91,7 @@ __all__ = [
     "read_scores",
     "read_tail",
     "reap_orphans",
+    "remove_container",
     "reference_exposures",
     "resolve_worker",
     "run_submission",

@@ -391,12 +391,12 @@ class DockerExecutor:
         except docker.errors.APIError as error:
             _close_socket(attached)
             if container is not None:
-                _remove(api, container)
+                remove_container(api, container)
             return FinishedProcess(_failed(spec, _start_message(spec, error), notes))
         except BaseException:
             _close_socket(attached)
             if container is not None:
-                _remove(api, container)
+                remove_container(api, container)
             raise
         return _DockerProcess(self, spec, container, name, attached, out, err, started, notes, applied, memory)
 
@@ -576,8 +576,9 @@ def _close_socket(attached: Any) -> None:
             pass
 
 
-def _remove(api: Any, container: str) -> None:
-    """Force-remove ``container`` and its anonymous volumes; already gone is fine."""
+def remove_container(api: Any, container: str) -> None:
+    """Force-remove ``container`` (through the low-level docker ``APIClient`` ``api``) and its anonymous
+    volumes; already gone is fine, a removal in progress too; an engine error raises after 3 tries."""
     import docker.errors
 
     for attempt in range(3):
@@ -693,7 +694,7 @@ class _DockerProcess:
             peak, source = self.sampler.stop()  # before removal: the stats API still knows the container
             _close_socket(self.attached)
             self.reader.join(5.0)
-            _remove(self.api, self.container)
+            remove_container(self.api, self.container)
         elapsed = _elapsed(state, time.monotonic() - self.started)
         code: int | None = state.get("ExitCode")
         notes, sig = list(self.notes), None
