@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -92,12 +93,12 @@ def run(bundle: str, submission: str, phase: int | None, task: int | None, platf
         raise click.UsageError("--image and --gpus apply to --executor docker")
     options = executor_options(executor_params)
     limits = ResourceLimits(time_limit_s=time_limit_s, memory_mb=memory_mb, cpus=cpus, pids=pids, gpus=_gpus(gpus))
-    with _reported(as_json):
+    with _reported(as_json), _gateway_progress(show=not as_json and sys.stderr.isatty()) as progress:
         try:
             report = run_bundle(bundle, submission, phase=phase, task=task, platform=platform,
                                 ledger_path=ledger_path, work_dir=work_dir, isolation=isolation,  # type: ignore[arg-type]
                                 use_plugins=not no_plugins, executor=executor, image=image, network=network,
-                                limits=limits, python=python, executor_options=options)
+                                limits=limits, python=python, executor_options=options, progress=progress)
         except UsageError as error:  # an option the chosen executor does not take, an unknown executor
             raise click.UsageError(str(error)) from None
     if as_json:
@@ -198,6 +199,28 @@ def _print_run(report: Any) -> None:
             click.echo(f"  threshold failed: {flag.message}", err=True)
         else:
             click.echo(f"  flag: {flag.message}")
+
+
+@contextmanager
+def _gateway_progress(*, show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress(done, total) callback drawing a bar on stderr once the gateway of an API-integrated
+    submission predicts its first rows (none when not shown)."""
+    if not show:
+        yield None
+        return
+    bars: list[Any] = []
+
+    def advance(done: int, total: int) -> None:
+        if not bars:
+            bars.append(click.progressbar(length=total, label="gateway: rows predicted", file=sys.stderr))
+            bars[0].__enter__()
+        bars[0].update(done - bars[0].pos)
+
+    try:
+        yield advance
+    finally:
+        if bars:
+            bars[0].__exit__(None, None, None)
 
 
 def _print_gateway(gateway: dict[str, Any] | None) -> None:

@@ -11,7 +11,7 @@ steps (with the session's checks before them), and the stages after them
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
                executor: str | HostExecutor | None = None, image: str | None = None,
                network: bool = False, limits: ResourceLimits | None = None, python: str | None = None,
                executor_options: Mapping[str, Any] | None = None, participant: str | None = None,
-               rescore_id: str | None = None, rerun_of: str | None = None) -> RunReport:
+               rescore_id: str | None = None, rerun_of: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> RunReport:
     """Run ``submission`` through ``bundle_path`` and record it in the ledger.
 
     ``platform`` is ``v1``, ``v2`` (current Codabench), ``codabench`` or
@@ -88,6 +89,10 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
     seeds, hardware: :mod:`aibench_plugins.run.reproducibility`) is recorded in the ledger before
     anything runs, and in the report (``reproducibility``); ``rerun_of`` (``aibench rerun`` gives it)
     names the run this one repeats, in that record.
+
+    ``progress(done, total)`` is called as the gateway of an API-integrated submission (the
+    manifest's ``submissions`` section, a submission holding ``endpoint.json``) gets its rows
+    predicted (``aibench run`` draws a progress bar with it).
     """
     run = _prepare(bundle_path, phase, use_plugins, limits)
     executor, chosen, chosen_by = _chosen_executor(run, executor, executor_options)
@@ -101,7 +106,8 @@ def run_bundle(bundle_path: str | Path, submission: str | Path, *, phase: int | 
         return _execute(run, runner, Path(bundle_path), Path(submission), phase=phase, task=task,
                         platform=platform, ledger_path=ledger_path, work_dir=work_dir, image_source=source,
                         recorded={"participant": participant, "rescore_id": rescore_id}, chosen_by=chosen_by,
-                        again=_Again(options, use_plugins, _executor_version(executor, run.host), rerun_of))
+                        again=_Again(options, use_plugins, _executor_version(executor, run.host), rerun_of),
+                        progress=progress)
 
 
 def _chosen_executor(run: _Prepared, executor: str | HostExecutor | None, options: Mapping[str, Any] | None
@@ -202,7 +208,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
              task: int | None, platform: str | None, ledger_path: str | Path | None,
              work_dir: str | Path | None, image_source: str | None = None,
              recorded: Mapping[str, Any] | None = None, chosen_by: str = "caller",
-             again: _Again | None = None) -> RunReport:
+             again: _Again | None = None, progress: Callable[[int, int], None] | None = None) -> RunReport:
     """The run itself, recorded: the ledger's row (with the reproducibility record, before any step),
     the platform's steps, the stages after them."""
     from codalab_worker_compat import BundleError, DockerExecutorError, resolve_worker, run_submission
@@ -251,7 +257,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
             try:
                 with _terminate_as_exit():
                     checks = session.before_scoring if session is not None else None
-                    gateway = _gateway_step(session, run, work, run_id, checks)
+                    gateway = _gateway_step(session, run, work, run_id, checks, progress)
                     checks = gateway.before_run if gateway is not None else checks
                     meters = prediction_meters(session, bundle, phase, work, run.limits.limits.time_limit_s)
                     extra: dict[str, Any] = {} if meters is None else {
@@ -288,7 +294,7 @@ def _execute(run: _Prepared, runner: HostExecutor, bundle_path: Path, submission
 
 
 def _gateway_step(session: EvaluationSession | None, run: _Prepared, work: Path, run_id: str,
-                  checks: Any) -> GatewayStep | None:
+                  checks: Any, progress: Callable[[int, int], None] | None) -> GatewayStep | None:
     """The prediction step of API-integrated submissions when the phase takes them (its manifest's
     ``submissions`` section): compat's ``prediction`` hook, wrapping the submission checks."""
     if session is None or not session.plan.submissions:
@@ -298,7 +304,7 @@ def _gateway_step(session: EvaluationSession | None, run: _Prepared, work: Path,
 
     settings = gateway_settings(session.plan.submissions, session.plan.tables.get("predictions"),
                                 time_limit_s=run.limits.limits.time_limit_s)
-    return GatewayStep(settings, work=work, limits=run.limits.limits, label=run_id, checks=checks)
+    return GatewayStep(settings, work=work, limits=run.limits.limits, label=run_id, checks=checks, progress=progress)
 
 
 def _gateway_record(gateway: GatewayStep | None) -> dict[str, Any] | None:

@@ -36,13 +36,14 @@ Checks = Callable[[Path, "Path | None"], "str | None"]
 class GatewayStep:
     """One run's gateway. ``checks`` are the manifest's submission checks (``before_run`` of
     :func:`~codalab_worker_compat.run_submission`): for an API-integrated submission they run on the
-    predictions the gateway wrote, not on ``endpoint.json``."""
+    predictions the gateway wrote, not on ``endpoint.json``. ``progress(done, total)`` follows the
+    rows predicted."""
 
     def __init__(self, settings: GatewaySettings, *, work: Path, limits: ResourceLimits,
                  label: str | None = None, checks: Checks | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, progress: Callable[[int, int], None] | None = None) -> None:
         self.settings, self.work, self.limits, self.label = settings, work, limits, label
-        self.checks, self.environ = checks, environ
+        self.checks, self.environ, self.progress = checks, environ, progress
         self.described: Endpoint | ServingImage | None = None
         self.outcome: GatewayOutcome | None = None
         self.serving: dict[str, Any] | None = None
@@ -112,7 +113,8 @@ class GatewayStep:
               health: Callable[[], GatewayFailure | None] | None) -> GatewayOutcome:
         from .gateway import predict
 
-        self.outcome = predict(endpoint, inputs, self.settings, kind=kind, environ=self.environ, health=health)
+        self.outcome = predict(endpoint, inputs, self.settings, kind=kind, environ=self.environ, health=health,
+                               progress=self.progress)
         return self.outcome
 
     def _serve(self, image: ServingImage, inputs: InputTable) -> GatewayOutcome:

@@ -107,3 +107,46 @@ def test_composed_schema_validates_params_for_editors(tmp_path: Path) -> None:
     good = {"schema_version": 1, "metrics": [{"use": "aibench.f1", "key": "f1", "params": {"average": "micro"}}]}
     bad = {"schema_version": 1, "metrics": [{"use": "aibench.f1", "key": "f1", "params": {"average": "mikro"}}]}
     assert validator.is_valid(good) and not validator.is_valid(bad)
+
+
+ENDPOINT_BUNDLE = REPO / "bundles" / "iris-endpoint-v2"
+
+
+def test_schema_endpoint_prints_the_schema_of_endpoint_json() -> None:
+    schema = json.loads(aibench("schema", "--endpoint").stdout)
+    assert schema["title"] == "endpoint.json of an API-integrated submission"
+    assert {"url", "image", "auth", "protocol"} <= set(schema["properties"])
+
+
+def _down_endpoint(tmp_path: Path) -> Path:
+    """An endpoint.json naming a port nothing listens on, in a bundle copy with a 1 s readiness deadline."""
+    import shutil
+    import socket
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(ENDPOINT_BUNDLE, bundle)
+    manifest = json.loads((bundle / "aibench.json").read_text())
+    manifest["submissions"]["deadlines"]["ready_s"] = 1
+    (bundle / "aibench.json").write_text(json.dumps(manifest))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "endpoint.json").write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "model": "iris"}))
+    return bundle
+
+
+def test_run_says_what_the_gateway_did_and_whose_fault_the_failure_is(tmp_path: Path) -> None:
+    bundle = _down_endpoint(tmp_path)
+    result = aibench("run", str(bundle), str(tmp_path / "sub"), "--ledger", str(tmp_path / "l.db"), check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "prediction: aibench's gateway, endpoint http://127.0.0.1:" in result.stdout
+    assert "not comparable across submissions" in result.stdout
+    assert "gateway failure: unreachable (participant's fault)" in result.stderr
+    assert "(gateway: unreachable; the participant's to fix)" in result.stderr
+    document = json.loads(aibench("run", str(bundle), str(tmp_path / "sub"), "--ledger", str(tmp_path / "l.db"),
+                                  "--json", check=False).stdout)
+    assert document["gateway"]["failure"]["fault"] == "participant"
+    assert document["report"]["run"]["gateway"]["kind"] == "endpoint"
+    history = json.loads(aibench("history", "--ledger", str(tmp_path / "l.db"), "--json").stdout)
+    assert [r["gateway"]["failure"]["code"] for r in history["runs"]] == ["unreachable", "unreachable"]
