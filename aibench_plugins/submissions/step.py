@@ -105,8 +105,8 @@ class GatewayStep:
             write_predictions(output, self.settings.predictions, inputs.ids, outcome.rows)
             refusal = self.checks(output, self._reference) if self.checks is not None else None
             if refusal:
-                outcome.failure = GatewayFailure("wrong_shape", "participant",
-                                                 f"the predictions the model gave were refused: {refusal}")
+                outcome.failure = GatewayFailure("checks", "participant", "the submission checks refused the "
+                                                 f"predictions the model gave: {refusal}")
         return outcome.failure
 
     def _call(self, endpoint: Endpoint, inputs: InputTable, kind: SubmissionKind,

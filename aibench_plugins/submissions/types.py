@@ -37,6 +37,7 @@ FailureCode = Literal[
     "malformed",     # a response that is not the protocol's JSON (participant)
     "wrong_shape",   # a response whose shape or datatype is not the declared one (participant)
     "wrong_rows",    # a batch answered with another number of rows (participant)
+    "checks",        # the manifest's submission checks refused the predictions written (participant)
     "network",       # the serving container tried to reach the network (participant)
     "image",         # the serving image is not on the engine, or its container exited (participant)
     "secret",        # the organiser's environment lacks the auth secret the description names (platform)

@@ -224,3 +224,18 @@ def test_a_serving_image_that_is_not_on_the_engine_is_the_participants_fault(tmp
     failure = (report.gateway or {})["failure"]
     assert report.result.status == "failed" and (failure["code"], failure["fault"]) == ("image", "participant")
     assert "docker load" in report.result.message
+
+
+def test_the_submission_checks_run_on_the_predictions_the_gateway_wrote(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLE, bundle)
+    manifest = json.loads((bundle / "aibench.json").read_text())
+    manifest["checks"] = [{"use": "aibench.label_set", "params": {
+        "file": "predictions.csv", "id": "id", "column": "label", "labels": ["setosa", "versicolor", "virginica"]}}]
+    (bundle / "aibench.json").write_text(json.dumps(manifest))
+    with FaultServer("ok", model="iris") as server:
+        report = run_bundle(bundle, submission(tmp_path / "sub", {"url": server.url, "model": "iris"}),
+                            ledger_path=tmp_path / "ledger.db")
+    failure = (report.gateway or {})["failure"]
+    assert report.result.status == "failed" and (failure["code"], failure["fault"]) == ("checks", "participant")
+    assert "setosa" in report.result.message  # the fault server answers classes 0, 1 and 2
