@@ -72,6 +72,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from codalab_worker_compat import CappedLog, LogCap, ResourceLimits, reap_orphans, remove_container
+from codalab_worker_compat._docker import (DEFAULT_CPUS, DEFAULT_MEMORY_MB, DEFAULT_PIDS, DEFAULT_SHM_MB,
+                                           DEFAULT_TMP_MB)
 from codalab_worker_compat._reaper import is_orphan, process_start, start_watcher
 
 from ..core.errors import AibenchError
@@ -83,11 +85,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_CPUS", "DEFAULT_MEMORY_MB", "DEFAULT_PIDS", "DEFAULT_SHM_MB", "DEFAULT_TMP_MB", "NETWORK_SIGNS",
            "ServingContainer", "ServingStartError", "reap_serving_networks", "serving_container"]
 
-DEFAULT_MEMORY_MB: Final = 4096
-DEFAULT_CPUS: Final = 2.0
-DEFAULT_PIDS: Final = 512
-DEFAULT_SHM_MB: Final = 256
-DEFAULT_TMP_MB: Final = 1024
 NOBODY: Final = "65534:65534"
 LABEL: Final = "aibench"
 NETWORK_PREFIX: Final = "aibench-serving-"
